@@ -1,0 +1,44 @@
+# Everything a developer or CI runs. Each target installs what is missing first.
+SHELL := /bin/bash
+ENV ?= dev
+VENV := .venv
+PYTHON ?= python3
+
+# The pinned Node (node_modules/.bin/node) runs both the CDK CLI and jsii.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: install synth test lint typecheck snapshots clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## synth: synthesize every stack of a profile into cdk.out (make synth ENV=prod)
+synth: install
+	cdk synth --quiet -c env=$(ENV)
+	@echo "Synthesized $(ENV) into cdk.out: $$(cd cdk.out && ls *.template.json | tr '\n' ' ')"
+
+## test: lint, type checks and the whole test suite
+test: install lint typecheck
+	python -m pytest -q
+
+lint: install
+	ruff check .
+	ruff format --check .
+
+typecheck: install
+	mypy
+
+## snapshots: rewrite the template snapshots; review them with git diff before committing
+snapshots: install
+	python -m pytest -q tests/test_snapshots.py --snapshot-update
+
+clean:
+	rm -rf cdk.out base.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""The CDK app: reads the profile and overrides from context, builds the stacks.
+
+This is the only place that reads context. Bad input ends the app with one
+line on stderr and exit status 2, before anything is synthesized.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from aws_cdk import App
+
+from spec import SpecError, spec_from_context
+from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
+
+
+def build(app: App) -> PlatformStacks:
+    """Every stack of the profile the app's context names, with the nag packs on."""
+    spec = spec_from_context(app.node.get_all_context())
+    stacks = build_platform(app, spec)
+    add_compliance_checks(app)
+    return stacks
+
+
+def main() -> int:
+    app = App()
+    try:
+        build(app)
+    except SpecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        app.synth()
+    except RuntimeError as error:
+        # cdk-nag findings: the message lists each one and where to acknowledge
+        # it; a Python traceback below it would only bury them.
+        if not str(error).startswith("ValidationFailed"):
+            raise
+        print(str(error).removeprefix("ValidationFailed: "), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Every security group of the platform and every rule between them.
+
+All groups and rules live in one construct in the network stack: a rule is
+declared once, from ``spec.connections.required_paths``, as an ingress on the
+destination's group and an egress on the source's. No other construct adds
+rules, so none can be missing on one side or managed in two places.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from spec.connections import (
+    DATABASE,
+    FILE_SYSTEM,
+    LOAD_BALANCER,
+    PROMETHEUS,
+    NetworkPath,
+    peers,
+    required_paths,
+    service_peer,
+)
+from spec.model import PlatformSpec, ServiceSpec
+
+HTTPS_PORT = 443
+
+
+class PlatformSecurityGroups(Construct):
+    """One group per party of ``spec.connections.peers`` and the derived rules."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, spec: PlatformSpec) -> None:
+        super().__init__(scope, construct_id)
+        self._groups: dict[str, ec2.SecurityGroup] = {
+            peer: ec2.SecurityGroup(
+                self,
+                peer,
+                vpc=vpc,
+                description=f"{spec.stack_prefix} {peer}",
+                allow_all_outbound=False,
+            )
+            for peer in peers(spec)
+        }
+        self.paths: tuple[NetworkPath, ...] = required_paths(spec)
+        for path in self.paths:
+            self._open(path)
+        self._allow_https_out(spec)
+
+    def _open(self, path: NetworkPath) -> None:
+        source, destination = self._groups[path.source], self._groups[path.destination]
+        port = ec2.Port.tcp(path.port)
+        destination.add_ingress_rule(source, port, path.purpose)
+        source.add_egress_rule(destination, port, path.purpose)
+
+    def _allow_https_out(self, spec: PlatformSpec) -> None:
+        # Tasks pull images and reach Secrets Manager, CloudWatch and S3 through
+        # the NAT; these are public AWS endpoints, so the destination is any address.
+        for peer in (*(service_peer(s) for s in spec.services), PROMETHEUS):
+            self._groups[peer].add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS_PORT), "AWS APIs and image registries over HTTPS"
+            )
+
+    @property
+    def load_balancer(self) -> ec2.ISecurityGroup:
+        return self._groups[LOAD_BALANCER]
+
+    @property
+    def prometheus(self) -> ec2.ISecurityGroup:
+        return self._groups[PROMETHEUS]
+
+    @property
+    def database(self) -> ec2.ISecurityGroup:
+        return self._groups[DATABASE]
+
+    @property
+    def file_system(self) -> ec2.ISecurityGroup:
+        return self._groups[FILE_SYSTEM]
+
+    def service(self, service: ServiceSpec) -> ec2.ISecurityGroup:
+        return self._groups[service_peer(service)]

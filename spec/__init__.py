@@ -1,0 +1,16 @@
+"""The platform's single typed description (see ``spec.model``)."""
+
+from spec.context import spec_from_context
+from spec.errors import SpecError
+from spec.model import NFS_PORT, DatabaseSpec, NetworkSpec, PlatformSpec, PrometheusSpec, ServiceSpec
+
+__all__ = [
+    "NFS_PORT",
+    "DatabaseSpec",
+    "NetworkSpec",
+    "PlatformSpec",
+    "PrometheusSpec",
+    "ServiceSpec",
+    "SpecError",
+    "spec_from_context",
+]

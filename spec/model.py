@@ -1,0 +1,333 @@
+"""The typed description of the platform.
+
+Every name, port, path and size the stacks use is written here once. The
+dataclasses are frozen and validate themselves when they are built, so a
+``PlatformSpec`` that exists is one the stacks can trust. Nothing here imports
+CDK: the spec is plain data, cheap to build and to test.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from spec.errors import SpecError
+
+Architecture = Literal["ARM64", "X86_64"]
+
+# CPU units -> memory sizes (MiB) that Fargate accepts for that CPU.
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+# Retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+# NFS, the only protocol EFS speaks.
+NFS_PORT = 2049
+
+# Public (load balancer, NAT), private (application tasks), isolated (database).
+SUBNET_TIERS = ("public", "application", "database")
+
+_DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_NAMESPACE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+def check_port(field_name: str, port: int) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise SpecError(field_name, port, "port must be a whole number from 1 to 65535")
+
+
+def check_url_path(field_name: str, path: str) -> None:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise SpecError(field_name, path, "path must start with '/'")
+    if any(ch.isspace() for ch in path):
+        raise SpecError(field_name, path, "path must not contain white space")
+
+
+def check_image_tag(field_name: str, tag: str) -> None:
+    if not isinstance(tag, str) or not _IMAGE_TAG.match(tag):
+        raise SpecError(
+            field_name,
+            tag,
+            "image tag must be 1-128 characters of letters, digits, '_', '.' or '-', not starting with '.' or '-'",
+        )
+
+
+def check_log_retention(field_name: str, days: int) -> None:
+    if days not in LOG_RETENTION_DAYS:
+        raise SpecError(field_name, days, "not a retention period CloudWatch Logs offers")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSpec:
+    """One containerised application service behind the load balancer."""
+
+    name: str
+    """Cloud Map name and the stem of every resource name (``backend``)."""
+    container_name: str
+    """Name of the application container in the task (``backend``)."""
+    container_port: int
+    """Port the container listens on; every rule, registration and check uses it."""
+    health_check_path: str
+    """HTTP path that answers 200 when the service is healthy."""
+    metrics_path: str
+    """HTTP path Prometheus scrapes."""
+    route: str | None
+    """Load-balancer path pattern (``/api/*``); ``None`` makes it the default route."""
+    cpu: int
+    """Fargate CPU units for the task."""
+    memory_mib: int
+    """Fargate memory for the task, in MiB."""
+    min_tasks: int
+    """Fewest running tasks autoscaling keeps."""
+    max_tasks: int
+    """Most running tasks autoscaling allows."""
+    ecs_exec: bool
+    """Whether operators may open a shell in the task with ECS Exec."""
+    image_tag: str
+    """Tag of the image in the service's ECR repository."""
+    calls: tuple[str, ...] = ()
+    """Names of the services this one sends requests to."""
+    uses_database: bool = False
+    """Whether the service connects to PostgreSQL."""
+    architecture: Architecture = "ARM64"
+    """CPU architecture of the image and the task."""
+
+    def __post_init__(self) -> None:
+        where = f"services[{self.name}]"
+        if not isinstance(self.name, str) or not _DNS_LABEL.match(self.name):
+            raise SpecError(
+                "services[].name",
+                self.name,
+                "service name must be a DNS label: lowercase letters, digits and '-', starting with a letter",
+            )
+        if not isinstance(self.container_name, str) or not _CONTAINER_NAME.match(self.container_name):
+            raise SpecError(
+                f"{where}.container_name",
+                self.container_name,
+                "container name must be letters, digits, '_' or '-'",
+            )
+        check_port(f"{where}.container_port", self.container_port)
+        check_url_path(f"{where}.health_check_path", self.health_check_path)
+        check_url_path(f"{where}.metrics_path", self.metrics_path)
+        if self.route is not None:
+            check_url_path(f"{where}.route", self.route)
+        memory_choices = FARGATE_SIZES.get(self.cpu)
+        if memory_choices is None:
+            raise SpecError(
+                f"{where}.cpu",
+                self.cpu,
+                f"Fargate offers cpu {', '.join(str(c) for c in FARGATE_SIZES)}",
+            )
+        if self.memory_mib not in memory_choices:
+            raise SpecError(
+                f"{where}.memory_mib",
+                self.memory_mib,
+                f"Fargate does not offer this memory with cpu {self.cpu} "
+                f"(choose from {memory_choices[0]} to {memory_choices[-1]} "
+                f"in steps of {memory_choices[1] - memory_choices[0]})",
+            )
+        if isinstance(self.min_tasks, bool) or not isinstance(self.min_tasks, int) or self.min_tasks < 1:
+            raise SpecError(f"{where}.min_tasks", self.min_tasks, "must be a whole number of at least 1")
+        if isinstance(self.max_tasks, bool) or not isinstance(self.max_tasks, int):
+            raise SpecError(f"{where}.max_tasks", self.max_tasks, "must be a whole number")
+        if self.min_tasks > self.max_tasks:
+            raise SpecError(
+                f"{where}.min_tasks",
+                self.min_tasks,
+                f"min_tasks is above max_tasks ({self.max_tasks})",
+            )
+        if not isinstance(self.ecs_exec, bool):
+            raise SpecError(f"{where}.ecs_exec", self.ecs_exec, "must be true or false")
+        check_image_tag(f"{where}.image_tag", self.image_tag)
+        if self.name in self.calls:
+            raise SpecError(f"{where}.calls", self.calls, "a service does not call itself")
+        if len(set(self.calls)) != len(self.calls):
+            raise SpecError(f"{where}.calls", self.calls, "a service is named twice")
+        if self.architecture not in ("ARM64", "X86_64"):
+            raise SpecError(f"{where}.architecture", self.architecture, "must be ARM64 or X86_64")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSpec:
+    """The VPC: address range, zones and the way out to the internet."""
+
+    cidr: str
+    """VPC address range (``10.0.0.0/16``)."""
+    max_azs: int
+    """Availability zones the subnets span."""
+    nat_gateways: int
+    """NAT gateways for the application subnets' egress (1 .. max_azs)."""
+    subnet_prefix_length: int = 24
+    """Prefix length of each subnet; three tiers per zone must fit the VPC."""
+
+    def __post_init__(self) -> None:
+        try:
+            network = ipaddress.IPv4Network(self.cidr, strict=True)
+        except (ValueError, TypeError) as error:
+            raise SpecError("network.cidr", self.cidr, f"not an IPv4 network in CIDR form ({error})") from None
+        if not 16 <= network.prefixlen <= 28:
+            raise SpecError("network.cidr", self.cidr, "a VPC's prefix length must be from /16 to /28")
+        # Without a synth-time lookup (which we never do) CDK can place subnets in
+        # the first two zones of the region only, resolved at deploy time.
+        if not 1 <= self.max_azs <= 2:
+            raise SpecError("network.max_azs", self.max_azs, "must be 1 or 2 (zones are resolved at deploy time)")
+        if not 1 <= self.nat_gateways <= self.max_azs:
+            raise SpecError(
+                "network.nat_gateways",
+                self.nat_gateways,
+                f"must be from 1 to max_azs ({self.max_azs})",
+            )
+        if not network.prefixlen < self.subnet_prefix_length <= 28:
+            raise SpecError(
+                "network.subnet_prefix_length",
+                self.subnet_prefix_length,
+                f"must be longer than the VPC's /{network.prefixlen} and at most /28",
+            )
+        subnets_needed = len(SUBNET_TIERS) * self.max_azs
+        subnets_available = 2 ** (self.subnet_prefix_length - network.prefixlen)
+        if subnets_needed > subnets_available:
+            raise SpecError(
+                "network.cidr",
+                self.cidr,
+                f"too small for {subnets_needed} /{self.subnet_prefix_length} subnets "
+                f"({len(SUBNET_TIERS)} tiers x {self.max_azs} zones)",
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseSpec:
+    """PostgreSQL as the network sees it; the data issue adds its sizing."""
+
+    port: int = 5432
+
+    def __post_init__(self) -> None:
+        check_port("database.port", self.port)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrometheusSpec:
+    """The Prometheus server that scrapes every service."""
+
+    port: int = 9090
+    """Port Prometheus serves its API and UI on."""
+
+    def __post_init__(self) -> None:
+        check_port("prometheus.port", self.port)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformSpec:
+    """The whole platform for one environment (a profile)."""
+
+    project: str
+    """Project name: the second part of every stack name (``davidshaevel``)."""
+    environment: str
+    """Environment name: the first part of every stack name (``dev``)."""
+    account: str | None
+    """AWS account to pin the stacks to; ``None`` keeps them environment-agnostic."""
+    region: str | None
+    """AWS region to pin the stacks to; ``None`` keeps them environment-agnostic."""
+    network: NetworkSpec
+    namespace: str
+    """Cloud Map private DNS namespace (``davidshaevel.local``)."""
+    services: tuple[ServiceSpec, ...]
+    database: DatabaseSpec = field(default_factory=DatabaseSpec)
+    prometheus: PrometheusSpec = field(default_factory=PrometheusSpec)
+    log_retention_days: int = 30
+    """How long CloudWatch keeps the platform's logs."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.project, str) or not _PROJECT_NAME.match(self.project):
+            raise SpecError(
+                "project",
+                self.project,
+                "must be 3-32 lowercase letters, digits or '-', starting with a letter",
+            )
+        if (
+            not isinstance(self.environment, str)
+            or not _DNS_LABEL.match(self.environment)
+            or len(self.environment) > 16
+        ):
+            raise SpecError(
+                "environment",
+                self.environment,
+                "must be up to 16 lowercase letters, digits or '-', starting with a letter",
+            )
+        if self.account is not None and not _ACCOUNT.match(self.account):
+            raise SpecError("account", self.account, "must be a 12-digit AWS account id")
+        if self.region is not None and not _REGION.match(self.region):
+            raise SpecError("region", self.region, "not an AWS region name")
+        if not isinstance(self.namespace, str) or not _NAMESPACE.match(self.namespace):
+            raise SpecError("namespace", self.namespace, "must be a DNS name such as 'example.local'")
+        check_log_retention("log_retention_days", self.log_retention_days)
+        self._check_services()
+
+    def _check_services(self) -> None:
+        if not self.services:
+            raise SpecError("services", self.services, "the platform needs at least one service")
+        names: set[str] = set()
+        containers: set[str] = set()
+        ports: dict[int, str] = {self.prometheus.port: "prometheus.port"}
+        routes: dict[str | None, str] = {}
+        for service in self.services:
+            where = f"services[{service.name}]"
+            if service.name in names:
+                raise SpecError("services[].name", service.name, "service name used twice")
+            names.add(service.name)
+            if service.container_name in containers:
+                raise SpecError(f"{where}.container_name", service.container_name, "container name used twice")
+            containers.add(service.container_name)
+            if service.container_port in ports:
+                raise SpecError(
+                    f"{where}.container_port",
+                    service.container_port,
+                    f"port already used by {ports[service.container_port]}",
+                )
+            ports[service.container_port] = f"{where}.container_port"
+            if service.route in routes:
+                what = "the default route" if service.route is None else "route"
+                raise SpecError(f"{where}.route", service.route, f"{what} already taken by {routes[service.route]}")
+            routes[service.route] = where
+        if None not in routes:
+            raise SpecError(
+                "services[].route",
+                tuple(s.route for s in self.services),
+                "one service must take the load balancer's default route (route None)",
+            )
+        for service in self.services:
+            for callee in service.calls:
+                if callee not in names:
+                    raise SpecError(f"services[{service.name}].calls", callee, "no service by that name")
+
+    @property
+    def stack_prefix(self) -> str:
+        """``dev-davidshaevel``: the seeds' naming, shared by stacks and resources."""
+        return f"{self.environment}-{self.project}"
+
+    def service(self, name: str) -> ServiceSpec:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    def dns_name(self, service: ServiceSpec) -> str:
+        """The Cloud Map name other tasks resolve (``backend.davidshaevel.local``)."""
+        return f"{service.name}.{self.namespace}"

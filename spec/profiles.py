@@ -1,0 +1,79 @@
+"""The two shipped profiles.
+
+``dev`` reproduces the seeds' platform at the lowest cost that keeps every
+capability; ``prod`` differs only where production must (high availability,
+longer retention, protection against deletion).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from spec.model import NetworkSpec, PlatformSpec, ServiceSpec
+
+PROJECT = "davidshaevel"
+NAMESPACE = "davidshaevel.local"
+REGION = "us-east-1"
+# The tag the README's first deploy pushes; CI deploys real tags with
+# ``-c <service>_image_tag=<tag>``.
+INITIAL_IMAGE_TAG = "initial"
+
+
+def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_exec: bool) -> tuple[ServiceSpec, ...]:
+    """The seeds' two services, sized per profile."""
+    backend = ServiceSpec(
+        name="backend",
+        container_name="backend",
+        container_port=3001,
+        health_check_path="/api/health",
+        metrics_path="/api/metrics",
+        route="/api/*",
+        cpu=cpu,
+        memory_mib=memory_mib,
+        min_tasks=min_tasks,
+        max_tasks=max_tasks,
+        ecs_exec=ecs_exec,
+        image_tag=INITIAL_IMAGE_TAG,
+        uses_database=True,
+    )
+    frontend = replace(
+        backend,
+        name="frontend",
+        container_name="frontend",
+        container_port=3000,
+        route=None,
+        uses_database=False,
+        calls=("backend",),
+    )
+    return (backend, frontend)
+
+
+def dev() -> PlatformSpec:
+    return PlatformSpec(
+        project=PROJECT,
+        environment="dev",
+        account=None,
+        region=REGION,
+        network=NetworkSpec(cidr="10.0.0.0/16", max_azs=2, nat_gateways=1),
+        namespace=NAMESPACE,
+        services=_services(cpu=256, memory_mib=512, min_tasks=1, max_tasks=2, ecs_exec=True),
+        log_retention_days=30,
+    )
+
+
+def prod() -> PlatformSpec:
+    return PlatformSpec(
+        project=PROJECT,
+        environment="prod",
+        account=None,
+        region=REGION,
+        network=NetworkSpec(cidr="10.1.0.0/16", max_azs=2, nat_gateways=2),
+        namespace=NAMESPACE,
+        services=_services(cpu=512, memory_mib=1024, min_tasks=2, max_tasks=6, ecs_exec=False),
+        log_retention_days=365,
+    )
+
+
+PROFILES: dict[str, Callable[[], PlatformSpec]] = {"dev": dev, "prod": prod}
+DEFAULT_PROFILE = "dev"

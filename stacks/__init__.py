@@ -1,0 +1,1 @@
+"""The platform's stacks; each composes constructs from ``cdk_constructs``."""

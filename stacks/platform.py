@@ -1,0 +1,44 @@
+"""Builds every stack of the platform for one spec, in dependency order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Acknowledgment, App, Environment, Tags, Validations
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+
+from spec.model import PlatformSpec
+from stacks.network_stack import NetworkStack
+
+
+@dataclass(frozen=True)
+class PlatformStacks:
+    network: NetworkStack
+
+
+def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
+    env = Environment(account=spec.account, region=spec.region)
+    network = NetworkStack(
+        app,
+        f"{spec.stack_prefix}-network",
+        spec=spec,
+        env=env,
+        description=f"{spec.stack_prefix}: VPC, flow logs, security groups and the rules between them",
+    )
+    Tags.of(app).add("project", spec.project)
+    Tags.of(app).add("environment", spec.environment)
+    return PlatformStacks(network=network)
+
+
+def add_compliance_checks(app: App) -> None:
+    """cdk-nag packs, run by every synth; findings fail it unless acknowledged."""
+    Validations.of(app).add_plugins(AwsSolutionsChecks(), NIST80053R5Checks())
+    Validations.of(app).acknowledge(
+        Acknowledgment(
+            id="NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
+            # tests/test_compliance.py holds this reason true for the whole app.
+            reason="Every inline policy in this app is the policy CDK writes on one role it created, "
+            "holding exactly the grants made to that role; it cannot be attached to any other "
+            "principal, which keeps each role's permissions in one reviewed place.",
+        )
+    )

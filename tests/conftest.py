@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parent.parent
+# jsii starts the Node on PATH when aws_cdk is first imported; use the pinned one.
+os.environ["PATH"] = f"{_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
+
+from tests.platform_synth import Synthesized, synth_profile  # noqa: E402
+
+PROFILE_NAMES = ("dev", "prod")
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
+    """Each shipped profile, synthesized once for the whole session."""
+    return {name: synth_profile(tmp_path_factory.mktemp(f"cdk-{name}"), {"env": name}) for name in PROFILE_NAMES}
+
+
+@pytest.fixture(scope="session")
+def dev(synthesized: dict[str, Synthesized]) -> Synthesized:
+    return synthesized["dev"]
+
+
+@pytest.fixture(scope="session")
+def prod(synthesized: dict[str, Synthesized]) -> Synthesized:
+    return synthesized["prod"]
+
+
+@pytest.fixture(params=PROFILE_NAMES)
+def profile(request: pytest.FixtureRequest, synthesized: dict[str, Synthesized]) -> Synthesized:
+    result: Synthesized = synthesized[request.param]
+    return result

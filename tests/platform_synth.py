@@ -1,0 +1,104 @@
+"""Synthesizing the platform in tests, the way ``app.py`` does it.
+
+``import aws_cdk`` and a full synth cost seconds, so each profile is built once
+per session (see ``conftest.py``) and shared by every test that reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+import app as platform_app
+from spec import PlatformSpec, spec_from_context
+from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = ("network",)
+
+# Settings the CLI would add; fixed here so templates do not vary by machine.
+_TEST_CONTEXT: dict[str, Any] = {
+    "aws:cdk:enable-path-metadata": False,
+    "aws:cdk:enable-asset-metadata": False,
+    "aws:cdk:version-reporting": False,
+}
+
+
+def feature_flags() -> dict[str, Any]:
+    """The feature flags in cdk.json, so tests synthesize what ``cdk synth`` does."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+def new_app(outdir: Path, context: Mapping[str, Any] | None = None) -> App:
+    return App(
+        outdir=str(outdir),
+        context={**feature_flags(), **_TEST_CONTEXT, **(context or {})},
+        stack_traces=False,
+        analytics_reporting=False,
+    )
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    spec: PlatformSpec
+    stacks: PlatformStacks
+    outdir: Path
+
+    def template_json(self, layer: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.outdir / f"{self.stack_name(layer)}.template.json").read_text())
+        return data
+
+    def template(self, layer: str) -> Template:
+        return Template.from_json(self.template_json(layer))
+
+    def stack_name(self, layer: str) -> str:
+        return f"{self.spec.stack_prefix}-{layer}"
+
+    def validation_report(self) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads((self.outdir / "validation-report.json").read_text())
+        return report
+
+    def manifest(self) -> dict[str, Any]:
+        manifest: dict[str, Any] = json.loads((self.outdir / "manifest.json").read_text())
+        return manifest
+
+
+def synth_profile(outdir: Path, context: Mapping[str, Any]) -> Synthesized:
+    """Exactly what ``app.py`` does for this context, compliance checks included."""
+    app = new_app(outdir, context)
+    stacks = platform_app.build(app)
+    app.synth()
+    return Synthesized(spec=spec_from_context(context), stacks=stacks, outdir=outdir)
+
+
+def synth_spec(outdir: Path, spec: PlatformSpec, *, checks: bool = False) -> Synthesized:
+    """A variant spec that no profile ships (a changed port, a third service)."""
+    app = new_app(outdir)
+    stacks = build_platform(app, spec)
+    if checks:
+        add_compliance_checks(app)
+    app.synth()
+    return Synthesized(spec=spec, stacks=stacks, outdir=outdir)
+
+
+_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def normalised(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with what changes without an infrastructure change removed:
+    asset hashes, and the bootstrap-version parameter and rule."""
+    data: dict[str, Any] = json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+    data.get("Parameters", {}).pop("BootstrapVersion", None)
+    data.get("Rules", {}).pop("CheckBootstrapVersion", None)
+    for section in ("Parameters", "Rules"):
+        if section in data and not data[section]:
+            del data[section]
+    return data

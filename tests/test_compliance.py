@@ -1,0 +1,68 @@
+"""cdk-nag (AwsSolutions and NIST 800-53 r5) and CDK's own warnings, on every profile."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk import aws_s3 as s3
+
+from stacks.platform import add_compliance_checks
+from tests.platform_synth import LAYERS, Synthesized, new_app
+
+
+def test_no_unacknowledged_findings(profile: Synthesized) -> None:
+    report = profile.validation_report()
+    for plugin in report["pluginReports"]:
+        assert plugin["violations"] == [], plugin["pluginName"]
+        assert plugin["conclusion"] == "success"
+
+
+def test_every_acknowledgment_carries_a_reason(profile: Synthesized) -> None:
+    report = profile.validation_report()
+    acknowledged = [finding for plugin in report["pluginReports"] for finding in plugin.get("suppressedViolations", [])]
+    assert acknowledged, "the report lists what was acknowledged"
+    for finding in acknowledged:
+        assert len(finding["reason"].split()) >= 8, finding["ruleName"]
+
+
+def test_both_packs_run_on_every_synth(tmp_path: Path) -> None:
+    app = new_app(tmp_path)
+    probe = Stack(app, "Probe")
+    s3.Bucket(probe, "PlainBucket")
+    add_compliance_checks(app)
+    with pytest.raises(RuntimeError, match=r"^ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    failed = {plugin["pluginName"] for plugin in report["pluginReports"] if plugin["violations"]}
+    assert failed == {"AwsSolutions", "NIST.800.53.R5"}
+
+
+def test_synth_emits_no_cdk_warnings(profile: Synthesized) -> None:
+    artifacts: dict[str, Any] = profile.manifest()["artifacts"]
+    warnings = [
+        (path, entry["data"])
+        for artifact in artifacts.values()
+        for path, entries in artifact.get("metadata", {}).items()
+        for entry in entries
+        if entry["type"] in ("aws:cdk:warning", "aws:cdk:error")
+    ]
+    assert warnings == []
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_inline_policies_attach_to_one_role_of_their_own_stack(profile: Synthesized, layer: str) -> None:
+    """What the app-wide IAMNoInlinePolicy acknowledgment claims."""
+    resources = profile.template_json(layer)["Resources"]
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        props = resource["Properties"]
+        assert "Users" not in props, logical_id
+        assert "Groups" not in props, logical_id
+        assert len(props["Roles"]) == 1, logical_id
+        role = props["Roles"][0]["Ref"]
+        assert resources[role]["Type"] == "AWS::IAM::Role", logical_id

@@ -1,0 +1,173 @@
+"""The network stack: VPC layout, NAT per profile, flow logs, and the rule matrix."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from spec.connections import DATABASE, LOAD_BALANCER, PROMETHEUS, peers, required_paths, service_peer
+from tests.platform_synth import Synthesized, synth_spec
+
+Rule = tuple[str, str, int]  # (source peer, destination peer, port)
+
+
+def _group_peers(template: dict[str, Any], synth: Synthesized) -> dict[str, str]:
+    """Security group logical id -> peer key, read from each group's description."""
+    prefix = f"{synth.spec.stack_prefix} "
+    return {
+        logical_id: resource["Properties"]["GroupDescription"].removeprefix(prefix)
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::EC2::SecurityGroup"
+    }
+
+
+def _ref(value: Any) -> str:
+    """The logical id in a ``Fn::GetAtt [X, GroupId]``."""
+    assert isinstance(value, dict), value
+    assert "Fn::GetAtt" in value, value
+    logical_id: str = value["Fn::GetAtt"][0]
+    return logical_id
+
+
+def rules(synth: Synthesized) -> tuple[set[Rule], set[Rule]]:
+    """(ingress rules, egress rules) between the platform's groups, by peer name."""
+    template = synth.template_json("network")
+    groups = _group_peers(template, synth)
+    ingress: set[Rule] = set()
+    egress: set[Rule] = set()
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::EC2::SecurityGroupIngress":
+            assert props["FromPort"] == props["ToPort"]
+            ingress.add(
+                (groups[_ref(props["SourceSecurityGroupId"])], groups[_ref(props["GroupId"])], props["FromPort"])
+            )
+        elif resource["Type"] == "AWS::EC2::SecurityGroupEgress":
+            assert props["FromPort"] == props["ToPort"]
+            egress.add(
+                (groups[_ref(props["GroupId"])], groups[_ref(props["DestinationSecurityGroupId"])], props["FromPort"])
+            )
+        elif resource["Type"] == "AWS::EC2::SecurityGroup":
+            assert not props.get("SecurityGroupIngress"), "no inline ingress: every rule is a derived path"
+    return ingress, egress
+
+
+def expected_rules(synth: Synthesized) -> set[Rule]:
+    return {(path.source, path.destination, path.port) for path in required_paths(synth.spec)}
+
+
+def test_every_derived_path_is_open_on_both_sides_and_nothing_else(profile: Synthesized) -> None:
+    ingress, egress = rules(profile)
+    assert ingress == expected_rules(profile)
+    assert egress == expected_rules(profile)
+
+
+def test_each_rule_is_declared_once(profile: Synthesized) -> None:
+    template = profile.template_json("network")
+    seen: list[tuple[str, str]] = []
+    for resource in template["Resources"].values():
+        if resource["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+            props = resource["Properties"]
+            other = props.get("SourceSecurityGroupId") or props.get("DestinationSecurityGroupId")
+            seen.append((resource["Type"], repr((props["GroupId"], other, props["FromPort"]))))
+    assert len(seen) == len(set(seen))
+
+
+def test_the_seeds_outage_cannot_recur(dev: Synthesized) -> None:
+    """DNS discovery worked while Prometheus had no path to the services' ports."""
+    ingress, egress = rules(dev)
+    for service in dev.spec.services:
+        scrape = (PROMETHEUS, service_peer(service), service.container_port)
+        assert scrape in ingress
+        assert scrape in egress
+
+
+def test_only_services_that_use_the_database_reach_it(profile: Synthesized) -> None:
+    ingress, _ = rules(profile)
+    reaching = {source for source, destination, _ in ingress if destination == DATABASE}
+    users = {service_peer(s) for s in profile.spec.services if s.uses_database}
+    assert reaching == users
+    assert {port for _, destination, port in ingress if destination == DATABASE} == {profile.spec.database.port}
+
+
+def test_frontend_reaches_backend_on_its_port(dev: Synthesized) -> None:
+    ingress, _ = rules(dev)
+    for service in dev.spec.services:
+        for callee in service.calls:
+            target = dev.spec.service(callee)
+            assert (service_peer(service), service_peer(target), target.container_port) in ingress
+
+
+def test_groups_have_no_open_egress_but_https(profile: Synthesized) -> None:
+    template = profile.template_json("network")
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::EC2::SecurityGroup":
+            continue
+        for rule in resource["Properties"].get("SecurityGroupEgress", []):
+            if rule.get("CidrIp") == "0.0.0.0/0":
+                assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 443, 443)
+            else:  # CDK's placeholder that blocks all egress for groups with none.
+                assert rule["CidrIp"] == "255.255.255.255/32"
+
+
+def test_one_group_per_party(profile: Synthesized) -> None:
+    groups = _group_peers(profile.template_json("network"), profile)
+    assert sorted(groups.values()) == sorted(peers(profile.spec))
+    assert LOAD_BALANCER in groups.values()
+
+
+def test_nat_gateways_per_profile(profile: Synthesized) -> None:
+    profile.template("network").resource_count_is("AWS::EC2::NatGateway", profile.spec.network.nat_gateways)
+
+
+def test_subnet_tiers(profile: Synthesized) -> None:
+    template = profile.template("network")
+    zones = profile.spec.network.max_azs
+    template.resource_count_is("AWS::EC2::Subnet", 3 * zones)
+    template.has_resource_properties("AWS::EC2::VPC", {"CidrBlock": profile.spec.network.cidr})
+    subnets = template.find_resources("AWS::EC2::Subnet")
+    assert all(not s["Properties"].get("MapPublicIpOnLaunch", False) for s in subnets.values())
+
+
+def test_flow_logs_capture_all_traffic_into_an_encrypted_group(profile: Synthesized) -> None:
+    template = profile.template("network")
+    template.has_resource_properties(
+        "AWS::EC2::FlowLog", {"ResourceType": "VPC", "TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"}
+    )
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {"KmsKeyId": Match.any_value(), "RetentionInDays": profile.spec.log_retention_days},
+    )
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_default_security_group_is_closed(profile: Synthesized) -> None:
+    profile.template("network").resource_count_is("Custom::VpcRestrictDefaultSG", 1)
+
+
+def test_a_port_change_moves_every_rule_that_involves_it(dev: Synthesized, tmp_path: Path) -> None:
+    backend = dev.spec.service("backend")
+    new_port = 4001
+    changed = replace(
+        dev.spec,
+        services=tuple(replace(s, container_port=new_port) if s == backend else s for s in dev.spec.services),
+    )
+    moved = synth_spec(tmp_path, changed)
+    before_ingress, before_egress = rules(dev)
+    after_ingress, after_egress = rules(moved)
+    peer = service_peer(backend)
+
+    def involving(rule_set: set[Rule]) -> set[tuple[str, str]]:
+        return {(source, destination) for source, destination, port in rule_set if peer in (source, destination)}
+
+    # Every rule into the backend moves to the new port; its own outbound rules keep theirs.
+    for before, after in ((before_ingress, after_ingress), (before_egress, after_egress)):
+        assert involving(after) == involving(before)
+        assert {rule for rule in after if rule[1] == peer} == {
+            (source, destination, new_port) for source, destination, port in before if destination == peer
+        }
+        assert not any(port == backend.container_port for _, destination, port in after if destination == peer)
+        assert {rule for rule in after if peer not in rule[:2]} == {rule for rule in before if peer not in rule[:2]}

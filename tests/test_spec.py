@@ -1,0 +1,184 @@
+"""The spec: the shipped profiles, per-deploy overrides, and every refusal of bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from spec import NetworkSpec, PlatformSpec, PrometheusSpec, SpecError, spec_from_context
+from spec.profiles import dev, prod
+
+
+def test_dev_reproduces_the_seeds_platform() -> None:
+    spec = spec_from_context({})
+    assert spec.environment == "dev"
+    assert spec.stack_prefix == "dev-davidshaevel"
+    assert spec.region == "us-east-1"
+    assert spec.account is None
+    assert spec.namespace == "davidshaevel.local"
+    assert spec.network.cidr == "10.0.0.0/16"
+    assert spec.network.max_azs == 2
+    assert spec.prometheus.port == 9090
+    backend, frontend = spec.service("backend"), spec.service("frontend")
+    assert (backend.container_name, backend.container_port, backend.route) == ("backend", 3001, "/api/*")
+    assert (frontend.container_name, frontend.container_port, frontend.route) == ("frontend", 3000, None)
+    for service in (backend, frontend):
+        assert (service.health_check_path, service.metrics_path) == ("/api/health", "/api/metrics")
+    assert frontend.calls == ("backend",)
+    assert backend.uses_database
+    assert not frontend.uses_database
+    assert spec.dns_name(backend) == "backend.davidshaevel.local"
+
+
+def test_prod_differs_where_production_must() -> None:
+    development, production = dev(), prod()
+    assert production.network.nat_gateways == production.network.max_azs
+    assert development.network.nat_gateways < production.network.nat_gateways
+    assert production.log_retention_days > development.log_retention_days
+    assert all(service.min_tasks >= 2 for service in production.services)
+    assert [s.name for s in production.services] == [s.name for s in development.services]
+
+
+def test_profile_is_chosen_by_context() -> None:
+    assert spec_from_context({"env": "prod"}).environment == "prod"
+    assert spec_from_context({"env": "dev"}).environment == "dev"
+
+
+def test_image_tag_and_ecs_exec_overrides() -> None:
+    spec = spec_from_context({"env": "prod", "backend_image_tag": "sha-4f2a9c1", "frontend_ecs_exec": "true"})
+    assert spec.service("backend").image_tag == "sha-4f2a9c1"
+    assert spec.service("frontend").ecs_exec is True
+    assert spec.service("backend").ecs_exec is False
+    assert spec_from_context({"backend_ecs_exec": "FALSE"}).service("backend").ecs_exec is False
+    assert spec_from_context({"backend_ecs_exec": False}).service("backend").ecs_exec is False
+
+
+def _with_service(**changes: Any) -> Callable[[], PlatformSpec]:
+    def build() -> PlatformSpec:
+        spec = dev()
+        return replace(spec, services=(replace(spec.services[0], **changes), *spec.services[1:]))
+
+    return build
+
+
+def _with_network(**changes: Any) -> Callable[[], PlatformSpec]:
+    return lambda: replace(dev(), network=NetworkSpec(**{**vars(dev().network), **changes}))
+
+
+def _from_context(context: dict[str, Any]) -> Callable[[], PlatformSpec]:
+    return lambda: spec_from_context(context)
+
+
+BAD_INPUTS: dict[str, tuple[Callable[[], PlatformSpec], str]] = {
+    "unknown profile": (
+        _from_context({"env": "staging"}),
+        "context env: unknown profile; choose one of dev, prod (got 'staging')",
+    ),
+    "malformed cidr": (
+        _with_network(cidr="10.0.0.300/16"),
+        "network.cidr: not an IPv4 network in CIDR form",
+    ),
+    "cidr with host bits": (
+        _with_network(cidr="10.0.0.1/16"),
+        "network.cidr: not an IPv4 network in CIDR form",
+    ),
+    "cidr too small for the subnets": (
+        _with_network(cidr="10.0.0.0/22"),
+        "network.cidr: too small for 6 /24 subnets (3 tiers x 2 zones) (got '10.0.0.0/22')",
+    ),
+    "more NAT gateways than zones": (
+        _with_network(nat_gateways=3),
+        "network.nat_gateways: must be from 1 to max_azs (2) (got 3)",
+    ),
+    "duplicate service name": (
+        lambda: replace(
+            dev(),
+            services=(
+                *dev().services,
+                replace(dev().services[0], container_name="x", container_port=4000, route="/x/*"),
+            ),
+        ),
+        "services[].name: service name used twice (got 'backend')",
+    ),
+    "duplicate container name": (
+        _with_service(container_name="frontend"),
+        "services[frontend].container_name: container name used twice (got 'frontend')",
+    ),
+    "port out of range": (
+        _with_service(container_port=70000),
+        "services[backend].container_port: port must be a whole number from 1 to 65535 (got 70000)",
+    ),
+    "port used twice": (
+        _with_service(container_port=3000),
+        "services[frontend].container_port: port already used by services[backend].container_port (got 3000)",
+    ),
+    "port used by prometheus": (
+        _with_service(container_port=9090),
+        "services[backend].container_port: port already used by prometheus.port (got 9090)",
+    ),
+    "prometheus port out of range": (
+        lambda: replace(dev(), prometheus=PrometheusSpec(port=0)),
+        "prometheus.port: port must be a whole number from 1 to 65535 (got 0)",
+    ),
+    "min tasks above max": (
+        _with_service(min_tasks=3, max_tasks=2),
+        "services[backend].min_tasks: min_tasks is above max_tasks (2) (got 3)",
+    ),
+    "health path without leading slash": (
+        _with_service(health_check_path="api/health"),
+        "services[backend].health_check_path: path must start with '/' (got 'api/health')",
+    ),
+    "metrics path without leading slash": (
+        _with_service(metrics_path="metrics"),
+        "services[backend].metrics_path: path must start with '/' (got 'metrics')",
+    ),
+    "route without leading slash": (
+        _with_service(route="api/*"),
+        "services[backend].route: path must start with '/' (got 'api/*')",
+    ),
+    "cpu Fargate does not offer": (
+        _with_service(cpu=300),
+        "services[backend].cpu: Fargate offers cpu 256, 512, 1024, 2048, 4096, 8192, 16384 (got 300)",
+    ),
+    "memory Fargate does not offer with that cpu": (
+        _with_service(cpu=256, memory_mib=4096),
+        "services[backend].memory_mib: Fargate does not offer this memory with cpu 256",
+    ),
+    "empty image tag override": (
+        _from_context({"backend_image_tag": ""}),
+        "context backend_image_tag: image tag must be 1-128 characters",
+    ),
+    "malformed image tag override": (
+        _from_context({"backend_image_tag": "v1 beta"}),
+        "context backend_image_tag: image tag must be 1-128 characters",
+    ),
+    "non-boolean ECS Exec override": (
+        _from_context({"frontend_ecs_exec": "yes"}),
+        "context frontend_ecs_exec: must be true or false (got 'yes')",
+    ),
+    "override for a service that does not exist": (
+        _from_context({"backnd_image_tag": "v1"}),
+        "context backnd_image_tag: no service named 'backnd' in profile dev (services: backend, frontend) (got 'v1')",
+    ),
+    "call to a service that does not exist": (
+        _with_service(calls=("payments",)),
+        "services[backend].calls: no service by that name (got 'payments')",
+    ),
+    "two default routes": (
+        _with_service(route=None),
+        "services[frontend].route: the default route already taken by services[backend] (got None)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_refused_with_one_line_naming_field_and_value(case: str) -> None:
+    build, expected = BAD_INPUTS[case]
+    with pytest.raises(SpecError) as refusal:
+        build()
+    message = str(refusal.value)
+    assert message.startswith(expected)
+    assert "\n" not in message
