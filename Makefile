@@ -22,6 +22,7 @@ node_modules/.installed: package.json package-lock.json
 
 ## synth: synthesize every stack of a profile into cdk.out (make synth ENV=prod)
 synth: install
+	rm -rf cdk.out
 	cdk synth --quiet -c env=$(ENV)
 	@echo "Synthesized $(ENV) into cdk.out: $$(cd cdk.out && ls *.template.json | tr '\n' ' ')"
 

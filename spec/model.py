@@ -164,6 +164,11 @@ class ServiceSpec:
         if self.architecture not in ("ARM64", "X86_64"):
             raise SpecError(f"{where}.architecture", self.architecture, "must be ARM64 or X86_64")
 
+    @property
+    def database_user(self) -> str:
+        """The PostgreSQL user the service signs in as with IAM authentication."""
+        return self.name.replace("-", "_")
+
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkSpec:
@@ -212,14 +217,68 @@ class NetworkSpec:
             )
 
 
+# PostgreSQL versions RDS offers that this project supports; tests check that
+# aws-cdk-lib knows each one.
+POSTGRES_VERSIONS = (
+    *(f"16.{minor}" for minor in range(1, 14)),
+    *(f"17.{minor}" for minor in range(1, 10)),
+    *(f"18.{minor}" for minor in range(1, 4)),
+)
+
+_GRAVITON_SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
+# RDS for PostgreSQL instance classes (without the ``db.`` prefix) this project offers.
+DATABASE_INSTANCE_CLASSES = frozenset(
+    {
+        *(f"t4g.{size}" for size in ("micro", "small", "medium", "large", "xlarge", "2xlarge")),
+        *(f"{family}.{size}" for family in ("m6g", "m7g", "m8g", "r6g", "r7g", "r8g") for size in _GRAVITON_SIZES),
+    }
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class DatabaseSpec:
-    """PostgreSQL as the network sees it; the data issue adds its sizing."""
+    """PostgreSQL on RDS."""
 
     port: int = 5432
+    engine_version: str = "17.9"
+    """Pinned PostgreSQL version, one of ``POSTGRES_VERSIONS``."""
+    instance_class: str = "t4g.micro"
+    """RDS instance class without the ``db.`` prefix (Graviton: cheaper per unit of work)."""
+    database_name: str = "app"
+    allocated_storage_gib: int = 20
+    max_allocated_storage_gib: int = 100
+    """Storage autoscaling ceiling."""
+    backup_retention_days: int = 7
+    """RDS automated backups (point-in-time recovery window), 1-35 days."""
+    multi_az: bool = False
+    deletion_protection: bool = False
 
     def __post_init__(self) -> None:
         check_port("database.port", self.port)
+        if self.engine_version not in POSTGRES_VERSIONS:
+            raise SpecError(
+                "database.engine_version",
+                self.engine_version,
+                f"not a supported PostgreSQL version ({POSTGRES_VERSIONS[0]} to {POSTGRES_VERSIONS[-1]})",
+            )
+        if self.instance_class not in DATABASE_INSTANCE_CLASSES:
+            raise SpecError(
+                "database.instance_class",
+                self.instance_class,
+                "not an RDS instance class this project offers (Graviton t4g, m6g-m8g, r6g-r8g; no 'db.' prefix)",
+            )
+        if not re.match(r"^[a-z][a-z0-9_]{0,62}$", self.database_name):
+            raise SpecError("database.database_name", self.database_name, "must be lowercase letters, digits or '_'")
+        if not 20 <= self.allocated_storage_gib <= self.max_allocated_storage_gib <= 65536:
+            raise SpecError(
+                "database.allocated_storage_gib",
+                (self.allocated_storage_gib, self.max_allocated_storage_gib),
+                "need 20 <= allocated_storage_gib <= max_allocated_storage_gib <= 65536",
+            )
+        if not 1 <= self.backup_retention_days <= 35:
+            raise SpecError(
+                "database.backup_retention_days", self.backup_retention_days, "RDS keeps backups 1 to 35 days"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,9 +287,16 @@ class PrometheusSpec:
 
     port: int = 9090
     """Port Prometheus serves its API and UI on."""
+    uid: int = 65534
+    """User the official image runs as (``nobody``); owns the TSDB on EFS."""
+    gid: int = 65534
 
     def __post_init__(self) -> None:
         check_port("prometheus.port", self.port)
+        for name in ("uid", "gid"):
+            value = getattr(self, name)
+            if not 0 <= value <= 2**32 - 2:
+                raise SpecError(f"prometheus.{name}", value, "not a POSIX id")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -251,8 +317,16 @@ class PlatformSpec:
     services: tuple[ServiceSpec, ...]
     database: DatabaseSpec = field(default_factory=DatabaseSpec)
     prometheus: PrometheusSpec = field(default_factory=PrometheusSpec)
+    production: bool = False
+    """Production profiles must keep data safe: Multi-AZ, deletion protection, NAT per zone."""
     log_retention_days: int = 30
     """How long CloudWatch keeps the platform's logs."""
+    access_log_retention_days: int = 90
+    """How long the log bucket keeps load balancer, CloudFront and S3 access logs."""
+    backup_retention_days: int = 7
+    """How long AWS Backup keeps each daily backup of the database and file system."""
+    images_kept: int = 10
+    """Images each ECR repository keeps; older ones expire."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.project, str) or not _PROJECT_NAME.match(self.project):
@@ -278,7 +352,31 @@ class PlatformSpec:
         if not isinstance(self.namespace, str) or not _NAMESPACE.match(self.namespace):
             raise SpecError("namespace", self.namespace, "must be a DNS name such as 'example.local'")
         check_log_retention("log_retention_days", self.log_retention_days)
+        if not 1 <= self.access_log_retention_days <= 3650:
+            raise SpecError("access_log_retention_days", self.access_log_retention_days, "must be from 1 to 3650")
+        if not 1 <= self.backup_retention_days <= 3650:
+            raise SpecError("backup_retention_days", self.backup_retention_days, "must be from 1 to 3650")
+        if not 1 <= self.images_kept <= 1000:
+            raise SpecError("images_kept", self.images_kept, "must be from 1 to 1000")
         self._check_services()
+        if self.production:
+            self._check_production()
+
+    def _check_production(self) -> None:
+        if not self.database.multi_az:
+            raise SpecError("database.multi_az", self.database.multi_az, "production needs a Multi-AZ database")
+        if not self.database.deletion_protection:
+            raise SpecError(
+                "database.deletion_protection",
+                self.database.deletion_protection,
+                "production needs deletion protection",
+            )
+        if self.network.nat_gateways != self.network.max_azs:
+            raise SpecError(
+                "network.nat_gateways",
+                self.network.nat_gateways,
+                f"production needs a NAT gateway in each of its {self.network.max_azs} zones",
+            )
 
     def _check_services(self) -> None:
         if not self.services:
@@ -327,6 +425,9 @@ class PlatformSpec:
             if service.name == name:
                 return service
         raise KeyError(name)
+
+    def database_users(self) -> tuple[str, ...]:
+        return tuple(s.database_user for s in self.services if s.uses_database)
 
     def dns_name(self, service: ServiceSpec) -> str:
         """The Cloud Map name other tasks resolve (``backend.davidshaevel.local``)."""

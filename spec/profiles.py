@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from spec.model import NetworkSpec, PlatformSpec, ServiceSpec
+from spec.model import DatabaseSpec, NetworkSpec, PlatformSpec, ServiceSpec
 
 PROJECT = "davidshaevel"
 NAMESPACE = "davidshaevel.local"
 REGION = "us-east-1"
+DATABASE_NAME = "davidshaevel"
 # The tag the README's first deploy pushes; CI deploys real tags with
 # ``-c <service>_image_tag=<tag>``.
 INITIAL_IMAGE_TAG = "initial"
@@ -58,7 +59,18 @@ def dev() -> PlatformSpec:
         network=NetworkSpec(cidr="10.0.0.0/16", max_azs=2, nat_gateways=1),
         namespace=NAMESPACE,
         services=_services(cpu=256, memory_mib=512, min_tasks=1, max_tasks=2, ecs_exec=True),
+        database=DatabaseSpec(
+            database_name=DATABASE_NAME,
+            instance_class="t4g.micro",
+            backup_retention_days=7,
+            multi_az=False,
+            deletion_protection=False,
+        ),
+        production=False,
         log_retention_days=30,
+        access_log_retention_days=90,
+        backup_retention_days=7,
+        images_kept=10,
     )
 
 
@@ -71,7 +83,20 @@ def prod() -> PlatformSpec:
         network=NetworkSpec(cidr="10.1.0.0/16", max_azs=2, nat_gateways=2),
         namespace=NAMESPACE,
         services=_services(cpu=512, memory_mib=1024, min_tasks=2, max_tasks=6, ecs_exec=False),
+        database=DatabaseSpec(
+            database_name=DATABASE_NAME,
+            instance_class="m7g.large",
+            allocated_storage_gib=50,
+            max_allocated_storage_gib=500,
+            backup_retention_days=30,
+            multi_az=True,
+            deletion_protection=True,
+        ),
+        production=True,
         log_retention_days=365,
+        access_log_retention_days=365,
+        backup_retention_days=35,
+        images_kept=50,
     )
 
 

@@ -8,12 +8,14 @@ from aws_cdk import Acknowledgment, App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from spec.model import PlatformSpec
+from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
 
 
 @dataclass(frozen=True)
 class PlatformStacks:
     network: NetworkStack
+    data: DataStack
 
 
 def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
@@ -25,9 +27,18 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         env=env,
         description=f"{spec.stack_prefix}: VPC, flow logs, security groups and the rules between them",
     )
+    data = DataStack(
+        app,
+        f"{spec.stack_prefix}-data",
+        spec=spec,
+        vpc=network.vpc,
+        security_groups=network.security_groups,
+        env=env,
+        description=f"{spec.stack_prefix}: database, file system, buckets, registries, keys and backups",
+    )
     Tags.of(app).add("project", spec.project)
     Tags.of(app).add("environment", spec.environment)
-    return PlatformStacks(network=network)
+    return PlatformStacks(network=network, data=data)
 
 
 def add_compliance_checks(app: App) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from spec import NetworkSpec, PlatformSpec, PrometheusSpec, SpecError, spec_from_context
+from spec import DatabaseSpec, NetworkSpec, PlatformSpec, PrometheusSpec, SpecError, spec_from_context
 from spec.profiles import dev, prod
 
 
@@ -66,6 +66,10 @@ def _with_service(**changes: Any) -> Callable[[], PlatformSpec]:
 
 def _with_network(**changes: Any) -> Callable[[], PlatformSpec]:
     return lambda: replace(dev(), network=NetworkSpec(**{**vars(dev().network), **changes}))
+
+
+def _with_database(profile: Callable[[], PlatformSpec] = dev, **changes: Any) -> Callable[[], PlatformSpec]:
+    return lambda: replace(profile(), database=DatabaseSpec(**{**vars(profile().database), **changes}))
 
 
 def _from_context(context: dict[str, Any]) -> Callable[[], PlatformSpec]:
@@ -170,6 +174,46 @@ BAD_INPUTS: dict[str, tuple[Callable[[], PlatformSpec], str]] = {
     "two default routes": (
         _with_service(route=None),
         "services[frontend].route: the default route already taken by services[backend] (got None)",
+    ),
+    "database instance class that does not exist": (
+        _with_database(instance_class="t4g.mega"),
+        "database.instance_class: not an RDS instance class this project offers",
+    ),
+    "database instance class with the db. prefix": (
+        _with_database(instance_class="db.t4g.micro"),
+        "database.instance_class: not an RDS instance class this project offers",
+    ),
+    "PostgreSQL version that does not exist": (
+        _with_database(engine_version="17.42"),
+        "database.engine_version: not a supported PostgreSQL version (16.1 to 18.3) (got '17.42')",
+    ),
+    "backup retention of zero days": (
+        _with_database(backup_retention_days=0),
+        "database.backup_retention_days: RDS keeps backups 1 to 35 days (got 0)",
+    ),
+    "backup retention over 35 days": (
+        _with_database(backup_retention_days=36),
+        "database.backup_retention_days: RDS keeps backups 1 to 35 days (got 36)",
+    ),
+    "storage ceiling below the allocation": (
+        _with_database(allocated_storage_gib=100, max_allocated_storage_gib=50),
+        "database.allocated_storage_gib: need 20 <= allocated_storage_gib <= max_allocated_storage_gib",
+    ),
+    "Multi-AZ off in production": (
+        _with_database(prod, multi_az=False),
+        "database.multi_az: production needs a Multi-AZ database (got False)",
+    ),
+    "deletion protection off in production": (
+        _with_database(prod, deletion_protection=False),
+        "database.deletion_protection: production needs deletion protection (got False)",
+    ),
+    "production with fewer NAT gateways than zones": (
+        lambda: replace(prod(), network=NetworkSpec(**{**vars(prod().network), "nat_gateways": 1})),
+        "network.nat_gateways: production needs a NAT gateway in each of its 2 zones (got 1)",
+    ),
+    "log retention CloudWatch does not offer": (
+        lambda: replace(dev(), log_retention_days=45),
+        "log_retention_days: not a retention period CloudWatch Logs offers (got 45)",
     ),
 }
 

@@ -1,0 +1,180 @@
+"""PostgreSQL on RDS: encrypted, TLS-only, IAM authentication, RDS-managed secret."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from cdk_constructs.retention import log_retention
+from spec.model import DatabaseSpec
+
+MASTER_USERNAME = "postgres"
+LOG_EXPORTS = ("postgresql", "upgrade")
+
+
+class PostgresDatabase(Construct):
+    """One RDS for PostgreSQL instance in the isolated subnets.
+
+    The master password is generated and rotated by RDS itself in Secrets
+    Manager (``ManageMasterUserPassword``): no rotation Lambda, so nothing but
+    the services the spec names needs a network path to the database.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        identifier: str,
+        database: DatabaseSpec,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        key: kms.IKey,
+        logs_key: kms.IKey,
+        log_retention_days: int,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.database = database
+        log_groups = self._build_log_groups(identifier, logs_key, log_retention_days)
+        self.instance = self._build_instance(
+            identifier=identifier,
+            database=database,
+            vpc=vpc,
+            security_group=security_group,
+            key=key,
+            removal_policy=removal_policy,
+        )
+        for group in log_groups:
+            self.instance.node.add_dependency(group)
+        self.secret = self._master_secret(key)
+        self._acknowledge(database)
+
+    def _build_log_groups(self, identifier: str, key: kms.IKey, retention_days: int) -> list[logs.LogGroup]:
+        # Created here, not by RDS, so they are encrypted and have a retention
+        # without the log-retention Lambda CDK would otherwise add.
+        return [
+            logs.LogGroup(
+                self,
+                f"{export.capitalize()}Logs",
+                log_group_name=f"/aws/rds/instance/{identifier}/{export}",
+                encryption_key=key,
+                retention=log_retention(retention_days),
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            for export in LOG_EXPORTS
+        ]
+
+    def _build_parameter_group(self, engine: rds.IInstanceEngine) -> rds.ParameterGroup:
+        return rds.ParameterGroup(
+            self,
+            "Parameters",
+            engine=engine,
+            description="TLS only; log every connection and disconnection",
+            parameters={"rds.force_ssl": "1", "log_connections": "1", "log_disconnections": "1"},
+        )
+
+    def _build_instance(
+        self,
+        *,
+        identifier: str,
+        database: DatabaseSpec,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        key: kms.IKey,
+        removal_policy: RemovalPolicy,
+    ) -> rds.DatabaseInstance:
+        major = database.engine_version.split(".")[0]
+        engine = rds.DatabaseInstanceEngine.postgres(
+            version=rds.PostgresEngineVersion.of(database.engine_version, major)
+        )
+        instance = rds.DatabaseInstance(
+            self,
+            "Instance",
+            instance_identifier=identifier,
+            engine=engine,
+            instance_type=ec2.InstanceType(database.instance_class),
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[security_group],
+            port=database.port,
+            database_name=database.database_name,
+            credentials=rds.Credentials.from_username(MASTER_USERNAME),
+            manage_master_user_password=True,
+            iam_authentication=True,
+            storage_encrypted=True,
+            storage_encryption_key=key,
+            storage_type=rds.StorageType.GP3,
+            allocated_storage=database.allocated_storage_gib,
+            max_allocated_storage=database.max_allocated_storage_gib,
+            parameter_group=self._build_parameter_group(engine),
+            cloudwatch_logs_exports=list(LOG_EXPORTS),
+            backup_retention=Duration.days(database.backup_retention_days),
+            copy_tags_to_snapshot=True,
+            delete_automated_backups=False,
+            multi_az=database.multi_az,
+            deletion_protection=database.deletion_protection,
+            auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=False,
+            # Enhanced monitoring works on every instance class; Performance
+            # Insights reached end of life in 2026 and its successor is paid.
+            monitoring_interval=Duration.seconds(60),
+            publicly_accessible=False,
+            removal_policy=removal_policy,
+        )
+        cfn = instance.node.default_child
+        assert isinstance(cfn, rds.CfnDBInstance)
+        cfn.master_user_secret = rds.CfnDBInstance.MasterUserSecretProperty(kms_key_id=key.key_arn)
+        return instance
+
+    def _master_secret(self, key: kms.IKey) -> secretsmanager.ISecret:
+        cfn = self.instance.node.default_child
+        assert isinstance(cfn, rds.CfnDBInstance)
+        return secretsmanager.Secret.from_secret_attributes(
+            self, "MasterSecret", secret_complete_arn=cfn.attr_master_user_secret_secret_arn, encryption_key=key
+        )
+
+    def _acknowledge(self, database: DatabaseSpec) -> None:
+        instance = Validations.of(self.instance)
+        instance.acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-RDS11",
+                reason="Moving off 5432 hides nothing: the database sits in isolated subnets and its security "
+                "group admits only the groups the spec connects to it.",
+            )
+        )
+        single_zone = "This profile trades high availability for cost; the spec refuses a production profile "
+        if not database.multi_az:
+            for rule_id in ("AwsSolutions::AwsSolutions-RDS3", "NIST.800.53.R5::NIST.800.53.R5-RDSMultiAZSupport"):
+                instance.acknowledge(Acknowledgment(id=rule_id, reason=single_zone + "without Multi-AZ."))
+        if not database.deletion_protection:
+            for rule_id in (
+                "AwsSolutions::AwsSolutions-RDS10",
+                "NIST.800.53.R5::NIST.800.53.R5-RDSInstanceDeletionProtectionEnabled",
+            ):
+                instance.acknowledge(
+                    Acknowledgment(
+                        id=rule_id,
+                        reason="This profile can be torn down, and deleting it snapshots the database first; "
+                        "the spec refuses a production profile without deletion protection.",
+                    )
+                )
+        monitoring_role = self.instance.node.find_child("MonitoringRole")
+        Validations.of(monitoring_role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonRDSEnhancedMonitoringRole]",
+                reason="Enhanced monitoring requires this AWS-maintained service-role policy; it lets RDS write "
+                "OS metrics to the RDSOSMetrics log group and nothing else.",
+            )
+        )
+
+    def grant_connect(self, grantee: iam.IGrantable, database_user: str) -> iam.Grant:
+        """``rds-db:connect`` as exactly this user of exactly this instance."""
+        return self.instance.grant_connect(grantee, database_user)

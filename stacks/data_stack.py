@@ -1,0 +1,86 @@
+"""Data stack: everything that holds state, termination-protected and retained.
+
+Compute and observability can be destroyed and rebuilt from this stack's
+handles without losing anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_backup as backup
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from cdk_constructs.access_log_bucket import AccessLogBucket
+from cdk_constructs.config_bucket import ConfigBucket
+from cdk_constructs.data_backups import DataBackups
+from cdk_constructs.image_repositories import ImageRepositories
+from cdk_constructs.logs_key import LogsKey
+from cdk_constructs.postgres_database import PostgresDatabase
+from cdk_constructs.prometheus_file_system import PrometheusFileSystem
+from cdk_constructs.security_groups import PlatformSecurityGroups
+from spec.model import PlatformSpec
+
+
+class DataStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: PlatformSpec,
+        vpc: ec2.IVpc,
+        security_groups: PlatformSecurityGroups,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, termination_protection=True, **kwargs)
+        self.data_key = kms.Key(
+            self,
+            "DataKey",
+            description=f"{spec.stack_prefix} data at rest: database, file system, configuration, backups",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.logs_key = LogsKey(self, "LogsKey", description=f"{spec.stack_prefix} CloudWatch log groups").key
+        self.access_logs = AccessLogBucket(self, "AccessLogs", retention_days=spec.access_log_retention_days).bucket
+        self.database = PostgresDatabase(
+            self,
+            "Database",
+            identifier=f"{spec.stack_prefix}-postgres",
+            database=spec.database,
+            vpc=vpc,
+            security_group=security_groups.database,
+            key=self.data_key,
+            logs_key=self.logs_key,
+            log_retention_days=spec.log_retention_days,
+            removal_policy=RemovalPolicy.RETAIN if spec.production else RemovalPolicy.SNAPSHOT,
+        )
+        prometheus_storage = PrometheusFileSystem(
+            self,
+            "PrometheusStorage",
+            prometheus=spec.prometheus,
+            vpc=vpc,
+            security_group=security_groups.file_system,
+            key=self.data_key,
+        )
+        self.prometheus_file_system = prometheus_storage.file_system
+        self.prometheus_access_point = prometheus_storage.access_point
+        self.config_bucket = ConfigBucket(
+            self, "Config", key=self.data_key, access_logs=self.access_logs, log_prefix="s3/config/"
+        ).bucket
+        self.repositories = ImageRepositories(
+            self, "Images", name_prefix=spec.stack_prefix, services=spec.services, images_kept=spec.images_kept
+        )
+        self.backups = DataBackups(
+            self,
+            "Backups",
+            key=self.data_key,
+            retention_days=spec.backup_retention_days,
+            resources=[
+                backup.BackupResource.from_rds_database_instance(self.database.instance),
+                backup.BackupResource.from_efs_file_system(self.prometheus_file_system),
+            ],
+        )

@@ -1,0 +1,261 @@
+"""The data stack: every stateful resource encrypted, TLS-only and kept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from spec.connections import FILE_SYSTEM, PROMETHEUS
+from tests.platform_synth import Synthesized
+from tests.test_network import rules
+
+# Every CloudFormation type in this project that holds data, and where its data lives.
+STATEFUL_TYPES = (
+    "AWS::RDS::DBInstance",
+    "AWS::EFS::FileSystem",
+    "AWS::S3::Bucket",
+    "AWS::ECR::Repository",
+    "AWS::KMS::Key",
+    "AWS::Backup::BackupVault",
+    "AWS::Logs::LogGroup",
+    "AWS::SecretsManager::Secret",
+)
+KEEPS_DATA = ("Retain", "Snapshot")
+
+
+def _all_resources(synth: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    manifest = synth.manifest()
+    for name, artifact in manifest["artifacts"].items():
+        if artifact["type"] == "aws:cloudformation:stack":
+            layer = name.removeprefix(f"{synth.spec.stack_prefix}-")
+            for logical_id, resource in synth.template_json(layer)["Resources"].items():
+                yield layer, logical_id, resource
+
+
+def test_every_stateful_resource_keeps_its_data(profile: Synthesized) -> None:
+    stateful = [(layer, lid, r) for layer, lid, r in _all_resources(profile) if r["Type"] in STATEFUL_TYPES]
+    # Every kind is present but a Secrets Manager secret: RDS keeps the master secret itself.
+    assert {r["Type"] for _, _, r in stateful} == set(STATEFUL_TYPES) - {"AWS::SecretsManager::Secret"}
+    for layer, logical_id, resource in stateful:
+        where = f"{layer}/{logical_id}"
+        assert resource.get("DeletionPolicy") in KEEPS_DATA, where
+        assert resource.get("UpdateReplacePolicy") in KEEPS_DATA, where
+
+
+def test_database_removal_policy_per_profile(profile: Synthesized) -> None:
+    expected = "Retain" if profile.spec.production else "Snapshot"
+    profile.template("data").has_resource(
+        "AWS::RDS::DBInstance", {"DeletionPolicy": expected, "UpdateReplacePolicy": expected}
+    )
+
+
+def test_data_stack_is_termination_protected(profile: Synthesized) -> None:
+    artifact = profile.manifest()["artifacts"][profile.stack_name("data")]
+    assert artifact["properties"]["terminationProtection"] is True
+
+
+def test_database_settings_follow_the_spec(profile: Synthesized) -> None:
+    database = profile.spec.database
+    profile.template("data").has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {
+            "Engine": "postgres",
+            "EngineVersion": database.engine_version,
+            "DBInstanceClass": f"db.{database.instance_class}",
+            "DBName": database.database_name,
+            "Port": str(database.port),
+            "StorageEncrypted": True,
+            "KmsKeyId": Match.any_value(),
+            "MaxAllocatedStorage": database.max_allocated_storage_gib,
+            "EnableIAMDatabaseAuthentication": True,
+            "ManageMasterUserPassword": True,
+            "MasterUserSecret": {"KmsKeyId": Match.any_value()},
+            "EnableCloudwatchLogsExports": ["postgresql", "upgrade"],
+            "BackupRetentionPeriod": database.backup_retention_days,
+            "MultiAZ": database.multi_az,
+            "DeletionProtection": database.deletion_protection,
+            "PubliclyAccessible": False,
+            "MonitoringInterval": 60,
+        },
+    )
+
+
+def test_database_forces_tls_and_logs_connections(profile: Synthesized) -> None:
+    profile.template("data").has_resource_properties(
+        "AWS::RDS::DBParameterGroup",
+        {"Parameters": {"rds.force_ssl": "1", "log_connections": "1", "log_disconnections": "1"}},
+    )
+
+
+def test_database_lives_in_isolated_subnets_behind_its_own_group(profile: Synthesized) -> None:
+    data, network = profile.stacks.data, profile.stacks.network
+    groups = data.database.instance.connections.security_groups
+    assert [g.node.path for g in groups] == [network.security_groups.database.node.path]
+    isolated = {s.subnet_id for s in network.vpc.isolated_subnets}
+    assert len(isolated) == profile.spec.network.max_azs
+
+
+def test_only_the_spec_reaches_the_file_system(profile: Synthesized) -> None:
+    ingress, _ = rules(profile)
+    assert {(src, port) for src, dst, port in ingress if dst == FILE_SYSTEM} == {(PROMETHEUS, 2049)}
+    groups = profile.stacks.data.prometheus_file_system.connections.security_groups
+    assert [g.node.path for g in groups] == [profile.stacks.network.security_groups.file_system.node.path]
+
+
+def test_file_system_is_encrypted_backed_up_and_requires_tls(profile: Synthesized) -> None:
+    template = profile.template("data")
+    template.has_resource_properties(
+        "AWS::EFS::FileSystem",
+        {
+            "Encrypted": True,
+            "KmsKeyId": Match.any_value(),
+            "BackupPolicy": {"Status": "ENABLED"},
+            "LifecyclePolicies": Match.array_with([{"TransitionToIA": "AFTER_30_DAYS"}]),
+            "FileSystemPolicy": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            },
+        },
+    )
+    uid, gid = str(profile.spec.prometheus.uid), str(profile.spec.prometheus.gid)
+    template.has_resource_properties(
+        "AWS::EFS::AccessPoint",
+        {
+            "PosixUser": {"Uid": uid, "Gid": gid},
+            "RootDirectory": {"CreationInfo": {"OwnerUid": uid, "OwnerGid": gid, "Permissions": "0755"}},
+        },
+    )
+
+
+def test_buckets_are_private_versioned_encrypted_and_tls_only(profile: Synthesized) -> None:
+    template = profile.template("data")
+    buckets = template.find_resources("AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for logical_id, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}, logical_id
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], logical_id
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, logical_id
+    policies = template.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == len(buckets)
+    for policy in policies.values():
+        assert any(
+            s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        )
+
+
+def test_config_bucket_uses_kms_and_logs_access(profile: Synthesized) -> None:
+    profile.template("data").has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    Match.object_like(
+                        {
+                            "ServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": Match.any_value(),
+                            }
+                        }
+                    )
+                ]
+            },
+            "LoggingConfiguration": {"DestinationBucketName": Match.any_value(), "LogFilePrefix": "s3/config/"},
+        },
+    )
+
+
+def test_log_bucket_expires_logs_after_the_profile_retention(profile: Synthesized) -> None:
+    profile.template("data").has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": [Match.object_like({"ExpirationInDays": profile.spec.access_log_retention_days})]
+            }
+        },
+    )
+
+
+def test_one_repository_per_service(profile: Synthesized) -> None:
+    repositories = {
+        r["Properties"]["RepositoryName"]: r["Properties"]
+        for r in profile.template("data").find_resources("AWS::ECR::Repository").values()
+    }
+    assert set(repositories) == {f"{profile.spec.stack_prefix}/{s.name}" for s in profile.spec.services}
+    for name, props in repositories.items():
+        assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}, name
+        assert props["ImageTagMutability"] == "IMMUTABLE", name
+        # ECR encrypts every repository at rest; AES256 is what an absent setting means.
+        assert props.get("EncryptionConfiguration", {"EncryptionType": "AES256"})["EncryptionType"] in (
+            "AES256",
+            "KMS",
+        ), name
+        (rule,) = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+        assert rule["selection"]["countType"] == "imageCountMoreThan", name
+        assert rule["selection"]["countNumber"] == profile.spec.images_kept, name
+        assert rule["action"] == {"type": "expire"}, name
+
+
+def test_backups_cover_database_and_file_system_daily(profile: Synthesized) -> None:
+    template = profile.template("data")
+    template.has_resource_properties("AWS::Backup::BackupVault", {"EncryptionKeyArn": Match.any_value()})
+    template.has_resource_properties(
+        "AWS::Backup::BackupPlan",
+        {
+            "BackupPlan": {
+                "BackupPlanRule": [
+                    Match.object_like(
+                        {
+                            "ScheduleExpression": "cron(0 5 * * ? *)",
+                            "Lifecycle": {"DeleteAfterDays": profile.spec.backup_retention_days},
+                        }
+                    )
+                ]
+            }
+        },
+    )
+    selection = next(iter(template.find_resources("AWS::Backup::BackupSelection").values()))
+    resources = selection["Properties"]["BackupSelection"]["Resources"]
+    assert len(resources) == 2
+    text = repr(resources)
+    assert ":rds:" in text
+    assert "elasticfilesystem" in text
+
+
+def test_keys_rotate(profile: Synthesized) -> None:
+    keys = profile.template("data").find_resources("AWS::KMS::Key")
+    assert keys
+    assert all(key["Properties"]["EnableKeyRotation"] is True for key in keys.values())
+
+
+def test_log_groups_are_encrypted_with_retention(profile: Synthesized) -> None:
+    for layer, logical_id, resource in _all_resources(profile):
+        if resource["Type"] == "AWS::Logs::LogGroup":
+            assert "KmsKeyId" in resource["Properties"], f"{layer}/{logical_id}"
+            assert "RetentionInDays" in resource["Properties"], f"{layer}/{logical_id}"
+
+
+def _policy_documents(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    props = resource.get("Properties", {})
+    keys = ("PolicyDocument", "KeyPolicy", "FileSystemPolicy", "RepositoryPolicyText", "AccessPolicy")
+    return [props[k] for k in keys if isinstance(props.get(k), dict) and resource["Type"] != "AWS::IAM::Policy"]
+
+
+@pytest.mark.parametrize("wildcard", ["*", {"AWS": "*"}])
+def test_no_resource_policy_allows_any_principal(profile: Synthesized, wildcard: object) -> None:
+    for layer, logical_id, resource in _all_resources(profile):
+        for document in _policy_documents(resource):
+            for statement in document["Statement"]:
+                if statement["Effect"] == "Allow":
+                    assert statement.get("Principal") != wildcard, f"{layer}/{logical_id}"
