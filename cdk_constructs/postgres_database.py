@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -53,7 +53,8 @@ class PostgresDatabase(Construct):
         )
         for group in log_groups:
             self.instance.node.add_dependency(group)
-        self.secret = self._master_secret(key)
+        self.key = key
+        self.secret = self._master_secret()
         self._acknowledge(database)
 
     def _build_log_groups(self, identifier: str, key: kms.IKey, retention_days: int) -> list[logs.LogGroup]:
@@ -133,11 +134,14 @@ class PostgresDatabase(Construct):
         cfn.master_user_secret = rds.CfnDBInstance.MasterUserSecretProperty(kms_key_id=key.key_arn)
         return instance
 
-    def _master_secret(self, key: kms.IKey) -> secretsmanager.ISecret:
+    def _master_secret(self) -> secretsmanager.ISecret:
         cfn = self.instance.node.default_child
         assert isinstance(cfn, rds.CfnDBInstance)
-        return secretsmanager.Secret.from_secret_attributes(
-            self, "MasterSecret", secret_complete_arn=cfn.attr_master_user_secret_secret_arn, encryption_key=key
+        # No encryption_key here: grants on it would be written into the key's
+        # policy in this stack, naming roles of the stacks that depend on it.
+        # grant_secret_read puts the decrypt permission on the reader instead.
+        return secretsmanager.Secret.from_secret_complete_arn(
+            self, "MasterSecret", cfn.attr_master_user_secret_secret_arn
         )
 
     def _acknowledge(self, database: DatabaseSpec) -> None:
@@ -173,6 +177,17 @@ class PostgresDatabase(Construct):
                 reason="Enhanced monitoring requires this AWS-maintained service-role policy; it lets RDS write "
                 "OS metrics to the RDSOSMetrics log group and nothing else.",
             )
+        )
+
+    def grant_secret_read(self, grantee: iam.IGrantable) -> None:
+        """Read the master secret: the secret itself and, only through Secrets
+        Manager, the key that encrypts it."""
+        self.secret.grant_read(grantee)
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["kms:Decrypt"],
+            resource_arns=[self.key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
         )
 
     def grant_connect(self, grantee: iam.IGrantable, database_user: str) -> iam.Grant:

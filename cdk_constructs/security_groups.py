@@ -26,6 +26,15 @@ from spec.model import PlatformSpec, ServiceSpec
 HTTPS_PORT = 443
 
 
+def sealed(scope: Construct, construct_id: str, group: ec2.ISecurityGroup) -> ec2.ISecurityGroup:
+    """``group`` as the other stacks use it: attachable, but immutable, so no
+    construct outside the network stack (a load balancer target, a grant of
+    ``connections``) can add a rule the spec did not declare."""
+    return ec2.SecurityGroup.from_security_group_id(
+        scope, construct_id, group.security_group_id, mutable=False, allow_all_outbound=False
+    )
+
+
 class PlatformSecurityGroups(Construct):
     """One group per party of ``spec.connections.peers`` and the derived rules."""
 
@@ -45,6 +54,7 @@ class PlatformSecurityGroups(Construct):
         for path in self.paths:
             self._open(path)
         self._allow_https_out(spec)
+        self._admit_cloudfront(spec)
 
     def _open(self, path: NetworkPath) -> None:
         source, destination = self._groups[path.source], self._groups[path.destination]
@@ -59,6 +69,15 @@ class PlatformSecurityGroups(Construct):
             self._groups[peer].add_egress_rule(
                 ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS_PORT), "AWS APIs and image registries over HTTPS"
             )
+
+    def _admit_cloudfront(self, spec: PlatformSpec) -> None:
+        # CloudFront's VPC origin reaches the internal load balancer from
+        # addresses in its origin-facing prefix list; nothing else may.
+        self._groups[LOAD_BALANCER].add_ingress_rule(
+            ec2.Peer.prefix_list(spec.edge.origin_facing_prefix_list),
+            ec2.Port.tcp(spec.edge.origin_port),
+            "CloudFront VPC origin",
+        )
 
     @property
     def load_balancer(self) -> ec2.ISecurityGroup:

@@ -2,11 +2,22 @@
 
 from spec.context import spec_from_context
 from spec.errors import SpecError
-from spec.model import NFS_PORT, DatabaseSpec, NetworkSpec, PlatformSpec, PrometheusSpec, ServiceSpec
+from spec.model import (
+    NFS_PORT,
+    DatabaseSpec,
+    DomainSpec,
+    EdgeSpec,
+    NetworkSpec,
+    PlatformSpec,
+    PrometheusSpec,
+    ServiceSpec,
+)
 
 __all__ = [
     "NFS_PORT",
     "DatabaseSpec",
+    "DomainSpec",
+    "EdgeSpec",
     "NetworkSpec",
     "PlatformSpec",
     "PrometheusSpec",

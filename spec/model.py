@@ -109,6 +109,12 @@ class ServiceSpec:
     """Whether the service connects to PostgreSQL."""
     architecture: Architecture = "ARM64"
     """CPU architecture of the image and the task."""
+    writable_paths: tuple[str, ...] = ("/tmp",)
+    """Directories the app writes to; everything else of the root filesystem is read-only."""
+    scale_at_cpu_percent: int = 60
+    """Average CPU utilisation autoscaling holds the service at."""
+    scale_at_requests_per_task: int = 1000
+    """Load-balancer requests per task per minute autoscaling holds the service at."""
 
     def __post_init__(self) -> None:
         where = f"services[{self.name}]"
@@ -163,6 +169,14 @@ class ServiceSpec:
             raise SpecError(f"{where}.calls", self.calls, "a service is named twice")
         if self.architecture not in ("ARM64", "X86_64"):
             raise SpecError(f"{where}.architecture", self.architecture, "must be ARM64 or X86_64")
+        for path in self.writable_paths:
+            check_url_path(f"{where}.writable_paths", path)
+        if not 10 <= self.scale_at_cpu_percent <= 90:
+            raise SpecError(f"{where}.scale_at_cpu_percent", self.scale_at_cpu_percent, "must be from 10 to 90")
+        if not 1 <= self.scale_at_requests_per_task <= 1_000_000:
+            raise SpecError(
+                f"{where}.scale_at_requests_per_task", self.scale_at_requests_per_task, "must be from 1 to 1000000"
+            )
 
     @property
     def database_user(self) -> str:
@@ -300,6 +314,46 @@ class PrometheusSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DomainSpec:
+    """A custom domain for CloudFront, in a Route 53 public hosted zone you own."""
+
+    name: str
+    """The site's name (``www.example.com``)."""
+    hosted_zone_id: str
+    """Id of the public hosted zone that holds ``name`` (``Z0123456789ABC``)."""
+    hosted_zone_name: str
+    """Name of that zone (``example.com``)."""
+
+    def __post_init__(self) -> None:
+        if not _NAMESPACE.match(self.name):
+            raise SpecError("edge.domain.name", self.name, "not a DNS name")
+        if not re.match(r"^Z[A-Z0-9]{1,31}$", self.hosted_zone_id):
+            raise SpecError("edge.domain.hosted_zone_id", self.hosted_zone_id, "not a Route 53 hosted zone id")
+        if not (self.name == self.hosted_zone_name or self.name.endswith("." + self.hosted_zone_name)):
+            raise SpecError("edge.domain.name", self.name, f"not inside the hosted zone {self.hosted_zone_name!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EdgeSpec:
+    """How viewers reach the platform: CloudFront, through a VPC origin, to the internal load balancer."""
+
+    origin_port: int = 80
+    """Port the load balancer listens on for CloudFront (inside the VPC)."""
+    origin_facing_prefix_list: str = "pl-3b927c52"
+    """Id of ``com.amazonaws.global.cloudfront.origin-facing`` in the region (us-east-1's by default):
+    the only source the load balancer admits. ``aws ec2 describe-managed-prefix-lists`` shows it."""
+    domain: DomainSpec | None = None
+    """Custom domain with an ACM certificate; ``None`` serves on the cloudfront.net name."""
+    waf: bool = False
+    """Attach a WAF web ACL with AWS's common rule set to the distribution."""
+
+    def __post_init__(self) -> None:
+        check_port("edge.origin_port", self.origin_port)
+        if not re.match(r"^pl-[0-9a-f]{8,17}$", self.origin_facing_prefix_list):
+            raise SpecError("edge.origin_facing_prefix_list", self.origin_facing_prefix_list, "not a prefix list id")
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlatformSpec:
     """The whole platform for one environment (a profile)."""
 
@@ -309,14 +363,18 @@ class PlatformSpec:
     """Environment name: the first part of every stack name (``dev``)."""
     account: str | None
     """AWS account to pin the stacks to; ``None`` keeps them environment-agnostic."""
-    region: str | None
-    """AWS region to pin the stacks to; ``None`` keeps them environment-agnostic."""
+    region: str
+    """AWS region of the stacks. Needed at synth: load balancer access logging and
+    the CloudFront web ACL depend on it. No lookup is made with it."""
     network: NetworkSpec
     namespace: str
     """Cloud Map private DNS namespace (``davidshaevel.local``)."""
     services: tuple[ServiceSpec, ...]
     database: DatabaseSpec = field(default_factory=DatabaseSpec)
     prometheus: PrometheusSpec = field(default_factory=PrometheusSpec)
+    edge: EdgeSpec = field(default_factory=EdgeSpec)
+    fargate_spot: bool = False
+    """Run application tasks on Fargate Spot (interruptible, about 70% cheaper)."""
     production: bool = False
     """Production profiles must keep data safe: Multi-AZ, deletion protection, NAT per zone."""
     log_retention_days: int = 30
@@ -347,7 +405,7 @@ class PlatformSpec:
             )
         if self.account is not None and not _ACCOUNT.match(self.account):
             raise SpecError("account", self.account, "must be a 12-digit AWS account id")
-        if self.region is not None and not _REGION.match(self.region):
+        if not isinstance(self.region, str) or not _REGION.match(self.region):
             raise SpecError("region", self.region, "not an AWS region name")
         if not isinstance(self.namespace, str) or not _NAMESPACE.match(self.namespace):
             raise SpecError("namespace", self.namespace, "must be a DNS name such as 'example.local'")
@@ -384,6 +442,8 @@ class PlatformSpec:
         names: set[str] = set()
         containers: set[str] = set()
         ports: dict[int, str] = {self.prometheus.port: "prometheus.port"}
+        if self.edge.waf and self.region != "us-east-1":
+            raise SpecError("edge.waf", self.region, "a CloudFront web ACL must be created in us-east-1")
         routes: dict[str | None, str] = {}
         for service in self.services:
             where = f"services[{service.name}]"
@@ -419,6 +479,10 @@ class PlatformSpec:
     def stack_prefix(self) -> str:
         """``dev-davidshaevel``: the seeds' naming, shared by stacks and resources."""
         return f"{self.environment}-{self.project}"
+
+    def service_url(self, service: ServiceSpec) -> str:
+        """How other tasks call the service: its Cloud Map name and container port."""
+        return f"http://{self.dns_name(service)}:{service.container_port}"
 
     def service(self, name: str) -> ServiceSpec:
         for service in self.services:

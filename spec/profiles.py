@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from spec.model import DatabaseSpec, NetworkSpec, PlatformSpec, ServiceSpec
+from spec.model import DatabaseSpec, EdgeSpec, NetworkSpec, PlatformSpec, ServiceSpec
 
 PROJECT = "davidshaevel"
 NAMESPACE = "davidshaevel.local"
@@ -46,6 +46,8 @@ def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_
         route=None,
         uses_database=False,
         calls=("backend",),
+        # Next.js keeps its image and fetch cache here.
+        writable_paths=("/tmp", "/app/.next/cache"),
     )
     return (backend, frontend)
 
@@ -66,6 +68,8 @@ def dev() -> PlatformSpec:
             multi_az=False,
             deletion_protection=False,
         ),
+        edge=EdgeSpec(waf=False),
+        fargate_spot=True,
         production=False,
         log_retention_days=30,
         access_log_retention_days=90,
@@ -92,6 +96,8 @@ def prod() -> PlatformSpec:
             multi_az=True,
             deletion_protection=True,
         ),
+        edge=EdgeSpec(waf=True),
+        fargate_spot=False,
         production=True,
         log_retention_days=365,
         access_log_retention_days=365,

@@ -21,7 +21,7 @@ from cdk_constructs.image_repositories import ImageRepositories
 from cdk_constructs.logs_key import LogsKey
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.prometheus_file_system import PrometheusFileSystem
-from cdk_constructs.security_groups import PlatformSecurityGroups
+from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from spec.model import PlatformSpec
 
 
@@ -52,7 +52,7 @@ class DataStack(Stack):
             identifier=f"{spec.stack_prefix}-postgres",
             database=spec.database,
             vpc=vpc,
-            security_group=security_groups.database,
+            security_group=sealed(self, "DatabaseGroup", security_groups.database),
             key=self.data_key,
             logs_key=self.logs_key,
             log_retention_days=spec.log_retention_days,
@@ -63,7 +63,7 @@ class DataStack(Stack):
             "PrometheusStorage",
             prometheus=spec.prometheus,
             vpc=vpc,
-            security_group=security_groups.file_system,
+            security_group=sealed(self, "FileSystemGroup", security_groups.file_system),
             key=self.data_key,
         )
         self.prometheus_file_system = prometheus_storage.file_system

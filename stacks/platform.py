@@ -8,6 +8,7 @@ from aws_cdk import Acknowledgment, App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from spec.model import PlatformSpec
+from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
 
@@ -16,6 +17,7 @@ from stacks.network_stack import NetworkStack
 class PlatformStacks:
     network: NetworkStack
     data: DataStack
+    compute: ComputeStack
 
 
 def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
@@ -36,9 +38,22 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         env=env,
         description=f"{spec.stack_prefix}: database, file system, buckets, registries, keys and backups",
     )
+    compute = ComputeStack(
+        app,
+        f"{spec.stack_prefix}-compute",
+        spec=spec,
+        vpc=network.vpc,
+        security_groups=network.security_groups,
+        database=data.database,
+        repositories=data.repositories,
+        access_logs=data.access_logs,
+        logs_key=data.logs_key,
+        env=env,
+        description=f"{spec.stack_prefix}: ECS cluster, Cloud Map, application services, load balancer, CloudFront",
+    )
     Tags.of(app).add("project", spec.project)
     Tags.of(app).add("environment", spec.environment)
-    return PlatformStacks(network=network, data=data)
+    return PlatformStacks(network=network, data=data, compute=compute)
 
 
 def add_compliance_checks(app: App) -> None:

@@ -94,7 +94,7 @@ def test_database_forces_tls_and_logs_connections(profile: Synthesized) -> None:
 def test_database_lives_in_isolated_subnets_behind_its_own_group(profile: Synthesized) -> None:
     data, network = profile.stacks.data, profile.stacks.network
     groups = data.database.instance.connections.security_groups
-    assert [g.node.path for g in groups] == [network.security_groups.database.node.path]
+    assert [g.security_group_id for g in groups] == [network.security_groups.database.security_group_id]
     isolated = {s.subnet_id for s in network.vpc.isolated_subnets}
     assert len(isolated) == profile.spec.network.max_azs
 
@@ -103,7 +103,8 @@ def test_only_the_spec_reaches_the_file_system(profile: Synthesized) -> None:
     ingress, _ = rules(profile)
     assert {(src, port) for src, dst, port in ingress if dst == FILE_SYSTEM} == {(PROMETHEUS, 2049)}
     groups = profile.stacks.data.prometheus_file_system.connections.security_groups
-    assert [g.node.path for g in groups] == [profile.stacks.network.security_groups.file_system.node.path]
+    network_group = profile.stacks.network.security_groups.file_system
+    assert [g.security_group_id for g in groups] == [network_group.security_group_id]
 
 
 def test_file_system_is_encrypted_backed_up_and_requires_tls(profile: Synthesized) -> None:

@@ -40,7 +40,7 @@ def rules(synth: Synthesized) -> tuple[set[Rule], set[Rule]]:
     egress: set[Rule] = set()
     for resource in template["Resources"].values():
         props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::EC2::SecurityGroupIngress":
+        if resource["Type"] == "AWS::EC2::SecurityGroupIngress" and "SourceSecurityGroupId" in props:
             assert props["FromPort"] == props["ToPort"]
             ingress.add(
                 (groups[_ref(props["SourceSecurityGroupId"])], groups[_ref(props["GroupId"])], props["FromPort"])
@@ -50,9 +50,29 @@ def rules(synth: Synthesized) -> tuple[set[Rule], set[Rule]]:
             egress.add(
                 (groups[_ref(props["GroupId"])], groups[_ref(props["DestinationSecurityGroupId"])], props["FromPort"])
             )
-        elif resource["Type"] == "AWS::EC2::SecurityGroup":
-            assert not props.get("SecurityGroupIngress"), "no inline ingress: every rule is a derived path"
     return ingress, egress
+
+
+def outside_ingress(synth: Synthesized) -> set[tuple[str, str, int]]:
+    """(source, destination peer, port) for ingress from outside the platform's groups."""
+    template = synth.template_json("network")
+    groups = _group_peers(template, synth)
+    admitted: set[tuple[str, str, int]] = set()
+
+    def admit(rule: dict[str, Any], group_logical_id: str) -> None:
+        source = rule.get("SourcePrefixListId") or rule.get("CidrIp") or rule.get("CidrIpv6")
+        admitted.add((source, groups[group_logical_id], rule["FromPort"]))
+
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::EC2::SecurityGroup":
+            for rule in resource["Properties"].get("SecurityGroupIngress", []):
+                admit(rule, logical_id)
+        elif (
+            resource["Type"] == "AWS::EC2::SecurityGroupIngress"
+            and "SourceSecurityGroupId" not in resource["Properties"]
+        ):
+            admit(resource["Properties"], _ref(resource["Properties"]["GroupId"]))
+    return admitted
 
 
 def expected_rules(synth: Synthesized) -> set[Rule]:
@@ -63,6 +83,14 @@ def test_every_derived_path_is_open_on_both_sides_and_nothing_else(profile: Synt
     ingress, egress = rules(profile)
     assert ingress == expected_rules(profile)
     assert egress == expected_rules(profile)
+
+
+def test_nothing_but_cloudfront_reaches_the_load_balancer(profile: Synthesized) -> None:
+    edge = profile.spec.edge
+    assert outside_ingress(profile) == {(edge.origin_facing_prefix_list, LOAD_BALANCER, edge.origin_port)}
+    template = profile.template_json("compute")
+    balancers = [r for r in template["Resources"].values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
+    assert [b["Properties"]["Scheme"] for b in balancers] == ["internal"]
 
 
 def test_each_rule_is_declared_once(profile: Synthesized) -> None:

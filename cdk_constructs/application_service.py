@@ -1,0 +1,239 @@
+"""One application service of the spec on Fargate, from image to autoscaling."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_servicediscovery as servicediscovery
+from constructs import Construct
+
+from cdk_constructs.cloud_map_registration import CloudMapRegistration
+from cdk_constructs.postgres_database import PostgresDatabase
+from cdk_constructs.retention import log_retention
+from spec.model import ServiceSpec
+
+ARCHITECTURES = {"ARM64": ecs.CpuArchitecture.ARM64, "X86_64": ecs.CpuArchitecture.X86_64}
+
+
+def node_health_check(port: int, path: str) -> ecs.HealthCheck:
+    """A container health check with Node's own ``http`` module: the images are
+    node:alpine, which has neither curl nor (reliably) wget. 127.0.0.1, not
+    localhost, because Node may resolve localhost to ::1 where the app does not listen."""
+    script = (
+        f"const r=require('http').get('http://127.0.0.1:{port}{path}',"
+        "s=>process.exit(s.statusCode>=200&&s.statusCode<400?0:1));"
+        "r.on('error',()=>process.exit(1));r.setTimeout(4000,()=>process.exit(1));"
+    )
+    return ecs.HealthCheck(
+        command=["CMD", "node", "-e", script],
+        interval=Duration.seconds(30),
+        timeout=Duration.seconds(5),
+        retries=3,
+        start_period=Duration.seconds(60),
+    )
+
+
+class ApplicationService(Construct):
+    """Task definition, container, Fargate service, Cloud Map registration,
+    target group and route, and autoscaling: everything about one service of
+    the spec, all derived from its ``ServiceSpec``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        service: ServiceSpec,
+        cluster: ecs.ICluster,
+        exec_log_group: logs.ILogGroup,
+        namespace: servicediscovery.IPrivateDnsNamespace,
+        security_group: ec2.ISecurityGroup,
+        repository: ecr.IRepository,
+        listener: elbv2.ApplicationListener,
+        route_priority: int,
+        capacity: list[ecs.CapacityProviderStrategy],
+        callee_urls: dict[str, str],
+        database: PostgresDatabase | None,
+        logs_key: kms.IKey,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.spec = service
+        self.log_group = logs.LogGroup(
+            self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days)
+        )
+        self.task_definition = self._build_task_definition(service)
+        self.container = self._build_container(service, repository, callee_urls, database)
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=cluster,
+            task_definition=self.task_definition,
+            security_groups=[security_group],
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            assign_public_ip=False,
+            # No desired_count: CloudFormation then leaves the running count to
+            # autoscaling, and a deploy never resets it.
+            capacity_provider_strategies=capacity,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            health_check_grace_period=Duration.seconds(60),
+            enable_execute_command=service.ecs_exec,
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            enable_ecs_managed_tags=True,
+        )
+        self.registration = CloudMapRegistration(
+            self,
+            "Discovery",
+            namespace=namespace,
+            name=service.name,
+            service=self.service,
+            container=self.container,
+            container_port=service.container_port,
+        )
+        self.target_group = self._route(service, listener, route_priority)
+        self._autoscale(service)
+        if database is not None:
+            database.grant_connect(self.task_definition.task_role, service.database_user)
+            database.grant_secret_read(self.task_definition.obtain_execution_role())
+        self._acknowledge(service, exec_log_group)
+
+    def _build_task_definition(self, service: ServiceSpec) -> ecs.FargateTaskDefinition:
+        task_definition = ecs.FargateTaskDefinition(
+            self,
+            "Task",
+            cpu=service.cpu,
+            memory_limit_mib=service.memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ARCHITECTURES[service.architecture],
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        for index, _ in enumerate(service.writable_paths):
+            task_definition.add_volume(name=f"writable-{index}")
+        return task_definition
+
+    def _build_container(
+        self,
+        service: ServiceSpec,
+        repository: ecr.IRepository,
+        callee_urls: dict[str, str],
+        database: PostgresDatabase | None,
+    ) -> ecs.ContainerDefinition:
+        environment = {"PORT": str(service.container_port), **callee_urls}
+        secrets: dict[str, ecs.Secret] = {}
+        if database is not None:
+            environment.update(
+                {
+                    "DB_HOST": database.instance.db_instance_endpoint_address,
+                    "DB_PORT": database.instance.db_instance_endpoint_port,
+                    "DB_NAME": database.database.database_name,
+                    "DB_USER": service.database_user,
+                    "DB_IAM_AUTH": "true",
+                    "DB_SSLMODE": "require",
+                }
+            )
+            secrets = {
+                "DB_MASTER_USERNAME": ecs.Secret.from_secrets_manager(database.secret, "username"),
+                "DB_MASTER_PASSWORD": ecs.Secret.from_secrets_manager(database.secret, "password"),
+            }
+        container = self.task_definition.add_container(
+            "App",
+            container_name=service.container_name,
+            image=ecs.ContainerImage.from_ecr_repository(repository, tag=service.image_tag),
+            port_mappings=[ecs.PortMapping(container_port=service.container_port, protocol=ecs.Protocol.TCP)],
+            environment=environment,
+            secrets=secrets,
+            health_check=node_health_check(service.container_port, service.health_check_path),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=service.name, log_group=self.log_group),
+            readonly_root_filesystem=True,
+            essential=True,
+        )
+        container.add_mount_points(
+            *(
+                ecs.MountPoint(container_path=path, source_volume=f"writable-{index}", read_only=False)
+                for index, path in enumerate(service.writable_paths)
+            )
+        )
+        return container
+
+    def _route(
+        self, service: ServiceSpec, listener: elbv2.ApplicationListener, priority: int
+    ) -> elbv2.ApplicationTargetGroup:
+        target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "Targets",
+            vpc=self.service.cluster.vpc,
+            port=service.container_port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            deregistration_delay=Duration.seconds(30),
+            health_check=elbv2.HealthCheck(
+                path=service.health_check_path,
+                healthy_http_codes="200",
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+            ),
+        )
+        self.service.attach_to_application_target_group(target_group)
+        if service.route is None:
+            listener.add_target_groups(f"{service.name}-default", target_groups=[target_group])
+        else:
+            listener.add_target_groups(
+                f"{service.name}-route",
+                target_groups=[target_group],
+                priority=priority,
+                conditions=[elbv2.ListenerCondition.path_patterns([service.route])],
+            )
+        return target_group
+
+    def _acknowledge(self, service: ServiceSpec, exec_log_group: logs.ILogGroup) -> None:
+        Validations.of(self.task_definition).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-ECS2",
+                reason="The environment holds only non-secret settings derived from the spec (port, the URLs "
+                "of called services, database host and name); credentials arrive as ECS secrets.",
+            )
+        )
+        execution_role = self.task_definition.obtain_execution_role()
+        Validations.of(execution_role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                reason="ecr:GetAuthorizationToken has no resource-level permissions; every other action of "
+                "this role names its repository, log group, secret or key.",
+            )
+        )
+        if service.ecs_exec:
+            task_role = Validations.of(self.task_definition.task_role)
+            task_role.acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                    reason="ECS Exec's ssmmessages channel actions and logs:DescribeLogGroups have no "
+                    "resource-level permissions; present only while ECS Exec is on for this service.",
+                )
+            )
+            stack = Stack.of(self)
+            group_id = stack.resolve(stack.get_logical_id(exec_log_group.node.default_child))  # type: ignore[arg-type]
+            task_role.acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:logs:{stack.region}:<AWS::AccountId>:"
+                    f"log-group:<{group_id}>:*]",
+                    reason="The trailing '*' stands for the log streams ECS Exec creates in the cluster's "
+                    "session log group, the only group named.",
+                )
+            )
+
+    def _autoscale(self, service: ServiceSpec) -> None:
+        scaling = self.service.auto_scale_task_count(min_capacity=service.min_tasks, max_capacity=service.max_tasks)
+        scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=service.scale_at_cpu_percent)
+        scaling.scale_on_request_count(
+            "Requests", requests_per_target=service.scale_at_requests_per_task, target_group=self.target_group
+        )

@@ -1,0 +1,44 @@
+"""The ECS cluster: Fargate and Fargate Spot, Container Insights, audited ECS Exec."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_constructs.retention import log_retention
+
+
+class FargateCluster(Construct):
+    """A cluster whose ECS Exec sessions are encrypted and logged to CloudWatch."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc,
+        logs_key: kms.IKey,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.exec_log_group = logs.LogGroup(
+            self, "ExecSessions", encryption_key=logs_key, retention=log_retention(log_retention_days)
+        )
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=vpc,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+            enable_fargate_capacity_providers=True,
+            execute_command_configuration=ecs.ExecuteCommandConfiguration(
+                kms_key=logs_key,
+                logging=ecs.ExecuteCommandLogging.OVERRIDE,
+                log_configuration=ecs.ExecuteCommandLogConfiguration(
+                    cloud_watch_log_group=self.exec_log_group,
+                    cloud_watch_encryption_enabled=True,
+                ),
+            ),
+        )

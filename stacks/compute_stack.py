@@ -1,0 +1,96 @@
+"""Compute stack: the cluster, Cloud Map, every application service, the load balancer and CloudFront."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_servicediscovery as servicediscovery
+from constructs import Construct
+
+from cdk_constructs.application_service import ApplicationService
+from cdk_constructs.edge_distribution import EdgeDistribution
+from cdk_constructs.fargate_cluster import FargateCluster
+from cdk_constructs.image_repositories import ImageRepositories
+from cdk_constructs.internal_load_balancer import InternalLoadBalancer
+from cdk_constructs.postgres_database import PostgresDatabase
+from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from spec.model import PlatformSpec
+
+
+def env_name(service_name: str) -> str:
+    """``backend`` -> ``BACKEND_URL``: the variable a caller reads the service's URL from."""
+    return f"{service_name.upper().replace('-', '_')}_URL"
+
+
+class ComputeStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: PlatformSpec,
+        vpc: ec2.IVpc,
+        security_groups: PlatformSecurityGroups,
+        database: PostgresDatabase,
+        repositories: ImageRepositories,
+        access_logs: s3.IBucket,
+        logs_key: kms.IKey,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        cluster = FargateCluster(
+            self, "Cluster", vpc=vpc, logs_key=logs_key, log_retention_days=spec.log_retention_days
+        )
+        self.cluster = cluster.cluster
+        self.namespace = servicediscovery.PrivateDnsNamespace(
+            self, "Namespace", name=spec.namespace, vpc=vpc, description=f"{spec.stack_prefix} service discovery"
+        )
+        self.load_balancer = InternalLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            security_group=sealed(self, "LoadBalancerGroup", security_groups.load_balancer),
+            port=spec.edge.origin_port,
+            access_logs=access_logs,
+            deletion_protection=spec.production,
+        )
+        capacity = [
+            ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT" if spec.fargate_spot else "FARGATE", weight=1)
+        ]
+        self.services: dict[str, ApplicationService] = {}
+        for index, service in enumerate(spec.services):
+            self.services[service.name] = ApplicationService(
+                self,
+                service.name,
+                service=service,
+                cluster=self.cluster,
+                exec_log_group=cluster.exec_log_group,
+                namespace=self.namespace,
+                security_group=sealed(self, f"{service.name}Group", security_groups.service(service)),
+                repository=repositories.repository(service),
+                listener=self.load_balancer.listener,
+                route_priority=10 * (index + 1),
+                capacity=capacity,
+                callee_urls={env_name(c): spec.service_url(spec.service(c)) for c in service.calls},
+                database=database if service.uses_database else None,
+                logs_key=logs_key,
+                log_retention_days=spec.log_retention_days,
+            )
+        self.edge = EdgeDistribution(
+            self,
+            "Edge",
+            load_balancer=self.load_balancer.load_balancer,
+            origin_port=spec.edge.origin_port,
+            uncached_routes=[s.route for s in spec.services if s.route is not None],
+            access_logs=access_logs,
+            domain=spec.edge.domain,
+            waf=spec.edge.waf,
+            log_group_prefix=spec.stack_prefix,
+            logs_key=logs_key,
+            log_retention_days=spec.log_retention_days,
+        )
