@@ -117,7 +117,16 @@ class ServiceSpec:
     """Load-balancer requests per task per minute autoscaling holds the service at."""
 
     def __post_init__(self) -> None:
-        where = f"services[{self.name}]"
+        self._check_names()
+        self._check_endpoints()
+        self._check_sizing()
+        self._check_relations()
+
+    @property
+    def _where(self) -> str:
+        return f"services[{self.name}]"
+
+    def _check_names(self) -> None:
         if not isinstance(self.name, str) or not _DNS_LABEL.match(self.name):
             raise SpecError(
                 "services[].name",
@@ -126,22 +135,27 @@ class ServiceSpec:
             )
         if not isinstance(self.container_name, str) or not _CONTAINER_NAME.match(self.container_name):
             raise SpecError(
-                f"{where}.container_name",
+                f"{self._where}.container_name",
                 self.container_name,
                 "container name must be letters, digits, '_' or '-'",
             )
+        check_image_tag(f"{self._where}.image_tag", self.image_tag)
+
+    def _check_endpoints(self) -> None:
+        where = self._where
         check_port(f"{where}.container_port", self.container_port)
         check_url_path(f"{where}.health_check_path", self.health_check_path)
         check_url_path(f"{where}.metrics_path", self.metrics_path)
         if self.route is not None:
             check_url_path(f"{where}.route", self.route)
+        for path in self.writable_paths:
+            check_url_path(f"{where}.writable_paths", path)
+
+    def _check_sizing(self) -> None:
+        where = self._where
         memory_choices = FARGATE_SIZES.get(self.cpu)
         if memory_choices is None:
-            raise SpecError(
-                f"{where}.cpu",
-                self.cpu,
-                f"Fargate offers cpu {', '.join(str(c) for c in FARGATE_SIZES)}",
-            )
+            raise SpecError(f"{where}.cpu", self.cpu, f"Fargate offers cpu {', '.join(str(c) for c in FARGATE_SIZES)}")
         if self.memory_mib not in memory_choices:
             raise SpecError(
                 f"{where}.memory_mib",
@@ -155,28 +169,24 @@ class ServiceSpec:
         if isinstance(self.max_tasks, bool) or not isinstance(self.max_tasks, int):
             raise SpecError(f"{where}.max_tasks", self.max_tasks, "must be a whole number")
         if self.min_tasks > self.max_tasks:
-            raise SpecError(
-                f"{where}.min_tasks",
-                self.min_tasks,
-                f"min_tasks is above max_tasks ({self.max_tasks})",
-            )
-        if not isinstance(self.ecs_exec, bool):
-            raise SpecError(f"{where}.ecs_exec", self.ecs_exec, "must be true or false")
-        check_image_tag(f"{where}.image_tag", self.image_tag)
-        if self.name in self.calls:
-            raise SpecError(f"{where}.calls", self.calls, "a service does not call itself")
-        if len(set(self.calls)) != len(self.calls):
-            raise SpecError(f"{where}.calls", self.calls, "a service is named twice")
-        if self.architecture not in ("ARM64", "X86_64"):
-            raise SpecError(f"{where}.architecture", self.architecture, "must be ARM64 or X86_64")
-        for path in self.writable_paths:
-            check_url_path(f"{where}.writable_paths", path)
+            raise SpecError(f"{where}.min_tasks", self.min_tasks, f"min_tasks is above max_tasks ({self.max_tasks})")
         if not 10 <= self.scale_at_cpu_percent <= 90:
             raise SpecError(f"{where}.scale_at_cpu_percent", self.scale_at_cpu_percent, "must be from 10 to 90")
         if not 1 <= self.scale_at_requests_per_task <= 1_000_000:
             raise SpecError(
                 f"{where}.scale_at_requests_per_task", self.scale_at_requests_per_task, "must be from 1 to 1000000"
             )
+        if self.architecture not in ("ARM64", "X86_64"):
+            raise SpecError(f"{where}.architecture", self.architecture, "must be ARM64 or X86_64")
+
+    def _check_relations(self) -> None:
+        where = self._where
+        if not isinstance(self.ecs_exec, bool):
+            raise SpecError(f"{where}.ecs_exec", self.ecs_exec, "must be true or false")
+        if self.name in self.calls:
+            raise SpecError(f"{where}.calls", self.calls, "a service does not call itself")
+        if len(set(self.calls)) != len(self.calls):
+            raise SpecError(f"{where}.calls", self.calls, "a service is named twice")
 
     @property
     def database_user(self) -> str:

@@ -16,6 +16,7 @@ from cdk_constructs.application_service import ApplicationService
 from cdk_constructs.edge_distribution import EdgeDistribution
 from cdk_constructs.fargate_cluster import FargateCluster
 from cdk_constructs.image_repositories import ImageRepositories
+from cdk_constructs.images_present_check import ImagesPresentCheck
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
@@ -62,6 +63,13 @@ class ComputeStack(Stack):
         capacity = [
             ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT" if spec.fargate_spot else "FARGATE", weight=1)
         ]
+        images_present = ImagesPresentCheck(
+            self,
+            "ImagesPresent",
+            images=[(repositories.repository(s), s.image_tag) for s in spec.services],
+            logs_key=logs_key,
+            log_retention_days=spec.log_retention_days,
+        )
         self.services: dict[str, ApplicationService] = {}
         for index, service in enumerate(spec.services):
             self.services[service.name] = ApplicationService(
@@ -81,6 +89,8 @@ class ComputeStack(Stack):
                 logs_key=logs_key,
                 log_retention_days=spec.log_retention_days,
             )
+        for application in self.services.values():
+            application.service.node.add_dependency(images_present)
         self.edge = EdgeDistribution(
             self,
             "Edge",

@@ -60,7 +60,7 @@ def outside_ingress(synth: Synthesized) -> set[tuple[str, str, int]]:
     admitted: set[tuple[str, str, int]] = set()
 
     def admit(rule: dict[str, Any], group_logical_id: str) -> None:
-        source = rule.get("SourcePrefixListId") or rule.get("CidrIp") or rule.get("CidrIpv6")
+        source = str(rule.get("SourcePrefixListId") or rule.get("CidrIp") or rule.get("CidrIpv6"))
         admitted.add((source, groups[group_logical_id], rule["FromPort"]))
 
     for logical_id, resource in template["Resources"].items():

@@ -1,0 +1,284 @@
+"""The compute stack, checked by walking the spec: every name, port and path in
+the template is the spec's, for whatever services the spec holds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spec import PlatformSpec, ServiceSpec
+from spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
+from spec.profiles import dev as dev_profile
+from tests.platform_synth import Synthesized, synth_profile, synth_spec
+from tests.test_network import rules
+
+Resources = dict[str, dict[str, Any]]
+
+
+def _resources(synth: Synthesized, kind: str) -> Resources:
+    return {k: v for k, v in synth.template_json("compute")["Resources"].items() if v["Type"] == kind}
+
+
+def task_definition(synth: Synthesized, service: ServiceSpec) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(logical id, task definition properties, the service's container) by container name."""
+    for logical_id, resource in _resources(synth, "AWS::ECS::TaskDefinition").items():
+        for container in resource["Properties"]["ContainerDefinitions"]:
+            if container["Name"] == service.container_name:
+                return logical_id, resource["Properties"], container
+    raise AssertionError(f"no task definition runs container {service.container_name}")
+
+
+def ecs_service(synth: Synthesized, service: ServiceSpec) -> dict[str, Any]:
+    task_id, _, _ = task_definition(synth, service)
+    matches = [
+        r["Properties"]
+        for r in _resources(synth, "AWS::ECS::Service").values()
+        if r["Properties"]["TaskDefinition"] == {"Ref": task_id}
+    ]
+    assert len(matches) == 1, service.name
+    properties: dict[str, Any] = matches[0]
+    return properties
+
+
+def _by_ref(resources: Resources, value: Any) -> dict[str, Any]:
+    logical_id = value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
+    properties: dict[str, Any] = resources[logical_id]["Properties"]
+    return properties
+
+
+def test_containers_follow_the_spec(profile: Synthesized) -> None:
+    for service in profile.spec.services:
+        _, task, container = task_definition(profile, service)
+        assert container["PortMappings"] == [{"ContainerPort": service.container_port, "Protocol": "tcp"}]
+        assert container["Image"]["Fn::Join"][1][-1].endswith(f":{service.image_tag}")
+        assert {"Name": "PORT", "Value": str(service.container_port)} in container["Environment"]
+        assert container["ReadonlyRootFilesystem"] is True
+        assert [m["ContainerPath"] for m in container["MountPoints"]] == list(service.writable_paths)
+        assert task["Cpu"] == str(service.cpu)
+        assert task["Memory"] == str(service.memory_mib)
+        assert task["RuntimePlatform"] == {"CpuArchitecture": service.architecture, "OperatingSystemFamily": "LINUX"}
+        assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+
+
+def test_health_checks_call_node_on_the_spec_path(profile: Synthesized) -> None:
+    for service in profile.spec.services:
+        _, _, container = task_definition(profile, service)
+        command = container["HealthCheck"]["Command"]
+        assert command[:3] == ["CMD", "node", "-e"]
+        assert f"http://127.0.0.1:{service.container_port}{service.health_check_path}" in command[3]
+
+
+def test_no_health_check_needs_curl_or_wget(profile: Synthesized) -> None:
+    for layer in ("compute",):
+        for resource in profile.template_json(layer)["Resources"].values():
+            if resource["Type"] == "AWS::ECS::TaskDefinition":
+                for container in resource["Properties"]["ContainerDefinitions"]:
+                    text = json.dumps(container.get("HealthCheck", {}))
+                    assert "curl" not in text
+                    assert "wget" not in text
+
+
+def test_no_service_sets_a_desired_count(profile: Synthesized) -> None:
+    services = _resources(profile, "AWS::ECS::Service")
+    assert len(services) == len(profile.spec.services)
+    for logical_id, resource in services.items():
+        assert "DesiredCount" not in resource["Properties"], logical_id
+        assert "ServiceName" not in resource["Properties"], "a fixed name blocks replacement"
+
+
+def test_rolling_deploys_with_circuit_breaker_and_rollback(profile: Synthesized) -> None:
+    for service in profile.spec.services:
+        deployment = ecs_service(profile, service)["DeploymentConfiguration"]
+        assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+        assert (deployment["MinimumHealthyPercent"], deployment["MaximumPercent"]) == (100, 200)
+
+
+def test_cloud_map_registers_a_and_srv_on_the_spec_container_and_port(profile: Synthesized) -> None:
+    registries = _resources(profile, "AWS::ServiceDiscovery::Service")
+    for service in profile.spec.services:
+        (registry,) = ecs_service(profile, service)["ServiceRegistries"]
+        assert registry["ContainerName"] == service.container_name
+        assert registry["ContainerPort"] == service.container_port
+        cloud_map = _by_ref(registries, registry["RegistryArn"])
+        assert cloud_map["Name"] == service.name
+        assert cloud_map["DnsConfig"]["RoutingPolicy"] == "MULTIVALUE"
+        assert cloud_map["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 10}, {"Type": "SRV", "TTL": 10}]
+    (namespace,) = _resources(profile, "AWS::ServiceDiscovery::PrivateDnsNamespace").values()
+    assert namespace["Properties"]["Name"] == profile.spec.namespace
+
+
+def test_callers_get_the_cloud_map_url_of_what_they_call(profile: Synthesized) -> None:
+    for service in profile.spec.services:
+        _, _, container = task_definition(profile, service)
+        for callee in service.calls:
+            url = profile.spec.service_url(profile.spec.service(callee))
+            assert {"Name": f"{callee.upper()}_URL", "Value": url} in container["Environment"]
+    if profile.spec.environment == "dev":
+        _, _, frontend = task_definition(profile, profile.spec.service("frontend"))
+        assert {"Name": "BACKEND_URL", "Value": "http://backend.davidshaevel.local:3001"} in frontend["Environment"]
+
+
+def test_credentials_arrive_only_as_ecs_secrets(profile: Synthesized) -> None:
+    for service in profile.spec.services:
+        _, _, container = task_definition(profile, service)
+        for variable in container["Environment"]:
+            assert not any(word in variable["Name"] for word in ("PASSWORD", "SECRET", "TOKEN")), variable
+        secrets = {s["Name"]: s["ValueFrom"] for s in container.get("Secrets", [])}
+        if service.uses_database:
+            assert set(secrets) == {"DB_MASTER_USERNAME", "DB_MASTER_PASSWORD"}
+            assert all(":password::" in json.dumps(v) or ":username::" in json.dumps(v) for v in secrets.values())
+        else:
+            assert secrets == {}
+
+
+def _role_statements(synth: Synthesized, role_ref: Any) -> list[dict[str, Any]]:
+    role_id = role_ref["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in _resources(synth, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_database_users_connect_as_themselves_and_no_one_else_does(profile: Synthesized) -> None:
+    for service in profile.spec.services:
+        _, task, _ = task_definition(profile, service)
+        connects = [s for s in _role_statements(profile, task["TaskRoleArn"]) if s["Action"] == "rds-db:connect"]
+        if service.uses_database:
+            (statement,) = connects
+            assert statement["Resource"]["Fn::Join"][1][-1] == f"/{service.database_user}"
+        else:
+            assert connects == []
+
+
+@pytest.mark.parametrize("state", ["on", "off"])
+def test_ecs_exec_follows_the_override(tmp_path: Path, state: str) -> None:
+    context = {"env": "dev", **{f"{s.name}_ecs_exec": state == "on" for s in _dev_services()}}
+    synth = synth_profile(tmp_path, {k: str(v).lower() if isinstance(v, bool) else v for k, v in context.items()})
+    for service in synth.spec.services:
+        assert ecs_service(synth, service)["EnableExecuteCommand"] is (state == "on")
+        _, task, _ = task_definition(synth, service)
+        actions = json.dumps([s["Action"] for s in _role_statements(synth, task["TaskRoleArn"])])
+        assert ("ssmmessages:" in actions) is (state == "on")
+
+
+def _dev_services() -> tuple[ServiceSpec, ...]:
+    return dev_profile().services
+
+
+def test_target_groups_and_routes_follow_the_spec(profile: Synthesized) -> None:
+    target_groups = _resources(profile, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    (listener,) = _resources(profile, "AWS::ElasticLoadBalancingV2::Listener").values()
+    rules_by_group = {
+        json.dumps(r["Properties"]["Actions"][0]["TargetGroupArn"]): r["Properties"]
+        for r in _resources(profile, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    }
+    assert listener["Properties"]["Port"] == profile.spec.edge.origin_port
+    for service in profile.spec.services:
+        (attachment,) = ecs_service(profile, service)["LoadBalancers"]
+        assert (attachment["ContainerName"], attachment["ContainerPort"]) == (
+            service.container_name,
+            service.container_port,
+        )
+        group = _by_ref(target_groups, attachment["TargetGroupArn"])
+        assert group["Port"] == service.container_port
+        assert group["HealthCheckPath"] == service.health_check_path
+        assert group["TargetType"] == "ip"
+        if service.route is None:
+            assert listener["Properties"]["DefaultActions"][0]["TargetGroupArn"] == attachment["TargetGroupArn"]
+        else:
+            rule = rules_by_group[json.dumps(attachment["TargetGroupArn"])]
+            assert rule["Conditions"] == [{"Field": "path-pattern", "PathPatternConfig": {"Values": [service.route]}}]
+
+
+def test_autoscaling_between_the_spec_bounds_on_cpu_and_requests(profile: Synthesized) -> None:
+    targets = _resources(profile, "AWS::ApplicationAutoScaling::ScalableTarget")
+    policies = _resources(profile, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    bounds = sorted((t["Properties"]["MinCapacity"], t["Properties"]["MaxCapacity"]) for t in targets.values())
+    assert bounds == sorted((s.min_tasks, s.max_tasks) for s in profile.spec.services)
+    metrics = sorted(
+        p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
+            "PredefinedMetricType"
+        ]
+        for p in policies.values()
+    )
+    assert metrics == sorted(["ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"] * len(targets))
+
+
+def test_capacity_provider_per_profile(profile: Synthesized) -> None:
+    expected = "FARGATE_SPOT" if profile.spec.fargate_spot else "FARGATE"
+    for service in profile.spec.services:
+        strategy = ecs_service(profile, service)["CapacityProviderStrategy"]
+        assert [s["CapacityProvider"] for s in strategy] == [expected]
+
+
+def test_cluster_has_insights_both_capacity_providers_and_logged_exec(profile: Synthesized) -> None:
+    (cluster,) = _resources(profile, "AWS::ECS::Cluster").values()
+    props = cluster["Properties"]
+    assert {"Name": "containerInsights", "Value": "enabled"} in props["ClusterSettings"]
+    exec_config = props["Configuration"]["ExecuteCommandConfiguration"]
+    assert exec_config["Logging"] == "OVERRIDE"
+    assert exec_config["LogConfiguration"]["CloudWatchEncryptionEnabled"] is True
+    (providers,) = _resources(profile, "AWS::ECS::ClusterCapacityProviderAssociations").values()
+    assert sorted(providers["Properties"]["CapacityProviders"]) == ["FARGATE", "FARGATE_SPOT"]
+
+
+def test_cloudfront_is_https_only_and_never_caches_service_routes(profile: Synthesized) -> None:
+    (distribution,) = _resources(profile, "AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    behaviours = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+    assert all(b["ViewerProtocolPolicy"] == "https-only" for b in behaviours)
+    uncached = {b["PathPattern"]: b["CachePolicyId"] for b in config.get("CacheBehaviors", [])}
+    caching_disabled = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS's managed CachingDisabled policy
+    assert uncached == {s.route: caching_disabled for s in profile.spec.services if s.route}
+    assert "VpcOriginConfig" in config["Origins"][0]
+    assert config["Logging"]["Prefix"] == "cloudfront/"
+    assert ("WebACLId" in config) is profile.spec.edge.waf
+    (vpc_origin,) = _resources(profile, "AWS::CloudFront::VpcOrigin").values()
+    assert vpc_origin["Properties"]["VpcOriginEndpointConfig"]["HTTPPort"] == profile.spec.edge.origin_port
+
+
+def test_a_third_service_needs_no_code_change(dev: Synthesized, tmp_path: Path) -> None:
+    admin = replace(
+        dev.spec.service("backend"),
+        name="admin",
+        container_name="admin-ui",
+        container_port=3002,
+        route="/admin/*",
+        uses_database=False,
+        calls=("backend",),
+    )
+    spec: PlatformSpec = replace(dev.spec, services=(*dev.spec.services, admin))
+    synth = synth_spec(tmp_path, spec, checks=True)
+    _, _, container = task_definition(synth, admin)
+    assert container["PortMappings"][0]["ContainerPort"] == 3002
+    service = ecs_service(synth, admin)
+    assert service["ServiceRegistries"][0]["ContainerName"] == "admin-ui"
+    assert service["ServiceRegistries"][0]["ContainerPort"] == 3002
+    names = {r["Properties"]["Name"] for r in _resources(synth, "AWS::ServiceDiscovery::Service").values()}
+    assert "admin" in names
+    group = _by_ref(
+        _resources(synth, "AWS::ElasticLoadBalancingV2::TargetGroup"), service["LoadBalancers"][0]["TargetGroupArn"]
+    )
+    assert (group["Port"], group["HealthCheckPath"]) == (3002, admin.health_check_path)
+    patterns = [
+        r["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"]
+        for r in _resources(synth, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    ]
+    assert ["/admin/*"] in patterns
+    ingress, egress = rules(synth)
+    peer = service_peer(admin)
+    for expected in (
+        (LOAD_BALANCER, peer, 3002),
+        (PROMETHEUS, peer, 3002),
+        (peer, service_peer(dev.spec.service("backend")), 3001),
+    ):
+        assert expected in ingress
+        assert expected in egress
+    report = synth.validation_report()
+    assert all(plugin["violations"] == [] for plugin in report["pluginReports"])
