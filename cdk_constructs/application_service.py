@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -13,6 +13,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from cdk_constructs.cloud_map_registration import CloudMapRegistration
+from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.retention import log_retention
 from spec.model import ServiceSpec
@@ -212,24 +213,7 @@ class ApplicationService(Construct):
             )
         )
         if service.ecs_exec:
-            task_role = Validations.of(self.task_definition.task_role)
-            task_role.acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                    reason="ECS Exec's ssmmessages channel actions and logs:DescribeLogGroups have no "
-                    "resource-level permissions; present only while ECS Exec is on for this service.",
-                )
-            )
-            stack = Stack.of(self)
-            group_id = stack.resolve(stack.get_logical_id(exec_log_group.node.default_child))  # type: ignore[arg-type]
-            task_role.acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:logs:{stack.region}:<AWS::AccountId>:"
-                    f"log-group:<{group_id}>:*]",
-                    reason="The trailing '*' stands for the log streams ECS Exec creates in the cluster's "
-                    "session log group, the only group named.",
-                )
-            )
+            acknowledge_ecs_exec(self.task_definition, exec_log_group)
 
     def _autoscale(self, service: ServiceSpec) -> None:
         scaling = self.service.auto_scale_task_count(min_capacity=service.min_tasks, max_capacity=service.max_tasks)

@@ -8,8 +8,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.retention import log_retention
-
 
 class FargateCluster(Construct):
     """A cluster whose ECS Exec sessions are encrypted and logged to CloudWatch."""
@@ -20,13 +18,11 @@ class FargateCluster(Construct):
         construct_id: str,
         *,
         vpc: ec2.IVpc,
+        exec_log_group: logs.ILogGroup,
         logs_key: kms.IKey,
-        log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.exec_log_group = logs.LogGroup(
-            self, "ExecSessions", encryption_key=logs_key, retention=log_retention(log_retention_days)
-        )
+        self.exec_log_group = exec_log_group
         self.cluster = ecs.Cluster(
             self,
             "Cluster",

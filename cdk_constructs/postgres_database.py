@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -12,6 +12,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_constructs.retention import log_retention
+from cdk_constructs.secret_access import grant_secret_read, secret_handle
 from spec.model import DatabaseSpec
 
 MASTER_USERNAME = "postgres"
@@ -137,12 +138,7 @@ class PostgresDatabase(Construct):
     def _master_secret(self) -> secretsmanager.ISecret:
         cfn = self.instance.node.default_child
         assert isinstance(cfn, rds.CfnDBInstance)
-        # No encryption_key here: grants on it would be written into the key's
-        # policy in this stack, naming roles of the stacks that depend on it.
-        # grant_secret_read puts the decrypt permission on the reader instead.
-        return secretsmanager.Secret.from_secret_complete_arn(
-            self, "MasterSecret", cfn.attr_master_user_secret_secret_arn
-        )
+        return secret_handle(self, "MasterSecret", cfn.attr_master_user_secret_secret_arn)
 
     def _acknowledge(self, database: DatabaseSpec) -> None:
         instance = Validations.of(self.instance)
@@ -180,15 +176,8 @@ class PostgresDatabase(Construct):
         )
 
     def grant_secret_read(self, grantee: iam.IGrantable) -> None:
-        """Read the master secret: the secret itself and, only through Secrets
-        Manager, the key that encrypts it."""
-        self.secret.grant_read(grantee)
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["kms:Decrypt"],
-            resource_arns=[self.key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
-        )
+        """Read the master secret (and decrypt it, only through Secrets Manager)."""
+        grant_secret_read(grantee, secret=self.secret, key=self.key)
 
     def grant_connect(self, grantee: iam.IGrantable, database_user: str) -> iam.Grant:
         """``rds-db:connect`` as exactly this user of exactly this instance."""

@@ -14,12 +14,14 @@ from constructs import Construct
 from spec.connections import (
     DATABASE,
     FILE_SYSTEM,
+    GRAFANA,
     LOAD_BALANCER,
     PROMETHEUS,
     NetworkPath,
     peers,
     required_paths,
     service_peer,
+    task_peers,
 )
 from spec.model import PlatformSpec, ServiceSpec
 
@@ -65,7 +67,7 @@ class PlatformSecurityGroups(Construct):
     def _allow_https_out(self, spec: PlatformSpec) -> None:
         # Tasks pull images and reach Secrets Manager, CloudWatch and S3 through
         # the NAT; these are public AWS endpoints, so the destination is any address.
-        for peer in (*(service_peer(s) for s in spec.services), PROMETHEUS):
+        for peer in task_peers(spec):
             self._groups[peer].add_egress_rule(
                 ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS_PORT), "AWS APIs and image registries over HTTPS"
             )
@@ -94,6 +96,10 @@ class PlatformSecurityGroups(Construct):
     @property
     def file_system(self) -> ec2.ISecurityGroup:
         return self._groups[FILE_SYSTEM]
+
+    @property
+    def grafana(self) -> ec2.ISecurityGroup:
+        return self._groups[GRAFANA]
 
     def service(self, service: ServiceSpec) -> ec2.ISecurityGroup:
         return self._groups[service_peer(service)]

@@ -17,6 +17,7 @@ LOAD_BALANCER = "load-balancer"
 PROMETHEUS = "prometheus"
 DATABASE = "database"
 FILE_SYSTEM = "file-system"
+GRAFANA = "grafana"
 
 
 def service_peer(service: ServiceSpec) -> str:
@@ -26,7 +27,14 @@ def service_peer(service: ServiceSpec) -> str:
 
 def peers(spec: PlatformSpec) -> tuple[str, ...]:
     """Every party that owns a security group, in a stable order."""
-    return (LOAD_BALANCER, *(service_peer(s) for s in spec.services), PROMETHEUS, DATABASE, FILE_SYSTEM)
+    grafana = (GRAFANA,) if spec.grafana else ()
+    return (LOAD_BALANCER, *(service_peer(s) for s in spec.services), PROMETHEUS, *grafana, DATABASE, FILE_SYSTEM)
+
+
+def task_peers(spec: PlatformSpec) -> tuple[str, ...]:
+    """The parties that run as Fargate tasks: they pull images and call AWS APIs over HTTPS."""
+    grafana = (GRAFANA,) if spec.grafana else ()
+    return (*(service_peer(s) for s in spec.services), PROMETHEUS, *grafana)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +89,23 @@ def required_paths(spec: PlatformSpec) -> tuple[NetworkPath, ...]:
                     purpose=f"{service.name} connects to PostgreSQL",
                 )
             )
+    if spec.grafana is not None:
+        paths.append(
+            NetworkPath(
+                source=LOAD_BALANCER,
+                destination=GRAFANA,
+                port=spec.grafana.port,
+                purpose=f"load balancer forwards {spec.grafana.route} to grafana",
+            )
+        )
+        paths.append(
+            NetworkPath(
+                source=GRAFANA,
+                destination=PROMETHEUS,
+                port=spec.prometheus.port,
+                purpose="grafana queries prometheus",
+            )
+        )
     paths.append(
         NetworkPath(
             source=PROMETHEUS,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from spec.errors import SpecError
-from spec.model import PlatformSpec, ServiceSpec, check_image_tag
+from spec.model import PlatformSpec, check_image_tag
 from spec.profiles import DEFAULT_PROFILE, PROFILES
 
 PROFILE_KEY = "env"
@@ -40,31 +40,40 @@ def spec_from_context(context: Mapping[str, object]) -> PlatformSpec:
 
 
 def apply_overrides(spec: PlatformSpec, context: Mapping[str, object]) -> PlatformSpec:
-    changes: dict[str, dict[str, object]] = {}
+    service_changes: dict[str, dict[str, object]] = {}
+    # Prometheus and Grafana run pinned images; only ECS Exec can be switched for them.
+    platform_exec: dict[str, bool] = {}
+    platform_names = {spec.prometheus.name, *(["grafana"] if spec.grafana else [])}
     known = [service.name for service in spec.services]
     for key in sorted(context):
         match = _OVERRIDE_KEY.match(key)
         if match is None:
             continue
-        service_name, setting = match["service"], match["setting"]
-        if service_name not in known:
+        name, setting, value = match["service"], match["setting"], context[key]
+        if name in platform_names and setting == "ecs_exec":
+            platform_exec[name] = parse_bool(key, value)
+            continue
+        if name not in known:
             raise SpecError(
                 f"context {key}",
-                context[key],
-                f"no service named {service_name!r} in profile {spec.environment} (services: {', '.join(known)})",
+                value,
+                f"no service named {name!r} in profile {spec.environment} (services: {', '.join(known)})",
             )
-        value = context[key]
         if setting == "image_tag":
             if not isinstance(value, str):
                 raise SpecError(f"context {key}", value, "image tag must be a string")
             check_image_tag(f"context {key}", value)
-            changes.setdefault(service_name, {})["image_tag"] = value
+            service_changes.setdefault(name, {})["image_tag"] = value
         else:
-            changes.setdefault(service_name, {})["ecs_exec"] = parse_bool(key, value)
-    if not changes:
-        return spec
-    services: tuple[ServiceSpec, ...] = tuple(
-        replace(service, **changes[service.name]) if service.name in changes else service  # type: ignore[arg-type]
+            service_changes.setdefault(name, {})["ecs_exec"] = parse_bool(key, value)
+    prometheus = spec.prometheus
+    if prometheus.name in platform_exec:
+        prometheus = replace(prometheus, ecs_exec=platform_exec[prometheus.name])
+    grafana = spec.grafana
+    if grafana is not None and "grafana" in platform_exec:
+        grafana = replace(grafana, ecs_exec=platform_exec["grafana"])
+    services = tuple(
+        replace(service, **service_changes[service.name]) if service.name in service_changes else service  # type: ignore[arg-type]
         for service in spec.services
     )
-    return replace(spec, services=services)
+    return replace(spec, services=services, prometheus=prometheus, grafana=grafana)

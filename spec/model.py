@@ -47,6 +47,8 @@ _PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _NAMESPACE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ACCOUNT = re.compile(r"^\d{12}$")
+_PINNED_IMAGE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 
 
 def check_port(field_name: str, port: int) -> None:
@@ -153,17 +155,7 @@ class ServiceSpec:
 
     def _check_sizing(self) -> None:
         where = self._where
-        memory_choices = FARGATE_SIZES.get(self.cpu)
-        if memory_choices is None:
-            raise SpecError(f"{where}.cpu", self.cpu, f"Fargate offers cpu {', '.join(str(c) for c in FARGATE_SIZES)}")
-        if self.memory_mib not in memory_choices:
-            raise SpecError(
-                f"{where}.memory_mib",
-                self.memory_mib,
-                f"Fargate does not offer this memory with cpu {self.cpu} "
-                f"(choose from {memory_choices[0]} to {memory_choices[-1]} "
-                f"in steps of {memory_choices[1] - memory_choices[0]})",
-            )
+        check_fargate_size(where, self.cpu, self.memory_mib)
         if isinstance(self.min_tasks, bool) or not isinstance(self.min_tasks, int) or self.min_tasks < 1:
             raise SpecError(f"{where}.min_tasks", self.min_tasks, "must be a whole number of at least 1")
         if isinstance(self.max_tasks, bool) or not isinstance(self.max_tasks, int):
@@ -276,6 +268,8 @@ class DatabaseSpec:
     """RDS automated backups (point-in-time recovery window), 1-35 days."""
     multi_az: bool = False
     deletion_protection: bool = False
+    max_connections_alarm: int = 80
+    """Connections above which the database alarm fires (keep it under the class's max_connections)."""
 
     def __post_init__(self) -> None:
         check_port("database.port", self.port)
@@ -305,15 +299,53 @@ class DatabaseSpec:
             )
 
 
+def check_pinned_image(field_name: str, image: str) -> None:
+    """A public image reference with an explicit version tag (never ``latest``)."""
+    match = _PINNED_IMAGE.match(image) if isinstance(image, str) else None
+    if match is None or match["tag"] == "latest":
+        raise SpecError(field_name, image, "must name an image pinned by version (registry/name:tag, not 'latest')")
+
+
+def check_fargate_size(field_name: str, cpu: int, memory_mib: int) -> None:
+    memory_choices = FARGATE_SIZES.get(cpu)
+    if memory_choices is None:
+        raise SpecError(f"{field_name}.cpu", cpu, f"Fargate offers cpu {', '.join(str(c) for c in FARGATE_SIZES)}")
+    if memory_mib not in memory_choices:
+        raise SpecError(
+            f"{field_name}.memory_mib",
+            memory_mib,
+            f"Fargate does not offer this memory with cpu {cpu} "
+            f"(choose from {memory_choices[0]} to {memory_choices[-1]} "
+            f"in steps of {memory_choices[1] - memory_choices[0]})",
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class PrometheusSpec:
-    """The Prometheus server that scrapes every service."""
+    """The Prometheus server that discovers every service through DNS SRV and scrapes it."""
 
+    name: str = "prometheus"
+    """Its Cloud Map name and the name of its self-scrape job."""
     port: int = 9090
     """Port Prometheus serves its API and UI on."""
     uid: int = 65534
     """User the official image runs as (``nobody``); owns the TSDB on EFS."""
     gid: int = 65534
+    image: str = "quay.io/prometheus/prometheus:v3.5.0"
+    """The official image, pinned by version."""
+    config_loader_image: str = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
+    """The init container that copies the rendered configuration from S3."""
+    cpu: int = 512
+    memory_mib: int = 1024
+    retention_days: int = 15
+    """How long the TSDB keeps samples."""
+    scrape_interval_seconds: int = 30
+    evaluation_interval_seconds: int = 30
+    discovery_refresh_seconds: int = 30
+    """How often the SRV records are asked again."""
+    ecs_exec: bool = False
+    remote_write: bool = False
+    """Also send samples to an Amazon Managed Service for Prometheus workspace the stack creates."""
 
     def __post_init__(self) -> None:
         check_port("prometheus.port", self.port)
@@ -321,6 +353,45 @@ class PrometheusSpec:
             value = getattr(self, name)
             if not 0 <= value <= 2**32 - 2:
                 raise SpecError(f"prometheus.{name}", value, "not a POSIX id")
+        check_pinned_image("prometheus.image", self.image)
+        check_pinned_image("prometheus.config_loader_image", self.config_loader_image)
+        check_fargate_size("prometheus", self.cpu, self.memory_mib)
+        if not 1 <= self.retention_days <= 3650:
+            raise SpecError("prometheus.retention_days", self.retention_days, "must be from 1 to 3650")
+        for name in ("scrape_interval_seconds", "evaluation_interval_seconds", "discovery_refresh_seconds"):
+            value = getattr(self, name)
+            if not 1 <= value <= 3600:
+                raise SpecError(f"prometheus.{name}", value, "must be from 1 to 3600 seconds")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrafanaSpec:
+    """Grafana behind the load balancer under a sub-path, with Prometheus as its data source."""
+
+    port: int = 3300
+    """Port Grafana listens on (not 3000: the frontend's)."""
+    route: str = "/grafana"
+    """Sub-path Grafana is served under, through CloudFront and the load balancer."""
+    image: str = "docker.io/grafana/grafana:12.0.2"
+    cpu: int = 256
+    memory_mib: int = 512
+    ecs_exec: bool = False
+
+    def __post_init__(self) -> None:
+        check_port("grafana.port", self.port)
+        check_url_path("grafana.route", self.route)
+        if self.route.endswith("/") or "*" in self.route:
+            raise SpecError("grafana.route", self.route, "must be a plain sub-path such as '/grafana'")
+        check_pinned_image("grafana.image", self.image)
+        check_fargate_size("grafana", self.cpu, self.memory_mib)
+
+    @property
+    def health_check_path(self) -> str:
+        return f"{self.route}/api/health"
+
+    @property
+    def route_pattern(self) -> str:
+        return f"{self.route}/*"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -382,6 +453,10 @@ class PlatformSpec:
     services: tuple[ServiceSpec, ...]
     database: DatabaseSpec = field(default_factory=DatabaseSpec)
     prometheus: PrometheusSpec = field(default_factory=PrometheusSpec)
+    grafana: GrafanaSpec | None = None
+    """Grafana, or ``None`` to run without it."""
+    alarm_email: str | None = None
+    """Address subscribed to the alarm topic; ``None`` leaves subscriptions to the operator."""
     edge: EdgeSpec = field(default_factory=EdgeSpec)
     fargate_spot: bool = False
     """Run application tasks on Fargate Spot (interruptible, about 70% cheaper)."""
@@ -426,6 +501,10 @@ class PlatformSpec:
             raise SpecError("backup_retention_days", self.backup_retention_days, "must be from 1 to 3650")
         if not 1 <= self.images_kept <= 1000:
             raise SpecError("images_kept", self.images_kept, "must be from 1 to 1000")
+        if (self.edge.waf or self.edge.domain) and self.region != "us-east-1":
+            raise SpecError("region", self.region, "CloudFront's web ACL and certificate must be created in us-east-1")
+        if self.alarm_email is not None and not _EMAIL.match(self.alarm_email):
+            raise SpecError("alarm_email", self.alarm_email, "not an email address")
         self._check_services()
         if self.production:
             self._check_production()
@@ -446,19 +525,28 @@ class PlatformSpec:
                 f"production needs a NAT gateway in each of its {self.network.max_azs} zones",
             )
 
+    def _platform_ports(self) -> dict[int, str]:
+        """Ports of the platform's own tasks, each owner named, for the uniqueness check."""
+        ports: dict[int, str] = {self.prometheus.port: "prometheus.port"}
+        if self.grafana is not None:
+            if self.grafana.port in ports:
+                raise SpecError("grafana.port", self.grafana.port, f"port already used by {ports[self.grafana.port]}")
+            ports[self.grafana.port] = "grafana.port"
+        return ports
+
     def _check_services(self) -> None:
         if not self.services:
             raise SpecError("services", self.services, "the platform needs at least one service")
         names: set[str] = set()
         containers: set[str] = set()
-        ports: dict[int, str] = {self.prometheus.port: "prometheus.port"}
-        if self.edge.waf and self.region != "us-east-1":
-            raise SpecError("edge.waf", self.region, "a CloudFront web ACL must be created in us-east-1")
+        ports = self._platform_ports()
         routes: dict[str | None, str] = {}
         for service in self.services:
             where = f"services[{service.name}]"
             if service.name in names:
                 raise SpecError("services[].name", service.name, "service name used twice")
+            if service.name in (self.prometheus.name, "grafana"):
+                raise SpecError("services[].name", service.name, "name taken by the platform's own service")
             names.add(service.name)
             if service.container_name in containers:
                 raise SpecError(f"{where}.container_name", service.container_name, "container name used twice")
@@ -474,12 +562,7 @@ class PlatformSpec:
                 what = "the default route" if service.route is None else "route"
                 raise SpecError(f"{where}.route", service.route, f"{what} already taken by {routes[service.route]}")
             routes[service.route] = where
-        if None not in routes:
-            raise SpecError(
-                "services[].route",
-                tuple(s.route for s in self.services),
-                "one service must take the load balancer's default route (route None)",
-            )
+        self._check_routes(routes)
         for service in self.services:
             for callee in service.calls:
                 if callee not in names:
@@ -489,6 +572,27 @@ class PlatformSpec:
     def stack_prefix(self) -> str:
         """``dev-davidshaevel``: the seeds' naming, shared by stacks and resources."""
         return f"{self.environment}-{self.project}"
+
+    def _check_routes(self, routes: dict[str | None, str]) -> None:
+        if self.grafana is not None and any(r is not None and r.startswith(self.grafana.route) for r in routes):
+            raise SpecError("grafana.route", self.grafana.route, "a service's route already uses this path")
+        if None not in routes:
+            raise SpecError(
+                "services[].route",
+                tuple(s.route for s in self.services),
+                "one service must take the load balancer's default route (route None)",
+            )
+
+    @property
+    def exec_log_group_name(self) -> str:
+        """Where ECS Exec sessions are logged. A fixed name, kept in the data stack, so every
+        stack can name it literally and task-role policies read the same in each."""
+        return f"/{self.project}/{self.environment}/ecs-exec-sessions"
+
+    @property
+    def prometheus_url(self) -> str:
+        """How Grafana and one-off tasks reach Prometheus: its Cloud Map name and port."""
+        return f"http://{self.prometheus.name}.{self.namespace}:{self.prometheus.port}"
 
     def service_url(self, service: ServiceSpec) -> str:
         """How other tasks call the service: its Cloud Map name and container port."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from spec.model import DatabaseSpec, EdgeSpec, NetworkSpec, PlatformSpec, ServiceSpec
+from spec.model import DatabaseSpec, EdgeSpec, GrafanaSpec, NetworkSpec, PlatformSpec, PrometheusSpec, ServiceSpec
 
 PROJECT = "davidshaevel"
 NAMESPACE = "davidshaevel.local"
@@ -68,6 +68,8 @@ def dev() -> PlatformSpec:
             multi_az=False,
             deletion_protection=False,
         ),
+        prometheus=PrometheusSpec(retention_days=15, ecs_exec=True),
+        grafana=GrafanaSpec(),
         edge=EdgeSpec(waf=False),
         fargate_spot=True,
         production=False,
@@ -95,7 +97,10 @@ def prod() -> PlatformSpec:
             backup_retention_days=30,
             multi_az=True,
             deletion_protection=True,
+            max_connections_alarm=700,
         ),
+        prometheus=PrometheusSpec(retention_days=30, cpu=1024, memory_mib=2048),
+        grafana=None,
         edge=EdgeSpec(waf=True),
         fargate_spot=False,
         production=True,

@@ -8,6 +8,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
@@ -44,10 +45,11 @@ class ComputeStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        cluster = FargateCluster(
-            self, "Cluster", vpc=vpc, logs_key=logs_key, log_retention_days=spec.log_retention_days
-        )
+        # Imported by its literal name (the data stack owns it): see PlatformSpec.exec_log_group_name.
+        exec_log_group = logs.LogGroup.from_log_group_name(self, "ExecSessions", spec.exec_log_group_name)
+        cluster = FargateCluster(self, "Cluster", vpc=vpc, exec_log_group=exec_log_group, logs_key=logs_key)
         self.cluster = cluster.cluster
+        self.exec_log_group = cluster.exec_log_group
         self.namespace = servicediscovery.PrivateDnsNamespace(
             self, "Namespace", name=spec.namespace, vpc=vpc, description=f"{spec.stack_prefix} service discovery"
         )
@@ -96,7 +98,10 @@ class ComputeStack(Stack):
             "Edge",
             load_balancer=self.load_balancer.load_balancer,
             origin_port=spec.edge.origin_port,
-            uncached_routes=[s.route for s in spec.services if s.route is not None],
+            uncached_routes=[
+                *(s.route for s in spec.services if s.route is not None),
+                *([spec.grafana.route_pattern] if spec.grafana else []),
+            ],
             access_logs=access_logs,
             domain=spec.edge.domain,
             waf=spec.edge.waf,

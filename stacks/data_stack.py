@@ -12,15 +12,19 @@ from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.access_log_bucket import AccessLogBucket
+from cdk_constructs.admin_password import AdminPassword
 from cdk_constructs.config_bucket import ConfigBucket
 from cdk_constructs.data_backups import DataBackups
 from cdk_constructs.image_repositories import ImageRepositories
 from cdk_constructs.logs_key import LogsKey
+from cdk_constructs.metrics_workspace import MetricsWorkspace
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.prometheus_file_system import PrometheusFileSystem
+from cdk_constructs.retention import log_retention
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from spec.model import PlatformSpec
 
@@ -45,6 +49,14 @@ class DataStack(Stack):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.logs_key = LogsKey(self, "LogsKey", description=f"{spec.stack_prefix} CloudWatch log groups").key
+        self.exec_log_group = logs.LogGroup(
+            self,
+            "ExecSessions",
+            log_group_name=spec.exec_log_group_name,
+            encryption_key=self.logs_key,
+            retention=log_retention(spec.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         self.access_logs = AccessLogBucket(self, "AccessLogs", retention_days=spec.access_log_retention_days).bucket
         self.database = PostgresDatabase(
             self,
@@ -73,6 +85,16 @@ class DataStack(Stack):
         ).bucket
         self.repositories = ImageRepositories(
             self, "Images", name_prefix=spec.stack_prefix, services=spec.services, images_kept=spec.images_kept
+        )
+        self.grafana_admin_password = (
+            AdminPassword(self, "GrafanaAdmin", description=f"{spec.stack_prefix} Grafana admin", key=self.data_key)
+            if spec.grafana
+            else None
+        )
+        self.metrics_workspace = (
+            MetricsWorkspace(self, "Metrics", alias=spec.stack_prefix).workspace
+            if spec.prometheus.remote_write
+            else None
         )
         self.backups = DataBackups(
             self,

@@ -11,6 +11,7 @@ from spec.model import PlatformSpec
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
+from stacks.observability_stack import ObservabilityStack
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class PlatformStacks:
     network: NetworkStack
     data: DataStack
     compute: ComputeStack
+    observability: ObservabilityStack
 
 
 def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
@@ -51,9 +53,20 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         env=env,
         description=f"{spec.stack_prefix}: ECS cluster, Cloud Map, application services, load balancer, CloudFront",
     )
+    observability = ObservabilityStack(
+        app,
+        f"{spec.stack_prefix}-observability",
+        spec=spec,
+        vpc=network.vpc,
+        security_groups=network.security_groups,
+        data=data,
+        compute=compute,
+        env=env,
+        description=f"{spec.stack_prefix}: Prometheus, Grafana, alarms and dashboard",
+    )
     Tags.of(app).add("project", spec.project)
     Tags.of(app).add("environment", spec.environment)
-    return PlatformStacks(network=network, data=data, compute=compute)
+    return PlatformStacks(network=network, data=data, compute=compute, observability=observability)
 
 
 def add_compliance_checks(app: App) -> None:

@@ -235,7 +235,10 @@ def test_cloudfront_is_https_only_and_never_caches_service_routes(profile: Synth
     assert all(b["ViewerProtocolPolicy"] == "https-only" for b in behaviours)
     uncached = {b["PathPattern"]: b["CachePolicyId"] for b in config.get("CacheBehaviors", [])}
     caching_disabled = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS's managed CachingDisabled policy
-    assert uncached == {s.route: caching_disabled for s in profile.spec.services if s.route}
+    routes = [s.route for s in profile.spec.services if s.route]
+    if profile.spec.grafana:
+        routes.append(profile.spec.grafana.route_pattern)
+    assert uncached == dict.fromkeys(routes, caching_disabled)
     assert "VpcOriginConfig" in config["Origins"][0]
     assert config["Logging"]["Prefix"] == "cloudfront/"
     assert ("WebACLId" in config) is profile.spec.edge.waf

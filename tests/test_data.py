@@ -23,6 +23,7 @@ STATEFUL_TYPES = (
     "AWS::Backup::BackupVault",
     "AWS::Logs::LogGroup",
     "AWS::SecretsManager::Secret",
+    "AWS::APS::Workspace",
 )
 KEEPS_DATA = ("Retain", "Snapshot")
 
@@ -38,8 +39,11 @@ def _all_resources(synth: Synthesized) -> Iterator[tuple[str, str, dict[str, Any
 
 def test_every_stateful_resource_keeps_its_data(profile: Synthesized) -> None:
     stateful = [(layer, lid, r) for layer, lid, r in _all_resources(profile) if r["Type"] in STATEFUL_TYPES]
-    # Every kind is present but a Secrets Manager secret: RDS keeps the master secret itself.
-    assert {r["Type"] for _, _, r in stateful} == set(STATEFUL_TYPES) - {"AWS::SecretsManager::Secret"}
+    # RDS keeps its master secret itself; a secret (Grafana's) and a metrics workspace exist per profile.
+    assert {r["Type"] for _, _, r in stateful} >= set(STATEFUL_TYPES) - {
+        "AWS::SecretsManager::Secret",
+        "AWS::APS::Workspace",
+    }
     for layer, logical_id, resource in stateful:
         where = f"{layer}/{logical_id}"
         assert resource.get("DeletionPolicy") in KEEPS_DATA, where

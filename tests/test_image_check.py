@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from cdk_constructs.images_present_check import HANDLER_DIRECTORY
+from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
 
-
-def _load_handler() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("image_check", HANDLER_DIRECTORY / "index.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-handler_module = _load_handler()
+handler_module = load_hook("images_present")
+response_module = load_hook("cfn_response")
 
 
 @pytest.fixture
@@ -116,8 +105,8 @@ def test_response_reaches_cloudformation(monkeypatch: pytest.MonkeyPatch) -> Non
         captured.update(url=request.full_url, method=request.get_method(), body=json.loads(request.data))
         return Response()
 
-    monkeypatch.setattr(handler_module.urllib.request, "urlopen", urlopen)
-    handler_module.respond(_event("Create", []), "FAILED", "why")
+    monkeypatch.setattr(response_module.urllib.request, "urlopen", urlopen)
+    response_module.respond(_event("Create", []), "FAILED", "why")
     assert captured["method"] == "PUT"
     assert captured["url"] == "https://example.invalid/response"
     assert captured["body"]["Status"] == "FAILED"

@@ -7,11 +7,10 @@ later. This check fails the deploy within seconds, naming every missing image.
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
 import boto3
+from cfn_response import respond
 
 FIRST_DEPLOY_HINT = "Push them first: README, 'First deploy into an empty account'."
 
@@ -26,24 +25,6 @@ def missing_images(images: list[dict[str, str]], ecr: Any) -> list[str]:
         except (ecr.exceptions.ImageNotFoundException, ecr.exceptions.RepositoryNotFoundException):
             missing.append(f"{repository}:{tag}")
     return missing
-
-
-def respond(event: dict[str, Any], status: str, reason: str) -> None:
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason,
-            "PhysicalResourceId": event.get("PhysicalResourceId", "image-check"),
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
-        }
-    ).encode()
-    request = urllib.request.Request(
-        event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
 
 
 def handler(event: dict[str, Any], context: Any, ecr: Any = None) -> None:

@@ -1,0 +1,97 @@
+"""One rendered configuration file, written to the configuration bucket at deploy."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, CustomResource
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk_constructs.deploy_hook import DeployHook
+
+
+class ConfigObjects(Construct):
+    """Writes files rendered at synth into ``bucket`` under keys the caller
+    chooses (content-addressed, so a change is a new object), encrypted with
+    the bucket's key. The writing function may touch exactly those keys."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket: s3.IBucket,
+        key: kms.IKey,
+        files: dict[str, str],
+        logs_key: kms.IKey,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        hook = DeployHook(
+            self,
+            "Hook",
+            handler="config_object.handler",
+            description="Writes rendered configuration files to the configuration bucket",
+            logs_key=logs_key,
+            log_retention_days=log_retention_days,
+        )
+        hook.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[bucket.arn_for_objects(object_key) for object_key in files],
+            )
+        )
+        hook.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
+        self.objects = [
+            CustomResource(
+                self,
+                f"File{index}",
+                service_token=hook.function.function_arn,
+                resource_type="Custom::ConfigObject",
+                properties={
+                    "Bucket": bucket.bucket_name,
+                    "Key": object_key,
+                    "Content": content,
+                    "KmsKeyArn": key.key_arn,
+                    "ContentType": "application/json" if object_key.endswith(".json") else "text/yaml",
+                },
+            )
+            for index, (object_key, content) in enumerate(sorted(files.items()))
+        ]
+
+
+def grant_read_objects(
+    grantee: iam.IGrantable,
+    *,
+    bucket: s3.IBucket,
+    key: kms.IKey,
+    object_keys: list[str],
+    list_prefix: str | None = None,
+) -> None:
+    """Read exactly ``object_keys`` (and list ``list_prefix``, for a recursive
+    copy), decrypting only through S3. Written as principal policies: a grant
+    through the bucket or key objects would put this stack's role into the data
+    stack's resource policies and make the stacks depend on each other."""
+    iam.Grant.add_to_principal(
+        grantee=grantee, actions=["s3:GetObject"], resource_arns=[bucket.arn_for_objects(k) for k in object_keys]
+    )
+    if list_prefix is not None:
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:ListBucket"],
+            resource_arns=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [list_prefix, f"{list_prefix}*"]}},
+        )
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["kms:Decrypt"],
+        resource_arns=[key.key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+    )

@@ -1,0 +1,187 @@
+"""Grafana on Fargate, served under a sub-path through the load balancer and CloudFront."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from cdk_constructs.config_object import grant_read_objects
+from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
+from cdk_constructs.retention import log_retention
+from cdk_constructs.secret_access import grant_secret_read
+from spec.model import GrafanaSpec, PrometheusSpec
+
+PROVISIONING_DIRECTORY = "/etc/grafana/provisioning"
+PROVISIONING_VOLUME = "provisioning"
+# Grafana's database and plugins live here; provisioning rebuilds everything we
+# manage on each start, so the data can go with the task.
+WRITABLE = {"data": "/var/lib/grafana", "tmp": "/tmp"}
+# Evaluated before every service route: /grafana/* must never reach a service.
+ROUTE_PRIORITY = 1
+
+
+class GrafanaServer(Construct):
+    """Grafana with the data stack's generated admin password, Prometheus as its provisioned
+    data source and the platform's dashboard, copied from S3 by an init
+    container like Prometheus's configuration."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        grafana: GrafanaSpec,
+        prometheus: PrometheusSpec,
+        cluster: ecs.ICluster,
+        exec_log_group: logs.ILogGroup,
+        security_group: ec2.ISecurityGroup,
+        capacity: list[ecs.CapacityProviderStrategy],
+        listener: elbv2.ApplicationListener,
+        public_url: str,
+        admin_secret: secretsmanager.ISecret,
+        config_bucket: s3.IBucket,
+        config_key: kms.IKey,
+        provisioning_prefix: str,
+        provisioning_keys: list[str],
+        logs_key: kms.IKey,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        log_group = logs.LogGroup(self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days))
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "Task",
+            cpu=grafana.cpu,
+            memory_limit_mib=grafana.memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.ARM64, operating_system_family=ecs.OperatingSystemFamily.LINUX
+            ),
+            volumes=[ecs.Volume(name=PROVISIONING_VOLUME), *(ecs.Volume(name=name) for name in WRITABLE)],
+        )
+        loader = self.task_definition.add_container(
+            "ProvisioningLoader",
+            container_name="provisioning-loader",
+            image=ecs.ContainerImage.from_registry(prometheus.config_loader_image),
+            essential=False,
+            command=[
+                "s3",
+                "cp",
+                "--recursive",
+                f"s3://{config_bucket.bucket_name}/{provisioning_prefix}",
+                "/provisioning",
+            ],
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="provisioning-loader", log_group=log_group),
+            readonly_root_filesystem=True,
+        )
+        loader.add_mount_points(
+            ecs.MountPoint(container_path="/provisioning", source_volume=PROVISIONING_VOLUME, read_only=False)
+        )
+        self.container = self.task_definition.add_container(
+            "Grafana",
+            container_name="grafana",
+            image=ecs.ContainerImage.from_registry(grafana.image),
+            port_mappings=[ecs.PortMapping(container_port=grafana.port, protocol=ecs.Protocol.TCP)],
+            environment={
+                "GF_SERVER_HTTP_PORT": str(grafana.port),
+                "GF_SERVER_ROOT_URL": f"{public_url}{grafana.route}/",
+                "GF_SERVER_SERVE_FROM_SUB_PATH": "true",
+                "GF_PATHS_PROVISIONING": PROVISIONING_DIRECTORY,
+                "GF_SECURITY_ADMIN_USER": "admin",
+                "GF_AUTH_ANONYMOUS_ENABLED": "false",
+                "GF_USERS_ALLOW_SIGN_UP": "false",
+                "GF_ANALYTICS_REPORTING_ENABLED": "false",
+                "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+            },
+            secrets={"GF_SECURITY_ADMIN_PASSWORD": ecs.Secret.from_secrets_manager(admin_secret)},
+            # Alpine-based image: busybox wget is there, curl is not.
+            health_check=ecs.HealthCheck(
+                command=[
+                    "CMD",
+                    "wget",
+                    "-q",
+                    "-O",
+                    "/dev/null",
+                    f"http://127.0.0.1:{grafana.port}{grafana.health_check_path}",
+                ],
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="grafana", log_group=log_group),
+            readonly_root_filesystem=True,
+        )
+        self.container.add_container_dependencies(
+            ecs.ContainerDependency(container=loader, condition=ecs.ContainerDependencyCondition.SUCCESS)
+        )
+        self.container.add_mount_points(
+            ecs.MountPoint(container_path=PROVISIONING_DIRECTORY, source_volume=PROVISIONING_VOLUME, read_only=True),
+            *(
+                ecs.MountPoint(container_path=path, source_volume=name, read_only=False)
+                for name, path in WRITABLE.items()
+            ),
+        )
+        grant_secret_read(self.task_definition.obtain_execution_role(), secret=admin_secret, key=config_key)
+        grant_read_objects(
+            self.task_definition.task_role,
+            bucket=config_bucket,
+            key=config_key,
+            object_keys=provisioning_keys,
+            list_prefix=provisioning_prefix,
+        )
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=cluster,
+            task_definition=self.task_definition,
+            security_groups=[security_group],
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            assign_public_ip=False,
+            desired_count=1,
+            capacity_provider_strategies=capacity,
+            min_healthy_percent=0,
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            health_check_grace_period=Duration.seconds(120),
+            enable_execute_command=grafana.ecs_exec,
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            enable_ecs_managed_tags=True,
+        )
+        self.target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "Targets",
+            vpc=cluster.vpc,
+            port=grafana.port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.IP,
+            deregistration_delay=Duration.seconds(30),
+            health_check=elbv2.HealthCheck(path=grafana.health_check_path, healthy_http_codes="200"),
+        )
+        self.service.attach_to_application_target_group(self.target_group)
+        elbv2.ApplicationListenerRule(
+            self,
+            "Route",
+            listener=listener,
+            priority=ROUTE_PRIORITY,
+            conditions=[elbv2.ListenerCondition.path_patterns([grafana.route, grafana.route_pattern])],
+            action=elbv2.ListenerAction.forward([self.target_group]),
+        )
+        self._acknowledge()
+        if grafana.ecs_exec:
+            acknowledge_ecs_exec(self.task_definition, exec_log_group)
+
+    def _acknowledge(self) -> None:
+        Validations.of(self.task_definition).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-ECS2",
+                reason="The environment holds Grafana's non-secret server settings; the admin password "
+                "arrives as an ECS secret.",
+            )
+        )

@@ -1,0 +1,190 @@
+"""CloudWatch alarms for the platform, each notifying the alarm topic when it fires and when it clears."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+FIVE_MINUTES = Duration.minutes(5)
+ONE_MINUTE = Duration.minutes(1)
+
+
+class PlatformAlarms(Construct):
+    """An encrypted SNS topic (optionally with an email subscription) and the
+    alarms: load balancer 5xx rate, unhealthy targets per service, each ECS
+    service's CPU, memory and running-below-desired, the database's CPU, free
+    storage and connections, and Prometheus not running."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, email: str | None) -> None:
+        super().__init__(scope, construct_id)
+        key = kms.Key(
+            self,
+            "TopicKey",
+            description="Alarm topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # CloudWatch publishes to an encrypted topic only if the key lets it.
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True, display_name="Platform alarms")
+        if email is not None:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.alarms: list[cloudwatch.Alarm] = []
+        self._action = cloudwatch_actions.SnsAction(self.topic)
+
+    def _add(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
+        self.alarms.append(alarm)
+        return alarm
+
+    def load_balancer(self, load_balancer: elbv2.IApplicationLoadBalancer, *, max_error_percent: int = 5) -> None:
+        metrics = load_balancer.metrics
+        rate = cloudwatch.MathExpression(
+            expression="100 * (elb5xx + target5xx) / MAX([requests, 1])",
+            using_metrics={
+                "elb5xx": metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, statistic="Sum", period=FIVE_MINUTES),
+                "target5xx": metrics.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, statistic="Sum", period=FIVE_MINUTES
+                ),
+                "requests": metrics.request_count(statistic="Sum", period=FIVE_MINUTES),
+            },
+            label="5xx responses (%)",
+            period=FIVE_MINUTES,
+        )
+        self._add(
+            rate.create_alarm(
+                self,
+                "LoadBalancer5xxRate",
+                alarm_description=f"More than {max_error_percent}% of requests answered 5xx",
+                threshold=max_error_percent,
+                evaluation_periods=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+
+    def unhealthy_targets(self, name: str, target_group: elbv2.ApplicationTargetGroup) -> None:
+        self._add(
+            target_group.metrics.unhealthy_host_count(statistic="Maximum", period=ONE_MINUTE).create_alarm(
+                self,
+                f"{name}UnhealthyTargets",
+                alarm_description=f"{name}: the load balancer sees unhealthy targets",
+                threshold=0,
+                evaluation_periods=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+
+    def ecs_service(self, name: str, service: ecs.FargateService, *, cluster_name: str) -> None:
+        for metric, what in (
+            (service.metric_cpu_utilization(period=FIVE_MINUTES), "CPU"),
+            (service.metric_memory_utilization(period=FIVE_MINUTES), "Memory"),
+        ):
+            self._add(
+                metric.create_alarm(
+                    self,
+                    f"{name}{what}",
+                    alarm_description=f"{name}: {what} above 85% of the task's reservation",
+                    threshold=85,
+                    evaluation_periods=3,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+                )
+            )
+        self._add(
+            self._tasks_missing(name, service, cluster_name).create_alarm(
+                self,
+                f"{name}BelowDesired",
+                alarm_description=f"{name}: fewer tasks running than desired for 5 minutes",
+                threshold=0,
+                evaluation_periods=5,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            )
+        )
+
+    def not_running(self, name: str, service: ecs.FargateService, *, cluster_name: str) -> None:
+        self._add(
+            self._running(service, cluster_name).create_alarm(
+                self,
+                f"{name}NotRunning",
+                alarm_description=f"{name}: no task running",
+                threshold=1,
+                evaluation_periods=3,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            )
+        )
+
+    def database(self, instance: rds.IDatabaseInstance, *, allocated_storage_gib: int, max_connections: int) -> None:
+        low_storage_bytes = allocated_storage_gib * 1024**3 // 10
+        for alarm_id, metric, threshold, operator, description in (
+            (
+                "DatabaseCpu",
+                instance.metric_cpu_utilization(period=FIVE_MINUTES),
+                80,
+                cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                "database CPU above 80%",
+            ),
+            (
+                "DatabaseFreeStorage",
+                instance.metric_free_storage_space(period=FIVE_MINUTES),
+                low_storage_bytes,
+                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                "database free storage below 10% of its allocation",
+            ),
+            (
+                "DatabaseConnections",
+                instance.metric_database_connections(period=FIVE_MINUTES),
+                max_connections,
+                cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                f"more than {max_connections} database connections",
+            ),
+        ):
+            self._add(
+                metric.create_alarm(
+                    self,
+                    alarm_id,
+                    alarm_description=description,
+                    threshold=threshold,
+                    evaluation_periods=3,
+                    comparison_operator=operator,
+                    treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+                )
+            )
+
+    @staticmethod
+    def _running(service: ecs.FargateService, cluster_name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="ECS/ContainerInsights",
+            metric_name="RunningTaskCount",
+            dimensions_map={"ClusterName": cluster_name, "ServiceName": service.service_name},
+            statistic="Minimum",
+            period=ONE_MINUTE,
+        )
+
+    def _tasks_missing(self, name: str, service: ecs.FargateService, cluster_name: str) -> cloudwatch.MathExpression:
+        desired = cloudwatch.Metric(
+            namespace="ECS/ContainerInsights",
+            metric_name="DesiredTaskCount",
+            dimensions_map={"ClusterName": cluster_name, "ServiceName": service.service_name},
+            statistic="Maximum",
+            period=ONE_MINUTE,
+        )
+        return cloudwatch.MathExpression(
+            expression="desired - running",
+            using_metrics={"desired": desired, "running": self._running(service, cluster_name)},
+            label=f"{name}: tasks missing",
+            period=ONE_MINUTE,
+        )

@@ -1,0 +1,173 @@
+"""Prometheus on Fargate: configuration from S3, TSDB on EFS, discovered through Cloud Map."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_efs as efs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_servicediscovery as servicediscovery
+from constructs import Construct
+
+from cdk_constructs.cloud_map_registration import CloudMapRegistration
+from cdk_constructs.config_object import grant_read_objects
+from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
+from cdk_constructs.prometheus_file_system import DATA_DIRECTORY
+from cdk_constructs.retention import log_retention
+from spec.model import PrometheusSpec
+
+CONFIG_DIRECTORY = "/etc/prometheus/config"
+CONFIG_FILE = "prometheus.yml"
+CONFIG_VOLUME = "config"
+DATA_VOLUME = "tsdb"
+
+
+class PrometheusServer(Construct):
+    """One Prometheus task. An init container copies the rendered configuration
+    object (whose key carries its content hash) from S3 into a task volume;
+    Prometheus starts after it succeeded. A new configuration is therefore a new
+    task definition revision and a rolling replacement: the running server
+    cannot keep a stale file. Deployments stop the old task before starting the
+    new one (0/100): two servers cannot hold the TSDB lock on one volume."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        prometheus: PrometheusSpec,
+        cluster: ecs.ICluster,
+        exec_log_group: logs.ILogGroup,
+        namespace: servicediscovery.IPrivateDnsNamespace,
+        security_group: ec2.ISecurityGroup,
+        capacity: list[ecs.CapacityProviderStrategy],
+        file_system: efs.IFileSystem,
+        access_point: efs.IAccessPoint,
+        config_bucket: s3.IBucket,
+        config_key: kms.IKey,
+        config_object_key: str,
+        remote_write_workspace_arn: str | None,
+        logs_key: kms.IKey,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days)
+        )
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "Task",
+            cpu=prometheus.cpu,
+            memory_limit_mib=prometheus.memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.ARM64, operating_system_family=ecs.OperatingSystemFamily.LINUX
+            ),
+            volumes=[
+                ecs.Volume(name=CONFIG_VOLUME),
+                ecs.Volume(
+                    name=DATA_VOLUME,
+                    efs_volume_configuration=ecs.EfsVolumeConfiguration(
+                        file_system_id=file_system.file_system_id,
+                        transit_encryption="ENABLED",
+                        authorization_config=ecs.AuthorizationConfig(
+                            access_point_id=access_point.access_point_id, iam="ENABLED"
+                        ),
+                    ),
+                ),
+            ],
+        )
+        loader = self._add_config_loader(prometheus, config_bucket, config_object_key)
+        self.container = self._add_prometheus(prometheus, loader)
+        task_role = self.task_definition.task_role
+        grant_read_objects(task_role, bucket=config_bucket, key=config_key, object_keys=[config_object_key])
+        iam.Grant.add_to_principal(
+            grantee=task_role,
+            actions=["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+            resource_arns=[file_system.file_system_arn],
+            conditions={"StringEquals": {"elasticfilesystem:AccessPointArn": access_point.access_point_arn}},
+        )
+        if remote_write_workspace_arn is not None:
+            iam.Grant.add_to_principal(
+                grantee=task_role, actions=["aps:RemoteWrite"], resource_arns=[remote_write_workspace_arn]
+            )
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=cluster,
+            task_definition=self.task_definition,
+            security_groups=[security_group],
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            assign_public_ip=False,
+            desired_count=1,
+            capacity_provider_strategies=capacity,
+            min_healthy_percent=0,
+            max_healthy_percent=100,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            enable_execute_command=prometheus.ecs_exec,
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+            enable_ecs_managed_tags=True,
+        )
+        if prometheus.ecs_exec:
+            acknowledge_ecs_exec(self.task_definition, exec_log_group)
+        self.registration = CloudMapRegistration(
+            self,
+            "Discovery",
+            namespace=namespace,
+            name=prometheus.name,
+            service=self.service,
+            container=self.container,
+            container_port=prometheus.port,
+        )
+
+    def _add_config_loader(
+        self, prometheus: PrometheusSpec, bucket: s3.IBucket, object_key: str
+    ) -> ecs.ContainerDefinition:
+        loader = self.task_definition.add_container(
+            "ConfigLoader",
+            container_name="config-loader",
+            image=ecs.ContainerImage.from_registry(prometheus.config_loader_image),
+            essential=False,
+            command=["s3", "cp", f"s3://{bucket.bucket_name}/{object_key}", f"/config/{CONFIG_FILE}"],
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="config-loader", log_group=self.log_group),
+            readonly_root_filesystem=True,
+        )
+        loader.add_mount_points(ecs.MountPoint(container_path="/config", source_volume=CONFIG_VOLUME, read_only=False))
+        return loader
+
+    def _add_prometheus(self, prometheus: PrometheusSpec, loader: ecs.ContainerDefinition) -> ecs.ContainerDefinition:
+        container = self.task_definition.add_container(
+            "Prometheus",
+            container_name=prometheus.name,
+            image=ecs.ContainerImage.from_registry(prometheus.image),
+            essential=True,
+            command=[
+                f"--config.file={CONFIG_DIRECTORY}/{CONFIG_FILE}",
+                f"--storage.tsdb.path={DATA_DIRECTORY}",
+                f"--storage.tsdb.retention.time={prometheus.retention_days}d",
+                f"--web.listen-address=:{prometheus.port}",
+                "--web.enable-lifecycle",
+            ],
+            port_mappings=[ecs.PortMapping(container_port=prometheus.port, protocol=ecs.Protocol.TCP)],
+            # The image is busybox-based: wget is there, curl is not.
+            health_check=ecs.HealthCheck(
+                command=["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{prometheus.port}/-/healthy"],
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(60),
+            ),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=prometheus.name, log_group=self.log_group),
+            readonly_root_filesystem=True,
+        )
+        container.add_container_dependencies(
+            ecs.ContainerDependency(container=loader, condition=ecs.ContainerDependencyCondition.SUCCESS)
+        )
+        container.add_mount_points(
+            ecs.MountPoint(container_path=CONFIG_DIRECTORY, source_volume=CONFIG_VOLUME, read_only=True),
+            ecs.MountPoint(container_path=DATA_DIRECTORY, source_volume=DATA_VOLUME, read_only=False),
+        )
+        return container

@@ -1,0 +1,67 @@
+"""Configuration files rendered at synth from the spec and the templates in assets/."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import jinja2
+
+from spec.model import PlatformSpec
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+GRAFANA_DASHBOARDS_PATH = "/etc/grafana/provisioning/dashboards"
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(ASSETS)),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,  # YAML and JSON, not HTML
+)
+
+
+def scrape_jobs(spec: PlatformSpec) -> list[dict[str, str]]:
+    """One job per application service: its name, SRV name and metrics path."""
+    return [
+        {"name": service.name, "dns_name": spec.dns_name(service), "metrics_path": service.metrics_path}
+        for service in spec.services
+    ]
+
+
+def render_prometheus_config(spec: PlatformSpec, *, remote_write_url: str | None = None) -> str:
+    return _TEMPLATES.get_template("prometheus/prometheus.yml.j2").render(
+        prometheus=spec.prometheus,
+        project=spec.project,
+        environment=spec.environment,
+        region=spec.region,
+        self_job=spec.prometheus.name,
+        jobs=scrape_jobs(spec),
+        remote_write_url=remote_write_url,
+    )
+
+
+def render_grafana_provisioning(spec: PlatformSpec) -> dict[str, str]:
+    """Grafana's provisioning tree, relative path -> content."""
+    dashboard = _TEMPLATES.get_template("grafana/platform-dashboard.json.j2").render(
+        project=spec.project, environment=spec.environment, jobs=scrape_jobs(spec)
+    )
+    json.loads(dashboard)  # a template mistake fails the synth, not Grafana at start-up
+    return {
+        "datasources/prometheus.yml": _TEMPLATES.get_template("grafana/datasources.yml.j2").render(
+            prometheus_url=spec.prometheus_url
+        ),
+        "dashboards/provider.yml": _TEMPLATES.get_template("grafana/dashboards.yml.j2").render(
+            project=spec.project, dashboards_path=GRAFANA_DASHBOARDS_PATH
+        ),
+        "dashboards/platform.json": dashboard,
+    }
+
+
+def content_hash(*parts: str) -> str:
+    """Short, stable digest that names a rendered file's object in S3."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
