@@ -7,9 +7,18 @@ PYTHON ?= python3
 # The pinned Node (node_modules/.bin/node) runs both the CDK CLI and jsii.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install synth test lint typecheck snapshots clean
+.PHONY: install tools synth test lint typecheck snapshots clean
 
 install: $(VENV)/.installed node_modules/.installed
+
+# promtool (Debian's prometheus package) checks the rendered Prometheus
+# configuration; policy-rc.d keeps the package from starting a daemon.
+tools:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "promtool is missing: apt-get install prometheus (as root)"; exit 1; fi; \
+	  created=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; created=1; }; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  status=$$?; [ -z "$$created" ] || rm -f /usr/sbin/policy-rc.d; exit $$status; }
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +36,7 @@ synth: install
 	@echo "Synthesized $(ENV) into cdk.out: $$(cd cdk.out && ls *.template.json | tr '\n' ' ')"
 
 ## test: lint, type checks and the whole test suite
-test: install lint typecheck
+test: install tools lint typecheck
 	python -m pytest -q
 
 lint: install
