@@ -13,6 +13,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from cdk_constructs.cloud_map_registration import CloudMapRegistration
+from cdk_constructs.database_settings import database_environment, database_secrets, grant_database_access
 from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.retention import log_retention
@@ -101,8 +102,7 @@ class ApplicationService(Construct):
         self.target_group = self._route(service, listener, route_priority)
         self._autoscale(service)
         if database is not None:
-            database.grant_connect(self.task_definition.task_role, service.database_user)
-            database.grant_secret_read(self.task_definition.obtain_execution_role())
+            grant_database_access(self.task_definition, service, database)
         self._acknowledge(service, exec_log_group)
 
     def _build_task_definition(self, service: ServiceSpec) -> ecs.FargateTaskDefinition:
@@ -130,20 +130,8 @@ class ApplicationService(Construct):
         environment = {"PORT": str(service.container_port), **callee_urls}
         secrets: dict[str, ecs.Secret] = {}
         if database is not None:
-            environment.update(
-                {
-                    "DB_HOST": database.instance.db_instance_endpoint_address,
-                    "DB_PORT": database.instance.db_instance_endpoint_port,
-                    "DB_NAME": database.database.database_name,
-                    "DB_USER": service.database_user,
-                    "DB_IAM_AUTH": "true",
-                    "DB_SSLMODE": "require",
-                }
-            )
-            secrets = {
-                "DB_MASTER_USERNAME": ecs.Secret.from_secrets_manager(database.secret, "username"),
-                "DB_MASTER_PASSWORD": ecs.Secret.from_secrets_manager(database.secret, "password"),
-            }
+            environment.update(database_environment(service, database))
+            secrets = database_secrets(database)
         container = self.task_definition.add_container(
             "App",
             container_name=service.container_name,

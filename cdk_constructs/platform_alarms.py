@@ -26,7 +26,7 @@ class PlatformAlarms(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, email: str | None) -> None:
         super().__init__(scope, construct_id)
-        key = kms.Key(
+        self.topic_key = key = kms.Key(
             self,
             "TopicKey",
             description="Alarm topic",

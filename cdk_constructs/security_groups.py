@@ -17,6 +17,7 @@ from spec.connections import (
     GRAFANA,
     LOAD_BALANCER,
     PROMETHEUS,
+    TARGETS_PROBE,
     NetworkPath,
     peers,
     required_paths,
@@ -100,6 +101,10 @@ class PlatformSecurityGroups(Construct):
     @property
     def grafana(self) -> ec2.ISecurityGroup:
         return self._groups[GRAFANA]
+
+    @property
+    def targets_probe(self) -> ec2.ISecurityGroup:
+        return self._groups[TARGETS_PROBE]
 
     def service(self, service: ServiceSpec) -> ec2.ISecurityGroup:
         return self._groups[service_peer(service)]

@@ -5,6 +5,7 @@ from spec.errors import SpecError
 from spec.model import (
     NFS_PORT,
     DatabaseSpec,
+    DeliverySpec,
     DomainSpec,
     EdgeSpec,
     GrafanaSpec,
@@ -17,6 +18,7 @@ from spec.model import (
 __all__ = [
     "NFS_PORT",
     "DatabaseSpec",
+    "DeliverySpec",
     "DomainSpec",
     "EdgeSpec",
     "GrafanaSpec",

@@ -18,6 +18,8 @@ PROMETHEUS = "prometheus"
 DATABASE = "database"
 FILE_SYSTEM = "file-system"
 GRAFANA = "grafana"
+# The one-off task the verify command runs to read Prometheus's targets.
+TARGETS_PROBE = "targets-probe"
 
 
 def service_peer(service: ServiceSpec) -> str:
@@ -28,13 +30,21 @@ def service_peer(service: ServiceSpec) -> str:
 def peers(spec: PlatformSpec) -> tuple[str, ...]:
     """Every party that owns a security group, in a stable order."""
     grafana = (GRAFANA,) if spec.grafana else ()
-    return (LOAD_BALANCER, *(service_peer(s) for s in spec.services), PROMETHEUS, *grafana, DATABASE, FILE_SYSTEM)
+    return (
+        LOAD_BALANCER,
+        *(service_peer(s) for s in spec.services),
+        PROMETHEUS,
+        *grafana,
+        TARGETS_PROBE,
+        DATABASE,
+        FILE_SYSTEM,
+    )
 
 
 def task_peers(spec: PlatformSpec) -> tuple[str, ...]:
     """The parties that run as Fargate tasks: they pull images and call AWS APIs over HTTPS."""
     grafana = (GRAFANA,) if spec.grafana else ()
-    return (*(service_peer(s) for s in spec.services), PROMETHEUS, *grafana)
+    return (*(service_peer(s) for s in spec.services), PROMETHEUS, *grafana, TARGETS_PROBE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +116,14 @@ def required_paths(spec: PlatformSpec) -> tuple[NetworkPath, ...]:
                 purpose="grafana queries prometheus",
             )
         )
+    paths.append(
+        NetworkPath(
+            source=TARGETS_PROBE,
+            destination=PROMETHEUS,
+            port=spec.prometheus.port,
+            purpose="verify reads prometheus's targets",
+        )
+    )
     paths.append(
         NetworkPath(
             source=PROMETHEUS,

@@ -435,6 +435,33 @@ class EdgeSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DeliverySpec:
+    """The deployment state machine: migrations, rolling update, smoke tests."""
+
+    migrations_service: str = "backend"
+    """Service whose image and database access the migrations task uses."""
+    migrate_command: tuple[str, ...] = ("node", "scripts/run-migrations.js")
+    api_service: str = "backend"
+    """Service the smoke tests reach as ``API_URL`` (its Cloud Map URL)."""
+    smoke_test_service: str = "frontend"
+    """Service whose image and network access the smoke-test task uses (it must call the API service)."""
+    smoke_test_command: tuple[str, ...] = ("npm", "run", "test:e2e")
+    rollout_poll_seconds: int = 15
+    rollout_max_polls: int = 60
+    """Polls per service before a rollout counts as failed (60 x 15 s = 15 minutes)."""
+
+    def __post_init__(self) -> None:
+        for name in ("migrate_command", "smoke_test_command"):
+            command = getattr(self, name)
+            if not command or not all(isinstance(part, str) and part for part in command):
+                raise SpecError(f"delivery.{name}", command, "must be a non-empty list of non-empty strings")
+        if not 5 <= self.rollout_poll_seconds <= 300:
+            raise SpecError("delivery.rollout_poll_seconds", self.rollout_poll_seconds, "must be from 5 to 300")
+        if not 1 <= self.rollout_max_polls <= 500:
+            raise SpecError("delivery.rollout_max_polls", self.rollout_max_polls, "must be from 1 to 500")
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlatformSpec:
     """The whole platform for one environment (a profile)."""
 
@@ -453,6 +480,7 @@ class PlatformSpec:
     services: tuple[ServiceSpec, ...]
     database: DatabaseSpec = field(default_factory=DatabaseSpec)
     prometheus: PrometheusSpec = field(default_factory=PrometheusSpec)
+    delivery: DeliverySpec = field(default_factory=DeliverySpec)
     grafana: GrafanaSpec | None = None
     """Grafana, or ``None`` to run without it."""
     alarm_email: str | None = None
@@ -567,6 +595,23 @@ class PlatformSpec:
             for callee in service.calls:
                 if callee not in names:
                     raise SpecError(f"services[{service.name}].calls", callee, "no service by that name")
+        self._check_delivery(names)
+
+    def _check_delivery(self, names: set[str]) -> None:
+        delivery = self.delivery
+        for field_name in ("migrations_service", "api_service", "smoke_test_service"):
+            if getattr(delivery, field_name) not in names:
+                raise SpecError(f"delivery.{field_name}", getattr(delivery, field_name), "no service by that name")
+        if not self.service(delivery.migrations_service).uses_database:
+            raise SpecError(
+                "delivery.migrations_service", delivery.migrations_service, "that service does not use the database"
+            )
+        if delivery.api_service not in self.service(delivery.smoke_test_service).calls:
+            raise SpecError(
+                "delivery.smoke_test_service",
+                delivery.smoke_test_service,
+                f"must call {delivery.api_service!r} so the smoke tests can reach it",
+            )
 
     @property
     def stack_prefix(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kms as kms
@@ -21,6 +21,7 @@ from cdk_constructs.images_present_check import ImagesPresentCheck
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from spec import outputs
 from spec.model import PlatformSpec
 
 
@@ -93,6 +94,7 @@ class ComputeStack(Stack):
             )
         for application in self.services.values():
             application.service.node.add_dependency(images_present)
+        self._outputs()
         self.edge = EdgeDistribution(
             self,
             "Edge",
@@ -109,3 +111,15 @@ class ComputeStack(Stack):
             logs_key=logs_key,
             log_retention_days=spec.log_retention_days,
         )
+
+    def _outputs(self) -> None:
+        """What the verify command needs to find the running platform."""
+        CfnOutput(self, outputs.CLUSTER_NAME, value=self.cluster.cluster_name)
+        for name, application in self.services.items():
+            for attribute, value in (
+                (outputs.SERVICE_ARN, application.service.service_arn),
+                (outputs.CLOUD_MAP_SERVICE_ID, application.registration.cloud_map_service.service_id),
+                (outputs.TARGET_GROUP_ARN, application.target_group.target_group_arn),
+                (outputs.LOG_GROUP, application.log_group.log_group_name),
+            ):
+                CfnOutput(self, outputs.output_key(name, attribute), value=value)

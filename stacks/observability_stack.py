@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
@@ -17,6 +17,7 @@ from cdk_constructs.platform_dashboard import PlatformDashboard
 from cdk_constructs.prometheus_server import PrometheusServer
 from cdk_constructs.rendered_config import content_hash, render_grafana_provisioning, render_prometheus_config
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from spec import outputs
 from spec.model import PlatformSpec
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
@@ -103,6 +104,14 @@ class ObservabilityStack(Stack):
             for config_object in config_objects.objects:
                 self.grafana.service.node.add_dependency(config_object)
         self.alarms = self._build_alarms(spec, data, compute)
+        name = spec.prometheus.name
+        CfnOutput(self, outputs.output_key(name, outputs.SERVICE_ARN), value=self.prometheus.service.service_arn)
+        CfnOutput(
+            self,
+            outputs.output_key(name, outputs.CLOUD_MAP_SERVICE_ID),
+            value=self.prometheus.registration.cloud_map_service.service_id,
+        )
+        CfnOutput(self, outputs.output_key(name, outputs.LOG_GROUP), value=self.prometheus.log_group.log_group_name)
         PlatformDashboard(self, "Dashboard", name=spec.stack_prefix, alarms=self.alarms.alarms)
 
     def _prometheus_config_key(self, spec: PlatformSpec, data: DataStack) -> str:

@@ -10,6 +10,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from spec.model import PlatformSpec
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
+from stacks.delivery_stack import DeliveryStack
 from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
 
@@ -20,6 +21,7 @@ class PlatformStacks:
     data: DataStack
     compute: ComputeStack
     observability: ObservabilityStack
+    delivery: DeliveryStack
 
 
 def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
@@ -64,9 +66,21 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         env=env,
         description=f"{spec.stack_prefix}: Prometheus, Grafana, alarms and dashboard",
     )
+    delivery = DeliveryStack(
+        app,
+        f"{spec.stack_prefix}-delivery",
+        spec=spec,
+        vpc=network.vpc,
+        security_groups=network.security_groups,
+        data=data,
+        compute=compute,
+        observability=observability,
+        env=env,
+        description=f"{spec.stack_prefix}: migrations and smoke-test tasks, deployment state machine, targets probe",
+    )
     Tags.of(app).add("project", spec.project)
     Tags.of(app).add("environment", spec.environment)
-    return PlatformStacks(network=network, data=data, compute=compute, observability=observability)
+    return PlatformStacks(network=network, data=data, compute=compute, observability=observability, delivery=delivery)
 
 
 def add_compliance_checks(app: App) -> None:

@@ -21,7 +21,7 @@ from spec import PlatformSpec, spec_from_context
 from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("network", "data", "compute", "observability")
+LAYERS = ("network", "data", "compute", "observability", "delivery")
 
 # Settings the CLI would add; fixed here so templates do not vary by machine.
 _TEST_CONTEXT: dict[str, Any] = {

@@ -1,0 +1,127 @@
+"""Delivery stack: migrations and smoke-test tasks, the deployment state machine, the targets probe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from constructs import Construct
+
+from cdk_constructs.database_settings import database_environment, database_secrets, grant_database_access
+from cdk_constructs.deployment_state_machine import DeploymentStateMachine, ImageSwap, OneOffRun, RolledService
+from cdk_constructs.one_off_task import OneOffTask
+from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from spec import outputs
+from spec.model import PlatformSpec
+from stacks.compute_stack import ComputeStack
+from stacks.data_stack import DataStack
+from stacks.observability_stack import ObservabilityStack
+
+MIGRATIONS_CONTAINER = "migrations"
+SMOKE_TESTS_CONTAINER = "smoke-tests"
+
+
+class DeliveryStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: PlatformSpec,
+        vpc: ec2.IVpc,
+        security_groups: PlatformSecurityGroups,
+        data: DataStack,
+        compute: ComputeStack,
+        observability: ObservabilityStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        delivery = spec.delivery
+        migrating = spec.service(delivery.migrations_service)
+        smoke_service = spec.service(delivery.smoke_test_service)
+        repositories = data.repositories
+        self.migrations = OneOffTask(
+            self,
+            "Migrations",
+            container_name=MIGRATIONS_CONTAINER,
+            image=ecs.ContainerImage.from_ecr_repository(repositories.repository(migrating), tag=migrating.image_tag),
+            command=list(delivery.migrate_command),
+            environment=database_environment(migrating, data.database),
+            secrets=database_secrets(data.database),
+            logs_key=data.logs_key,
+            log_retention_days=spec.log_retention_days,
+        )
+        grant_database_access(self.migrations.task_definition, migrating, data.database)
+        self.smoke_tests = OneOffTask(
+            self,
+            "SmokeTests",
+            container_name=SMOKE_TESTS_CONTAINER,
+            image=ecs.ContainerImage.from_ecr_repository(
+                repositories.repository(smoke_service), tag=smoke_service.image_tag
+            ),
+            command=list(delivery.smoke_test_command),
+            environment={
+                "API_URL": spec.service_url(spec.service(delivery.api_service)),
+                "WEB_URL": compute.edge.public_url,
+            },
+            logs_key=data.logs_key,
+            log_retention_days=spec.log_retention_days,
+        )
+        self.targets_probe = OneOffTask(
+            self,
+            "TargetsProbe",
+            container_name=outputs.PROBE_CONTAINER,
+            image=ecs.ContainerImage.from_registry(spec.prometheus.image),
+            # The Prometheus image is busybox-based: wget prints the targets to the task's log.
+            entry_point=["wget", "-q", "-O", "-", f"{spec.prometheus_url}/api/v1/targets?state=active"],
+            logs_key=data.logs_key,
+            log_retention_days=spec.log_retention_days,
+        )
+        subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets
+        self.deployment = DeploymentStateMachine(
+            self,
+            "Deployment",
+            cluster=compute.cluster,
+            subnets=subnets,
+            services=[
+                RolledService(
+                    name=outputs.output_key(name, ""),
+                    service=application.service,
+                    task_definition=application.task_definition,
+                    swap=ImageSwap(
+                        container_name=application.spec.container_name,
+                        repository_uri=repositories.repository(application.spec).repository_uri,
+                    ),
+                )
+                for name, application in compute.services.items()
+            ],
+            migrations=OneOffRun(
+                name="Migrations",
+                task_definition=self.migrations.task_definition,
+                swap=ImageSwap(MIGRATIONS_CONTAINER, repositories.repository(migrating).repository_uri),
+                security_group=sealed(self, "MigrationsGroup", security_groups.service(migrating)),
+            ),
+            smoke_tests=OneOffRun(
+                name="SmokeTests",
+                task_definition=self.smoke_tests.task_definition,
+                swap=ImageSwap(SMOKE_TESTS_CONTAINER, repositories.repository(smoke_service).repository_uri),
+                security_group=sealed(self, "SmokeTestsGroup", security_groups.service(smoke_service)),
+            ),
+            rollout_poll_seconds=delivery.rollout_poll_seconds,
+            rollout_max_polls=delivery.rollout_max_polls,
+            topic=observability.alarms.topic,
+            topic_key=observability.alarms.topic_key,
+            logs_key=data.logs_key,
+            log_retention_days=spec.log_retention_days,
+        )
+        probe_group = sealed(self, "TargetsProbeGroup", security_groups.targets_probe)
+        for key, value in (
+            (outputs.STATE_MACHINE_ARN, self.deployment.state_machine.state_machine_arn),
+            (outputs.PROBE_TASK_DEFINITION, self.targets_probe.task_definition.task_definition_arn),
+            (outputs.PROBE_SUBNETS, Fn.join(",", [s.subnet_id for s in subnets])),
+            (outputs.PROBE_SECURITY_GROUP, probe_group.security_group_id),
+            (outputs.PROBE_LOG_GROUP, self.targets_probe.log_group.log_group_name),
+        ):
+            CfnOutput(self, key, value=value)
