@@ -1,0 +1,318 @@
+"""The verify command against moto's in-process AWS: a passing environment and each failing check."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+from spec import outputs
+from spec.profiles import dev
+from verify.__main__ import main, render
+from verify.checks import (
+    Status,
+    cloud_map_matches,
+    no_error_logs,
+    prometheus_targets_up,
+    run_all,
+    service_running,
+    targets_healthy,
+)
+from verify.deployment import DeployedService, Deployment, NotDeployedError, TargetsProbe, load_deployment
+
+SERVICES = ("backend", "frontend", "prometheus")
+REPLICAS = 2
+
+
+@pytest.fixture
+def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for variable, value in (
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("MOTO_ECS_SERVICE_RUNNING", str(REPLICAS)),
+    ):
+        monkeypatch.setenv(variable, value)
+    # moto 5.2 builds a Fargate task's ENI details from an attribute its ENIs lack.
+    monkeypatch.setattr(NetworkInterface, "private_dns_name", "ip-10-0-1-10.ec2.internal", raising=False)
+    with mock_aws():
+        yield {
+            n: boto3.client(n, region_name="us-east-1")
+            for n in ("cloudformation", "ecs", "servicediscovery", "logs", "elbv2", "ec2")
+        }
+
+
+def _platform(clients: dict[str, Any]) -> Deployment:
+    """A healthy deployment of the dev profile's shape, made in moto."""
+    ec2, ecs, sd, logs, elbv2 = (clients[n] for n in ("ec2", "ecs", "servicediscovery", "logs", "elbv2"))
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
+    network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}}
+    ecs.create_cluster(clusterName="platform")
+    sd.create_private_dns_namespace(Name="davidshaevel.local", Vpc=vpc)
+    namespace = sd.list_namespaces()["Namespaces"][0]["Id"]
+    services = []
+    for index, name in enumerate(SERVICES):
+        ecs.register_task_definition(
+            family=name,
+            containerDefinitions=[{"name": name, "image": f"{name}:1", "memory": 512}],
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+        )
+        arn = ecs.create_service(
+            cluster="platform",
+            serviceName=name,
+            taskDefinition=name,
+            desiredCount=REPLICAS,
+            launchType="FARGATE",
+            networkConfiguration=network,
+        )["service"]["serviceArn"]
+        registry = sd.create_service(
+            Name=name, NamespaceId=namespace, DnsConfig={"DnsRecords": [{"Type": "SRV", "TTL": 10}]}
+        )["Service"]["Id"]
+        target_group = None
+        if name != "prometheus":
+            target_group = elbv2.create_target_group(
+                Name=f"tg-{name}", Protocol="HTTP", Port=3000 + index, VpcId=vpc, TargetType="ip"
+            )["TargetGroups"][0]["TargetGroupArn"]
+        for replica in range(REPLICAS):
+            address = f"10.0.1.{10 * index + replica + 1}"
+            sd.register_instance(
+                ServiceId=registry, InstanceId=f"{name}-{replica}", Attributes={"AWS_INSTANCE_IPV4": address}
+            )
+            if target_group:
+                elbv2.register_targets(TargetGroupArn=target_group, Targets=[{"Id": address, "Port": 3000 + index}])
+        log_group = f"/platform/{name}"
+        logs.create_log_group(logGroupName=log_group)
+        logs.create_log_stream(logGroupName=log_group, logStreamName="app")
+        logs.put_log_events(
+            logGroupName=log_group,
+            logStreamName="app",
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": "GET /api/health 200"}],
+        )
+        services.append(DeployedService(name, arn, registry, log_group, target_group))
+    probe_definition = ecs.register_task_definition(
+        family="probe",
+        containerDefinitions=[{"name": outputs.PROBE_CONTAINER, "image": "prometheus:3", "memory": 512}],
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+    )["taskDefinition"]["taskDefinitionArn"]
+    logs.create_log_group(logGroupName="/platform/probe")
+    probe = TargetsProbe(probe_definition, (subnet,), group, "/platform/probe", outputs.PROBE_CONTAINER)
+    return Deployment(cluster="platform", services=tuple(services), probe=probe)
+
+
+def _targets(*health: str) -> str:
+    return json.dumps(
+        {
+            "status": "success",
+            "data": {
+                "activeTargets": [
+                    {"labels": {"job": "backend", "instance": f"10.0.1.{i}:3001"}, "health": h}
+                    for i, h in enumerate(health)
+                ]
+            },
+        }
+    )
+
+
+def _probe_printing(clients: dict[str, Any], body: str | None) -> Any:
+    """A stand-in for waiting on the probe: stops the task and writes what wget would have printed."""
+
+    def wait(ecs: Any, cluster: str, task_arn: str) -> None:
+        ecs.stop_task(cluster=cluster, task=task_arn)
+        stream = f"{outputs.PROBE_CONTAINER}/{outputs.PROBE_CONTAINER}/{task_arn.rsplit('/', 1)[-1]}"
+        clients["logs"].create_log_stream(logGroupName="/platform/probe", logStreamName=stream)
+        if body is not None:
+            clients["logs"].put_log_events(
+                logGroupName="/platform/probe",
+                logStreamName=stream,
+                logEvents=[{"timestamp": int(time.time() * 1000), "message": body}],
+            )
+
+    return wait
+
+
+def test_a_healthy_platform_passes_every_check(clients: dict[str, Any]) -> None:
+    deployment = _platform(clients)
+    wait = _probe_printing(clients, _targets("up", "up", "up", "up", "up"))
+    results = run_all(clients, deployment, log_minutes=10, wait=wait)
+    assert [r for r in results if r.status is not Status.PASS] == []
+    assert len(results) == 3 * len(SERVICES) + 2 + 1
+    assert render(results).endswith("PASS: all checks passed")
+
+
+def test_running_below_desired_fails(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    deployment = _platform(clients)
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")
+    clients["ecs"].create_service(
+        cluster="platform",
+        serviceName="short",
+        taskDefinition="backend",
+        desiredCount=2,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": list(deployment.probe.subnets),
+                "securityGroups": [deployment.probe.security_group],
+            }
+        },
+    )
+    short = replace(
+        deployment.services[0], name="short", service_arn="arn:aws:ecs:us-east-1:123456789012:service/platform/short"
+    )
+    result = service_running(clients["ecs"], "platform", short)
+    assert (result.status, result.detail) == (Status.FAIL, "1 running of 2 desired")
+
+
+def test_a_task_that_is_not_healthy_fails(clients: dict[str, Any]) -> None:
+    deployment = _platform(clients)
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": list(deployment.probe.subnets),
+            "securityGroups": [deployment.probe.security_group],
+        }
+    }
+    task = clients["ecs"].run_task(
+        cluster="platform", taskDefinition="backend", launchType="FARGATE", networkConfiguration=network
+    )["tasks"][0]
+    # moto reports no health for a task it started: like a real task whose health check has not passed.
+    (described,) = clients["ecs"].describe_tasks(cluster="platform", tasks=[task["taskArn"]])["tasks"]
+    assert described.get("healthStatus") != "HEALTHY"
+    result = service_running(clients["ecs"], "platform", deployment.services[0])
+    assert result.status is Status.FAIL
+    assert "not healthy" in result.detail
+
+
+def test_cloud_map_out_of_step_with_running_tasks_fails(clients: dict[str, Any]) -> None:
+    deployment = _platform(clients)
+    backend = deployment.services[0]
+    assert cloud_map_matches(clients["ecs"], clients["servicediscovery"], "platform", backend).status is Status.PASS
+    clients["servicediscovery"].deregister_instance(ServiceId=backend.cloud_map_service_id, InstanceId="backend-0")
+    result = cloud_map_matches(clients["ecs"], clients["servicediscovery"], "platform", backend)
+    assert (result.status, result.detail) == (Status.FAIL, "1 registered, 2 running")
+
+
+def test_error_lines_fail(clients: dict[str, Any]) -> None:
+    deployment = _platform(clients)
+    backend = deployment.services[0]
+    clients["logs"].put_log_events(
+        logGroupName=backend.log_group,
+        logStreamName="app",
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "ERROR connect ECONNREFUSED 10.0.20.5:5432"}],
+    )
+    result = no_error_logs(clients["logs"], backend, minutes=10)
+    assert result.status is Status.FAIL
+    assert result.detail == "1 error lines in 10 min, first: ERROR connect ECONNREFUSED 10.0.20.5:5432"
+
+
+def test_no_targets_behind_the_load_balancer_fails(clients: dict[str, Any]) -> None:
+    deployment = _platform(clients)
+    backend = deployment.services[0]
+    assert targets_healthy(clients["elbv2"], backend).status is Status.PASS
+    targets = clients["elbv2"].describe_target_health(TargetGroupArn=backend.target_group_arn)[
+        "TargetHealthDescriptions"
+    ]
+    clients["elbv2"].deregister_targets(TargetGroupArn=backend.target_group_arn, Targets=[t["Target"] for t in targets])
+    result = targets_healthy(clients["elbv2"], backend)
+    assert result.status is Status.FAIL
+
+
+def test_a_target_down_in_prometheus_fails(clients: dict[str, Any]) -> None:
+    deployment = _platform(clients)
+    result = prometheus_targets_up(
+        clients["ecs"],
+        clients["logs"],
+        "platform",
+        deployment.probe,
+        wait=_probe_printing(clients, _targets("up", "down")),
+    )
+    assert result.status is Status.FAIL
+    assert result.detail == "1/2 targets up; down: backend:10.0.1.1:3001"
+
+
+def test_a_check_that_cannot_run_counts_as_failed(clients: dict[str, Any]) -> None:
+    deployment = _platform(clients)
+    missing = replace(deployment.services[0], log_group="/platform/never-created")
+    result = no_error_logs(clients["logs"], missing, minutes=10)
+    assert result.status is Status.ERROR
+    assert result.detail.startswith("could not check: ResourceNotFoundException")
+    silent = prometheus_targets_up(
+        clients["ecs"], clients["logs"], "platform", deployment.probe, wait=_probe_printing(clients, None)
+    )
+    assert silent.status is Status.ERROR
+    assert "FAIL: 1 of 1 checks failed" in render([silent])
+
+
+def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any]) -> None:
+    spec = dev()
+    values: dict[str, dict[str, str]] = {
+        "compute": {outputs.CLUSTER_NAME: "platform"},
+        "observability": {},
+        "delivery": {},
+    }
+    for service in spec.services:
+        for attribute in (
+            outputs.SERVICE_ARN,
+            outputs.CLOUD_MAP_SERVICE_ID,
+            outputs.TARGET_GROUP_ARN,
+            outputs.LOG_GROUP,
+        ):
+            values["compute"][outputs.output_key(service.name, attribute)] = f"{service.name}-{attribute}"
+    for attribute in (outputs.SERVICE_ARN, outputs.CLOUD_MAP_SERVICE_ID, outputs.LOG_GROUP):
+        values["observability"][outputs.output_key("prometheus", attribute)] = f"prometheus-{attribute}"
+    for key in (outputs.PROBE_TASK_DEFINITION, outputs.PROBE_SECURITY_GROUP, outputs.PROBE_LOG_GROUP):
+        values["delivery"][key] = key
+    values["delivery"][outputs.PROBE_SUBNETS] = "subnet-a,subnet-b"
+    for layer, stack_outputs in values.items():
+        template = {
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {key: {"Value": value} for key, value in stack_outputs.items()},
+        }
+        clients["cloudformation"].create_stack(StackName=f"dev-davidshaevel-{layer}", TemplateBody=json.dumps(template))
+    deployment = load_deployment(spec, clients["cloudformation"])
+    assert deployment.cluster == "platform"
+    assert [s.name for s in deployment.services] == ["backend", "frontend", "prometheus"]
+    assert deployment.services[0].target_group_arn == f"backend-{outputs.TARGET_GROUP_ARN}"
+    assert deployment.services[2].target_group_arn is None
+    assert deployment.probe.subnets == ("subnet-a", "subnet-b")
+
+
+def test_a_profile_that_is_not_deployed_is_a_clear_error(clients: dict[str, Any]) -> None:
+    with pytest.raises(
+        NotDeployedError, match="stack dev-davidshaevel-compute does not exist: is profile dev deployed here"
+    ):
+        load_deployment(dev(), clients["cloudformation"])
+
+
+def test_command_line_errors_are_one_line(clients: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--env", "dev"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: stack dev-davidshaevel-compute does not exist: is profile dev deployed here?"
+    )
+    assert main(["--env", "staging"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: context env: unknown profile")
+
+
+def test_missing_credentials_are_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["--env", "dev"]) == 2
+    assert capsys.readouterr().err.strip() == "error: no AWS credentials found (set AWS_PROFILE, or run inside a role)"

@@ -1,0 +1,1 @@
+"""Post-deploy verification: checks a deployed environment through the AWS APIs."""

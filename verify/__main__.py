@@ -1,0 +1,60 @@
+"""``python -m verify --env dev``: check a deployed environment, print a table, exit 0 only if all pass."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from spec import SpecError, spec_from_context
+from verify.checks import CheckResult, Status, run_all
+from verify.deployment import NotDeployedError, load_deployment
+
+
+def render(results: Sequence[CheckResult]) -> str:
+    rows = [("CHECK", "SUBJECT", "RESULT", "DETAIL")] + [
+        (r.check, r.subject, r.status.value, r.detail) for r in results
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)), row[3]]) for row in rows
+    ]
+    failed = sum(1 for r in results if r.status is not Status.PASS)
+    verdict = "PASS: all checks passed" if failed == 0 else f"FAIL: {failed} of {len(results)} checks failed"
+    return "\n".join([*lines, "", verdict])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m verify", description=__doc__)
+    parser.add_argument("--env", default="dev", help="profile to verify (dev or prod)")
+    parser.add_argument("--log-minutes", type=int, default=10, help="how far back to look for error lines")
+    args = parser.parse_args(argv)
+    try:
+        spec = spec_from_context({"env": args.env})
+        session = boto3.Session(region_name=spec.region)
+        clients = {
+            name: session.client(name) for name in ("cloudformation", "ecs", "servicediscovery", "logs", "elbv2")
+        }
+        deployment = load_deployment(spec, clients["cloudformation"])
+    except SpecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except NoCredentialsError:
+        print("error: no AWS credentials found (set AWS_PROFILE, or run inside a role)", file=sys.stderr)
+        return 2
+    except NotDeployedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: could not read the stacks: {error}", file=sys.stderr)
+        return 2
+    results = run_all(clients, deployment, log_minutes=args.log_minutes)
+    print(render(results))
+    return 0 if all(r.status is Status.PASS for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

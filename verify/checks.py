@@ -1,0 +1,164 @@
+"""The checks. Each returns a result; one that cannot run says why and fails."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from verify.deployment import DeployedService, Deployment, TargetsProbe
+
+# Each term is one CloudWatch Logs filter pattern (a case-sensitive word match).
+ERROR_TERMS = ("ERROR", "Error", "FATAL")
+
+
+class Status(Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+    """The check could not run; counts as failed."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    subject: str
+    status: Status
+    detail: str
+
+
+def _guarded(check: str, subject: str, run: Callable[[], tuple[bool, str]]) -> CheckResult:
+    try:
+        passed, detail = run()
+    except Exception as error:  # any failure to ask AWS is reported, never taken for a pass
+        return CheckResult(check, subject, Status.ERROR, f"could not check: {type(error).__name__}: {error}")
+    return CheckResult(check, subject, Status.PASS if passed else Status.FAIL, detail)
+
+
+def service_running(ecs: Any, cluster: str, service: DeployedService) -> CheckResult:
+    def run() -> tuple[bool, str]:
+        (described,) = ecs.describe_services(cluster=cluster, services=[service.service_arn])["services"]
+        running, desired = described["runningCount"], described["desiredCount"]
+        if described["status"] != "ACTIVE":
+            return False, f"service is {described['status']}"
+        if desired == 0 or running != desired:
+            return False, f"{running} running of {desired} desired"
+        task_arns = ecs.list_tasks(cluster=cluster, serviceName=described["serviceName"])["taskArns"]
+        tasks = ecs.describe_tasks(cluster=cluster, tasks=task_arns)["tasks"] if task_arns else []
+        unhealthy = [t["taskArn"].rsplit("/", 1)[-1] for t in tasks if t.get("healthStatus") != "HEALTHY"]
+        if unhealthy:
+            return False, f"{running}/{desired} running; not healthy: {', '.join(unhealthy)}"
+        return True, f"{running}/{desired} running, all healthy"
+
+    return _guarded("service running", service.name, run)
+
+
+def cloud_map_matches(ecs: Any, servicediscovery: Any, cluster: str, service: DeployedService) -> CheckResult:
+    def run() -> tuple[bool, str]:
+        (described,) = ecs.describe_services(cluster=cluster, services=[service.service_arn])["services"]
+        paginator = servicediscovery.get_paginator("list_instances")
+        instances = sum(len(page["Instances"]) for page in paginator.paginate(ServiceId=service.cloud_map_service_id))
+        running = described["runningCount"]
+        return instances == running, f"{instances} registered, {running} running"
+
+    return _guarded("cloud map", service.name, run)
+
+
+def no_error_logs(logs: Any, service: DeployedService, *, minutes: int, now: float | None = None) -> CheckResult:
+    def run() -> tuple[bool, str]:
+        start = int(((now or time.time()) - minutes * 60) * 1000)
+        found: dict[str, dict[str, Any]] = {}
+        for term in ERROR_TERMS:
+            for event in logs.filter_log_events(
+                logGroupName=service.log_group, startTime=start, filterPattern=term, limit=50
+            )["events"]:
+                found[event["eventId"]] = event
+        events = sorted(found.values(), key=lambda e: e["timestamp"])
+        if events:
+            first = events[0]["message"].strip().splitlines()[0][:120]
+            return False, f"{len(events)} error lines in {minutes} min, first: {first}"
+        return True, f"no error lines in {minutes} min"
+
+    return _guarded("error logs", service.name, run)
+
+
+def targets_healthy(elbv2: Any, service: DeployedService) -> CheckResult:
+    def run() -> tuple[bool, str]:
+        descriptions = elbv2.describe_target_health(TargetGroupArn=service.target_group_arn)["TargetHealthDescriptions"]
+        states = [d["TargetHealth"]["State"] for d in descriptions]
+        healthy = states.count("healthy")
+        return bool(states) and healthy == len(states), f"{healthy}/{len(states)} targets healthy"
+
+    return _guarded("load balancer", service.name, run)
+
+
+def wait_until_stopped(ecs: Any, cluster: str, task_arn: str, *, timeout: float = 300, interval: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        (task,) = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"]
+        if task["lastStatus"] == "STOPPED":
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"probe task still running after {timeout:.0f} s")
+
+
+def prometheus_targets_up(
+    ecs: Any,
+    logs: Any,
+    cluster: str,
+    probe: TargetsProbe,
+    *,
+    wait: Callable[[Any, str, str], None] = wait_until_stopped,
+) -> CheckResult:
+    """Runs the probe task, which prints Prometheus's /api/v1/targets to its log, and reads it."""
+
+    def run() -> tuple[bool, str]:
+        started = ecs.run_task(
+            cluster=cluster,
+            taskDefinition=probe.task_definition_arn,
+            launchType="FARGATE",
+            count=1,
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": list(probe.subnets),
+                    "securityGroups": [probe.security_group],
+                    "assignPublicIp": "DISABLED",
+                }
+            },
+        )
+        if started.get("failures"):
+            return False, f"probe did not start: {started['failures'][0].get('reason')}"
+        task_arn = started["tasks"][0]["taskArn"]
+        wait(ecs, cluster, task_arn)
+        stream = f"{probe.container}/{probe.container}/{task_arn.rsplit('/', 1)[-1]}"
+        events = logs.get_log_events(logGroupName=probe.log_group, logStreamName=stream, startFromHead=True)["events"]
+        body = "".join(event["message"] for event in events)
+        targets = json.loads(body)["data"]["activeTargets"]
+        down = [f"{t['labels'].get('job')}:{t['labels'].get('instance')}" for t in targets if t["health"] != "up"]
+        up = len(targets) - len(down)
+        if not targets:
+            return False, "Prometheus has no active targets"
+        return not down, f"{up}/{len(targets)} targets up" + (f"; down: {', '.join(down)}" if down else "")
+
+    return _guarded("prometheus targets", "prometheus", run)
+
+
+def run_all(
+    clients: dict[str, Any],
+    deployment: Deployment,
+    *,
+    log_minutes: int,
+    wait: Callable[[Any, str, str], None] = wait_until_stopped,
+) -> list[CheckResult]:
+    ecs, results = clients["ecs"], []
+    for service in deployment.services:
+        results.append(service_running(ecs, deployment.cluster, service))
+        results.append(cloud_map_matches(ecs, clients["servicediscovery"], deployment.cluster, service))
+        results.append(no_error_logs(clients["logs"], service, minutes=log_minutes))
+        if service.target_group_arn is not None:
+            results.append(targets_healthy(clients["elbv2"], service))
+    results.append(prometheus_targets_up(ecs, clients["logs"], deployment.cluster, deployment.probe, wait=wait))
+    return results

@@ -1,0 +1,98 @@
+"""What the verify command checks, read from the stacks' outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from spec import outputs
+from spec.model import PlatformSpec
+
+
+class NotDeployedError(Exception):
+    """A stack of the profile does not exist (or lacks an output) in the account and region."""
+
+
+@dataclass(frozen=True)
+class DeployedService:
+    name: str
+    service_arn: str
+    cloud_map_service_id: str
+    log_group: str
+    target_group_arn: str | None
+    """``None`` for services the load balancer does not route to (Prometheus)."""
+
+
+@dataclass(frozen=True)
+class TargetsProbe:
+    task_definition_arn: str
+    subnets: tuple[str, ...]
+    security_group: str
+    log_group: str
+    container: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    cluster: str
+    services: tuple[DeployedService, ...]
+    probe: TargetsProbe
+
+
+def _stack_outputs(cloudformation: Any, stack_name: str, environment: str) -> dict[str, str]:
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except cloudformation.exceptions.ClientError as error:
+        if "does not exist" in str(error):
+            raise NotDeployedError(
+                f"stack {stack_name} does not exist: is profile {environment} deployed here?"
+            ) from None
+        raise
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
+def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
+    compute = _stack_outputs(cloudformation, f"{spec.stack_prefix}-compute", spec.environment)
+    observability = _stack_outputs(cloudformation, f"{spec.stack_prefix}-observability", spec.environment)
+    delivery = _stack_outputs(cloudformation, f"{spec.stack_prefix}-delivery", spec.environment)
+
+    def read(values: dict[str, str], key: str, stack: str) -> str:
+        if key not in values:
+            raise NotDeployedError(f"stack {spec.stack_prefix}-{stack} has no output {key}: deploy the current code")
+        return values[key]
+
+    services = [
+        DeployedService(
+            name=service.name,
+            service_arn=read(compute, outputs.output_key(service.name, outputs.SERVICE_ARN), "compute"),
+            cloud_map_service_id=read(
+                compute, outputs.output_key(service.name, outputs.CLOUD_MAP_SERVICE_ID), "compute"
+            ),
+            log_group=read(compute, outputs.output_key(service.name, outputs.LOG_GROUP), "compute"),
+            target_group_arn=read(compute, outputs.output_key(service.name, outputs.TARGET_GROUP_ARN), "compute"),
+        )
+        for service in spec.services
+    ]
+    name = spec.prometheus.name
+    services.append(
+        DeployedService(
+            name=name,
+            service_arn=read(observability, outputs.output_key(name, outputs.SERVICE_ARN), "observability"),
+            cloud_map_service_id=read(
+                observability, outputs.output_key(name, outputs.CLOUD_MAP_SERVICE_ID), "observability"
+            ),
+            log_group=read(observability, outputs.output_key(name, outputs.LOG_GROUP), "observability"),
+            target_group_arn=None,
+        )
+    )
+    return Deployment(
+        cluster=read(compute, outputs.CLUSTER_NAME, "compute"),
+        services=tuple(services),
+        probe=TargetsProbe(
+            task_definition_arn=read(delivery, outputs.PROBE_TASK_DEFINITION, "delivery"),
+            subnets=tuple(read(delivery, outputs.PROBE_SUBNETS, "delivery").split(",")),
+            security_group=read(delivery, outputs.PROBE_SECURITY_GROUP, "delivery"),
+            log_group=read(delivery, outputs.PROBE_LOG_GROUP, "delivery"),
+            container=outputs.PROBE_CONTAINER,
+        ),
+    )
