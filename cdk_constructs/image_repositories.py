@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ecr as ecr
 from constructs import Construct
 
@@ -22,11 +22,12 @@ class ImageRepositories(Construct):
         images_kept: int,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._names = {service.name: f"{name_prefix}/{service.name}" for service in services}
         self._repositories = {
             service.name: ecr.Repository(
                 self,
                 service.name,
-                repository_name=f"{name_prefix}/{service.name}",
+                repository_name=self._names[service.name],
                 image_scan_on_push=True,
                 encryption=ecr.RepositoryEncryption.AES_256,
                 image_tag_mutability=ecr.TagMutability.IMMUTABLE,
@@ -38,5 +39,18 @@ class ImageRepositories(Construct):
             for service in services
         }
 
-    def repository(self, service: ServiceSpec) -> ecr.IRepository:
-        return self._repositories[service.name]
+    def repository(self, service: ServiceSpec, *, used_from: Construct | None = None) -> ecr.IRepository:
+        """The service's repository as a construct in ``used_from``'s stack sees it.
+
+        Another stack imports it by its fixed name: a reference to this stack's
+        ARN would reach CloudFormation inside ``Fn::Split`` (how CDK derives the
+        registry URI), where stack-output references are not accepted."""
+        repository = self._repositories[service.name]
+        if used_from is None or Stack.of(used_from).node.path == Stack.of(self).node.path:
+            return repository
+        consumer = Stack.of(used_from)
+        construct_id = f"{service.name}ImageRepository"
+        existing = consumer.node.try_find_child(construct_id)
+        if existing is not None:
+            return existing  # type: ignore[return-value]
+        return ecr.Repository.from_repository_name(consumer, construct_id, self._names[service.name])

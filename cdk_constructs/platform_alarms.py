@@ -73,9 +73,27 @@ class PlatformAlarms(Construct):
             )
         )
 
-    def unhealthy_targets(self, name: str, target_group: elbv2.ApplicationTargetGroup) -> None:
+    def unhealthy_targets(
+        self,
+        name: str,
+        target_group: elbv2.ApplicationTargetGroup,
+        load_balancer: elbv2.IApplicationLoadBalancer,
+    ) -> None:
+        # Dimensions from the resources' own FullName attributes: CDK's
+        # target_group.metrics derives the load balancer's by splitting an ARN,
+        # and CloudFormation accepts no stack-output reference inside Fn::Split.
+        unhealthy = cloudwatch.Metric(
+            namespace="AWS/ApplicationELB",
+            metric_name="UnHealthyHostCount",
+            dimensions_map={
+                "TargetGroup": target_group.target_group_full_name,
+                "LoadBalancer": load_balancer.load_balancer_full_name,
+            },
+            statistic="Maximum",
+            period=ONE_MINUTE,
+        )
         self._add(
-            target_group.metrics.unhealthy_host_count(statistic="Maximum", period=ONE_MINUTE).create_alarm(
+            unhealthy.create_alarm(
                 self,
                 f"{name}UnhealthyTargets",
                 alarm_description=f"{name}: the load balancer sees unhealthy targets",

@@ -69,7 +69,7 @@ class ComputeStack(Stack):
         images_present = ImagesPresentCheck(
             self,
             "ImagesPresent",
-            images=[(repositories.repository(s), s.image_tag) for s in spec.services],
+            images=[(repositories.repository(s, used_from=self), s.image_tag) for s in spec.services],
             logs_key=logs_key,
             log_retention_days=spec.log_retention_days,
         )
@@ -83,7 +83,7 @@ class ComputeStack(Stack):
                 exec_log_group=cluster.exec_log_group,
                 namespace=self.namespace,
                 security_group=sealed(self, f"{service.name}Group", security_groups.service(service)),
-                repository=repositories.repository(service),
+                repository=repositories.repository(service, used_from=self),
                 listener=self.load_balancer.listener,
                 route_priority=10 * (index + 1),
                 capacity=capacity,

@@ -46,7 +46,9 @@ class DeliveryStack(Stack):
             self,
             "Migrations",
             container_name=MIGRATIONS_CONTAINER,
-            image=ecs.ContainerImage.from_ecr_repository(repositories.repository(migrating), tag=migrating.image_tag),
+            image=ecs.ContainerImage.from_ecr_repository(
+                repositories.repository(migrating, used_from=self), tag=migrating.image_tag
+            ),
             command=list(delivery.migrate_command),
             environment=database_environment(migrating, data.database),
             secrets=database_secrets(data.database),
@@ -59,7 +61,7 @@ class DeliveryStack(Stack):
             "SmokeTests",
             container_name=SMOKE_TESTS_CONTAINER,
             image=ecs.ContainerImage.from_ecr_repository(
-                repositories.repository(smoke_service), tag=smoke_service.image_tag
+                repositories.repository(smoke_service, used_from=self), tag=smoke_service.image_tag
             ),
             command=list(delivery.smoke_test_command),
             environment={
@@ -92,7 +94,7 @@ class DeliveryStack(Stack):
                     task_definition=application.task_definition,
                     swap=ImageSwap(
                         container_name=application.spec.container_name,
-                        repository_uri=repositories.repository(application.spec).repository_uri,
+                        repository_uri=repositories.repository(application.spec, used_from=self).repository_uri,
                     ),
                 )
                 for name, application in compute.services.items()
@@ -100,13 +102,15 @@ class DeliveryStack(Stack):
             migrations=OneOffRun(
                 name="Migrations",
                 task_definition=self.migrations.task_definition,
-                swap=ImageSwap(MIGRATIONS_CONTAINER, repositories.repository(migrating).repository_uri),
+                swap=ImageSwap(MIGRATIONS_CONTAINER, repositories.repository(migrating, used_from=self).repository_uri),
                 security_group=sealed(self, "MigrationsGroup", security_groups.service(migrating)),
             ),
             smoke_tests=OneOffRun(
                 name="SmokeTests",
                 task_definition=self.smoke_tests.task_definition,
-                swap=ImageSwap(SMOKE_TESTS_CONTAINER, repositories.repository(smoke_service).repository_uri),
+                swap=ImageSwap(
+                    SMOKE_TESTS_CONTAINER, repositories.repository(smoke_service, used_from=self).repository_uri
+                ),
                 security_group=sealed(self, "SmokeTestsGroup", security_groups.service(smoke_service)),
             ),
             rollout_poll_seconds=delivery.rollout_poll_seconds,

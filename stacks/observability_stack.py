@@ -127,7 +127,7 @@ class ObservabilityStack(Stack):
         cluster_name = compute.cluster.cluster_name
         alarms.load_balancer(compute.load_balancer.load_balancer)
         for name, application in compute.services.items():
-            alarms.unhealthy_targets(name, application.target_group)
+            alarms.unhealthy_targets(name, application.target_group, compute.load_balancer.load_balancer)
             alarms.ecs_service(name, application.service, cluster_name=cluster_name)
         alarms.not_running("Prometheus", self.prometheus.service, cluster_name=cluster_name)
         alarms.database(

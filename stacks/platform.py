@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, App, Environment, Tags, Validations
+from aws_cdk import Acknowledgment, App, Aspects, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
+from cdk_constructs.redundant_dependencies import RedundantRoleDependencies
 from spec.model import PlatformSpec
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
@@ -78,6 +79,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         env=env,
         description=f"{spec.stack_prefix}: migrations and smoke-test tasks, deployment state machine, targets probe",
     )
+    Aspects.of(app).add(RedundantRoleDependencies())
     Tags.of(app).add("project", spec.project)
     Tags.of(app).add("environment", spec.environment)
     return PlatformStacks(network=network, data=data, compute=compute, observability=observability, delivery=delivery)
