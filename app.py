@@ -19,7 +19,7 @@ def build(app: App) -> PlatformStacks:
     """Every stack of the profile the app's context names, with the nag packs on."""
     spec = spec_from_context(app.node.get_all_context())
     stacks = build_platform(app, spec)
-    add_compliance_checks(app)
+    add_compliance_checks(app, spec)
     return stacks
 
 

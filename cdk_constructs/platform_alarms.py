@@ -77,7 +77,7 @@ class PlatformAlarms(Construct):
         self,
         name: str,
         target_group: elbv2.ApplicationTargetGroup,
-        load_balancer: elbv2.IApplicationLoadBalancer,
+        load_balancer: elbv2.ApplicationLoadBalancer,
     ) -> None:
         # Dimensions from the resources' own FullName attributes: CDK's
         # target_group.metrics derives the load balancer's by splitting an ARN,

@@ -29,6 +29,11 @@ from spec.model import PlatformSpec, ServiceSpec
 HTTPS_PORT = 443
 
 
+def group_description(spec: PlatformSpec, peer: str) -> str:
+    """How each group names its party; the reachability check reads it back."""
+    return f"{spec.stack_prefix} {peer}"
+
+
 def sealed(scope: Construct, construct_id: str, group: ec2.ISecurityGroup) -> ec2.ISecurityGroup:
     """``group`` as the other stacks use it: attachable, but immutable, so no
     construct outside the network stack (a load balancer target, a grant of
@@ -48,7 +53,7 @@ class PlatformSecurityGroups(Construct):
                 self,
                 peer,
                 vpc=vpc,
-                description=f"{spec.stack_prefix} {peer}",
+                description=group_description(spec, peer),
                 allow_all_outbound=False,
             )
             for peer in peers(spec)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aws_cdk import Acknowledgment, App, Aspects, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
+from cdk_constructs.reachability_check import ReachabilityCheck
 from cdk_constructs.redundant_dependencies import RedundantRoleDependencies
 from spec.model import PlatformSpec
 from stacks.compute_stack import ComputeStack
@@ -85,9 +86,9 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
     return PlatformStacks(network=network, data=data, compute=compute, observability=observability, delivery=delivery)
 
 
-def add_compliance_checks(app: App) -> None:
-    """cdk-nag packs, run by every synth; findings fail it unless acknowledged."""
-    Validations.of(app).add_plugins(AwsSolutionsChecks(), NIST80053R5Checks())
+def add_compliance_checks(app: App, spec: PlatformSpec) -> None:
+    """cdk-nag packs and the reachability check, run by every synth; findings fail it unless acknowledged."""
+    Validations.of(app).add_plugins(AwsSolutionsChecks(), NIST80053R5Checks(), ReachabilityCheck(spec))
     Validations.of(app).acknowledge(
         Acknowledgment(
             id="NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",

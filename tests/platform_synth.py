@@ -84,7 +84,7 @@ def synth_spec(outdir: Path, spec: PlatformSpec, *, checks: bool = False) -> Syn
     app = new_app(outdir)
     stacks = build_platform(app, spec)
     if checks:
-        add_compliance_checks(app)
+        add_compliance_checks(app, spec)
     app.synth()
     return Synthesized(spec=spec, stacks=stacks, outdir=outdir)
 

@@ -10,6 +10,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_s3 as s3
 
+from spec.profiles import dev
 from stacks.platform import add_compliance_checks
 from tests.platform_synth import LAYERS, Synthesized, new_app
 
@@ -33,7 +34,7 @@ def test_both_packs_run_on_every_synth(tmp_path: Path) -> None:
     app = new_app(tmp_path)
     probe = Stack(app, "Probe")
     s3.Bucket(probe, "PlainBucket")
-    add_compliance_checks(app)
+    add_compliance_checks(app, dev())
     with pytest.raises(RuntimeError, match=r"^ValidationFailed"):
         app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())

@@ -1,0 +1,145 @@
+"""A validation plugin run by every synth: every path the spec implies is open
+both ways in the synthesized security groups, and nothing else reaches the database."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import (
+    IPolicyValidationContextBeta1,
+    IPolicyValidationPluginBeta1,
+    PolicyValidationPluginReportBeta1,
+    PolicyViolatingResourceBeta1,
+    PolicyViolationBeta1,
+)
+
+from cdk_constructs.security_groups import group_description
+from spec.connections import DATABASE, peers, required_paths, service_peer
+from spec.model import PlatformSpec
+
+RULE = "platform-reachability"
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    logical_id: str
+
+
+def _rules(template: dict[str, Any], groups: dict[str, str], kind: str, other: str) -> dict[tuple[str, str, int], str]:
+    """(source peer, destination peer, port) -> logical id, for rules between the platform's groups."""
+    found: dict[tuple[str, str, int], str] = {}
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] != kind or not isinstance(props.get(other), dict) or "Fn::GetAtt" not in props[other]:
+            continue
+        owner, peer = groups.get(props["GroupId"]["Fn::GetAtt"][0]), groups.get(props[other]["Fn::GetAtt"][0])
+        if owner is None or peer is None or props.get("FromPort") != props.get("ToPort"):
+            continue
+        pair = (peer, owner) if kind.endswith("Ingress") else (owner, peer)
+        found[(*pair, props["FromPort"])] = logical_id
+    return found
+
+
+def _group_of(props: dict[str, Any]) -> str | None:
+    group = props.get("GroupId")
+    return group["Fn::GetAtt"][0] if isinstance(group, dict) and "Fn::GetAtt" in group else None
+
+
+def reachability_problems(spec: PlatformSpec, network_template: dict[str, Any]) -> list[Problem]:
+    groups = {
+        logical_id: description
+        for logical_id, resource in network_template["Resources"].items()
+        if resource["Type"] == "AWS::EC2::SecurityGroup"
+        for description in [resource["Properties"].get("GroupDescription")]
+    }
+    by_peer = {group_description(spec, peer): peer for peer in peers(spec)}
+    group_peers = {logical_id: by_peer[text] for logical_id, text in groups.items() if text in by_peer}
+    problems = [
+        Problem(f"no security group for {peer}", "") for peer in peers(spec) if peer not in group_peers.values()
+    ]
+    ingress = _rules(network_template, group_peers, "AWS::EC2::SecurityGroupIngress", "SourceSecurityGroupId")
+    egress = _rules(network_template, group_peers, "AWS::EC2::SecurityGroupEgress", "DestinationSecurityGroupId")
+    paths = list(required_paths(spec))
+    migrations = spec.service(spec.delivery.migrations_service)
+    for path in paths:
+        key = (path.source, path.destination, path.port)
+        label = f"{path.label} ({path.purpose})"
+        if path.source == service_peer(migrations) and path.destination == DATABASE:
+            label += ", also the migrations task's path"
+        if key not in ingress:
+            problems.append(Problem(f"{label}: missing the ingress rule on {path.destination}'s group", ""))
+        if key not in egress:
+            problems.append(Problem(f"{label}: missing the egress rule on {path.source}'s group", ""))
+    allowed = {(p.source, p.destination, p.port) for p in paths if p.destination == DATABASE}
+    for (source, destination, port), logical_id in ingress.items():
+        if destination == DATABASE and (source, destination, port) not in allowed:
+            problems.append(
+                Problem(
+                    f"{source} -> {DATABASE}:{port}: reaches the database, which the spec does not allow", logical_id
+                )
+            )
+    database_group = next((lid for lid, peer in group_peers.items() if peer == DATABASE), None)
+    for logical_id, resource in network_template["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::EC2::SecurityGroup" and logical_id == database_group:
+            outside = props.get("SecurityGroupIngress", [])
+        elif resource["Type"] == "AWS::EC2::SecurityGroupIngress" and _group_of(props) == database_group:
+            outside = [] if "SourceSecurityGroupId" in props else [props]
+        else:
+            continue
+        for rule in outside:
+            source = rule.get("CidrIp") or rule.get("CidrIpv6") or rule.get("SourcePrefixListId")
+            problems.append(
+                Problem(f"{source} -> {DATABASE}: reaches the database, which the spec does not allow", logical_id)
+            )
+    return problems
+
+
+@jsii.implements(IPolicyValidationPluginBeta1)
+class ReachabilityCheck:
+    """Fails the synth, naming the path and the missing side, when the network
+    template does not open what the spec implies."""
+
+    def __init__(self, spec: PlatformSpec) -> None:
+        self._spec = spec
+
+    @property
+    def name(self) -> str:
+        return "PlatformReachability"
+
+    @property
+    def version(self) -> str | None:
+        return None
+
+    @property
+    def rule_ids(self) -> list[str] | None:
+        return [RULE]
+
+    def validate(self, context: IPolicyValidationContextBeta1) -> PolicyValidationPluginReportBeta1:
+        network = next(
+            (p for p in context.template_paths if Path(p).name == f"{self._spec.stack_prefix}-network.template.json"),
+            None,
+        )
+        if network is None:
+            return PolicyValidationPluginReportBeta1(success=True, violations=[])
+        problems = reachability_problems(self._spec, json.loads(Path(network).read_text()))
+        violations = [
+            PolicyViolationBeta1(
+                rule_name=RULE,
+                description=problem.message,
+                violating_resources=[
+                    PolicyViolatingResourceBeta1(
+                        locations=["Properties"],
+                        resource_logical_id=problem.logical_id or "SecurityGroups",
+                        template_path=network,
+                    )
+                ],
+            )
+            for problem in problems
+        ]
+        return PolicyValidationPluginReportBeta1(success=not violations, violations=violations)

@@ -1,0 +1,99 @@
+"""The reachability check that runs on every synth."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import aws_ec2 as ec2
+
+from cdk_constructs import security_groups
+from cdk_constructs.reachability_check import reachability_problems
+from spec.connections import NetworkPath
+from tests.platform_synth import Synthesized, synth_spec
+
+
+def _messages(spec: Any, template: dict[str, Any]) -> list[str]:
+    return [problem.message for problem in reachability_problems(spec, template)]
+
+
+def test_the_shipped_profiles_are_reachable(profile: Synthesized) -> None:
+    assert _messages(profile.spec, profile.template_json("network")) == []
+
+
+def _drop_rule(template: dict[str, Any], kind: str, port: int) -> dict[str, Any]:
+    edited = copy.deepcopy(template)
+    (logical_id, _) = next(
+        (k, v)
+        for k, v in edited["Resources"].items()
+        if v["Type"] == kind
+        and v["Properties"].get("FromPort") == port
+        and "prometheus scrapes" in v["Properties"].get("Description", "")
+    )
+    del edited["Resources"][logical_id]
+    return edited
+
+
+@pytest.mark.parametrize(
+    ("kind", "side"), [("AWS::EC2::SecurityGroupIngress", "ingress"), ("AWS::EC2::SecurityGroupEgress", "egress")]
+)
+def test_a_missing_side_is_named(dev: Synthesized, kind: str, side: str) -> None:
+    backend = dev.spec.service("backend")
+    template = _drop_rule(dev.template_json("network"), kind, backend.container_port)
+    owner = "service-backend" if side == "ingress" else "prometheus"
+    assert _messages(dev.spec, template) == [
+        f"prometheus -> service-backend:{backend.container_port} (prometheus scrapes backend /api/metrics): "
+        f"missing the {side} rule on {owner}'s group"
+    ]
+
+
+def test_anything_else_reaching_the_database_fails(dev: Synthesized) -> None:
+    template = copy.deepcopy(dev.template_json("network"))
+    resources = template["Resources"]
+    groups = {
+        r["Properties"]["GroupDescription"].split(" ", 1)[1]: k
+        for k, r in resources.items()
+        if r["Type"] == "AWS::EC2::SecurityGroup"
+    }
+    resources["FrontendToDatabase"] = {
+        "Type": "AWS::EC2::SecurityGroupIngress",
+        "Properties": {
+            "GroupId": {"Fn::GetAtt": [groups["database"], "GroupId"]},
+            "SourceSecurityGroupId": {"Fn::GetAtt": [groups["service-frontend"], "GroupId"]},
+            "IpProtocol": "tcp",
+            "FromPort": 5432,
+            "ToPort": 5432,
+        },
+    }
+    resources[groups["database"]]["Properties"]["SecurityGroupIngress"] = [
+        {"CidrIp": "10.0.0.0/16", "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432}
+    ]
+    assert _messages(dev.spec, template) == [
+        "service-frontend -> database:5432: reaches the database, which the spec does not allow",
+        "10.0.0.0/16 -> database: reaches the database, which the spec does not allow",
+    ]
+
+
+def test_removing_a_rule_from_the_code_fails_the_synth(
+    dev: Synthesized, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a developer deleting one line of cdk_constructs/security_groups.py would see."""
+    original = security_groups.PlatformSecurityGroups._open
+
+    def open_without_scrape_ingress(self: security_groups.PlatformSecurityGroups, path: NetworkPath) -> None:
+        if path.source == "prometheus" and path.destination == "service-backend":
+            self._groups[path.source].add_egress_rule(
+                self._groups[path.destination], ec2.Port.tcp(path.port), path.purpose
+            )
+            return
+        original(self, path)
+
+    monkeypatch.setattr(security_groups.PlatformSecurityGroups, "_open", open_without_scrape_ingress)
+    with pytest.raises(RuntimeError) as failure:
+        synth_spec(tmp_path, dev.spec, checks=True)
+    assert (
+        "prometheus -> service-backend:3001 (prometheus scrapes backend /api/metrics): "
+        "missing the ingress rule on service-backend's group" in str(failure.value)
+    )
