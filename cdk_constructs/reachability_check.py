@@ -10,11 +10,11 @@ from typing import Any
 
 import jsii
 from aws_cdk import (
-    IPolicyValidationContextBeta1,
-    IPolicyValidationPluginBeta1,
-    PolicyValidationPluginReportBeta1,
-    PolicyViolatingResourceBeta1,
-    PolicyViolationBeta1,
+    IPolicyValidationContext,
+    IPolicyValidationPlugin,
+    PolicyValidationPluginReport,
+    PolicyViolatingResource,
+    PolicyViolation,
 )
 
 from cdk_constructs.security_groups import group_description
@@ -100,7 +100,7 @@ def reachability_problems(spec: PlatformSpec, network_template: dict[str, Any]) 
     return problems
 
 
-@jsii.implements(IPolicyValidationPluginBeta1)
+@jsii.implements(IPolicyValidationPlugin)
 class ReachabilityCheck:
     """Fails the synth, naming the path and the missing side, when the network
     template does not open what the spec implies."""
@@ -120,20 +120,20 @@ class ReachabilityCheck:
     def rule_ids(self) -> list[str] | None:
         return [RULE]
 
-    def validate(self, context: IPolicyValidationContextBeta1) -> PolicyValidationPluginReportBeta1:
+    def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
         network = next(
             (p for p in context.template_paths if Path(p).name == f"{self._spec.stack_prefix}-network.template.json"),
             None,
         )
         if network is None:
-            return PolicyValidationPluginReportBeta1(success=True, violations=[])
+            return PolicyValidationPluginReport(success=True, violations=[])
         problems = reachability_problems(self._spec, json.loads(Path(network).read_text()))
         violations = [
-            PolicyViolationBeta1(
+            PolicyViolation(
                 rule_name=RULE,
                 description=problem.message,
                 violating_resources=[
-                    PolicyViolatingResourceBeta1(
+                    PolicyViolatingResource(
                         locations=["Properties"],
                         resource_logical_id=problem.logical_id or "SecurityGroups",
                         template_path=network,
@@ -142,4 +142,4 @@ class ReachabilityCheck:
             )
             for problem in problems
         ]
-        return PolicyValidationPluginReportBeta1(success=not violations, violations=violations)
+        return PolicyValidationPluginReport(success=not violations, violations=violations)
