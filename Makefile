@@ -7,7 +7,7 @@ PYTHON ?= python3
 # The pinned Node (node_modules/.bin/node) runs both the CDK CLI and jsii.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install tools synth test lint typecheck snapshots clean
+.PHONY: install tools synth test lint typecheck snapshots diff clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -50,5 +50,23 @@ typecheck: install
 snapshots: install
 	python -m pytest -q tests/test_snapshots.py --snapshot-update
 
+## diff: cdk diff of every stack against BASE (default: the merge base with main), no AWS
+## credentials needed; fails when a stateful resource would be replaced or removed
+BASE ?= $(shell git merge-base HEAD origin/main 2>/dev/null || git merge-base HEAD main 2>/dev/null || echo HEAD)
+diff: install
+	rm -rf cdk.out base.out .base
+	git worktree add --detach --force .base $(BASE) >/dev/null
+	ln -s $(CURDIR)/.venv .base/.venv && ln -s $(CURDIR)/node_modules .base/node_modules
+	cd .base && cdk synth --quiet -c env=$(ENV) -o $(CURDIR)/base.out >/dev/null; status=$$?; \
+	  cd $(CURDIR) && git worktree remove --force .base; exit $$status
+	cdk synth --quiet -c env=$(ENV) >/dev/null
+	@for template in cdk.out/*.template.json; do \
+	  stack=$$(basename $$template .template.json); \
+	  if [ -f base.out/$$stack.template.json ]; then \
+	    cdk diff --app cdk.out --exclusively --template base.out/$$stack.template.json $$stack 2>&1; \
+	  else echo "Stack $$stack: new (not in $(BASE))"; fi; \
+	done
+	python -m tools.state_guard base.out cdk.out
+
 clean:
-	rm -rf cdk.out base.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out base.out .base .pytest_cache .mypy_cache .ruff_cache

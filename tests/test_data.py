@@ -12,19 +12,8 @@ from aws_cdk.assertions import Match
 from spec.connections import FILE_SYSTEM, PROMETHEUS
 from tests.platform_synth import Synthesized
 from tests.test_network import rules
+from tools.state_guard import STATEFUL_TYPES
 
-# Every CloudFormation type in this project that holds data, and where its data lives.
-STATEFUL_TYPES = (
-    "AWS::RDS::DBInstance",
-    "AWS::EFS::FileSystem",
-    "AWS::S3::Bucket",
-    "AWS::ECR::Repository",
-    "AWS::KMS::Key",
-    "AWS::Backup::BackupVault",
-    "AWS::Logs::LogGroup",
-    "AWS::SecretsManager::Secret",
-    "AWS::APS::Workspace",
-)
 KEEPS_DATA = ("Retain", "Snapshot")
 
 

@@ -1,0 +1,69 @@
+"""The guard ``make diff`` runs: a change that would replace or remove state is refused."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from constructs import Construct
+
+from cdk_constructs.config_bucket import ConfigBucket
+from stacks import data_stack
+from tests.platform_synth import LAYERS, Synthesized, synth_spec
+from tools.state_guard import main, state_risks
+
+
+def _templates(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    return {synth.stack_name(layer): synth.template_json(layer) for layer in LAYERS}
+
+
+def test_an_unchanged_platform_passes(profile: Synthesized) -> None:
+    assert state_risks(_templates(profile), _templates(profile)) == []
+
+
+def test_a_renamed_stateful_construct_is_refused(
+    dev: Synthesized, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class RenamedConfigBucket(ConfigBucket):
+        def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+            del construct_id
+            super().__init__(scope, "Configuration", **kwargs)
+
+    monkeypatch.setattr(data_stack, "ConfigBucket", RenamedConfigBucket)
+    renamed = synth_spec(tmp_path / "renamed", dev.spec)
+    risks = state_risks(_templates(dev), _templates(renamed))
+    removed = [r for r in risks if r.resource_type == "AWS::S3::Bucket"]
+    assert len(removed) == 1
+    assert removed[0].stack == "dev-davidshaevel-data"
+    assert removed[0].logical_id.startswith("ConfigBucket")
+    assert "would be removed" in str(removed[0])
+    assert main([str(dev.outdir), str(renamed.outdir)]) == 1
+    assert "STATE AT RISK: dev-davidshaevel-data: AWS::S3::Bucket ConfigBucket" in capsys.readouterr().out
+
+
+def test_an_immutable_property_change_is_a_replacement(dev: Synthesized) -> None:
+    new = copy.deepcopy(_templates(dev))
+    data = new["dev-davidshaevel-data"]["Resources"]
+    (database,) = [k for k, v in data.items() if v["Type"] == "AWS::RDS::DBInstance"]
+    data[database]["Properties"]["DBInstanceIdentifier"] = "dev-davidshaevel-postgres-2"
+    (risk,) = state_risks(_templates(dev), new)
+    assert str(risk) == (
+        f"dev-davidshaevel-data: AWS::RDS::DBInstance {database} would be replaced (DBInstanceIdentifier changed)"
+    )
+
+
+def test_a_deleted_stack_takes_its_state_with_it(dev: Synthesized) -> None:
+    new = {name: t for name, t in _templates(dev).items() if name != "dev-davidshaevel-data"}
+    risks = state_risks(_templates(dev), new)
+    assert risks
+    assert all("its stack would be deleted" in r.reason for r in risks)
+
+
+def test_the_command_refuses_missing_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "x.template.json").write_text(json.dumps({"Resources": {}}))
+    assert main([str(tmp_path / "absent"), str(tmp_path / "new")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: no templates in {tmp_path / 'absent'}"
