@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,20 @@ def prod(synthesized: dict[str, Synthesized]) -> Synthesized:
 def profile(request: pytest.FixtureRequest, synthesized: dict[str, Synthesized]) -> Synthesized:
     result: Synthesized = synthesized[request.param]
     return result
+
+
+_TIMINGS: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        for name, value in report.user_properties:
+            if name == "seconds_until_all_targets_up":
+                _TIMINGS.append(f"{report.nodeid}: every Prometheus target up after {value} s")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _TIMINGS:
+        terminalreporter.write_sep("-", "local Prometheus discovery")
+        for line in _TIMINGS:
+            terminalreporter.write_line(line)

@@ -94,7 +94,8 @@ def main(argv: list[str]) -> int:
         print(f"STATE AT RISK: {risk}")
     if risks:
         print(
-            f"{len(risks)} stateful resource(s) would be replaced or removed; keep their logical ids and immutable properties"
+            f"{len(risks)} stateful resource(s) would be replaced or removed: "
+            "keep their construct ids and immutable properties"
         )
         return 1
     print("state guard: no stateful resource would be replaced or removed")

@@ -1,0 +1,138 @@
+"""The real Prometheus discovers and scrapes every service of the spec through
+Cloud Map-style DNS SRV records, inside an isolated network namespace."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdk_constructs.rendered_config import render_prometheus_config
+from spec import PlatformSpec
+from spec.profiles import dev
+from tests.discovery import run_in_namespace
+
+INSTANCES_PER_SERVICE = 2
+TIMEOUT_SECONDS = 60
+FAST = 2  # seconds: scrape, evaluation and SRV refresh intervals, for the suite's speed
+
+
+def _namespaces_unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "creating network and mount namespaces needs root"
+    for tool in ("unshare", "ip"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    probe = subprocess.run(["unshare", "--net", "--mount", "true"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        return f"this machine cannot create namespaces: {probe.stderr.strip()}"
+    return None
+
+
+UNAVAILABLE = _namespaces_unavailable()
+
+
+def _with_third_service(spec: PlatformSpec) -> PlatformSpec:
+    admin = replace(
+        spec.service("backend"),
+        name="admin",
+        container_name="admin",
+        container_port=3002,
+        route="/admin/*",
+        metrics_path="/metrics",
+        uses_database=False,
+    )
+    return replace(spec, services=(*spec.services, admin))
+
+
+def _plan(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
+    fast = replace(
+        spec.prometheus,
+        scrape_interval_seconds=FAST,
+        evaluation_interval_seconds=FAST,
+        discovery_refresh_seconds=FAST,
+    )
+    config = directory / "prometheus.yml"
+    config.write_text(render_prometheus_config(replace(spec, prometheus=fast)))
+    services = []
+    for index, service in enumerate(spec.services):
+        services.append(
+            {
+                "dns_name": spec.dns_name(service),
+                "port": service.container_port,
+                "metrics_path": service.metrics_path,
+                "instances": [
+                    # Cloud Map names each SRV target <instance id>.<service>.<namespace>.
+                    {"id": f"{index:02x}{replica:02x}" + "0" * 28, "address": f"127.0.{index + 1}.{replica + 2}"}
+                    for replica in range(INSTANCES_PER_SERVICE)
+                ],
+            }
+        )
+    prometheus = shutil.which("prometheus")
+    if prometheus is None:
+        pytest.fail("prometheus is missing: `make test` installs Debian's prometheus package")
+    return {
+        "services": services,
+        "prometheus": prometheus,
+        "config": str(config),
+        "data": str(directory / "tsdb"),
+        "log": str(directory / "prometheus.log"),
+        "port": spec.prometheus.port,
+        "timeout": TIMEOUT_SECONDS,
+        "expected_targets": INSTANCES_PER_SERVICE * len(spec.services) + 1,
+    }
+
+
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
+@pytest.mark.parametrize("variant", ["dev profile", "dev profile with a third service"])
+def test_every_target_of_every_job_is_up(variant: str, tmp_path: Path, record_property: Any) -> None:
+    spec = dev() if variant == "dev profile" else _with_third_service(dev())
+    plan = _plan(spec, tmp_path)
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")
+    command = [
+        "unshare", "--net", "--mount", "--propagation", "private", "sh", "-c",
+        'mount --bind "$0" /etc/resolv.conf && ip link set lo up && exec "$@"',
+        str(resolv), sys.executable, run_in_namespace.__file__, str(tmp_path / "plan.json"),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    try:
+        out, err = process.communicate(timeout=TIMEOUT_SECONDS + 30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    record_property("seconds_until_all_targets_up", result["seconds"])
+    jobs = {service.name: service for service in spec.services}
+    seen = {(t["job"], t["instance"]) for t in result["targets"]}
+    expected = {(spec.prometheus.name, f"127.0.0.1:{spec.prometheus.port}")} | {
+        (service["dns_name"].split(".")[0], f"{instance['id']}.{service['dns_name']}:{service['port']}")
+        for service in plan["services"]
+        for instance in service["instances"]
+    }
+    log = (tmp_path / "prometheus.log").read_text()[-2000:]
+    assert seen == expected, f"{result}\n{log}"
+    down = [t for t in result["targets"] if t["health"] != "up"]
+    assert down == [], f"not up after {result['seconds']} s: {down}\n{log}"
+    for target in result["targets"]:
+        if target["job"] in jobs:
+            assert target["url"].endswith(jobs[target["job"]].metrics_path)
+    print(f"{variant}: {len(seen)}/{len(seen)} targets up after {result['seconds']} s")
