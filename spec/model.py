@@ -195,7 +195,11 @@ class NetworkSpec:
     max_azs: int
     """Availability zones the subnets span."""
     nat_gateways: int
-    """NAT gateways for the application subnets' egress (1 .. max_azs)."""
+    """NAT devices for the application subnets' egress (1 .. max_azs)."""
+    nat: Literal["gateway", "instance"] = "gateway"
+    """Managed NAT gateways, or a small NAT instance (a fraction of the cost, no high availability)."""
+    nat_instance_type: str = "t4g.nano"
+    """Instance type of the NAT instance (Graviton)."""
     subnet_prefix_length: int = 24
     """Prefix length of each subnet; three tiers per zone must fit the VPC."""
 
@@ -216,6 +220,10 @@ class NetworkSpec:
                 self.nat_gateways,
                 f"must be from 1 to max_azs ({self.max_azs})",
             )
+        if self.nat not in ("gateway", "instance"):
+            raise SpecError("network.nat", self.nat, "must be 'gateway' or 'instance'")
+        if not re.match(r"^[a-z][a-z0-9]*[0-9][a-z]*\.[a-z0-9]+$", self.nat_instance_type):
+            raise SpecError("network.nat_instance_type", self.nat_instance_type, "not an EC2 instance type")
         if not network.prefixlen < self.subnet_prefix_length <= 28:
             raise SpecError(
                 "network.subnet_prefix_length",
@@ -546,6 +554,8 @@ class PlatformSpec:
                 self.database.deletion_protection,
                 "production needs deletion protection",
             )
+        if self.network.nat != "gateway":
+            raise SpecError("network.nat", self.network.nat, "production needs managed NAT gateways")
         if self.network.nat_gateways != self.network.max_azs:
             raise SpecError(
                 "network.nat_gateways",

@@ -21,6 +21,17 @@ def _group_peers(template: dict[str, Any], synth: Synthesized) -> dict[str, str]
         logical_id: resource["Properties"]["GroupDescription"].removeprefix(prefix)
         for logical_id, resource in template["Resources"].items()
         if resource["Type"] == "AWS::EC2::SecurityGroup"
+        and resource["Properties"]["GroupDescription"].startswith(prefix)
+    }
+
+
+def _nat_instance_groups(template: dict[str, Any]) -> set[str]:
+    """The group CDK's NAT instance provider makes (not one of the platform's parties)."""
+    return {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::EC2::SecurityGroup"
+        and resource["Properties"]["GroupDescription"] == "Security Group for NAT instances"
     }
 
 
@@ -63,8 +74,12 @@ def outside_ingress(synth: Synthesized) -> set[tuple[str, str, int]]:
         source = str(rule.get("SourcePrefixListId") or rule.get("CidrIp") or rule.get("CidrIpv6"))
         admitted.add((source, groups[group_logical_id], rule["FromPort"]))
 
+    nat_groups = _nat_instance_groups(template)
     for logical_id, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::EC2::SecurityGroup":
+        if resource["Type"] == "AWS::EC2::SecurityGroup" and logical_id in nat_groups:
+            for rule in resource["Properties"].get("SecurityGroupIngress", []):
+                admitted.add((str(rule["CidrIp"]), "nat-instance", rule["FromPort"]))
+        elif resource["Type"] == "AWS::EC2::SecurityGroup":
             for rule in resource["Properties"].get("SecurityGroupIngress", []):
                 admit(rule, logical_id)
         elif (
@@ -86,8 +101,9 @@ def test_every_derived_path_is_open_on_both_sides_and_nothing_else(profile: Synt
 
 
 def test_nothing_but_cloudfront_reaches_the_load_balancer(profile: Synthesized) -> None:
-    edge = profile.spec.edge
-    assert outside_ingress(profile) == {(edge.origin_facing_prefix_list, LOAD_BALANCER, edge.origin_port)}
+    edge, network = profile.spec.edge, profile.spec.network
+    nat = {(network.cidr, "nat-instance", 443)} if network.nat == "instance" else set()
+    assert outside_ingress(profile) == {(edge.origin_facing_prefix_list, LOAD_BALANCER, edge.origin_port)} | nat
     template = profile.template_json("compute")
     balancers = [r for r in template["Resources"].values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
     assert [b["Properties"]["Scheme"] for b in balancers] == ["internal"]
@@ -131,8 +147,9 @@ def test_frontend_reaches_backend_on_its_port(dev: Synthesized) -> None:
 
 def test_groups_have_no_open_egress_but_https(profile: Synthesized) -> None:
     template = profile.template_json("network")
-    for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::EC2::SecurityGroup":
+    nat_groups = _nat_instance_groups(template)
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::EC2::SecurityGroup" or logical_id in nat_groups:
             continue
         for rule in resource["Properties"].get("SecurityGroupEgress", []):
             if rule.get("CidrIp") == "0.0.0.0/0":
@@ -147,8 +164,21 @@ def test_one_group_per_party(profile: Synthesized) -> None:
     assert LOAD_BALANCER in groups.values()
 
 
-def test_nat_gateways_per_profile(profile: Synthesized) -> None:
-    profile.template("network").resource_count_is("AWS::EC2::NatGateway", profile.spec.network.nat_gateways)
+def test_nat_per_profile(profile: Synthesized) -> None:
+    network, template = profile.spec.network, profile.template("network")
+    gateways = network.nat_gateways if network.nat == "gateway" else 0
+    template.resource_count_is("AWS::EC2::NatGateway", gateways)
+    template.resource_count_is("AWS::EC2::Instance", network.nat_gateways - gateways)
+    if network.nat == "instance":
+        template.has_resource_properties(
+            "AWS::EC2::Instance",
+            {
+                "InstanceType": network.nat_instance_type,
+                "SourceDestCheck": False,
+                "Monitoring": True,
+                "BlockDeviceMappings": [Match.object_like({"Ebs": Match.object_like({"Encrypted": True})})],
+            },
+        )
 
 
 def test_subnet_tiers(profile: Synthesized) -> None:
