@@ -84,7 +84,7 @@ class PlatformVpc(Construct):
         )
 
     def _harden_nat_instances(self) -> None:
-        for subnet in self.vpc.public_subnets:
+        for index, subnet in enumerate(self.vpc.public_subnets):
             instance = subnet.node.try_find_child("NatInstance")
             if instance is None:
                 continue
@@ -99,8 +99,8 @@ class PlatformVpc(Construct):
             ]
             # What Instance(require_imdsv2=True) does, which the NAT provider does not expose.
             template = ec2.CfnLaunchTemplate(
-                subnet,
-                "NatInstanceImdsV2",
+                self,
+                f"NatInstanceImdsV2{index}",
                 launch_template_data=ec2.CfnLaunchTemplate.LaunchTemplateDataProperty(
                     metadata_options=ec2.CfnLaunchTemplate.MetadataOptionsProperty(http_tokens="required")
                 ),
