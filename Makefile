@@ -7,7 +7,7 @@ PYTHON ?= python3
 # The pinned Node (node_modules/.bin/node) runs both the CDK CLI and jsii.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install tools synth test lint typecheck snapshots diff clean
+.PHONY: install tools synth test lint typecheck snapshots diff cost bench diagram clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -67,6 +67,10 @@ diff: install
 	  else echo "Stack $$stack: new (not in $(BASE))"; fi; \
 	done
 	python -m tools.state_guard base.out cdk.out
+
+## cost: the profile's fixed monthly cost at list prices (make cost ENV=prod)
+cost: synth
+	python -m tools.cost cdk.out
 
 clean:
 	rm -rf cdk.out base.out .base .pytest_cache .mypy_cache .ruff_cache
