@@ -72,5 +72,9 @@ diff: install
 cost: synth
 	python -m tools.cost cdk.out
 
+## bench: time a dev synth, the minimal app's synth and the test suite on this machine
+bench: install tools
+	python bench/run.py
+
 clean:
 	rm -rf cdk.out base.out .base .pytest_cache .mypy_cache .ruff_cache

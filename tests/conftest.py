@@ -44,7 +44,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call":
         for name, value in report.user_properties:
             if name == "seconds_until_all_targets_up":
-                _TIMINGS.append(f"{report.nodeid}: every Prometheus target up after {value} s")
+                _TIMINGS.append(f"{report.nodeid}: every Prometheus target up after {value}")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

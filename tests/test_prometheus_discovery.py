@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tests.discovery import run_in_namespace
 
 INSTANCES_PER_SERVICE = 2
 TIMEOUT_SECONDS = 60
-FAST = 2  # seconds: scrape, evaluation and SRV refresh intervals, for the suite's speed
+FAST = 1  # seconds: scrape, evaluation and SRV refresh intervals, for the suite's speed
 
 
 def _namespaces_unavailable() -> str | None:
@@ -91,20 +92,13 @@ def _plan(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
     }
 
 
-@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
-@pytest.mark.parametrize("variant", ["dev profile", "dev profile with a third service"])
-def test_every_target_of_every_job_is_up(variant: str, tmp_path: Path, record_property: Any) -> None:
-    spec = dev() if variant == "dev profile" else _with_third_service(dev())
-    plan = _plan(spec, tmp_path)
-    (tmp_path / "plan.json").write_text(json.dumps(plan))
-    resolv = tmp_path / "resolv.conf"
-    resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")
+def _start(plan_path: Path, resolv: Path) -> subprocess.Popen[str]:
     command = [
         "unshare", "--net", "--mount", "--propagation", "private", "sh", "-c",
         'mount --bind "$0" /etc/resolv.conf && ip link set lo up && exec "$@"',
-        str(resolv), sys.executable, run_in_namespace.__file__, str(tmp_path / "plan.json"),
+        str(resolv), sys.executable, run_in_namespace.__file__, str(plan_path),
     ]  # fmt: skip
-    process = subprocess.Popen(
+    return subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -112,6 +106,9 @@ def test_every_target_of_every_job_is_up(variant: str, tmp_path: Path, record_pr
         start_new_session=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
+
+
+def _finish(process: subprocess.Popen[str]) -> dict[str, Any]:
     try:
         out, err = process.communicate(timeout=TIMEOUT_SECONDS + 30)
     finally:
@@ -119,20 +116,43 @@ def test_every_target_of_every_job_is_up(variant: str, tmp_path: Path, record_pr
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     assert process.returncode == 0, err
-    result = json.loads(out.strip().splitlines()[-1])
-    record_property("seconds_until_all_targets_up", result["seconds"])
-    jobs = {service.name: service for service in spec.services}
-    seen = {(t["job"], t["instance"]) for t in result["targets"]}
-    expected = {(spec.prometheus.name, f"127.0.0.1:{spec.prometheus.port}")} | {
-        (service["dns_name"].split(".")[0], f"{instance['id']}.{service['dns_name']}:{service['port']}")
-        for service in plan["services"]
-        for instance in service["instances"]
-    }
-    log = (tmp_path / "prometheus.log").read_text()[-2000:]
-    assert seen == expected, f"{result}\n{log}"
-    down = [t for t in result["targets"] if t["health"] != "up"]
-    assert down == [], f"not up after {result['seconds']} s: {down}\n{log}"
-    for target in result["targets"]:
-        if target["job"] in jobs:
-            assert target["url"].endswith(jobs[target["job"]].metrics_path)
-    print(f"{variant}: {len(seen)}/{len(seen)} targets up after {result['seconds']} s")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+VARIANTS: dict[str, Callable[[], PlatformSpec]] = {
+    "dev profile": dev,
+    "dev profile with a third service": lambda: _with_third_service(dev()),
+}
+
+
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
+def test_every_target_of_every_job_is_up(tmp_path: Path, record_property: Any) -> None:
+    """Each variant in a namespace of its own, run side by side."""
+    runs = []
+    for index, (variant, build) in enumerate(VARIANTS.items()):
+        directory = tmp_path / f"run{index}"
+        directory.mkdir()
+        spec = build()
+        plan = _plan(spec, directory)
+        (directory / "plan.json").write_text(json.dumps(plan))
+        resolv = directory / "resolv.conf"
+        resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")
+        runs.append((variant, spec, plan, directory, _start(directory / "plan.json", resolv)))
+    for variant, spec, plan, directory, process in runs:
+        result = _finish(process)
+        record_property("seconds_until_all_targets_up", f"{result['seconds']} s ({variant})")
+        jobs = {service.name: service for service in spec.services}
+        seen = {(t["job"], t["instance"]) for t in result["targets"]}
+        expected = {(spec.prometheus.name, f"127.0.0.1:{spec.prometheus.port}")} | {
+            (service["dns_name"].split(".")[0], f"{instance['id']}.{service['dns_name']}:{service['port']}")
+            for service in plan["services"]
+            for instance in service["instances"]
+        }
+        log = (directory / "prometheus.log").read_text()[-2000:]
+        assert seen == expected, f"{variant}: {result}\n{log}"
+        down = [t for t in result["targets"] if t["health"] != "up"]
+        assert down == [], f"{variant}: not up after {result['seconds']} s: {down}\n{log}"
+        for target in result["targets"]:
+            if target["job"] in jobs:
+                assert target["url"].endswith(jobs[target["job"]].metrics_path)

@@ -118,7 +118,7 @@ def main(plan_path: str) -> int:
                 seen = []
             if len(seen) == plan["expected_targets"] and all(t["health"] == "up" for t in seen):
                 break
-            time.sleep(0.5)
+            time.sleep(0.25)
         result = {
             "seconds": round(time.monotonic() - started, 1),
             "targets": [
