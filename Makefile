@@ -76,5 +76,18 @@ cost: synth
 bench: install tools
 	python bench/run.py
 
+## diagram: redraw docs/architecture.svg from a fresh synth of the dev profile
+diagram: install
+	@command -v dot >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "Graphviz is missing: apt-get install graphviz (as root)"; exit 1; fi; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz >/dev/null; }
+	rm -rf cdk.out && cdk synth --quiet -c env=dev >/dev/null
+	mkdir -p docs
+	python -m tools.diagram cdk.out > docs/architecture.dot
+	dot -Tsvg docs/architecture.dot > docs/architecture.svg
+	python -c "import sys; from pathlib import Path; from tools.diagram import source_marker; \
+	  svg = Path('docs/architecture.svg'); svg.write_text(svg.read_text() + source_marker(Path('docs/architecture.dot').read_text()) + '\n')"
+	@echo "Redrew docs/architecture.svg"
+
 clean:
 	rm -rf cdk.out base.out .base .pytest_cache .mypy_cache .ruff_cache

@@ -69,3 +69,9 @@ def test_the_command_refuses_an_empty_directory(tmp_path: Path, capsys: pytest.C
     assert main([str(tmp_path)]) == 2
     assert "usage: python -m tools.cost" in capsys.readouterr().err
     json.dumps(PRICES)  # the table is plain data
+
+
+def test_the_readme_shows_both_current_figures(dev: Synthesized, prod: Synthesized) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for synth in (dev, prod):
+        assert f"**${_total(synth):.2f}**" in readme, f"README's {synth.spec.environment} cost is stale"

@@ -1,0 +1,23 @@
+"""The architecture picture in the README is the one `make diagram` draws from the current app."""
+
+from __future__ import annotations
+
+from tests.platform_synth import ROOT, Synthesized
+from tools.diagram import render, source_marker
+
+DOT = ROOT / "docs" / "architecture.dot"
+SVG = ROOT / "docs" / "architecture.svg"
+
+
+def test_the_committed_picture_is_current(dev: Synthesized) -> None:
+    drawn = render(dev.outdir)
+    assert DOT.read_text() == drawn, "the picture is stale: run `make diagram` and commit docs/"
+    assert source_marker(drawn) in SVG.read_text(), "docs/architecture.svg was not drawn from docs/architecture.dot"
+    assert "docs/architecture.svg" in (ROOT / "README.md").read_text()
+
+
+def test_every_service_and_its_discovery_name_is_drawn(dev: Synthesized) -> None:
+    drawn = render(dev.outdir)
+    for service in dev.spec.services:
+        assert f"{dev.spec.dns_name(service)}:{service.container_port}" in drawn
+        assert f"prometheus scrapes {service.name} {service.metrics_path} :{service.container_port}" in drawn

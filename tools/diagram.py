@@ -1,0 +1,122 @@
+"""``python -m tools.diagram CLOUD_ASSEMBLY``: the platform as a Graphviz graph, drawn from the synthesized app.
+
+Nodes come from the templates (ECS services with their Cloud Map names and
+ports, the load balancer, CloudFront, the database, the file system, the state
+machine), edges from the security-group rules of the network template, labelled
+with the rule's own description. Run by ``make diagram``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from spec import spec_from_context
+from spec.connections import DATABASE, FILE_SYSTEM, GRAFANA, LOAD_BALANCER, PROMETHEUS, TARGETS_PROBE, service_peer
+
+
+def _templates(directory: Path) -> dict[str, dict[str, Any]]:
+    return {
+        p.name.removesuffix(".template.json"): json.loads(p.read_text())
+        for p in sorted(directory.glob("*.template.json"))
+    }
+
+
+def _resources(templates: dict[str, dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [r for t in templates.values() for r in t["Resources"].values() if r["Type"] == kind]
+
+
+def _group_rules(network: dict[str, Any], prefix: str) -> list[tuple[str, str, int, str]]:
+    groups = {
+        logical_id: resource["Properties"]["GroupDescription"].removeprefix(f"{prefix} ")
+        for logical_id, resource in network["Resources"].items()
+        if resource["Type"] == "AWS::EC2::SecurityGroup"
+    }
+    edges = []
+    for resource in network["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::EC2::SecurityGroupIngress" and "SourceSecurityGroupId" in props:
+            source = groups[props["SourceSecurityGroupId"]["Fn::GetAtt"][0]]
+            destination = groups[props["GroupId"]["Fn::GetAtt"][0]]
+            edges.append((source, destination, props["FromPort"], props.get("Description", "")))
+    return sorted(edges)
+
+
+def render(directory: Path) -> str:
+    templates = _templates(directory)
+    network_name = next(name for name in templates if name.endswith("-network"))
+    environment = network_name.split("-", 1)[0]
+    spec = spec_from_context({"env": environment})
+    registered = {
+        (r["ContainerName"], r["ContainerPort"])
+        for s in _resources(templates, "AWS::ECS::Service")
+        for r in s["Properties"].get("ServiceRegistries", [])
+    }
+    labels: dict[str, str] = {
+        LOAD_BALANCER: f"internal ALB\\n:{spec.edge.origin_port}",
+        DATABASE: "PostgreSQL (RDS)",
+        FILE_SYSTEM: "EFS (Prometheus TSDB)",
+        TARGETS_PROBE: "targets probe\\n(verify)",
+    }
+    for service in spec.services:
+        assert (service.container_name, service.container_port) in registered, service.name
+        route = service.route or "default route"
+        address = f"{spec.dns_name(service)}:{service.container_port}"
+        tasks = f"{service.min_tasks}-{service.max_tasks} tasks"
+        labels[service_peer(service)] = f"{service.name}\\n{address}\\n{route}, {tasks}"
+    if (spec.prometheus.name, spec.prometheus.port) in registered:
+        labels[PROMETHEUS] = f"Prometheus\\n{spec.prometheus.name}.{spec.namespace}:{spec.prometheus.port}"
+    if spec.grafana and _resources(templates, "AWS::ElasticLoadBalancingV2::ListenerRule"):
+        labels[GRAFANA] = f"Grafana\\n{spec.grafana.route}"
+    lines = [
+        "digraph platform {",
+        '  graph [rankdir=LR, fontname="Helvetica", fontsize=11, label="'
+        + f"{spec.stack_prefix}: drawn from the synthesized templates"
+        + '", labelloc=t];',
+        '  node [shape=box, style="rounded,filled", fillcolor="#f4f6f8", fontname="Helvetica", fontsize=10];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+        '  viewers [label="viewers", shape=ellipse];',
+    ]
+    if _resources(templates, "AWS::CloudFront::Distribution"):
+        waf = " + WAF" if _resources(templates, "AWS::WAFv2::WebACL") else ""
+        lines.append(f'  cloudfront [label="CloudFront{waf}\\nHTTPS only"];')
+        lines.append('  viewers -> cloudfront [label="HTTPS"];')
+        lines.append(f'  cloudfront -> "{LOAD_BALANCER}" [label="VPC origin :{spec.edge.origin_port}"];')
+    stacks = {
+        "compute": [LOAD_BALANCER, *(service_peer(s) for s in spec.services)],
+        "observability": [PROMETHEUS, GRAFANA],
+        "data": [DATABASE, FILE_SYSTEM],
+        "delivery": [TARGETS_PROBE],
+    }
+    for stack, members in stacks.items():
+        present = [m for m in members if m in labels]
+        lines.append(f'  subgraph "cluster_{stack}" {{ label="{spec.stack_prefix}-{stack}"; style=dashed;')
+        lines.extend(f'    "{m}" [label="{labels[m]}"];' for m in present)
+        if stack == "delivery" and _resources(templates, "AWS::StepFunctions::StateMachine"):
+            lines.append('    deployment [label="deployment state machine\\nmigrations, rollout, smoke tests"];')
+        lines.append("  }")
+    for source, destination, port, description in _group_rules(templates[network_name], spec.stack_prefix):
+        if source in labels and destination in labels:
+            lines.append(f'  "{source}" -> "{destination}" [label="{description} :{port}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def source_marker(dot: str) -> str:
+    """The comment ``make diagram`` puts in the SVG: which DOT it was drawn from."""
+    return f"<!-- drawn from docs/architecture.dot sha256:{hashlib.sha256(dot.encode()).hexdigest()} -->"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or not any(Path(argv[0]).glob("*-network.template.json")):
+        print("usage: python -m tools.diagram CLOUD_ASSEMBLY_DIRECTORY (run `make diagram`)", file=sys.stderr)
+        return 2
+    sys.stdout.write(render(Path(argv[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
