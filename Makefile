@@ -75,6 +75,7 @@ cost: synth
 ## bench: time a dev synth, the minimal app's synth and the test suite on this machine
 bench: install tools
 	python bench/run.py
+	python bench/profile_synth.py
 
 ## diagram: redraw docs/architecture.svg from a fresh synth of the dev profile
 diagram: install

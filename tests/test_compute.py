@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from spec import PlatformSpec, ServiceSpec
+from spec import DomainSpec, PlatformSpec, ServiceSpec
 from spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
 from spec.profiles import dev as dev_profile
 from tests.platform_synth import Synthesized, synth_profile, synth_spec
@@ -285,3 +285,18 @@ def test_a_third_service_needs_no_code_change(dev: Synthesized, tmp_path: Path) 
         assert expected in egress
     report = synth.validation_report()
     assert all(plugin["violations"] == [] for plugin in report["pluginReports"])
+
+
+def test_a_named_domain_gets_a_certificate_and_alias_records(dev: Synthesized, tmp_path: Path) -> None:
+    domain = DomainSpec(name="www.example.com", hosted_zone_id="Z0123456789ABC", hosted_zone_name="example.com")
+    synth = synth_spec(tmp_path, replace(dev.spec, edge=replace(dev.spec.edge, domain=domain)), checks=True)
+    (certificate,) = _resources(synth, "AWS::CertificateManager::Certificate").values()
+    assert certificate["Properties"]["DomainName"] == "www.example.com"
+    assert certificate["Properties"]["DomainValidationOptions"][0]["HostedZoneId"] == "Z0123456789ABC"
+    (distribution,) = _resources(synth, "AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    assert config["Aliases"] == ["www.example.com"]
+    assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    records = sorted(r["Properties"]["Type"] for r in _resources(synth, "AWS::Route53::RecordSet").values())
+    assert records == ["A", "AAAA"]
+    assert all(plugin["violations"] == [] for plugin in synth.validation_report()["pluginReports"])
