@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -30,14 +29,12 @@ class ObservabilityStack(Stack):
         construct_id: str,
         *,
         spec: PlatformSpec,
-        vpc: ec2.IVpc,
         security_groups: PlatformSecurityGroups,
         data: DataStack,
         compute: ComputeStack,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        del vpc  # the cluster carries it
         capacity = [
             ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT" if spec.fargate_spot else "FARGATE", weight=1)
         ]

@@ -61,7 +61,6 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         app,
         f"{spec.stack_prefix}-observability",
         spec=spec,
-        vpc=network.vpc,
         security_groups=network.security_groups,
         data=data,
         compute=compute,
