@@ -20,7 +20,9 @@ TARGET_SUITE_RATIO = 12.0
 
 def timed(command: list[str]) -> float:
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command[:3])} failed:\n{(result.stdout + result.stderr)[-3000:]}")
     return time.perf_counter() - started
 
 
