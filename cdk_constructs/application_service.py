@@ -15,6 +15,7 @@ from constructs import Construct
 from cdk_constructs.cloud_map_registration import CloudMapRegistration
 from cdk_constructs.database_settings import database_environment, database_secrets, grant_database_access
 from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
+from cdk_constructs.fargate_parts import linux_task_definition, private_fargate_service
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.retention import log_retention
 from spec.model import ServiceSpec
@@ -71,24 +72,19 @@ class ApplicationService(Construct):
         )
         self.task_definition = self._build_task_definition(service)
         self.container = self._build_container(service, repository, callee_urls, database)
-        self.service = ecs.FargateService(
+        # No desired_count: CloudFormation then leaves the running count to
+        # autoscaling, and a deploy never resets it.
+        self.service = private_fargate_service(
             self,
             "Service",
             cluster=cluster,
             task_definition=self.task_definition,
-            security_groups=[security_group],
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            assign_public_ip=False,
-            # No desired_count: CloudFormation then leaves the running count to
-            # autoscaling, and a deploy never resets it.
-            capacity_provider_strategies=capacity,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            security_group=security_group,
+            capacity=capacity,
+            ecs_exec=service.ecs_exec,
             min_healthy_percent=100,
             max_healthy_percent=200,
             health_check_grace_period=Duration.seconds(60),
-            enable_execute_command=service.ecs_exec,
-            propagate_tags=ecs.PropagatedTagSource.SERVICE,
-            enable_ecs_managed_tags=True,
         )
         self.registration = CloudMapRegistration(
             self,
@@ -106,19 +102,14 @@ class ApplicationService(Construct):
         self._acknowledge(service, exec_log_group)
 
     def _build_task_definition(self, service: ServiceSpec) -> ecs.FargateTaskDefinition:
-        task_definition = ecs.FargateTaskDefinition(
+        return linux_task_definition(
             self,
             "Task",
             cpu=service.cpu,
-            memory_limit_mib=service.memory_mib,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ARCHITECTURES[service.architecture],
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
+            memory_mib=service.memory_mib,
+            architecture=ARCHITECTURES[service.architecture],
+            volumes=[ecs.Volume(name=f"writable-{index}") for index, _ in enumerate(service.writable_paths)],
         )
-        for index, _ in enumerate(service.writable_paths):
-            task_definition.add_volume(name=f"writable-{index}")
-        return task_definition
 
     def _build_container(
         self,

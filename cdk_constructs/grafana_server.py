@@ -14,6 +14,7 @@ from constructs import Construct
 
 from cdk_constructs.config_object import grant_read_objects
 from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
+from cdk_constructs.fargate_parts import linux_task_definition, private_fargate_service
 from cdk_constructs.retention import log_retention
 from cdk_constructs.secret_access import grant_secret_read
 from spec.model import GrafanaSpec, PrometheusSpec
@@ -55,14 +56,11 @@ class GrafanaServer(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         log_group = logs.LogGroup(self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days))
-        self.task_definition = ecs.FargateTaskDefinition(
+        self.task_definition = linux_task_definition(
             self,
             "Task",
             cpu=grafana.cpu,
-            memory_limit_mib=grafana.memory_mib,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.ARM64, operating_system_family=ecs.OperatingSystemFamily.LINUX
-            ),
+            memory_mib=grafana.memory_mib,
             volumes=[ecs.Volume(name=PROVISIONING_VOLUME), *(ecs.Volume(name=name) for name in WRITABLE)],
         )
         loader = self.task_definition.add_container(
@@ -136,23 +134,18 @@ class GrafanaServer(Construct):
             object_keys=provisioning_keys,
             list_prefix=provisioning_prefix,
         )
-        self.service = ecs.FargateService(
+        self.service = private_fargate_service(
             self,
             "Service",
             cluster=cluster,
             task_definition=self.task_definition,
-            security_groups=[security_group],
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            assign_public_ip=False,
-            desired_count=1,
-            capacity_provider_strategies=capacity,
+            security_group=security_group,
+            capacity=capacity,
+            ecs_exec=grafana.ecs_exec,
             min_healthy_percent=0,
             max_healthy_percent=200,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            desired_count=1,
             health_check_grace_period=Duration.seconds(120),
-            enable_execute_command=grafana.ecs_exec,
-            propagate_tags=ecs.PropagatedTagSource.SERVICE,
-            enable_ecs_managed_tags=True,
         )
         self.target_group = elbv2.ApplicationTargetGroup(
             self,

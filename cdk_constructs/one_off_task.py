@@ -8,6 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk_constructs.fargate_parts import linux_task_definition
 from cdk_constructs.retention import log_retention
 
 SCRATCH = "/tmp"
@@ -38,14 +39,12 @@ class OneOffTask(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days)
         )
-        self.task_definition = ecs.FargateTaskDefinition(
+        self.task_definition = linux_task_definition(
             self,
             "Task",
             cpu=cpu,
-            memory_limit_mib=memory_mib,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=architecture, operating_system_family=ecs.OperatingSystemFamily.LINUX
-            ),
+            memory_mib=memory_mib,
+            architecture=architecture,
             volumes=[ecs.Volume(name="scratch")],
         )
         self.container = self.task_definition.add_container(

@@ -16,6 +16,7 @@ from constructs import Construct
 from cdk_constructs.cloud_map_registration import CloudMapRegistration
 from cdk_constructs.config_object import grant_read_objects
 from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
+from cdk_constructs.fargate_parts import linux_task_definition, private_fargate_service
 from cdk_constructs.prometheus_file_system import DATA_DIRECTORY
 from cdk_constructs.retention import log_retention
 from spec.model import PrometheusSpec
@@ -58,14 +59,11 @@ class PrometheusServer(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days)
         )
-        self.task_definition = ecs.FargateTaskDefinition(
+        self.task_definition = linux_task_definition(
             self,
             "Task",
             cpu=prometheus.cpu,
-            memory_limit_mib=prometheus.memory_mib,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.ARM64, operating_system_family=ecs.OperatingSystemFamily.LINUX
-            ),
+            memory_mib=prometheus.memory_mib,
             volumes=[
                 ecs.Volume(name=CONFIG_VOLUME),
                 ecs.Volume(
@@ -94,22 +92,17 @@ class PrometheusServer(Construct):
             iam.Grant.add_to_principal(
                 grantee=task_role, actions=["aps:RemoteWrite"], resource_arns=[remote_write_workspace_arn]
             )
-        self.service = ecs.FargateService(
+        self.service = private_fargate_service(
             self,
             "Service",
             cluster=cluster,
             task_definition=self.task_definition,
-            security_groups=[security_group],
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            assign_public_ip=False,
-            desired_count=1,
-            capacity_provider_strategies=capacity,
+            security_group=security_group,
+            capacity=capacity,
+            ecs_exec=prometheus.ecs_exec,
             min_healthy_percent=0,
             max_healthy_percent=100,
-            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-            enable_execute_command=prometheus.ecs_exec,
-            propagate_tags=ecs.PropagatedTagSource.SERVICE,
-            enable_ecs_managed_tags=True,
+            desired_count=1,
         )
         if prometheus.ecs_exec:
             acknowledge_ecs_exec(self.task_definition, exec_log_group)
