@@ -31,6 +31,11 @@ def linux_task_definition(
     )
 
 
+def capacity_strategy(*, spot: bool) -> list[ecs.CapacityProviderStrategy]:
+    """All tasks on Fargate Spot, or all on demand."""
+    return [ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT" if spot else "FARGATE", weight=1)]
+
+
 def private_fargate_service(
     scope: Construct,
     construct_id: str,

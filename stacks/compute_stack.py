@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -16,6 +15,7 @@ from constructs import Construct
 from cdk_constructs.application_service import ApplicationService
 from cdk_constructs.edge_distribution import EdgeDistribution
 from cdk_constructs.fargate_cluster import FargateCluster
+from cdk_constructs.fargate_parts import capacity_strategy
 from cdk_constructs.image_repositories import ImageRepositories
 from cdk_constructs.images_present_check import ImagesPresentCheck
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
@@ -63,9 +63,7 @@ class ComputeStack(Stack):
             access_logs=access_logs,
             deletion_protection=spec.production,
         )
-        capacity = [
-            ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT" if spec.fargate_spot else "FARGATE", weight=1)
-        ]
+        capacity = capacity_strategy(spot=spec.fargate_spot)
         images_present = ImagesPresentCheck(
             self,
             "ImagesPresent",

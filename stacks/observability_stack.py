@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
-from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.config_object import ConfigObjects
+from cdk_constructs.fargate_parts import capacity_strategy
 from cdk_constructs.grafana_server import GrafanaServer
 from cdk_constructs.platform_alarms import PlatformAlarms
 from cdk_constructs.platform_dashboard import PlatformDashboard
@@ -35,9 +35,7 @@ class ObservabilityStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        capacity = [
-            ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT" if spec.fargate_spot else "FARGATE", weight=1)
-        ]
+        capacity = capacity_strategy(spot=spec.fargate_spot)
         exec_log_group = logs.LogGroup.from_log_group_name(self, "ExecSessions", spec.exec_log_group_name)
         config_key = self._prometheus_config_key(spec, data)
         files = {config_key: self.prometheus_config}
