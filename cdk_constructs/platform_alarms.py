@@ -41,11 +41,30 @@ class PlatformAlarms(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         self._action = cloudwatch_actions.SnsAction(self.topic)
 
-    def _add(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
+    def _add(
+        self,
+        metric: cloudwatch.Metric | cloudwatch.MathExpression,
+        alarm_id: str,
+        *,
+        description: str,
+        threshold: float,
+        periods: int,
+        operator: cloudwatch.ComparisonOperator,
+        missing: cloudwatch.TreatMissingData,
+    ) -> None:
+        """An alarm on ``metric`` that notifies the topic when it fires and when it clears."""
+        alarm = metric.create_alarm(
+            self,
+            alarm_id,
+            alarm_description=description,
+            threshold=threshold,
+            evaluation_periods=periods,
+            comparison_operator=operator,
+            treat_missing_data=missing,
+        )
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)
         self.alarms.append(alarm)
-        return alarm
 
     def load_balancer(self, load_balancer: elbv2.IApplicationLoadBalancer, *, max_error_percent: int = 5) -> None:
         metrics = load_balancer.metrics
@@ -62,15 +81,13 @@ class PlatformAlarms(Construct):
             period=FIVE_MINUTES,
         )
         self._add(
-            rate.create_alarm(
-                self,
-                "LoadBalancer5xxRate",
-                alarm_description=f"More than {max_error_percent}% of requests answered 5xx",
-                threshold=max_error_percent,
-                evaluation_periods=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+            rate,
+            "LoadBalancer5xxRate",
+            description=f"More than {max_error_percent}% of requests answered 5xx",
+            threshold=max_error_percent,
+            periods=2,
+            operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
     def unhealthy_targets(
@@ -93,15 +110,13 @@ class PlatformAlarms(Construct):
             period=ONE_MINUTE,
         )
         self._add(
-            unhealthy.create_alarm(
-                self,
-                f"{name}UnhealthyTargets",
-                alarm_description=f"{name}: the load balancer sees unhealthy targets",
-                threshold=0,
-                evaluation_periods=3,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+            unhealthy,
+            f"{name}UnhealthyTargets",
+            description=f"{name}: the load balancer sees unhealthy targets",
+            threshold=0,
+            periods=3,
+            operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
     def ecs_service(self, name: str, service: ecs.FargateService, *, cluster_name: str) -> None:
@@ -110,39 +125,33 @@ class PlatformAlarms(Construct):
             (service.metric_memory_utilization(period=FIVE_MINUTES), "Memory"),
         ):
             self._add(
-                metric.create_alarm(
-                    self,
-                    f"{name}{what}",
-                    alarm_description=f"{name}: {what} above 85% of the task's reservation",
-                    threshold=85,
-                    evaluation_periods=3,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.MISSING,
-                )
+                metric,
+                f"{name}{what}",
+                description=f"{name}: {what} above 85% of the task's reservation",
+                threshold=85,
+                periods=3,
+                operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                missing=cloudwatch.TreatMissingData.MISSING,
             )
         self._add(
-            self._tasks_missing(name, service, cluster_name).create_alarm(
-                self,
-                f"{name}BelowDesired",
-                alarm_description=f"{name}: fewer tasks running than desired for 5 minutes",
-                threshold=0,
-                evaluation_periods=5,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-            )
+            self._tasks_missing(name, service, cluster_name),
+            f"{name}BelowDesired",
+            description=f"{name}: fewer tasks running than desired for 5 minutes",
+            threshold=0,
+            periods=5,
+            operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
         )
 
     def not_running(self, name: str, service: ecs.FargateService, *, cluster_name: str) -> None:
         self._add(
-            self._running(service, cluster_name).create_alarm(
-                self,
-                f"{name}NotRunning",
-                alarm_description=f"{name}: no task running",
-                threshold=1,
-                evaluation_periods=3,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-            )
+            self._running(service, cluster_name),
+            f"{name}NotRunning",
+            description=f"{name}: no task running",
+            threshold=1,
+            periods=3,
+            operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
         )
 
     def database(self, instance: rds.IDatabaseInstance, *, allocated_storage_gib: int, max_connections: int) -> None:
@@ -171,15 +180,13 @@ class PlatformAlarms(Construct):
             ),
         ):
             self._add(
-                metric.create_alarm(
-                    self,
-                    alarm_id,
-                    alarm_description=description,
-                    threshold=threshold,
-                    evaluation_periods=3,
-                    comparison_operator=operator,
-                    treat_missing_data=cloudwatch.TreatMissingData.MISSING,
-                )
+                metric,
+                alarm_id,
+                description=description,
+                threshold=threshold,
+                periods=3,
+                operator=operator,
+                missing=cloudwatch.TreatMissingData.MISSING,
             )
 
     @staticmethod
