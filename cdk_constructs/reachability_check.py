@@ -17,7 +17,7 @@ from aws_cdk import (
     PolicyViolation,
 )
 
-from cdk_constructs.security_groups import group_description
+from cdk_constructs.group_rules import EGRESS, INGRESS, group_of, group_peers, rules_between
 from spec.connections import DATABASE, peers, required_paths, service_peer
 from spec.model import PlatformSpec
 
@@ -30,40 +30,11 @@ class Problem:
     logical_id: str
 
 
-def _rules(template: dict[str, Any], groups: dict[str, str], kind: str, other: str) -> dict[tuple[str, str, int], str]:
-    """(source peer, destination peer, port) -> logical id, for rules between the platform's groups."""
-    found: dict[tuple[str, str, int], str] = {}
-    for logical_id, resource in template["Resources"].items():
-        props = resource.get("Properties", {})
-        if resource["Type"] != kind or not isinstance(props.get(other), dict) or "Fn::GetAtt" not in props[other]:
-            continue
-        owner, peer = groups.get(props["GroupId"]["Fn::GetAtt"][0]), groups.get(props[other]["Fn::GetAtt"][0])
-        if owner is None or peer is None or props.get("FromPort") != props.get("ToPort"):
-            continue
-        pair = (peer, owner) if kind.endswith("Ingress") else (owner, peer)
-        found[(*pair, props["FromPort"])] = logical_id
-    return found
-
-
-def _group_of(props: dict[str, Any]) -> str | None:
-    group = props.get("GroupId")
-    return group["Fn::GetAtt"][0] if isinstance(group, dict) and "Fn::GetAtt" in group else None
-
-
 def reachability_problems(spec: PlatformSpec, network_template: dict[str, Any]) -> list[Problem]:
-    groups = {
-        logical_id: description
-        for logical_id, resource in network_template["Resources"].items()
-        if resource["Type"] == "AWS::EC2::SecurityGroup"
-        for description in [resource["Properties"].get("GroupDescription")]
-    }
-    by_peer = {group_description(spec, peer): peer for peer in peers(spec)}
-    group_peers = {logical_id: by_peer[text] for logical_id, text in groups.items() if text in by_peer}
-    problems = [
-        Problem(f"no security group for {peer}", "") for peer in peers(spec) if peer not in group_peers.values()
-    ]
-    ingress = _rules(network_template, group_peers, "AWS::EC2::SecurityGroupIngress", "SourceSecurityGroupId")
-    egress = _rules(network_template, group_peers, "AWS::EC2::SecurityGroupEgress", "DestinationSecurityGroupId")
+    groups = group_peers(spec, network_template)
+    problems = [Problem(f"no security group for {peer}", "") for peer in peers(spec) if peer not in groups.values()]
+    ingress = rules_between(network_template, groups, INGRESS)
+    egress = rules_between(network_template, groups, EGRESS)
     paths = list(required_paths(spec))
     migrations = spec.service(spec.delivery.migrations_service)
     for path in paths:
@@ -83,12 +54,12 @@ def reachability_problems(spec: PlatformSpec, network_template: dict[str, Any]) 
                     f"{source} -> {DATABASE}:{port}: reaches the database, which the spec does not allow", logical_id
                 )
             )
-    database_group = next((lid for lid, peer in group_peers.items() if peer == DATABASE), None)
+    database_group = next((lid for lid, peer in groups.items() if peer == DATABASE), None)
     for logical_id, resource in network_template["Resources"].items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::EC2::SecurityGroup" and logical_id == database_group:
             outside = props.get("SecurityGroupIngress", [])
-        elif resource["Type"] == "AWS::EC2::SecurityGroupIngress" and _group_of(props) == database_group:
+        elif resource["Type"] == "AWS::EC2::SecurityGroupIngress" and group_of(props) == database_group:
             outside = [] if "SourceSecurityGroupId" in props else [props]
         else:
             continue

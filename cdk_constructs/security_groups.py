@@ -11,6 +11,7 @@ from __future__ import annotations
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from cdk_constructs.group_rules import group_description
 from spec.connections import (
     DATABASE,
     FILE_SYSTEM,
@@ -27,11 +28,6 @@ from spec.connections import (
 from spec.model import PlatformSpec, ServiceSpec
 
 HTTPS_PORT = 443
-
-
-def group_description(spec: PlatformSpec, peer: str) -> str:
-    """How each group names its party; the reachability check reads it back."""
-    return f"{spec.stack_prefix} {peer}"
 
 
 def sealed(scope: Construct, construct_id: str, group: ec2.ISecurityGroup) -> ec2.ISecurityGroup:

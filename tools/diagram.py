@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cdk_constructs.group_rules import INGRESS, group_peers, rules_between
 from spec import spec_from_context
 from spec.connections import DATABASE, FILE_SYSTEM, GRAFANA, LOAD_BALANCER, PROMETHEUS, TARGETS_PROBE, service_peer
 
@@ -27,22 +28,6 @@ def _templates(directory: Path) -> dict[str, dict[str, Any]]:
 
 def _resources(templates: dict[str, dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [r for t in templates.values() for r in t["Resources"].values() if r["Type"] == kind]
-
-
-def _group_rules(network: dict[str, Any], prefix: str) -> list[tuple[str, str, int, str]]:
-    groups = {
-        logical_id: resource["Properties"]["GroupDescription"].removeprefix(f"{prefix} ")
-        for logical_id, resource in network["Resources"].items()
-        if resource["Type"] == "AWS::EC2::SecurityGroup"
-    }
-    edges = []
-    for resource in network["Resources"].values():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::EC2::SecurityGroupIngress" and "SourceSecurityGroupId" in props:
-            source = groups[props["SourceSecurityGroupId"]["Fn::GetAtt"][0]]
-            destination = groups[props["GroupId"]["Fn::GetAtt"][0]]
-            edges.append((source, destination, props["FromPort"], props.get("Description", "")))
-    return sorted(edges)
 
 
 def render(directory: Path) -> str:
@@ -98,7 +83,10 @@ def render(directory: Path) -> str:
         if stack == "delivery" and _resources(templates, "AWS::StepFunctions::StateMachine"):
             lines.append('    deployment [label="deployment state machine\\nmigrations, rollout, smoke tests"];')
         lines.append("  }")
-    for source, destination, port, description in _group_rules(templates[network_name], spec.stack_prefix):
+    network = templates[network_name]
+    rules = rules_between(network, group_peers(spec, network), INGRESS)
+    for (source, destination, port), logical_id in sorted(rules.items()):
+        description = network["Resources"][logical_id]["Properties"].get("Description", "")
         if source in labels and destination in labels:
             lines.append(f'  "{source}" -> "{destination}" [label="{description} :{port}"];')
     lines.append("}")

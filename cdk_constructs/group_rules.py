@@ -1,0 +1,55 @@
+"""The platform's security groups and the rules between them, as a network template holds them.
+
+Plain data in, plain data out (no CDK): the reachability check and the
+diagram read synthesized templates through these functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spec.connections import peers
+from spec.model import PlatformSpec
+
+Rule = tuple[str, str, int]  # (source peer, destination peer, port)
+INGRESS = ("AWS::EC2::SecurityGroupIngress", "SourceSecurityGroupId")
+EGRESS = ("AWS::EC2::SecurityGroupEgress", "DestinationSecurityGroupId")
+
+
+def group_description(spec: PlatformSpec, peer: str) -> str:
+    """How each group names its party, so a template can be read back by party."""
+    return f"{spec.stack_prefix} {peer}"
+
+
+def group_of(props: dict[str, Any], key: str = "GroupId") -> str | None:
+    """The logical id in a ``Fn::GetAtt [X, GroupId]``, if that is what ``key`` holds."""
+    group = props.get(key)
+    return group["Fn::GetAtt"][0] if isinstance(group, dict) and "Fn::GetAtt" in group else None
+
+
+def group_peers(spec: PlatformSpec, template: dict[str, Any]) -> dict[str, str]:
+    """Security group logical id -> the party of the spec it belongs to."""
+    by_description = {group_description(spec, peer): peer for peer in peers(spec)}
+    return {
+        logical_id: by_description[description]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::EC2::SecurityGroup"
+        for description in [resource["Properties"].get("GroupDescription")]
+        if description in by_description
+    }
+
+
+def rules_between(template: dict[str, Any], groups: dict[str, str], direction: tuple[str, str]) -> dict[Rule, str]:
+    """(source, destination, port) -> logical id of each single-port rule between two of ``groups``."""
+    kind, other = direction
+    found: dict[Rule, str] = {}
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] != kind or props.get("FromPort") != props.get("ToPort"):
+            continue
+        owner, peer = groups.get(group_of(props) or ""), groups.get(group_of(props, other) or "")
+        if owner is None or peer is None:
+            continue
+        pair = (peer, owner) if direction == INGRESS else (owner, peer)
+        found[(*pair, props["FromPort"])] = logical_id
+    return found
