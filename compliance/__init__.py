@@ -1,0 +1,1 @@
+"""Checks of the synthesized platform that run in tests and at synth."""
