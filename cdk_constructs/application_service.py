@@ -18,6 +18,7 @@ from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
 from cdk_constructs.fargate_parts import linux_task_definition, private_fargate_service
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.retention import log_retention
+from cdk_constructs.workload_containers import WorkloadContainers
 from spec.model import ServiceSpec
 
 ARCHITECTURES = {"ARM64": ecs.CpuArchitecture.ARM64, "X86_64": ecs.CpuArchitecture.X86_64}
@@ -64,6 +65,7 @@ class ApplicationService(Construct):
         database: PostgresDatabase | None,
         logs_key: kms.IKey,
         log_retention_days: int,
+        volume_owner_image: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = service
@@ -71,7 +73,7 @@ class ApplicationService(Construct):
             self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days)
         )
         self.task_definition = self._build_task_definition(service)
-        self.container = self._build_container(service, repository, callee_urls, database)
+        self.container = self._build_container(service, repository, callee_urls, database, volume_owner_image)
         # No desired_count: CloudFormation then leaves the running count to
         # autoscaling, and a deploy never resets it.
         self.service = private_fargate_service(
@@ -108,7 +110,6 @@ class ApplicationService(Construct):
             cpu=service.cpu,
             memory_mib=service.memory_mib,
             architecture=ARCHITECTURES[service.architecture],
-            volumes=[ecs.Volume(name=f"writable-{index}") for index, _ in enumerate(service.writable_paths)],
         )
 
     def _build_container(
@@ -117,31 +118,32 @@ class ApplicationService(Construct):
         repository: ecr.IRepository,
         callee_urls: dict[str, str],
         database: PostgresDatabase | None,
+        volume_owner_image: str,
     ) -> ecs.ContainerDefinition:
         environment = {"PORT": str(service.container_port), **callee_urls}
         secrets: dict[str, ecs.Secret] = {}
         if database is not None:
             environment.update(database_environment(service, database))
             secrets = database_secrets(database)
-        container = self.task_definition.add_container(
+        containers = WorkloadContainers(
+            self,
+            "Containers",
+            task_definition=self.task_definition,
+            ecs_exec=service.ecs_exec,
+            volume_owner_image=volume_owner_image,
+            log_group=self.log_group,
+        )
+        return containers.add(
             "App",
             container_name=service.container_name,
             image=ecs.ContainerImage.from_ecr_repository(repository, tag=service.image_tag),
-            port_mappings=[ecs.PortMapping(container_port=service.container_port, protocol=ecs.Protocol.TCP)],
+            user=service.run_as,
+            port=service.container_port,
             environment=environment,
             secrets=secrets,
             health_check=node_health_check(service.container_port, service.health_check_path),
-            logging=ecs.LogDrivers.aws_logs(stream_prefix=service.name, log_group=self.log_group),
-            readonly_root_filesystem=True,
-            essential=True,
+            writable_paths=service.writable_paths,
         )
-        container.add_mount_points(
-            *(
-                ecs.MountPoint(container_path=path, source_volume=f"writable-{index}", read_only=False)
-                for index, path in enumerate(service.writable_paths)
-            )
-        )
-        return container
 
     def _route(
         self, service: ServiceSpec, listener: elbv2.ApplicationListener, priority: int

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import Aws, CustomResource
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -10,11 +12,24 @@ from constructs import Construct
 
 from cdk_constructs.deploy_hook import DeployHook
 
+# Rendered files carry a content hash in their key (rendered_config.content_hash).
+_CONTENT_HASH = re.compile(r"[0-9a-f]{16}")
+
+
+def earlier_versions(object_key: str) -> str:
+    """``prometheus/prometheus-<hash>.yml`` -> ``prometheus/prometheus-????????????????.yml``:
+    the pattern (IAM's ``?`` is one character) of every version of that file."""
+    pattern, count = _CONTENT_HASH.subn("?" * 16, object_key)
+    if count != 1:
+        raise ValueError(f"configuration key {object_key!r} must carry exactly one 16-digit content hash")
+    return pattern
+
 
 class ConfigObjects(Construct):
     """Writes files rendered at synth into ``bucket`` under keys the caller
     chooses (content-addressed, so a change is a new object), encrypted with
-    the bucket's key. The writing function may touch exactly those keys."""
+    the bucket's key. The writing function may write and delete only the
+    versions of those files (their keys with any content hash)."""
 
     def __init__(
         self,
@@ -36,10 +51,13 @@ class ConfigObjects(Construct):
             logs_key=logs_key,
             log_retention_days=log_retention_days,
         )
+        # Every version of each file, not only the current keys: when a file changes, the
+        # stack's clean-up deletes the object of the previous version after the policy has
+        # already been updated to the new one.
         hook.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:PutObject", "s3:DeleteObject"],
-                resources=[bucket.arn_for_objects(object_key) for object_key in files],
+                resources=[bucket.arn_for_objects(p) for p in sorted({earlier_versions(k) for k in files})],
             )
         )
         hook.role.add_to_principal_policy(

@@ -22,7 +22,10 @@ class DataBackups(Construct):
         resources: list[backup.BackupResource],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.vault = backup.BackupVault(self, "Vault", encryption_key=key, removal_policy=RemovalPolicy.RETAIN)
+        # CDK names the vault; a failed first create must not leave that name behind.
+        self.vault = backup.BackupVault(
+            self, "Vault", encryption_key=key, removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+        )
         self.plan = backup.BackupPlan(self, "Plan", backup_vault=self.vault)
         self.plan.add_rule(
             backup.BackupPlanRule(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, RemovalPolicy, Validations
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -75,7 +75,9 @@ class EdgeDistribution(Construct):
         )
         if domain and zone:
             self._alias_records(domain, zone)
-        self.public_url = f"https://{domain.name if domain else self.distribution.distribution_domain_name}"
+        self.public_host = domain.name if domain else self.distribution.distribution_domain_name
+        """The host name viewers use: the custom domain, or the distribution's cloudfront.net name."""
+        self.public_url = f"https://{self.public_host}"
         self._acknowledge(domain=domain, waf=waf)
 
     def _hosted_zone(self, domain: DomainSpec | None) -> route53.IHostedZone | None:
@@ -130,6 +132,7 @@ class EdgeDistribution(Construct):
             log_group_name=f"aws-waf-logs-{log_group_prefix}",
             encryption_key=logs_key,
             retention=log_retention(log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         wafv2.CfnLoggingConfiguration(
             self, "WebAclLogging", resource_arn=web_acl.attr_arn, log_destination_configs=[log_group.log_group_arn]

@@ -17,15 +17,38 @@ from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
 from cdk_constructs.fargate_parts import linux_task_definition, private_fargate_service
 from cdk_constructs.retention import log_retention
 from cdk_constructs.secret_access import grant_secret_read
-from spec.model import GrafanaSpec, PrometheusSpec
+from cdk_constructs.workload_containers import WorkloadContainers
+from spec.model import ROOT, GrafanaSpec, HelperImagesSpec
 
 PROVISIONING_DIRECTORY = "/etc/grafana/provisioning"
 PROVISIONING_VOLUME = "provisioning"
 # Grafana's database and plugins live here; provisioning rebuilds everything we
 # manage on each start, so the data can go with the task.
-WRITABLE = {"data": "/var/lib/grafana", "tmp": "/tmp"}
+WRITABLE_PATHS = ("/var/lib/grafana", "/tmp")
 # Evaluated before every service route: /grafana/* must never reach a service.
 ROUTE_PRIORITY = 1
+
+
+def grafana_environment(grafana: GrafanaSpec, *, public_host: str) -> dict[str, str]:
+    """Grafana's server settings for being reached at ``https://<public_host><route>/``.
+
+    CloudFront forwards the browser's ``Origin`` (``https://<public_host>``) but sends the
+    load balancer's name as ``Host``, and Grafana refuses a cookie-authenticated request
+    whose Origin host is neither the Host nor a trusted origin ("origin not allowed",
+    grafana/grafana#46321; the check is pkg/middleware/csrf/csrf.go). Trusting exactly
+    the public host keeps the check on for everything else."""
+    return {
+        "GF_SERVER_HTTP_PORT": str(grafana.port),
+        "GF_SERVER_ROOT_URL": f"https://{public_host}{grafana.route}/",
+        "GF_SERVER_SERVE_FROM_SUB_PATH": "true",
+        "GF_SECURITY_CSRF_TRUSTED_ORIGINS": public_host,
+        "GF_PATHS_PROVISIONING": PROVISIONING_DIRECTORY,
+        "GF_SECURITY_ADMIN_USER": "admin",
+        "GF_AUTH_ANONYMOUS_ENABLED": "false",
+        "GF_USERS_ALLOW_SIGN_UP": "false",
+        "GF_ANALYTICS_REPORTING_ENABLED": "false",
+        "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+    }
 
 
 class GrafanaServer(Construct):
@@ -39,13 +62,13 @@ class GrafanaServer(Construct):
         construct_id: str,
         *,
         grafana: GrafanaSpec,
-        prometheus: PrometheusSpec,
+        helper_images: HelperImagesSpec,
         cluster: ecs.ICluster,
         exec_log_group: logs.ILogGroup,
         security_group: ec2.ISecurityGroup,
         capacity: list[ecs.CapacityProviderStrategy],
         listener: elbv2.ApplicationListener,
-        public_url: str,
+        public_host: str,
         admin_secret: secretsmanager.ISecret,
         config_bucket: s3.IBucket,
         config_key: kms.IKey,
@@ -61,12 +84,21 @@ class GrafanaServer(Construct):
             "Task",
             cpu=grafana.cpu,
             memory_mib=grafana.memory_mib,
-            volumes=[ecs.Volume(name=PROVISIONING_VOLUME), *(ecs.Volume(name=name) for name in WRITABLE)],
+            volumes=[ecs.Volume(name=PROVISIONING_VOLUME)],
         )
-        loader = self.task_definition.add_container(
+        containers = WorkloadContainers(
+            self,
+            "Containers",
+            task_definition=self.task_definition,
+            ecs_exec=grafana.ecs_exec,
+            volume_owner_image=helper_images.volume_owner,
+            log_group=log_group,
+        )
+        loader = containers.add(
             "ProvisioningLoader",
             container_name="provisioning-loader",
-            image=ecs.ContainerImage.from_registry(prometheus.config_loader_image),
+            image=ecs.ContainerImage.from_registry(helper_images.config_loader),
+            user=ROOT,
             essential=False,
             command=[
                 "s3",
@@ -75,28 +107,17 @@ class GrafanaServer(Construct):
                 f"s3://{config_bucket.bucket_name}/{provisioning_prefix}",
                 "/provisioning",
             ],
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="provisioning-loader", log_group=log_group),
-            readonly_root_filesystem=True,
+            mount_points=[
+                ecs.MountPoint(container_path="/provisioning", source_volume=PROVISIONING_VOLUME, read_only=False)
+            ],
         )
-        loader.add_mount_points(
-            ecs.MountPoint(container_path="/provisioning", source_volume=PROVISIONING_VOLUME, read_only=False)
-        )
-        self.container = self.task_definition.add_container(
+        self.container = containers.add(
             "Grafana",
             container_name="grafana",
             image=ecs.ContainerImage.from_registry(grafana.image),
-            port_mappings=[ecs.PortMapping(container_port=grafana.port, protocol=ecs.Protocol.TCP)],
-            environment={
-                "GF_SERVER_HTTP_PORT": str(grafana.port),
-                "GF_SERVER_ROOT_URL": f"{public_url}{grafana.route}/",
-                "GF_SERVER_SERVE_FROM_SUB_PATH": "true",
-                "GF_PATHS_PROVISIONING": PROVISIONING_DIRECTORY,
-                "GF_SECURITY_ADMIN_USER": "admin",
-                "GF_AUTH_ANONYMOUS_ENABLED": "false",
-                "GF_USERS_ALLOW_SIGN_UP": "false",
-                "GF_ANALYTICS_REPORTING_ENABLED": "false",
-                "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
-            },
+            user=grafana.user,
+            port=grafana.port,
+            environment=grafana_environment(grafana, public_host=public_host),
             secrets={"GF_SECURITY_ADMIN_PASSWORD": ecs.Secret.from_secrets_manager(admin_secret)},
             # Alpine-based image: busybox wget is there, curl is not.
             health_check=ecs.HealthCheck(
@@ -113,18 +134,15 @@ class GrafanaServer(Construct):
                 retries=3,
                 start_period=Duration.seconds(60),
             ),
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="grafana", log_group=log_group),
-            readonly_root_filesystem=True,
+            # Its start script creates the plugins directory under the data path and
+            # exits when it cannot (packaging/docker/run.sh in grafana/grafana).
+            writable_paths=WRITABLE_PATHS,
+            mount_points=[
+                ecs.MountPoint(container_path=PROVISIONING_DIRECTORY, source_volume=PROVISIONING_VOLUME, read_only=True)
+            ],
         )
         self.container.add_container_dependencies(
             ecs.ContainerDependency(container=loader, condition=ecs.ContainerDependencyCondition.SUCCESS)
-        )
-        self.container.add_mount_points(
-            ecs.MountPoint(container_path=PROVISIONING_DIRECTORY, source_volume=PROVISIONING_VOLUME, read_only=True),
-            *(
-                ecs.MountPoint(container_path=path, source_volume=name, read_only=False)
-                for name, path in WRITABLE.items()
-            ),
         )
         grant_secret_read(self.task_definition.obtain_execution_role(), secret=admin_secret, key=config_key)
         grant_read_objects(

@@ -34,7 +34,9 @@ class ImageRepositories(Construct):
                 lifecycle_rules=[
                     ecr.LifecycleRule(description=f"keep the newest {images_kept} images", max_image_count=images_kept)
                 ],
-                removal_policy=RemovalPolicy.RETAIN,
+                # Named: kept once created, but removed when the first create rolls back,
+                # so the retry finds the name free.
+                removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
             )
             for service in services
         }

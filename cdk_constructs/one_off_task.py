@@ -10,13 +10,16 @@ from constructs import Construct
 
 from cdk_constructs.fargate_parts import linux_task_definition
 from cdk_constructs.retention import log_retention
+from cdk_constructs.workload_containers import WorkloadContainers
+from spec.model import ContainerUser
 
 SCRATCH = "/tmp"
 
 
 class OneOffTask(Construct):
-    """One essential container with a read-only root filesystem; ``/tmp`` is
-    writable and is ``HOME``, so npm and friends have somewhere to cache."""
+    """One essential container, run as the user its image names, with a read-only root
+    filesystem; ``/tmp`` is writable by that user and is ``HOME``, so npm and friends
+    have somewhere to cache."""
 
     def __init__(
         self,
@@ -25,6 +28,8 @@ class OneOffTask(Construct):
         *,
         container_name: str,
         image: ecs.ContainerImage,
+        user: ContainerUser,
+        volume_owner_image: str,
         command: list[str] | None = None,
         entry_point: list[str] | None = None,
         environment: dict[str, str] | None = None,
@@ -40,27 +45,26 @@ class OneOffTask(Construct):
             self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days)
         )
         self.task_definition = linux_task_definition(
-            self,
-            "Task",
-            cpu=cpu,
-            memory_mib=memory_mib,
-            architecture=architecture,
-            volumes=[ecs.Volume(name="scratch")],
+            self, "Task", cpu=cpu, memory_mib=memory_mib, architecture=architecture
         )
-        self.container = self.task_definition.add_container(
+        containers = WorkloadContainers(
+            self,
+            "Containers",
+            task_definition=self.task_definition,
+            ecs_exec=False,
+            volume_owner_image=volume_owner_image,
+            log_group=self.log_group,
+        )
+        self.container = containers.add(
             "Container",
             container_name=container_name,
             image=image,
+            user=user,
             command=command,
             entry_point=entry_point,
             environment={"HOME": SCRATCH, **(environment or {})},
             secrets=secrets,
-            logging=ecs.LogDrivers.aws_logs(stream_prefix=container_name, log_group=self.log_group),
-            readonly_root_filesystem=True,
-            essential=True,
-        )
-        self.container.add_mount_points(
-            ecs.MountPoint(container_path=SCRATCH, source_volume="scratch", read_only=False)
+            writable_paths=[SCRATCH],
         )
         self._acknowledge(from_ecr=isinstance(image, ecs.EcrImage))
 

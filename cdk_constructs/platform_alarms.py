@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -36,6 +35,23 @@ class PlatformAlarms(Construct):
         # CloudWatch publishes to an encrypted topic only if the key lets it.
         key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True, display_name="Platform alarms")
+        # The topic's policy replaces SNS's default one, which let the account's own
+        # principals publish; CloudWatch needs its own statement, limited to this
+        # account's alarms ("Why didn't I receive an SNS notification for my CloudWatch
+        # alarm trigger?", AWS re:Post knowledge center).
+        alarms_of_this_account = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": alarms_of_this_account},
+                },
+            )
+        )
         if email is not None:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self.alarms: list[cloudwatch.Alarm] = []
@@ -154,33 +170,44 @@ class PlatformAlarms(Construct):
             missing=cloudwatch.TreatMissingData.BREACHING,
         )
 
-    def database(self, instance: rds.IDatabaseInstance, *, allocated_storage_gib: int, max_connections: int) -> None:
+    def database(self, identifier: str, *, allocated_storage_gib: int, max_connections: int) -> None:
+        """Alarms on the instance named ``identifier`` (a fixed name: no reference to the data stack)."""
         low_storage_bytes = allocated_storage_gib * 1024**3 // 10
-        for alarm_id, metric, threshold, operator, description in (
+
+        def metric(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/RDS",
+                metric_name=name,
+                dimensions_map={"DBInstanceIdentifier": identifier},
+                statistic="Average",
+                period=FIVE_MINUTES,
+            )
+
+        for alarm_id, database_metric, threshold, operator, description in (
             (
                 "DatabaseCpu",
-                instance.metric_cpu_utilization(period=FIVE_MINUTES),
+                metric("CPUUtilization"),
                 80,
                 cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 "database CPU above 80%",
             ),
             (
                 "DatabaseFreeStorage",
-                instance.metric_free_storage_space(period=FIVE_MINUTES),
+                metric("FreeStorageSpace"),
                 low_storage_bytes,
                 cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
                 "database free storage below 10% of its allocation",
             ),
             (
                 "DatabaseConnections",
-                instance.metric_database_connections(period=FIVE_MINUTES),
+                metric("DatabaseConnections"),
                 max_connections,
                 cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 f"more than {max_connections} database connections",
             ),
         ):
             self._add(
-                metric,
+                database_metric,
                 alarm_id,
                 description=description,
                 threshold=threshold,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Aws, CfnCreationPolicy, CfnResourceSignal, Fn, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -11,6 +14,10 @@ from constructs import Construct
 from cdk_constructs.retention import log_retention
 from cdk_constructs.security_groups import HTTPS_PORT
 from spec.model import NetworkSpec
+
+NAT_SCRIPT = Path(__file__).resolve().parent.parent / "assets" / "nat_instance" / "configure-nat.sh"
+# Retries with back-off take at most about three minutes; the rest is margin.
+NAT_SIGNAL_TIMEOUT = "PT15M"
 
 
 class PlatformVpc(Construct):
@@ -28,6 +35,8 @@ class PlatformVpc(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.vpc = self._build_vpc(network)
+        if network.zone_ids:
+            self._place_in_zones(network.zone_ids)
         self._acknowledge_public_routes()
         if network.nat == "instance":
             self._harden_nat_instances()
@@ -71,6 +80,26 @@ class PlatformVpc(Construct):
             )
         return vpc
 
+    def _place_in_zones(self, zone_ids: tuple[str, ...]) -> None:
+        """Each tier's i-th subnet in the i-th zone the spec names, by zone id.
+
+        Without lookups CDK can only place subnets in ``Fn::GetAZs``' first zones, whose
+        names map to a different zone in each account; a subnet takes a zone id directly
+        (``AWS::EC2::Subnet.AvailabilityZoneId``), and the NAT instance follows its subnet."""
+        tiers = (self.vpc.public_subnets, self.vpc.private_subnets, self.vpc.isolated_subnets)
+        for subnets in tiers:
+            for subnet, zone_id in zip(subnets, zone_ids, strict=True):
+                cfn = subnet.node.default_child
+                assert isinstance(cfn, ec2.CfnSubnet)
+                cfn.add_property_deletion_override("AvailabilityZone")
+                cfn.add_property_override("AvailabilityZoneId", zone_id)
+        for subnet in self.vpc.public_subnets:
+            instance = subnet.node.try_find_child("NatInstance")
+            if instance is not None:
+                cfn_instance = instance.node.default_child
+                assert isinstance(cfn_instance, ec2.CfnInstance)
+                cfn_instance.add_property_deletion_override("AvailabilityZone")
+
     @staticmethod
     def _nat_provider(network: NetworkSpec) -> ec2.NatProvider:
         if network.nat == "gateway":
@@ -88,8 +117,10 @@ class PlatformVpc(Construct):
             instance = subnet.node.try_find_child("NatInstance")
             if instance is None:
                 continue
+            assert isinstance(instance, ec2.Instance)
             cfn = instance.node.default_child
             assert isinstance(cfn, ec2.CfnInstance)
+            self._configure_nat_and_signal(instance, cfn)
             cfn.monitoring = True
             cfn.block_device_mappings = [
                 ec2.CfnInstance.BlockDeviceMappingProperty(
@@ -127,6 +158,30 @@ class PlatformVpc(Construct):
                 ),
             ):
                 checks.acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+    def _configure_nat_and_signal(self, instance: ec2.Instance, cfn: ec2.CfnInstance) -> None:
+        """Our own NAT set-up script instead of CDK's default, and a CreationPolicy that
+        makes CloudFormation wait for its signal: an instance that cannot forward fails
+        the deploy instead of leaving the VPC without a way out."""
+        stack = Stack.of(self)
+        header = Fn.join(
+            "",
+            [
+                "#!/bin/bash\n",
+                f"STACK_NAME={stack.stack_name}\n",
+                "REGION=",
+                Aws.REGION,
+                "\n",
+                f"RESOURCE={stack.get_logical_id(cfn)}\n",
+            ],
+        )
+        cfn.user_data = Fn.base64(Fn.join("", [header, NAT_SCRIPT.read_text()]))
+        cfn.cfn_options.creation_policy = CfnCreationPolicy(
+            resource_signal=CfnResourceSignal(count=1, timeout=NAT_SIGNAL_TIMEOUT)
+        )
+        instance.add_to_role_policy(
+            iam.PolicyStatement(actions=["cloudformation:SignalResource"], resources=[Aws.STACK_ID])
+        )
 
     def _acknowledge_public_routes(self) -> None:
         for subnet in self.vpc.public_subnets:

@@ -68,7 +68,7 @@ class PostgresDatabase(Construct):
                 log_group_name=f"/aws/rds/instance/{identifier}/{export}",
                 encryption_key=key,
                 retention=log_retention(retention_days),
-                removal_policy=RemovalPolicy.RETAIN,
+                removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
             )
             for export in LOG_EXPORTS
         ]

@@ -58,9 +58,10 @@ class PrometheusFileSystem(Construct):
                 conditions={"Bool": {"aws:SecureTransport": "false"}},
             )
         )
+        user = prometheus.user
         self.access_point = self.file_system.add_access_point(
             "PrometheusData",
             path=DATA_DIRECTORY,
-            posix_user=efs.PosixUser(uid=str(prometheus.uid), gid=str(prometheus.gid)),
-            create_acl=efs.Acl(owner_uid=str(prometheus.uid), owner_gid=str(prometheus.gid), permissions="0755"),
+            posix_user=efs.PosixUser(uid=str(user.uid), gid=str(user.gid)),
+            create_acl=efs.Acl(owner_uid=str(user.uid), owner_gid=str(user.gid), permissions="0755"),
         )

@@ -19,7 +19,8 @@ from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
 from cdk_constructs.fargate_parts import linux_task_definition, private_fargate_service
 from cdk_constructs.prometheus_file_system import DATA_DIRECTORY
 from cdk_constructs.retention import log_retention
-from spec.model import PrometheusSpec
+from cdk_constructs.workload_containers import WorkloadContainers
+from spec.model import ROOT, HelperImagesSpec, PrometheusSpec
 
 CONFIG_DIRECTORY = "/etc/prometheus/config"
 CONFIG_FILE = "prometheus.yml"
@@ -41,6 +42,7 @@ class PrometheusServer(Construct):
         construct_id: str,
         *,
         prometheus: PrometheusSpec,
+        helper_images: HelperImagesSpec,
         cluster: ecs.ICluster,
         exec_log_group: logs.ILogGroup,
         namespace: servicediscovery.IPrivateDnsNamespace,
@@ -78,8 +80,16 @@ class PrometheusServer(Construct):
                 ),
             ],
         )
-        loader = self._add_config_loader(prometheus, config_bucket, config_object_key)
-        self.container = self._add_prometheus(prometheus, loader)
+        containers = WorkloadContainers(
+            self,
+            "Containers",
+            task_definition=self.task_definition,
+            ecs_exec=prometheus.ecs_exec,
+            volume_owner_image=helper_images.volume_owner,
+            log_group=self.log_group,
+        )
+        loader = self._add_config_loader(containers, helper_images, config_bucket, config_object_key)
+        self.container = self._add_prometheus(containers, prometheus, loader)
         task_role = self.task_definition.task_role
         grant_read_objects(task_role, bucket=config_bucket, key=config_key, object_keys=[config_object_key])
         iam.Grant.add_to_principal(
@@ -117,26 +127,26 @@ class PrometheusServer(Construct):
         )
 
     def _add_config_loader(
-        self, prometheus: PrometheusSpec, bucket: s3.IBucket, object_key: str
+        self, containers: WorkloadContainers, helper_images: HelperImagesSpec, bucket: s3.IBucket, object_key: str
     ) -> ecs.ContainerDefinition:
-        loader = self.task_definition.add_container(
+        return containers.add(
             "ConfigLoader",
             container_name="config-loader",
-            image=ecs.ContainerImage.from_registry(prometheus.config_loader_image),
+            image=ecs.ContainerImage.from_registry(helper_images.config_loader),
+            user=ROOT,
             essential=False,
             command=["s3", "cp", f"s3://{bucket.bucket_name}/{object_key}", f"/config/{CONFIG_FILE}"],
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="config-loader", log_group=self.log_group),
-            readonly_root_filesystem=True,
+            mount_points=[ecs.MountPoint(container_path="/config", source_volume=CONFIG_VOLUME, read_only=False)],
         )
-        loader.add_mount_points(ecs.MountPoint(container_path="/config", source_volume=CONFIG_VOLUME, read_only=False))
-        return loader
 
-    def _add_prometheus(self, prometheus: PrometheusSpec, loader: ecs.ContainerDefinition) -> ecs.ContainerDefinition:
-        container = self.task_definition.add_container(
+    def _add_prometheus(
+        self, containers: WorkloadContainers, prometheus: PrometheusSpec, loader: ecs.ContainerDefinition
+    ) -> ecs.ContainerDefinition:
+        container = containers.add(
             "Prometheus",
             container_name=prometheus.name,
             image=ecs.ContainerImage.from_registry(prometheus.image),
-            essential=True,
+            user=prometheus.user,
             command=[
                 f"--config.file={CONFIG_DIRECTORY}/{CONFIG_FILE}",
                 f"--storage.tsdb.path={DATA_DIRECTORY}",
@@ -144,7 +154,7 @@ class PrometheusServer(Construct):
                 f"--web.listen-address=:{prometheus.port}",
                 "--web.enable-lifecycle",
             ],
-            port_mappings=[ecs.PortMapping(container_port=prometheus.port, protocol=ecs.Protocol.TCP)],
+            port=prometheus.port,
             # The image is busybox-based: wget is there, curl is not.
             health_check=ecs.HealthCheck(
                 command=["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{prometheus.port}/-/healthy"],
@@ -153,14 +163,13 @@ class PrometheusServer(Construct):
                 retries=3,
                 start_period=Duration.seconds(60),
             ),
-            logging=ecs.LogDrivers.aws_logs(stream_prefix=prometheus.name, log_group=self.log_group),
-            readonly_root_filesystem=True,
+            # The TSDB volume is written through the access point as its POSIX user.
+            mount_points=[
+                ecs.MountPoint(container_path=CONFIG_DIRECTORY, source_volume=CONFIG_VOLUME, read_only=True),
+                ecs.MountPoint(container_path=DATA_DIRECTORY, source_volume=DATA_VOLUME, read_only=False),
+            ],
         )
         container.add_container_dependencies(
             ecs.ContainerDependency(container=loader, condition=ecs.ContainerDependencyCondition.SUCCESS)
-        )
-        container.add_mount_points(
-            ecs.MountPoint(container_path=CONFIG_DIRECTORY, source_volume=CONFIG_VOLUME, read_only=True),
-            ecs.MountPoint(container_path=DATA_DIRECTORY, source_volume=DATA_VOLUME, read_only=False),
         )
         return container

@@ -92,12 +92,27 @@ class ReachabilityCheck:
         return [RULE]
 
     def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
-        network = next(
-            (p for p in context.template_paths if Path(p).name == f"{self._spec.stack_prefix}-network.template.json"),
-            None,
-        )
+        expected = f"{self._spec.stack_prefix}-network.template.json"
+        network = next((p for p in context.template_paths if Path(p).name == expected), None)
         if network is None:
-            return PolicyValidationPluginReport(success=True, violations=[])
+            # A check that cannot find what it checks must fail, never pass quietly.
+            return PolicyValidationPluginReport(
+                success=False,
+                violations=[
+                    PolicyViolation(
+                        rule_name=RULE,
+                        description=f"cannot check reachability: no {expected} among the synthesized templates "
+                        f"({', '.join(sorted(Path(p).name for p in context.template_paths)) or 'none'})",
+                        violating_resources=[
+                            PolicyViolatingResource(
+                                locations=["Resources"],
+                                resource_logical_id="SecurityGroups",
+                                template_path=str(context.template_paths[0]) if context.template_paths else expected,
+                            )
+                        ],
+                    )
+                ],
+            )
         problems = reachability_problems(self._spec, json.loads(Path(network).read_text()))
         violations = [
             PolicyViolation(

@@ -4,11 +4,13 @@ from spec.context import spec_from_context
 from spec.errors import SpecError
 from spec.model import (
     NFS_PORT,
+    ContainerUser,
     DatabaseSpec,
     DeliverySpec,
     DomainSpec,
     EdgeSpec,
     GrafanaSpec,
+    HelperImagesSpec,
     NetworkSpec,
     PlatformSpec,
     PrometheusSpec,
@@ -17,11 +19,13 @@ from spec.model import (
 
 __all__ = [
     "NFS_PORT",
+    "ContainerUser",
     "DatabaseSpec",
     "DeliverySpec",
     "DomainSpec",
     "EdgeSpec",
     "GrafanaSpec",
+    "HelperImagesSpec",
     "NetworkSpec",
     "PlatformSpec",
     "PrometheusSpec",

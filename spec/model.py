@@ -37,6 +37,11 @@ LOG_RETENTION_DAYS = (
 # NFS, the only protocol EFS speaks.
 NFS_PORT = 2049
 
+# Zones whose load balancers CloudFront VPC origins cannot reach ("Restrict access with VPC
+# origins", supported Regions and Availability Zones:
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html).
+VPC_ORIGIN_UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3"})
+
 # Public (load balancer, NAT), private (application tasks), isolated (database).
 SUBNET_TIERS = ("public", "application", "database")
 
@@ -48,6 +53,7 @@ _NAMESPACE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PINNED_IMAGE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
+_ZONE_ID = re.compile(r"^[a-z]{2,5}[0-9]-az[0-9]{1,2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 
 
@@ -75,6 +81,42 @@ def check_image_tag(field_name: str, tag: str) -> None:
 def check_log_retention(field_name: str, days: int) -> None:
     if days not in LOG_RETENTION_DAYS:
         raise SpecError(field_name, days, "not a retention period CloudWatch Logs offers")
+
+
+def check_posix_id(field_name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**32 - 2:
+        raise SpecError(field_name, value, "not a POSIX user or group id")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerUser:
+    """The user a container's processes run as: the image's ``USER``, written here
+    so the task definition states it and every writable path can be given to it.
+
+    Fargate creates a task volume owned by root with mode 0755 unless the image
+    declares a ``VOLUME`` at the same path, so a non-root user cannot write it
+    until something running as root hands it over (see ``WritableVolumes``)."""
+
+    uid: int
+    gid: int
+
+    def __post_init__(self) -> None:
+        check_posix_id("user.uid", self.uid)
+        check_posix_id("user.gid", self.gid)
+
+    @property
+    def ecs_user(self) -> str:
+        """The task definition's ``user`` field: ``uid:gid``."""
+        return f"{self.uid}:{self.gid}"
+
+    @property
+    def is_root(self) -> bool:
+        return self.uid == 0
+
+
+ROOT = ContainerUser(uid=0, gid=0)
+NODE_USER = ContainerUser(uid=1000, gid=1000)
+"""The ``node`` user of the official node images (``USER node``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +155,9 @@ class ServiceSpec:
     """CPU architecture of the image and the task."""
     writable_paths: tuple[str, ...] = ("/tmp",)
     """Directories the app writes to; everything else of the root filesystem is read-only."""
+    run_as: ContainerUser = NODE_USER
+    """The user the image runs as (its ``USER``); the task runs the container as this user
+    and gives it ``writable_paths``. Default: ``node`` (1000:1000) of the node images."""
     scale_at_cpu_percent: int = 60
     """Average CPU utilisation autoscaling holds the service at."""
     scale_at_requests_per_task: int = 1000
@@ -200,6 +245,10 @@ class NetworkSpec:
     """Managed NAT gateways, or a small NAT instance (a fraction of the cost, no high availability)."""
     nat_instance_type: str = "t4g.nano"
     """Instance type of the NAT instance (Graviton)."""
+    zone_ids: tuple[str, ...] = ()
+    """Availability Zone ids (``use1-az1``) of the subnets, one per zone; ``()`` takes the first
+    ``max_azs`` zones the account lists. Ids, not names: names map to different zones in each
+    account, and CloudFront VPC origins and Graviton NAT instances are missing from some zones."""
     subnet_prefix_length: int = 24
     """Prefix length of each subnet; three tiers per zone must fit the VPC."""
 
@@ -220,6 +269,7 @@ class NetworkSpec:
                 self.nat_gateways,
                 f"must be from 1 to max_azs ({self.max_azs})",
             )
+        self._check_zone_ids()
         if self.nat not in ("gateway", "instance"):
             raise SpecError("network.nat", self.nat, "must be 'gateway' or 'instance'")
         if not re.match(r"^[a-z][a-z0-9]*[0-9][a-z]*\.[a-z0-9]+$", self.nat_instance_type):
@@ -239,6 +289,19 @@ class NetworkSpec:
                 f"too small for {subnets_needed} /{self.subnet_prefix_length} subnets "
                 f"({len(SUBNET_TIERS)} tiers x {self.max_azs} zones)",
             )
+
+    def _check_zone_ids(self) -> None:
+        if not self.zone_ids:
+            return
+        for zone_id in self.zone_ids:
+            if not isinstance(zone_id, str) or not _ZONE_ID.match(zone_id):
+                raise SpecError("network.zone_ids", zone_id, "not an Availability Zone id such as 'use1-az1'")
+            if zone_id in VPC_ORIGIN_UNSUPPORTED_ZONE_IDS:
+                raise SpecError("network.zone_ids", zone_id, "CloudFront VPC origins are not available in this zone")
+        if len(set(self.zone_ids)) != len(self.zone_ids):
+            raise SpecError("network.zone_ids", self.zone_ids, "a zone is named twice")
+        if len(self.zone_ids) != self.max_azs:
+            raise SpecError("network.zone_ids", self.zone_ids, f"name exactly max_azs ({self.max_azs}) zones")
 
 
 # PostgreSQL versions RDS offers that this project supports; tests check that
@@ -307,6 +370,23 @@ class DatabaseSpec:
             )
 
 
+_DIRECTIONS = {"east": "e", "west": "w", "north": "n", "south": "s", "central": "c", "gov": "g"}
+
+
+def region_zone_prefix(region: str) -> str:
+    """How zone ids abbreviate a region: ``us-east-1`` -> ``use1``, ``ap-northeast-1`` -> ``apne1``."""
+    parts = region.split("-")
+    middle = ""
+    for part in parts[1:-1]:
+        word = part
+        for direction, letter in (("north", "n"), ("south", "s")):
+            if word.startswith(direction) and word != direction:
+                middle += letter
+                word = word.removeprefix(direction)
+        middle += _DIRECTIONS.get(word, word)
+    return parts[0] + middle + parts[-1]
+
+
 def check_pinned_image(field_name: str, image: str) -> None:
     """A public image reference with an explicit version tag (never ``latest``)."""
     match = _PINNED_IMAGE.match(image) if isinstance(image, str) else None
@@ -336,13 +416,10 @@ class PrometheusSpec:
     """Its Cloud Map name and the name of its self-scrape job."""
     port: int = 9090
     """Port Prometheus serves its API and UI on."""
-    uid: int = 65534
-    """User the official image runs as (``nobody``); owns the TSDB on EFS."""
-    gid: int = 65534
+    user: ContainerUser = ContainerUser(uid=65534, gid=65534)
+    """The user the official image runs as (``USER nobody``); owns the TSDB on EFS."""
     image: str = "quay.io/prometheus/prometheus:v3.5.0"
     """The official image, pinned by version."""
-    config_loader_image: str = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
-    """The init container that copies the rendered configuration from S3."""
     cpu: int = 512
     memory_mib: int = 1024
     retention_days: int = 15
@@ -357,12 +434,7 @@ class PrometheusSpec:
 
     def __post_init__(self) -> None:
         check_port("prometheus.port", self.port)
-        for name in ("uid", "gid"):
-            value = getattr(self, name)
-            if not 0 <= value <= 2**32 - 2:
-                raise SpecError(f"prometheus.{name}", value, "not a POSIX id")
         check_pinned_image("prometheus.image", self.image)
-        check_pinned_image("prometheus.config_loader_image", self.config_loader_image)
         check_fargate_size("prometheus", self.cpu, self.memory_mib)
         if not 1 <= self.retention_days <= 3650:
             raise SpecError("prometheus.retention_days", self.retention_days, "must be from 1 to 3650")
@@ -370,6 +442,21 @@ class PrometheusSpec:
             value = getattr(self, name)
             if not 1 <= value <= 3600:
                 raise SpecError(f"prometheus.{name}", value, "must be from 1 to 3600 seconds")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HelperImagesSpec:
+    """Pinned images of the short-lived helper containers that start before a workload.
+    Both run as root, which is what their work needs."""
+
+    config_loader: str = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
+    """Copies rendered configuration from S3 into a task volume (Prometheus, Grafana)."""
+    volume_owner: str = "public.ecr.aws/docker/library/busybox:1.37.0"
+    """Hands each writable task volume to the user of the container that writes it."""
+
+    def __post_init__(self) -> None:
+        check_pinned_image("helper_images.config_loader", self.config_loader)
+        check_pinned_image("helper_images.volume_owner", self.volume_owner)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -381,6 +468,8 @@ class GrafanaSpec:
     route: str = "/grafana"
     """Sub-path Grafana is served under, through CloudFront and the load balancer."""
     image: str = "docker.io/grafana/grafana:12.0.2"
+    user: ContainerUser = ContainerUser(uid=472, gid=0)
+    """The user the official image runs as (``GF_UID`` 472, ``GF_GID`` 0 in its Dockerfile)."""
     cpu: int = 256
     memory_mib: int = 512
     ecs_exec: bool = False
@@ -491,6 +580,7 @@ class PlatformSpec:
     delivery: DeliverySpec = field(default_factory=DeliverySpec)
     grafana: GrafanaSpec | None = None
     """Grafana, or ``None`` to run without it."""
+    helper_images: HelperImagesSpec = field(default_factory=HelperImagesSpec)
     alarm_email: str | None = None
     """Address subscribed to the alarm topic; ``None`` leaves subscriptions to the operator."""
     edge: EdgeSpec = field(default_factory=EdgeSpec)
@@ -537,13 +627,19 @@ class PlatformSpec:
             raise SpecError("backup_retention_days", self.backup_retention_days, "must be from 1 to 3650")
         if not 1 <= self.images_kept <= 1000:
             raise SpecError("images_kept", self.images_kept, "must be from 1 to 1000")
-        if (self.edge.waf or self.edge.domain) and self.region != "us-east-1":
-            raise SpecError("region", self.region, "CloudFront's web ACL and certificate must be created in us-east-1")
+        self._check_placement()
         if self.alarm_email is not None and not _EMAIL.match(self.alarm_email):
             raise SpecError("alarm_email", self.alarm_email, "not an email address")
         self._check_services()
         if self.production:
             self._check_production()
+
+    def _check_placement(self) -> None:
+        if (self.edge.waf or self.edge.domain) and self.region != "us-east-1":
+            raise SpecError("region", self.region, "CloudFront's web ACL and certificate must be created in us-east-1")
+        for zone_id in self.network.zone_ids:
+            if not zone_id.startswith(region_zone_prefix(self.region) + "-"):
+                raise SpecError("network.zone_ids", zone_id, f"not a zone of {self.region}")
 
     def _check_production(self) -> None:
         if not self.database.multi_az:
@@ -627,6 +723,17 @@ class PlatformSpec:
     def stack_prefix(self) -> str:
         """``dev-davidshaevel``: the seeds' naming, shared by stacks and resources."""
         return f"{self.environment}-{self.project}"
+
+    @property
+    def database_identifier(self) -> str:
+        """``dev-davidshaevel-postgres``: the RDS instance's fixed name, which alarms name literally."""
+        return f"{self.stack_prefix}-postgres"
+
+    @property
+    def cluster_name(self) -> str:
+        """``dev-davidshaevel-cluster``, as in the seeds. A fixed name, so the stacks that run
+        tasks in it and the verify command name it literally instead of reading an output."""
+        return f"{self.stack_prefix}-cluster"
 
     def _check_routes(self, routes: dict[str | None, str]) -> None:
         if self.grafana is not None and any(r is not None and r.startswith(self.grafana.route) for r in routes):

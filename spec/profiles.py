@@ -19,6 +19,9 @@ DATABASE_NAME = "davidshaevel"
 # The tag the README's first deploy pushes; CI deploys real tags with
 # ``-c <service>_image_tag=<tag>``.
 INITIAL_IMAGE_TAG = "initial"
+# Zones by id, the same zones in every account: both offer CloudFront VPC origins and
+# Graviton (t4g) instances; use1-az3 offers neither. README: "Choosing the zones".
+ZONE_IDS = ("use1-az1", "use1-az2")
 
 
 def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_exec: bool) -> tuple[ServiceSpec, ...]:
@@ -59,7 +62,7 @@ def dev() -> PlatformSpec:
         account=None,
         region=REGION,
         # One NAT instance: about $7 a month against $36 for a NAT gateway and its address.
-        network=NetworkSpec(cidr="10.0.0.0/16", max_azs=2, nat_gateways=1, nat="instance"),
+        network=NetworkSpec(cidr="10.0.0.0/16", max_azs=2, nat_gateways=1, nat="instance", zone_ids=ZONE_IDS),
         namespace=NAMESPACE,
         services=_services(cpu=256, memory_mib=512, min_tasks=1, max_tasks=2, ecs_exec=True),
         database=DatabaseSpec(
@@ -87,7 +90,7 @@ def prod() -> PlatformSpec:
         environment="prod",
         account=None,
         region=REGION,
-        network=NetworkSpec(cidr="10.1.0.0/16", max_azs=2, nat_gateways=2),
+        network=NetworkSpec(cidr="10.1.0.0/16", max_azs=2, nat_gateways=2, zone_ids=ZONE_IDS),
         namespace=NAMESPACE,
         services=_services(cpu=512, memory_mib=1024, min_tasks=2, max_tasks=6, ecs_exec=False),
         database=DatabaseSpec(

@@ -48,7 +48,14 @@ class ComputeStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         # Imported by its literal name (the data stack owns it): see PlatformSpec.exec_log_group_name.
         exec_log_group = logs.LogGroup.from_log_group_name(self, "ExecSessions", spec.exec_log_group_name)
-        cluster = FargateCluster(self, "Cluster", vpc=vpc, exec_log_group=exec_log_group, logs_key=logs_key)
+        cluster = FargateCluster(
+            self,
+            "Cluster",
+            cluster_name=spec.cluster_name,
+            vpc=vpc,
+            exec_log_group=exec_log_group,
+            logs_key=logs_key,
+        )
         self.cluster = cluster.cluster
         self.exec_log_group = cluster.exec_log_group
         self.namespace = servicediscovery.PrivateDnsNamespace(
@@ -89,6 +96,7 @@ class ComputeStack(Stack):
                 database=database if service.uses_database else None,
                 logs_key=logs_key,
                 log_retention_days=spec.log_retention_days,
+                volume_owner_image=spec.helper_images.volume_owner,
             )
         for application in self.services.values():
             application.service.node.add_dependency(images_present)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import CfnResource, ReferenceStrength, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
@@ -55,20 +55,20 @@ class DataStack(Stack):
             log_group_name=spec.exec_log_group_name,
             encryption_key=self.logs_key,
             retention=log_retention(spec.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.access_logs = AccessLogBucket(self, "AccessLogs", retention_days=spec.access_log_retention_days).bucket
         self.database = PostgresDatabase(
             self,
             "Database",
-            identifier=f"{spec.stack_prefix}-postgres",
+            identifier=spec.database_identifier,
             database=spec.database,
             vpc=vpc,
             security_group=sealed(self, "DatabaseGroup", security_groups.database),
             key=self.data_key,
             logs_key=self.logs_key,
             log_retention_days=spec.log_retention_days,
-            removal_policy=RemovalPolicy.RETAIN if spec.production else RemovalPolicy.SNAPSHOT,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if spec.production else RemovalPolicy.SNAPSHOT,
         )
         prometheus_storage = PrometheusFileSystem(
             self,
@@ -106,3 +106,14 @@ class DataStack(Stack):
                 backup.BackupResource.from_efs_file_system(self.prometheus_file_system),
             ],
         )
+        self._reference_strongly()
+
+    def _reference_strongly(self) -> None:
+        """Other stacks read this stack's values through exports (``Fn::ImportValue``), not the
+        app's default ``Fn::GetStackOutput``: an export cannot be removed while a stack imports
+        it, which is what state wants, and its value is known when a change set is made
+        (aws/aws-cdk#38829), and it costs no DescribeStacks call per use (aws/aws-cdk#38010).
+        README: "Cross-stack references"."""
+        for construct in self.node.find_all():
+            if isinstance(construct, CfnResource):
+                construct.apply_cross_stack_reference_strength(ReferenceStrength.STRONG)

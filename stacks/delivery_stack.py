@@ -7,10 +7,12 @@ from typing import Any
 from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.database_settings import database_environment, database_secrets, grant_database_access
 from cdk_constructs.deployment_state_machine import DeploymentStateMachine, ImageSwap, OneOffRun, RolledService
+from cdk_constructs.fargate_cluster import FargateCluster
 from cdk_constructs.one_off_task import OneOffTask
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from spec import outputs
@@ -49,6 +51,8 @@ class DeliveryStack(Stack):
             image=ecs.ContainerImage.from_ecr_repository(
                 repositories.repository(migrating, used_from=self), tag=migrating.image_tag
             ),
+            user=migrating.run_as,
+            volume_owner_image=spec.helper_images.volume_owner,
             command=list(delivery.migrate_command),
             environment=database_environment(migrating, data.database),
             secrets=database_secrets(data.database),
@@ -63,6 +67,8 @@ class DeliveryStack(Stack):
             image=ecs.ContainerImage.from_ecr_repository(
                 repositories.repository(smoke_service, used_from=self), tag=smoke_service.image_tag
             ),
+            user=smoke_service.run_as,
+            volume_owner_image=spec.helper_images.volume_owner,
             command=list(delivery.smoke_test_command),
             environment={
                 "API_URL": spec.service_url(spec.service(delivery.api_service)),
@@ -76,16 +82,26 @@ class DeliveryStack(Stack):
             "TargetsProbe",
             container_name=outputs.PROBE_CONTAINER,
             image=ecs.ContainerImage.from_registry(spec.prometheus.image),
+            user=spec.prometheus.user,
+            volume_owner_image=spec.helper_images.volume_owner,
             # The Prometheus image is busybox-based: wget prints the targets to the task's log.
             entry_point=["wget", "-q", "-O", "-", f"{spec.prometheus_url}/api/v1/targets?state=active"],
             logs_key=data.logs_key,
             log_retention_days=spec.log_retention_days,
         )
+        cluster = FargateCluster.named(
+            self,
+            "Cluster",
+            cluster_name=spec.cluster_name,
+            vpc=vpc,
+            exec_log_group=logs.LogGroup.from_log_group_name(self, "ExecSessions", spec.exec_log_group_name),
+            logs_key=data.logs_key,
+        )
         subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets
         self.deployment = DeploymentStateMachine(
             self,
             "Deployment",
-            cluster=compute.cluster,
+            cluster=cluster,
             subnets=subnets,
             services=[
                 RolledService(

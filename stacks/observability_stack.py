@@ -9,6 +9,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.config_object import ConfigObjects
+from cdk_constructs.fargate_cluster import FargateCluster
 from cdk_constructs.fargate_parts import capacity_strategy
 from cdk_constructs.grafana_server import GrafanaServer
 from cdk_constructs.platform_alarms import PlatformAlarms
@@ -37,6 +38,14 @@ class ObservabilityStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         capacity = capacity_strategy(spot=spec.fargate_spot)
         exec_log_group = logs.LogGroup.from_log_group_name(self, "ExecSessions", spec.exec_log_group_name)
+        cluster = FargateCluster.named(
+            self,
+            "Cluster",
+            cluster_name=spec.cluster_name,
+            vpc=compute.cluster.vpc,
+            exec_log_group=exec_log_group,
+            logs_key=data.logs_key,
+        )
         config_key = self._prometheus_config_key(spec, data)
         files = {config_key: self.prometheus_config}
         grafana_files: dict[str, str] = {}
@@ -59,7 +68,8 @@ class ObservabilityStack(Stack):
             self,
             "Prometheus",
             prometheus=spec.prometheus,
-            cluster=compute.cluster,
+            helper_images=spec.helper_images,
+            cluster=cluster,
             exec_log_group=exec_log_group,
             namespace=compute.namespace,
             security_group=sealed(self, "PrometheusGroup", security_groups.prometheus),
@@ -81,13 +91,13 @@ class ObservabilityStack(Stack):
                 self,
                 "Grafana",
                 grafana=spec.grafana,
-                prometheus=spec.prometheus,
-                cluster=compute.cluster,
+                helper_images=spec.helper_images,
+                cluster=cluster,
                 exec_log_group=exec_log_group,
                 security_group=sealed(self, "GrafanaGroup", security_groups.grafana),
                 capacity=capacity,
                 listener=compute.load_balancer.listener,
-                public_url=compute.edge.public_url,
+                public_host=compute.edge.public_host,
                 admin_secret=data.grafana_admin_password.secret,
                 config_bucket=data.config_bucket,
                 config_key=data.data_key,
@@ -119,14 +129,14 @@ class ObservabilityStack(Stack):
 
     def _build_alarms(self, spec: PlatformSpec, data: DataStack, compute: ComputeStack) -> PlatformAlarms:
         alarms = PlatformAlarms(self, "Alarms", email=spec.alarm_email)
-        cluster_name = compute.cluster.cluster_name
+        cluster_name = spec.cluster_name
         alarms.load_balancer(compute.load_balancer.load_balancer)
         for name, application in compute.services.items():
             alarms.unhealthy_targets(name, application.target_group, compute.load_balancer.load_balancer)
             alarms.ecs_service(name, application.service, cluster_name=cluster_name)
         alarms.not_running("Prometheus", self.prometheus.service, cluster_name=cluster_name)
         alarms.database(
-            data.database.instance,
+            spec.database_identifier,
             allocated_storage_gib=spec.database.allocated_storage_gib,
             max_connections=spec.database.max_connections_alarm,
         )

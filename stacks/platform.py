@@ -9,6 +9,7 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from cdk_constructs.reachability_check import ReachabilityCheck
 from cdk_constructs.redundant_dependencies import RedundantRoleDependencies
+from compliance.custom_resource_timeouts import BoundedCustomResources
 from spec.model import PlatformSpec
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
@@ -80,6 +81,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         description=f"{spec.stack_prefix}: migrations and smoke-test tasks, deployment state machine, targets probe",
     )
     Aspects.of(app).add(RedundantRoleDependencies())
+    Aspects.of(app).add(BoundedCustomResources())
     Tags.of(app).add("project", spec.project)
     Tags.of(app).add("environment", spec.environment)
     return PlatformStacks(network=network, data=data, compute=compute, observability=observability, delivery=delivery)

@@ -56,7 +56,8 @@ def test_containers_follow_the_spec(profile: Synthesized) -> None:
         assert container["PortMappings"] == [{"ContainerPort": service.container_port, "Protocol": "tcp"}]
         assert container["Image"]["Fn::Join"][1][-1].endswith(f":{service.image_tag}")
         assert {"Name": "PORT", "Value": str(service.container_port)} in container["Environment"]
-        assert container["ReadonlyRootFilesystem"] is True
+        assert container["ReadonlyRootFilesystem"] is not service.ecs_exec
+        assert container["User"] == service.run_as.ecs_user
         assert [m["ContainerPath"] for m in container["MountPoints"]] == list(service.writable_paths)
         assert task["Cpu"] == str(service.cpu)
         assert task["Memory"] == str(service.memory_mib)
@@ -299,4 +300,15 @@ def test_a_named_domain_gets_a_certificate_and_alias_records(dev: Synthesized, t
     assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
     records = sorted(r["Properties"]["Type"] for r in _resources(synth, "AWS::Route53::RecordSet").values())
     assert records == ["A", "AAAA"]
+    # Grafana is reached, and trusts requests, at the named domain (grafana/grafana#46321).
+    grafana = next(
+        c
+        for r in synth.template_json("observability")["Resources"].values()
+        if r["Type"] == "AWS::ECS::TaskDefinition"
+        for c in r["Properties"]["ContainerDefinitions"]
+        if c["Name"] == "grafana"
+    )
+    environment = {e["Name"]: e["Value"] for e in grafana["Environment"]}
+    assert environment["GF_SERVER_ROOT_URL"] == "https://www.example.com/grafana/"
+    assert environment["GF_SECURITY_CSRF_TRUSTED_ORIGINS"] == "www.example.com"
     assert all(plugin["violations"] == [] for plugin in synth.validation_report()["pluginReports"])

@@ -9,12 +9,15 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from compliance.resource_schemas import name_properties
 from spec.connections import FILE_SYSTEM, PROMETHEUS
 from tests.platform_synth import Synthesized
 from tests.test_network import rules
 from tools.state_guard import STATEFUL_TYPES
 
-KEEPS_DATA = ("Retain", "Snapshot")
+# RetainExceptOnCreate keeps the resource on every operation but the failed create that made it,
+# when it holds nothing yet (CDK's RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE).
+KEEPS_DATA = ("Retain", "RetainExceptOnCreate", "Snapshot")
 
 
 def _all_resources(synth: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -39,10 +42,38 @@ def test_every_stateful_resource_keeps_its_data(profile: Synthesized) -> None:
         assert resource.get("UpdateReplacePolicy") in KEEPS_DATA, where
 
 
+def test_a_failed_first_create_leaves_no_name_behind(profile: Synthesized) -> None:
+    """A resource kept with ``Retain`` outlives the rollback of the create that made it;
+    with a fixed name, the retry then fails with "already exists". ``RetainExceptOnCreate``
+    deletes it on that rollback and keeps it on every later operation (CloudFormation
+    DeletionPolicy attribute: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
+    aws-attribute-deletionpolicy.html). Names come from the CloudFormation registry schemas."""
+    named_and_retained = [
+        f"{layer}/{logical_id} ({resource['Type']}: {', '.join(names)})"
+        for layer, logical_id, resource in _all_resources(profile)
+        if resource.get("DeletionPolicy") == "Retain"
+        and (names := [p for p in name_properties(resource["Type"]) if p in resource.get("Properties", {})])
+    ]
+    assert named_and_retained == []
+    fixed_names = {
+        (layer, resource["Type"])
+        for layer, _, resource in _all_resources(profile)
+        if resource.get("DeletionPolicy") == "RetainExceptOnCreate"
+    }
+    # The ones the issue found: session and RDS log groups, repositories, vault (and prod's WAF log group).
+    assert {
+        ("data", "AWS::Logs::LogGroup"),
+        ("data", "AWS::ECR::Repository"),
+        ("data", "AWS::Backup::BackupVault"),
+    } <= (fixed_names)
+
+
 def test_database_removal_policy_per_profile(profile: Synthesized) -> None:
-    expected = "Retain" if profile.spec.production else "Snapshot"
+    # prod names its instance, so a failed first create must not keep it; dev snapshots it.
+    deletion = "RetainExceptOnCreate" if profile.spec.production else "Snapshot"
+    replacement = "Retain" if profile.spec.production else "Snapshot"
     profile.template("data").has_resource(
-        "AWS::RDS::DBInstance", {"DeletionPolicy": expected, "UpdateReplacePolicy": expected}
+        "AWS::RDS::DBInstance", {"DeletionPolicy": deletion, "UpdateReplacePolicy": replacement}
     )
 
 
@@ -116,7 +147,7 @@ def test_file_system_is_encrypted_backed_up_and_requires_tls(profile: Synthesize
             },
         },
     )
-    uid, gid = str(profile.spec.prometheus.uid), str(profile.spec.prometheus.gid)
+    uid, gid = str(profile.spec.prometheus.user.uid), str(profile.spec.prometheus.user.gid)
     template.has_resource_properties(
         "AWS::EFS::AccessPoint",
         {

@@ -8,6 +8,7 @@ from typing import Any
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from compliance.access_ledger import EXECUTION_LOG_ACTIONS, TRACE_ACTIONS
 from spec import outputs
 from tests.platform_synth import Synthesized
 
@@ -130,18 +131,8 @@ def test_the_role_names_its_resources_except_where_the_api_cannot(profile: Synth
     no_resource_level = {
         "ecs:DescribeTaskDefinition",
         "ecs:RegisterTaskDefinition",
-        "logs:CreateLogDelivery",
-        "logs:GetLogDelivery",
-        "logs:UpdateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "xray:GetSamplingRules",
-        "xray:GetSamplingTargets",
+        *EXECUTION_LOG_ACTIONS,
+        *TRACE_ACTIONS,
     }
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

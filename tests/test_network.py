@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 from aws_cdk.assertions import Match
 
 from spec.connections import DATABASE, LOAD_BALANCER, PROMETHEUS, peers, required_paths, service_peer
-from tests.platform_synth import Synthesized, synth_spec
+from spec.model import SUBNET_TIERS
+from tests.platform_synth import LAYERS, Synthesized, synth_spec
 
 Rule = tuple[str, str, int]  # (source peer, destination peer, port)
 
@@ -229,3 +231,17 @@ def test_a_port_change_moves_every_rule_that_involves_it(dev: Synthesized, tmp_p
         }
         assert not any(port == backend.container_port for _, destination, port in after if destination == peer)
         assert {rule for rule in after if peer not in rule[:2]} == {rule for rule in before if peer not in rule[:2]}
+
+
+def test_subnets_are_placed_in_the_zones_the_spec_names_by_id(profile: Synthesized) -> None:
+    """Without lookups CDK would place subnets in Fn::GetAZs' first zones, whose names map to a
+    different zone in each account; some zones lack CloudFront VPC origins (use1-az3). A subnet
+    takes a zone id directly (AWS::EC2::Subnet AvailabilityZoneId)."""
+    zone_ids = profile.spec.network.zone_ids
+    assert zone_ids
+    subnets = [r["Properties"] for r in profile.template_json("network")["Resources"].values()
+               if r["Type"] == "AWS::EC2::Subnet"]  # fmt: skip
+    assert sorted(s["AvailabilityZoneId"] for s in subnets) == sorted(zone_ids * len(SUBNET_TIERS))
+    assert all("AvailabilityZone" not in s for s in subnets)
+    for layer in LAYERS:
+        assert "Fn::GetAZs" not in json.dumps(profile.template_json(layer)), layer

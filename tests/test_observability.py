@@ -16,8 +16,10 @@ from syrupy.assertion import SnapshotAssertion
 
 from cdk_constructs import rendered_config
 from cdk_constructs.rendered_config import render_grafana_provisioning, render_prometheus_config
+from compliance.access_ledger import Entry, check_ledger, ledger
 from spec import PrometheusSpec, SpecError
 from tests.platform_synth import Synthesized, synth_spec
+from tests.test_access_ledger import deployment_of
 
 Resources = dict[str, dict[str, Any]]
 
@@ -117,7 +119,7 @@ def test_prometheus_runs_as_the_issue_describes(profile: Synthesized) -> None:
     assert server["DependsOn"] == [{"ContainerName": "config-loader", "Condition": "SUCCESS"}]
     assert f"--storage.tsdb.retention.time={prometheus.retention_days}d" in server["Command"]
     assert "--web.enable-lifecycle" in server["Command"]
-    assert _container(task, "config-loader")["Image"] == prometheus.config_loader_image
+    assert _container(task, "config-loader")["Image"] == profile.spec.helper_images.config_loader
     (efs,) = [v["EFSVolumeConfiguration"] for v in task["Volumes"] if "EFSVolumeConfiguration" in v]
     assert efs["TransitEncryption"] == "ENABLED"
     assert efs["AuthorizationConfig"]["IAM"] == "ENABLED"
@@ -199,8 +201,11 @@ def test_remote_write_to_a_managed_workspace(dev: Synthesized, tmp_path: Path) -
     assert "remote_write:" in content
     assert "PrometheusEndpoint" in content  # the workspace's endpoint, resolved at deploy
     assert "sigv4:" in content
-    policies = json.dumps(_resources(synth, "observability", "AWS::IAM::Policy"))
-    assert "aps:RemoteWrite" in policies
+    deployment = deployment_of(synth)
+    entries = ledger(deployment)
+    writes = [e for e in entries if isinstance(e, Entry) and e.action == "aps:RemoteWrite"]
+    assert len(writes) == 1, "the ledger has Prometheus's remote write"
+    assert check_ledger(deployment, entries) == []
     report = synth.validation_report()
     assert all(plugin["violations"] == [] for plugin in report["pluginReports"])
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
+from aws_cdk import IPolicyValidationContext
 from aws_cdk import aws_ec2 as ec2
 
 from cdk_constructs import security_groups
-from cdk_constructs.reachability_check import reachability_problems
+from cdk_constructs.reachability_check import ReachabilityCheck, reachability_problems
 from spec.connections import NetworkPath
 from tests.platform_synth import Synthesized, synth_spec
 
@@ -96,4 +98,17 @@ def test_removing_a_rule_from_the_code_fails_the_synth(
     assert (
         "prometheus -> service-backend:3001 (prometheus scrapes backend /api/metrics): "
         "missing the ingress rule on service-backend's group" in str(failure.value)
+    )
+
+
+def test_the_check_fails_when_it_cannot_find_the_network_template(dev: Synthesized) -> None:
+    """A check that cannot see what it checks must fail, naming what it looked for."""
+    others = [str(dev.outdir / f"{dev.stack_name(layer)}.template.json") for layer in ("data", "compute")]
+    context = cast(IPolicyValidationContext, SimpleNamespace(template_paths=others))
+    report = ReachabilityCheck(dev.spec).validate(context)
+    assert report.success is False
+    (violation,) = report.violations
+    assert violation.description == (
+        "cannot check reachability: no dev-davidshaevel-network.template.json among the synthesized templates "
+        "(dev-davidshaevel-compute.template.json, dev-davidshaevel-data.template.json)"
     )

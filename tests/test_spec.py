@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from spec import DatabaseSpec, NetworkSpec, PlatformSpec, PrometheusSpec, SpecError, spec_from_context
+from spec import (
+    ContainerUser,
+    DatabaseSpec,
+    NetworkSpec,
+    PlatformSpec,
+    PrometheusSpec,
+    SpecError,
+    spec_from_context,
+)
 from spec.profiles import dev, prod
 
 
@@ -72,6 +80,11 @@ def _with_database(profile: Callable[[], PlatformSpec] = dev, **changes: Any) ->
     return lambda: replace(profile(), database=DatabaseSpec(**{**vars(profile().database), **changes}))
 
 
+def _with_negative_user() -> PlatformSpec:
+    """Built only when the case runs: the user itself refuses the id."""
+    return _with_service(run_as=ContainerUser(uid=-1, gid=0))()
+
+
 def _from_context(context: dict[str, Any]) -> Callable[[], PlatformSpec]:
     return lambda: spec_from_context(context)
 
@@ -92,6 +105,30 @@ BAD_INPUTS: dict[str, tuple[Callable[[], PlatformSpec], str]] = {
     "cidr too small for the subnets": (
         _with_network(cidr="10.0.0.0/22"),
         "network.cidr: too small for 6 /24 subnets (3 tiers x 2 zones) (got '10.0.0.0/22')",
+    ),
+    "zone name instead of a zone id": (
+        _with_network(zone_ids=("us-east-1a", "use1-az2")),
+        "network.zone_ids: not an Availability Zone id such as 'use1-az1' (got 'us-east-1a')",
+    ),
+    "zone without CloudFront VPC origins": (
+        _with_network(zone_ids=("use1-az1", "use1-az3")),
+        "network.zone_ids: CloudFront VPC origins are not available in this zone (got 'use1-az3')",
+    ),
+    "zone named twice": (
+        _with_network(zone_ids=("use1-az1", "use1-az1")),
+        "network.zone_ids: a zone is named twice (got ('use1-az1', 'use1-az1'))",
+    ),
+    "fewer zones than max_azs": (
+        _with_network(zone_ids=("use1-az1",)),
+        "network.zone_ids: name exactly max_azs (2) zones (got ('use1-az1',))",
+    ),
+    "zone of another region": (
+        _with_network(zone_ids=("use1-az1", "usw2-az1")),
+        "network.zone_ids: not a zone of us-east-1 (got 'usw2-az1')",
+    ),
+    "user id out of range": (
+        _with_negative_user,
+        "user.uid: not a POSIX user or group id (got -1)",
     ),
     "more NAT gateways than zones": (
         _with_network(nat_gateways=3),

@@ -8,7 +8,7 @@ from typing import Any
 
 
 def respond(event: dict[str, Any], status: str, reason: str, physical_id: str | None = None) -> None:
-    """Tell CloudFormation the outcome; it waits for this answer, up to an hour."""
+    """Tell CloudFormation the outcome; it waits for this answer up to the resource's ServiceTimeout."""
     body = json.dumps(
         {
             "Status": status,

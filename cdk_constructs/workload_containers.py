@@ -1,0 +1,180 @@
+"""The containers of one Fargate task: each runs as the user its image names, and
+every path it writes is a task volume handed to that user before it starts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import jsii
+from aws_cdk import IResolveContext, IStableStringProducer, Lazy
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from spec.model import ROOT, ContainerUser
+
+OWNER_CONTAINER = "volume-owner"
+# Where the owner container mounts each volume it hands over.
+OWNER_MOUNT_ROOT = "/volumes"
+
+
+def volume_name(container_name: str, path: str) -> str:
+    """``grafana`` + ``/var/lib/grafana`` -> ``grafana-var-lib-grafana``: one volume per path."""
+    return f"{container_name}-{re.sub(r'[^A-Za-z0-9]+', '-', path).strip('-') or 'root'}"
+
+
+@jsii.implements(IStableStringProducer)
+class _OwnerScript:
+    """The owner container's shell script, produced at synth once every volume is known."""
+
+    def __init__(self, owners: dict[str, ContainerUser]) -> None:
+        self._owners = owners
+
+    def produce(self, context: IResolveContext | None = None) -> str:
+        steps = [
+            f"chown {user.uid}:{user.gid} {OWNER_MOUNT_ROOT}/{volume} && chmod 0700 {OWNER_MOUNT_ROOT}/{volume}"
+            for volume, user in sorted(self._owners.items())
+        ]
+        return "set -eu; " + "; ".join(steps)
+
+
+class WorkloadContainers(Construct):
+    """Adds containers to ``task_definition`` the way every workload of the platform runs them.
+
+    - Each container runs as the ``user`` its image names (``USER`` in its Dockerfile).
+    - The root filesystem is read-only, unless ECS Exec is on for the task: the SSM agent
+      that ECS Exec starts in every container must write its state and logs there, and the
+      ECS developer guide lists ``readonlyRootFilesystem`` as not supported with ECS Exec
+      (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html#ecs-exec-considerations).
+      With ECS Exec on, each container also gets an init process, as the guide recommends,
+      so the agent's child processes are reaped.
+    - Each writable path is a task volume of its own. Fargate creates such a volume owned
+      by root with mode 0755 (ECS developer guide, "Bind mounts"), which a non-root user
+      cannot write; so a short non-essential container running as root (``volume-owner``)
+      hands each volume to its user, and the container waits for it to succeed.
+    - Logs go to ``log_group``, one stream prefix per container.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        task_definition: ecs.TaskDefinition,
+        ecs_exec: bool,
+        volume_owner_image: str,
+        log_group: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.task_definition = task_definition
+        self.ecs_exec = ecs_exec
+        self._volume_owner_image = volume_owner_image
+        self._log_group = log_group
+        self._owners: dict[str, ContainerUser] = {}
+        self._owner: ecs.ContainerDefinition | None = None
+        self._waiting: set[str] = set()
+
+    def add(
+        self,
+        construct_id: str,
+        *,
+        container_name: str,
+        image: ecs.ContainerImage,
+        user: ContainerUser,
+        essential: bool = True,
+        writable_paths: Sequence[str] = (),
+        mount_points: Sequence[ecs.MountPoint] = (),
+        command: Sequence[str] | None = None,
+        entry_point: Sequence[str] | None = None,
+        environment: Mapping[str, str] | None = None,
+        secrets: Mapping[str, ecs.Secret] | None = None,
+        port: int | None = None,
+        health_check: ecs.HealthCheck | None = None,
+    ) -> ecs.ContainerDefinition:
+        """A container of the task. ``writable_paths`` become volumes its user owns;
+        ``mount_points`` are volumes the caller shares between containers."""
+        container = self._container(
+            construct_id,
+            container_name=container_name,
+            image=image,
+            user=user,
+            essential=essential,
+            command=command,
+            entry_point=entry_point,
+            environment=environment,
+            secrets=secrets,
+            port=port,
+            health_check=health_check,
+        )
+        container.add_mount_points(*mount_points)
+        for path in writable_paths:
+            volume = volume_name(container_name, path)
+            self.task_definition.add_volume(name=volume)
+            container.add_mount_points(ecs.MountPoint(container_path=path, source_volume=volume, read_only=False))
+            if not user.is_root:
+                self._hand_over(volume, user, container)
+        return container
+
+    def _container(
+        self,
+        construct_id: str,
+        *,
+        container_name: str,
+        image: ecs.ContainerImage,
+        user: ContainerUser,
+        essential: bool,
+        command: Sequence[str] | None,
+        entry_point: Sequence[str] | None,
+        environment: Mapping[str, str] | None,
+        secrets: Mapping[str, ecs.Secret] | None,
+        port: int | None,
+        health_check: ecs.HealthCheck | None,
+    ) -> ecs.ContainerDefinition:
+        return self.task_definition.add_container(
+            construct_id,
+            container_name=container_name,
+            image=image,
+            user=user.ecs_user,
+            essential=essential,
+            command=list(command) if command is not None else None,
+            entry_point=list(entry_point) if entry_point is not None else None,
+            environment=dict(environment) if environment else None,
+            secrets=dict(secrets) if secrets else None,
+            port_mappings=[ecs.PortMapping(container_port=port, protocol=ecs.Protocol.TCP)] if port else None,
+            health_check=health_check,
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=container_name, log_group=self._log_group),
+            readonly_root_filesystem=not self.ecs_exec,
+            linux_parameters=(
+                ecs.LinuxParameters(self, f"{construct_id}Linux", init_process_enabled=True) if self.ecs_exec else None
+            ),
+        )
+
+    def _hand_over(self, volume: str, user: ContainerUser, container: ecs.ContainerDefinition) -> None:
+        owner = self._owner_container()
+        self._owners[volume] = user
+        owner.add_mount_points(
+            ecs.MountPoint(container_path=f"{OWNER_MOUNT_ROOT}/{volume}", source_volume=volume, read_only=False)
+        )
+        if container.container_name not in self._waiting:
+            self._waiting.add(container.container_name)
+            container.add_container_dependencies(
+                ecs.ContainerDependency(container=owner, condition=ecs.ContainerDependencyCondition.SUCCESS)
+            )
+
+    def _owner_container(self) -> ecs.ContainerDefinition:
+        if self._owner is None:
+            self._owner = self._container(
+                "VolumeOwner",
+                container_name=OWNER_CONTAINER,
+                image=ecs.ContainerImage.from_registry(self._volume_owner_image),
+                user=ROOT,
+                essential=False,
+                entry_point=["sh", "-c"],
+                command=[Lazy.string(_OwnerScript(self._owners))],
+                environment=None,
+                secrets=None,
+                port=None,
+                health_check=None,
+            )
+        return self._owner

@@ -1,0 +1,683 @@
+"""The access ledger: every run-time AWS call the platform depends on, and whether the
+synthesized policies let it happen.
+
+Each entry names who calls (a role of the platform, an AWS service, or an AWS-owned
+account), the action, the resource and any KMS key involved, and why the platform needs
+it. Entries are read off the synthesized templates, which follow from the spec: every
+container of every task definition pulls its image, writes its logs and reads its
+secrets; every init container that copies from S3 reads what its command names; every
+alarm publishes to its topic; every encrypted log group is written through its key;
+and so on. A service added to the spec adds its entries without an edit here.
+
+``check_ledger`` evaluates each entry with ``compliance.iam_evaluator`` against every
+policy that applies in the deployment (the caller's identity policies, the resource's
+own policy, key policies), explicit denies first, and returns the entries that fail
+with the statement (or the absence of one) that decides it.
+
+``python -m compliance.access_ledger cdk.out`` prints the table for a synthesized profile.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compliance.cloudformation_values import Deployment
+from compliance.iam_evaluator import Decision, Principal, Request, evaluate
+
+# Accounts that deliver Application Load Balancer access logs in the older regions
+# (Elastic Load Balancing user guide, "Enable access logs", bucket policy); newer regions
+# deliver as the service principal below.
+ELB_LOG_ACCOUNTS = {
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+    "eu-west-1": "156460612806",
+    "eu-central-1": "054676820928",
+}
+ELB_LOG_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+# The rule the runTask.sync integration keeps for its task-state events (Step Functions
+# developer guide, "IAM policies for Amazon ECS/Fargate").
+ECS_SYNC_RULE = "StepFunctionsGetEventsForECSTaskRule"
+ACL_OWNERSHIP = ("BucketOwnerPreferred", "ObjectWriter")
+# What a state machine needs to log its executions to CloudWatch Logs and trace them with
+# X-Ray; none of these actions has resource-level permissions.
+EXECUTION_LOG_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+TRACE_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who makes a call: a role of the deployment, an AWS service, or an AWS-owned account."""
+
+    label: str
+    principal: Principal
+    role: tuple[str, str] | None = None
+    """(stack, logical id) of the role, whose identity policies apply."""
+    external: bool = False
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One run-time call the platform depends on."""
+
+    purpose: str
+    caller: Caller
+    action: str
+    resource: str
+    key: str | None = None
+    """The KMS key the call uses, for the table; a call *on* a key has it as its resource."""
+    context: Mapping[str, str | bool | Sequence[str]] = field(default_factory=dict)
+
+    def check(self, deployment: Deployment) -> Decision:
+        context: dict[str, str | bool | Sequence[str]] = {"aws:SecureTransport": True, **self.context}
+        identity = deployment.identity_policies(*self.caller.role) if self.caller.role else []
+        return evaluate(
+            Request(principal=self.caller.principal, action=self.action, resource=self.resource, context=context),
+            account=deployment.account,
+            identity_policies=identity,
+            resource_policy=deployment.resource_policy(self.resource),
+            resource_is_kms_key=_is_key(self.resource),
+            external_principal=self.caller.external,
+        )
+
+    @property
+    def row(self) -> str:
+        return f"{self.purpose}: {self.caller.label} -> {self.action} on {self.resource}"
+
+
+@dataclass(frozen=True)
+class AclDelivery:
+    """A delivery that writes with an object ACL instead of an IAM permission: CloudFront's
+    standard logs. The bucket must have ACLs enabled and no KMS default encryption
+    (CloudFront developer guide, "Configure standard logging (legacy)": bucket permissions)."""
+
+    purpose: str
+    bucket: tuple[str, str]
+
+    def check(self, deployment: Deployment) -> Decision:
+        stack, logical_id = self.bucket
+        properties = deployment.resource(stack, logical_id).get("Properties", {})
+        rules = properties.get("OwnershipControls", {}).get("Rules", [{}])
+        ownership = rules[0].get("ObjectOwnership", "BucketOwnerEnforced")
+        if ownership not in ACL_OWNERSHIP:
+            return Decision(False, f"{stack}/{logical_id} has ObjectOwnership {ownership}: ACLs are disabled")
+        encryption = properties.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [{}])
+        algorithm = encryption[0].get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm", "AES256")
+        if algorithm != "AES256":
+            return Decision(False, f"{stack}/{logical_id} encrypts with {algorithm} by default")
+        return Decision(True, f"{stack}/{logical_id} accepts ACL-granted deliveries ({ownership}, SSE-S3)")
+
+    @property
+    def row(self) -> str:
+        return f"{self.purpose}: CloudFront log delivery -> object ACL write to {self.bucket[1]}"
+
+
+LedgerEntry = Entry | AclDelivery
+
+
+@dataclass(frozen=True)
+class Failure:
+    entry: LedgerEntry
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.entry.row}: {self.reason}"
+
+
+def check_ledger(deployment: Deployment, entries: Sequence[LedgerEntry]) -> list[Failure]:
+    """Every entry whose call the deployment's policies would refuse, with the reason."""
+    failures = []
+    for entry in entries:
+        decision = entry.check(deployment)
+        if not decision.allowed:
+            failures.append(Failure(entry, decision.reason))
+    return failures
+
+
+def ledger(deployment: Deployment) -> list[LedgerEntry]:
+    """Every run-time call the deployed templates depend on."""
+    reader = _Reader(deployment)
+    return [
+        *reader.task_definitions(),
+        *reader.exec_sessions(),
+        *reader.functions(),
+        *reader.state_machines(),
+        *reader.alarms(),
+        *reader.encrypted_log_groups(),
+        *reader.access_logs(),
+        *reader.flow_logs(),
+        *reader.nat_instances(),
+    ]
+
+
+def _is_key(arn: str) -> bool:
+    return re.fullmatch(r"arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:key/.+", arn) is not None
+
+
+def _logical_id(value: Any) -> str | None:
+    """The logical id a raw ``Ref`` or ``Fn::GetAtt`` names, else None."""
+    if isinstance(value, Mapping):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    return None
+
+
+class _Reader:
+    """Reads the entries off the templates of one deployment."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.d = deployment
+        self.partition, self.region, self.account = deployment.partition, deployment.region, deployment.account
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _all(self, resource_type: str) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+        for stack in self.d.stacks:
+            for logical_id, body in self.d.resources(stack, resource_type).items():
+                yield stack, logical_id, body
+
+    def _props(self, stack: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        resolved: dict[str, Any] = self.d.resolve(stack, body.get("Properties", {}))
+        return resolved
+
+    def _role(self, stack: str, raw: Any, label: str) -> Caller:
+        logical_id = _logical_id(raw)
+        if logical_id is None:
+            raise ValueError(f"{stack}: cannot tell which role {raw!r} is")
+        return Caller(
+            label=label, principal=Principal("AWS", self.d.role_arn(stack, logical_id)), role=(stack, logical_id)
+        )
+
+    def _service(self, name: str) -> Caller:
+        return Caller(label=name, principal=Principal("Service", name))
+
+    def _find(self, resource_type: str, attribute: str, value: str) -> tuple[str, str]:
+        """The resource of ``resource_type`` whose ``attribute`` (or Ref) has ``value``."""
+        for stack, logical_id, _ in self._all(resource_type):
+            actual = (
+                self.d.ref(stack, logical_id) if attribute == "Ref" else self.d.get_att(stack, logical_id, attribute)
+            )
+            if actual == value:
+                return stack, logical_id
+        raise ValueError(f"no {resource_type} with {attribute} {value!r} in the deployment")
+
+    def _log_stream(self, group: str, stream: str) -> str:
+        return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{group}:log-stream:{stream}"
+
+    def _log_group_arn(self, group: str) -> str:
+        return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{group}"
+
+    def _via(self, service: str) -> dict[str, str]:
+        return {"kms:ViaService": f"{service}.{self.region}.amazonaws.com"}
+
+    def _bucket_key(self, bucket_name: str) -> str | None:
+        stack, logical_id = self._find("AWS::S3::Bucket", "Ref", bucket_name)
+        props = self._props(stack, self.d.resource(stack, logical_id))
+        rules = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [{}])
+        key: str | None = rules[0].get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
+        return key
+
+    def _secret_key(self, secret_arn: str) -> str | None:
+        for stack, logical_id, body in self._all("AWS::SecretsManager::Secret"):
+            if self.d.ref(stack, logical_id) == secret_arn:
+                key: str | None = self._props(stack, body).get("KmsKeyId")
+                return key
+        for stack, logical_id, body in self._all("AWS::RDS::DBInstance"):
+            if self.d.get_att(stack, logical_id, "MasterUserSecret.SecretArn") == secret_arn:
+                master: str | None = self._props(stack, body).get("MasterUserSecret", {}).get("KmsKeyId")
+                return master
+        raise ValueError(f"no secret {secret_arn} in the deployment")
+
+    def _s3_read(self, caller: Caller, purpose: str, bucket: str, object_key: str) -> list[Entry]:
+        arn = f"arn:{self.partition}:s3:::{bucket}/{object_key}"
+        key = self._bucket_key(bucket)
+        entries = [Entry(purpose, caller, "s3:GetObject", arn, key=key)]
+        if key is not None:
+            entries.append(Entry(purpose, caller, "kms:Decrypt", key, key=key, context=self._via("s3")))
+        return entries
+
+    # --- tasks --------------------------------------------------------------------------------
+
+    def task_definitions(self) -> Iterator[Entry]:
+        for stack, _, body in self._all("AWS::ECS::TaskDefinition"):
+            raw = body["Properties"]
+            props = self._props(stack, body)
+            containers = props["ContainerDefinitions"]
+            name = next(c["Name"] for c in containers if c.get("Essential", True))
+            execution = self._role(stack, raw["ExecutionRoleArn"], f"{name} task's execution role")
+            task = self._role(stack, raw["TaskRoleArn"], f"{name} task's role")
+            for container in containers:
+                yield from self._launch(execution, container)
+                yield from self._s3_loader(task, container)
+                yield from self._database(task, container)
+            yield from self._file_systems(task, props)
+
+    def _launch(self, execution: Caller, container: Mapping[str, Any]) -> Iterator[Entry]:
+        """What the execution role does to start a container: pull, log, read secrets."""
+        name = container["Name"]
+        image = str(container["Image"])
+        registry = f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/"
+        if image.startswith(registry):
+            repository = image.removeprefix(registry).rsplit(":", 1)[0].split("@")[0]
+            arn = f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{repository}"
+            purpose = f"{name}: pull its image"
+            yield Entry(purpose, execution, "ecr:GetAuthorizationToken", "*")
+            for action in ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"):
+                yield Entry(purpose, execution, action, arn)
+        options = container.get("LogConfiguration", {}).get("Options", {})
+        if "awslogs-group" in options:
+            stream = self._log_stream(options["awslogs-group"], f"{options['awslogs-stream-prefix']}/{name}/task-id")
+            for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+                yield Entry(f"{name}: send its logs", execution, action, stream)
+        for secret in container.get("Secrets", []):
+            secret_arn = ":".join(str(secret["ValueFrom"]).split(":")[:7])
+            purpose = f"{name}: read {secret['Name']}"
+            key = self._secret_key(secret_arn)
+            yield Entry(purpose, execution, "secretsmanager:GetSecretValue", secret_arn, key=key)
+            if key is not None:
+                yield Entry(purpose, execution, "kms:Decrypt", key, key=key, context=self._via("secretsmanager"))
+
+    def _s3_loader(self, task: Caller, container: Mapping[str, Any]) -> Iterator[Entry]:
+        """An init container that copies from S3 (``s3 cp [--recursive] s3://bucket/key dest``)."""
+        command = [str(part) for part in container.get("Command", [])]
+        if command[:2] != ["s3", "cp"]:
+            return
+        recursive = "--recursive" in command
+        source = next(part for part in command if part.startswith("s3://"))
+        bucket, _, key = source.removeprefix("s3://").partition("/")
+        purpose = f"{container['Name']}: copy s3://{bucket}/{key}"
+        if not recursive:
+            yield from self._s3_read(task, purpose, bucket, key)
+            yield from self._remote_write(task, bucket, key)
+            return
+        yield Entry(purpose, task, "s3:ListBucket", f"arn:{self.partition}:s3:::{bucket}", context={"s3:prefix": key})
+        for object_key in self._objects_under(bucket, key):
+            yield from self._s3_read(task, purpose, bucket, object_key)
+
+    def _remote_write(self, task: Caller, bucket: str, object_key: str) -> Iterator[Entry]:
+        """A Prometheus configuration that remote-writes to a managed workspace of the deployment."""
+        contents = [
+            str(props["Content"])
+            for stack, _, body in self._all("Custom::ConfigObject")
+            if (props := self._props(stack, body))["Bucket"] == bucket and props["Key"] == object_key
+        ]
+        for stack, logical_id, _ in self._all("AWS::APS::Workspace"):
+            endpoint = self.d.get_att(stack, logical_id, "PrometheusEndpoint")
+            if any(endpoint in content for content in contents):
+                arn = self.d.get_att(stack, logical_id, "Arn")
+                yield Entry("prometheus: remote-write samples", task, "aps:RemoteWrite", arn)
+
+    def _objects_under(self, bucket: str, prefix: str) -> list[str]:
+        keys = [
+            str(props["Key"])
+            for stack, _, body in self._all("Custom::ConfigObject")
+            if (props := self._props(stack, body))["Bucket"] == bucket and str(props["Key"]).startswith(prefix)
+        ]
+        if not keys:
+            raise ValueError(f"nothing in the deployment writes under s3://{bucket}/{prefix}")
+        return keys
+
+    def _database(self, task: Caller, container: Mapping[str, Any]) -> Iterator[Entry]:
+        environment = {e["Name"]: e["Value"] for e in container.get("Environment", [])}
+        if environment.get("DB_IAM_AUTH") != "true":
+            return
+        stack, logical_id = self._find("AWS::RDS::DBInstance", "Endpoint.Address", environment["DB_HOST"])
+        resource_id = self.d.get_att(stack, logical_id, "DbiResourceId")
+        user = environment["DB_USER"]
+        yield Entry(
+            f"{container['Name']}: sign in to PostgreSQL as {user} with IAM authentication",
+            task,
+            "rds-db:connect",
+            f"arn:{self.partition}:rds-db:{self.region}:{self.account}:dbuser:{resource_id}/{user}",
+        )
+
+    def _file_systems(self, task: Caller, props: Mapping[str, Any]) -> Iterator[Entry]:
+        writers = {
+            m["SourceVolume"]
+            for c in props["ContainerDefinitions"]
+            for m in c.get("MountPoints", [])
+            if not m.get("ReadOnly", False)
+        }
+        for volume in props.get("Volumes", []):
+            efs = volume.get("EFSVolumeConfiguration")
+            if efs is None or efs.get("AuthorizationConfig", {}).get("IAM") != "ENABLED":
+                continue
+            fs = self._find("AWS::EFS::FileSystem", "Ref", efs["FilesystemId"])
+            point = self._find("AWS::EFS::AccessPoint", "Ref", efs["AuthorizationConfig"]["AccessPointId"])
+            fs_arn = self.d.get_att(*fs, "Arn")
+            context = {"elasticfilesystem:AccessPointArn": self.d.get_att(*point, "Arn")}
+            actions = ["elasticfilesystem:ClientMount"]
+            if volume["Name"] in writers:
+                actions.append("elasticfilesystem:ClientWrite")
+            for action in actions:
+                yield Entry(
+                    f"mount volume {volume['Name']} through its access point", task, action, fs_arn, context=context
+                )
+
+    def exec_sessions(self) -> Iterator[Entry]:
+        """ECS Exec into a service's tasks: the agent's channels, the session log, its key
+        (ECS developer guide, "Monitor Amazon ECS containers with ECS Exec": IAM permissions)."""
+        for stack, logical_id, body in self._all("AWS::ECS::Service"):
+            props = self._props(stack, body)
+            if not props.get("EnableExecuteCommand"):
+                continue
+            task_stack, task_id = self._find("AWS::ECS::TaskDefinition", "Ref", props["TaskDefinition"])
+            raw = self.d.resource(task_stack, task_id)["Properties"]
+            task = self._role(task_stack, raw["TaskRoleArn"], f"{logical_id} task's role")
+            purpose = f"{logical_id}: ECS Exec session"
+            for action in (
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+                "logs:DescribeLogGroups",
+            ):
+                yield Entry(purpose, task, action, "*")
+            cluster = self._find("AWS::ECS::Cluster", "Ref", props["Cluster"])
+            configuration = self._props(cluster[0], self.d.resource(*cluster))["Configuration"]
+            exec_config = configuration["ExecuteCommandConfiguration"]
+            group = exec_config["LogConfiguration"]["CloudWatchLogGroupName"]
+            for action in ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"):
+                yield Entry(purpose, task, action, self._log_stream(group, "ecs-execute-command-session"))
+            key = exec_config.get("KmsKeyId")
+            if key is not None:
+                yield Entry(purpose, task, "kms:Decrypt", key, key=key)
+
+    # --- functions and hooks ------------------------------------------------------------------
+
+    def functions(self) -> Iterator[Entry]:
+        for stack, logical_id, body in self._all("AWS::Lambda::Function"):
+            raw = body["Properties"]
+            props = self._props(stack, body)
+            role = self._role(stack, raw["Role"], f"function {logical_id}'s role")
+            group = props.get("LoggingConfig", {}).get("LogGroup")
+            if group is not None:
+                for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+                    yield Entry(f"{logical_id}: send its logs", role, action, self._log_stream(group, "stream"))
+            function_arn = self.d.get_att(stack, logical_id, "Arn")
+            yield from self._config_objects(role, function_arn)
+            yield from self._image_checks(role, function_arn)
+
+    def _custom_resources(self, resource_type: str, function_arn: str) -> Iterator[dict[str, Any]]:
+        for stack, _, body in self._all(resource_type):
+            props = self._props(stack, body)
+            if props["ServiceToken"] == function_arn:
+                yield props
+
+    def _config_objects(self, role: Caller, function_arn: str) -> Iterator[Entry]:
+        for props in self._custom_resources("Custom::ConfigObject", function_arn):
+            bucket, object_key, key = props["Bucket"], props["Key"], props["KmsKeyArn"]
+            arn = f"arn:{self.partition}:s3:::{bucket}/{object_key}"
+            yield Entry(f"write {object_key}", role, "s3:PutObject", arn, key=key)
+            yield Entry(f"write {object_key}", role, "kms:GenerateDataKey", key, key=key, context=self._via("s3"))
+            # The clean-up after a change deletes the previous version's object.
+            earlier = re.sub(r"[0-9a-f]{16}", "0" * 16, object_key)
+            yield Entry(
+                f"delete {earlier}, written by an earlier deploy",
+                role,
+                "s3:DeleteObject",
+                f"arn:{self.partition}:s3:::{bucket}/{earlier}",
+            )
+
+    def _image_checks(self, role: Caller, function_arn: str) -> Iterator[Entry]:
+        for props in self._custom_resources("Custom::ImagesPresent", function_arn):
+            for image in props["Images"]:
+                arn = f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{image['Repository']}"
+                yield Entry(f"check {image['Repository']}:{image['Tag']} is pushed", role, "ecr:DescribeImages", arn)
+
+    # --- the deployment state machine -----------------------------------------------------------
+
+    def state_machines(self) -> Iterator[Entry]:
+        for stack, logical_id, body in self._all("AWS::StepFunctions::StateMachine"):
+            raw = body["Properties"]
+            role = self._role(stack, raw["RoleArn"], f"state machine {logical_id}'s role")
+            definition = json.loads(self._props(stack, body)["DefinitionString"])
+            yield from self._state_machine_calls(role, definition)
+
+    def _state_machine_calls(self, role: Caller, definition: Mapping[str, Any]) -> Iterator[Entry]:
+        """What the definition's Task states call, on the resources its arguments name."""
+        text = json.dumps(definition)
+        arn = rf"arn:{self.partition}:%s:{self.region}:{self.account}:%s"
+        name = r"[A-Za-z0-9_.-]+"
+        services = sorted(set(re.findall(arn % ("ecs", rf"service/{name}/{name}"), text)))
+        clusters = sorted(set(re.findall(arn % ("ecs", rf"cluster/{name}"), text)))
+        families = sorted(set(re.findall(arn % ("ecs", rf"task-definition/{name}"), text)))
+        topics = sorted(set(re.findall(arn % ("sns", name), text)))
+        for service in services:
+            for action in ("ecs:DescribeServices", "ecs:UpdateService"):
+                yield Entry("deployment: read and roll each service", role, action, service)
+        for action in ("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"):
+            yield Entry("deployment: register revisions with the new image", role, action, "*")
+        yield from self._one_off_runs(role, families, clusters)
+        for role_arn in self._passed_roles(services, families):
+            yield Entry(
+                "deployment: hand each revision its roles",
+                role,
+                "iam:PassRole",
+                role_arn,
+                context={"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+            )
+        for topic in topics:
+            yield from self._publish(role, "deployment: report a failed release", topic)
+        yield from self._execution_records(role)
+
+    def _one_off_runs(self, role: Caller, families: list[str], clusters: list[str]) -> Iterator[Entry]:
+        """runTask.sync runs a revision it registered, in the platform's cluster, and follows it
+        through an EventBridge rule it keeps itself."""
+        for family in families:
+            for cluster in clusters:
+                context = {"ecs:cluster": cluster}
+                purpose = "deployment: run migrations and smoke tests"
+                yield Entry(purpose, role, "ecs:RunTask", f"{family}:2", context=context)
+                task = f"arn:{self.partition}:ecs:{self.region}:{self.account}:task/{cluster.split('/')[-1]}/0123"
+                for action in ("ecs:DescribeTasks", "ecs:StopTask"):
+                    yield Entry(purpose, role, action, task, context=context)
+        if families:
+            rule = f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{ECS_SYNC_RULE}"
+            for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
+                yield Entry("deployment: runTask.sync's event rule", role, action, rule)
+
+    def _publish(self, role: Caller, purpose: str, topic: str) -> Iterator[Entry]:
+        stack, logical_id = self._find("AWS::SNS::Topic", "Ref", topic)
+        key = self._props(stack, self.d.resource(stack, logical_id)).get("KmsMasterKeyId")
+        yield Entry(purpose, role, "sns:Publish", topic, key=key)
+        if key is not None:
+            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                yield Entry(purpose, role, action, key, key=key, context=self._via("sns"))
+
+    def _execution_records(self, role: Caller) -> Iterator[Entry]:
+        """Logging every execution to CloudWatch Logs and tracing it with X-Ray (Step Functions
+        developer guide, "Logging using CloudWatch Logs" and "AWS X-Ray" IAM policies)."""
+        for action in EXECUTION_LOG_ACTIONS:
+            yield Entry("deployment: log every execution", role, action, "*")
+        for action in TRACE_ACTIONS:
+            yield Entry("deployment: trace every execution", role, action, "*")
+
+    def _passed_roles(self, services: list[str], families: list[str]) -> list[str]:
+        roles: list[str] = []
+        task_definitions = [self._find("AWS::ECS::Service", "Ref", s) for s in services]
+        definitions = [
+            self._find("AWS::ECS::TaskDefinition", "Ref", self._props(s, self.d.resource(s, lid))["TaskDefinition"])
+            for s, lid in task_definitions
+        ]
+        for stack, logical_id, body in self._all("AWS::ECS::TaskDefinition"):
+            family = self._props(stack, body).get("Family", "")
+            if any(f.endswith(f"/{family}") for f in families):
+                definitions.append((stack, logical_id))
+        for stack, logical_id in definitions:
+            props = self._props(stack, self.d.resource(stack, logical_id))
+            roles.extend([props["TaskRoleArn"], props["ExecutionRoleArn"]])
+        return sorted(set(roles))
+
+    # --- alarms, logs, deliveries -----------------------------------------------------------
+
+    def alarms(self) -> Iterator[Entry]:
+        """CloudWatch publishes an alarm's state changes to its topics (re:Post, "Why didn't I
+        receive an SNS notification for my CloudWatch alarm trigger?")."""
+        cloudwatch = self._service("cloudwatch.amazonaws.com")
+        for stack, logical_id, body in self._all("AWS::CloudWatch::Alarm"):
+            props = self._props(stack, body)
+            alarm_arn = self.d.get_att(stack, logical_id, "Arn")
+            context = {"aws:SourceArn": alarm_arn, "aws:SourceAccount": self.account}
+            for topic in sorted({*props.get("AlarmActions", []), *props.get("OKActions", [])}):
+                topic_stack, topic_id = self._find("AWS::SNS::Topic", "Ref", topic)
+                key = self._props(topic_stack, self.d.resource(topic_stack, topic_id)).get("KmsMasterKeyId")
+                purpose = f"alarm {logical_id}: notify"
+                yield Entry(purpose, cloudwatch, "sns:Publish", topic, key=key, context=context)
+                if key is not None:
+                    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                        yield Entry(purpose, cloudwatch, action, key, key=key, context=context)
+
+    def encrypted_log_groups(self) -> Iterator[Entry]:
+        """CloudWatch Logs encrypts each group with its key (CloudWatch Logs user guide,
+        "Encrypt log data in CloudWatch Logs using AWS KMS": the key policy)."""
+        logs = self._service(f"logs.{self.region}.amazonaws.com")
+        for stack, logical_id, body in self._all("AWS::Logs::LogGroup"):
+            key = self._props(stack, body).get("KmsKeyId")
+            if key is None:
+                continue
+            group = self.d.ref(stack, logical_id)
+            context = {"kms:EncryptionContext:aws:logs:arn": self._log_group_arn(group)}
+            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                yield Entry(f"log group {group}: encrypted at rest", logs, action, key, key=key, context=context)
+
+    def access_logs(self) -> Iterator[Entry | AclDelivery]:
+        yield from self._load_balancer_logs()
+        yield from self._distribution_logs()
+        yield from self._bucket_logs()
+
+    def _load_balancer_logs(self) -> Iterator[Entry]:
+        for stack, logical_id, body in self._all("AWS::ElasticLoadBalancingV2::LoadBalancer"):
+            attributes = {a["Key"]: a["Value"] for a in self._props(stack, body).get("LoadBalancerAttributes", [])}
+            if attributes.get("access_logs.s3.enabled") != "true":
+                continue
+            bucket, prefix = attributes["access_logs.s3.bucket"], attributes.get("access_logs.s3.prefix", "")
+            path = f"{prefix}/" if prefix else ""
+            arn = (
+                f"arn:{self.partition}:s3:::{bucket}/{path}AWSLogs/{self.account}/elasticloadbalancing/"
+                f"{self.region}/2026/01/01/log.gz"
+            )
+            if self.region in ELB_LOG_ACCOUNTS:
+                account = ELB_LOG_ACCOUNTS[self.region]
+                caller = Caller(
+                    label=f"Elastic Load Balancing ({account})",
+                    principal=Principal("AWS", f"arn:{self.partition}:iam::{account}:role/log-delivery"),
+                    external=True,
+                )
+            else:
+                caller = self._service(ELB_LOG_SERVICE)
+            yield Entry(f"load balancer {logical_id}: access logs", caller, "s3:PutObject", arn)
+
+    def _distribution_logs(self) -> Iterator[AclDelivery]:
+        for stack, logical_id, body in self._all("AWS::CloudFront::Distribution"):
+            logging = self._props(stack, body)["DistributionConfig"].get("Logging")
+            if logging is None:
+                continue
+            domain = str(logging["Bucket"])
+            bucket = self._find("AWS::S3::Bucket", "RegionalDomainName", domain) if ".s3." in domain else None
+            if bucket is None:
+                raise ValueError(f"{stack}/{logical_id} logs to {domain}, not a bucket of the deployment")
+            yield AclDelivery(f"distribution {logical_id}: standard logs", bucket)
+
+    def _bucket_logs(self) -> Iterator[Entry]:
+        """S3 server access logs (S3 user guide, "Enabling Amazon S3 server access logging":
+        the logging.s3.amazonaws.com principal and its source conditions)."""
+        s3_logging = self._service("logging.s3.amazonaws.com")
+        for stack, logical_id, body in self._all("AWS::S3::Bucket"):
+            logging = self._props(stack, body).get("LoggingConfiguration")
+            if logging is None:
+                continue
+            source = self.d.ref(stack, logical_id)
+            arn = f"arn:{self.partition}:s3:::{logging['DestinationBucketName']}/{logging.get('LogFilePrefix', '')}log"
+            context = {"aws:SourceArn": f"arn:{self.partition}:s3:::{source}", "aws:SourceAccount": self.account}
+            yield Entry(f"bucket {source}: server access logs", s3_logging, "s3:PutObject", arn, context=context)
+
+    def flow_logs(self) -> Iterator[Entry]:
+        for stack, logical_id, body in self._all("AWS::EC2::FlowLog"):
+            raw, props = body["Properties"], self._props(stack, body)
+            if props.get("LogDestinationType", "cloud-watch-logs") != "cloud-watch-logs":
+                continue
+            role = self._role(stack, raw["DeliverLogsPermissionArn"], f"flow log {logical_id}'s role")
+            stream = self._log_stream(props["LogGroupName"], "eni-0123456789abcdef0-all")
+            for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+                yield Entry("VPC flow logs", role, action, stream)
+
+    def nat_instances(self) -> Iterator[Entry]:
+        """An instance with a CreationPolicy signals its own stack when it is ready."""
+        for stack, logical_id, body in self._all("AWS::EC2::Instance"):
+            if "ResourceSignal" not in body.get("CreationPolicy", {}):
+                continue
+            profile = self.d.resource(stack, str(_logical_id(body["Properties"]["IamInstanceProfile"])))
+            role = self._role(stack, profile["Properties"]["Roles"][0], f"instance {logical_id}'s role")
+            stack_id = self.d.resolve(stack, {"Ref": "AWS::StackId"})
+            yield Entry(f"{logical_id}: report that NAT works", role, "cloudformation:SignalResource", stack_id)
+
+
+def render(entries: Sequence[LedgerEntry], deployment: Deployment) -> str:
+    """The ledger as a Markdown table, each row with its verdict."""
+    lines = ["| purpose | caller | action | resource | KMS key | verdict |", "| --- | --- | --- | --- | --- | --- |"]
+    for entry in entries:
+        decision = entry.check(deployment)
+        verdict = ("allowed: " if decision.allowed else "REFUSED: ") + decision.reason
+        if isinstance(entry, Entry):
+            lines.append(
+                f"| {entry.purpose} | {entry.caller.label} | `{entry.action}` | `{entry.resource}` "
+                f"| {f'`{entry.key}`' if entry.key else ''} | {verdict} |"
+            )
+        else:
+            lines.append(f"| {entry.purpose} | CloudFront | object ACL | `{entry.bucket[1]}` |  | {verdict} |")
+    return "\n".join(lines)
+
+
+def deployment_of(cloud_assembly: Path, *, region: str) -> Deployment:
+    templates = {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text())
+        for path in sorted(cloud_assembly.glob("*.template.json"))
+    }
+    if not templates:
+        raise ValueError(f"no templates in {cloud_assembly}")
+    return Deployment(templates, region=region)
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) not in (1, 2):
+        print("usage: python -m compliance.access_ledger CLOUD_ASSEMBLY [REGION]", file=sys.stderr)
+        return 2
+    try:
+        deployment = deployment_of(Path(argv[0]), region=argv[1] if len(argv) == 2 else "us-east-1")
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    entries = ledger(deployment)
+    print(render(entries, deployment))
+    failures = check_ledger(deployment, entries)
+    print(f"\n{len(entries)} calls, {len(failures)} refused")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
