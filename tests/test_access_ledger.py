@@ -123,6 +123,10 @@ def _resources(templates: Templates, kind: str) -> list[dict[str, Any]]:
 
 
 def test_without_the_topic_policys_cloudwatch_allow_no_alarm_can_notify(dev: Synthesized) -> None:
+    """A topic policy replaces SNS's default one; CloudWatch then needs an allow of its own
+    (AWS re:Post, "Why didn't I receive an SNS notification for my CloudWatch alarm trigger?":
+    https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger)."""
+
     def drop_cloudwatch(templates: Templates) -> None:
         (policy,) = _resources(templates, "AWS::SNS::TopicPolicy")
         statements = policy["Properties"]["PolicyDocument"]["Statement"]

@@ -86,7 +86,9 @@ def test_an_update_to_new_content_writes_a_new_object_and_the_clean_up_deletes_t
     aws: tuple[Any, str], responses: list[tuple[str, str, str | None]]
 ) -> None:
     """CloudFormation sends Update with the new properties; a new physical id makes it send
-    Delete for the old one (old properties) once the update has succeeded."""
+    Delete for the old one once the update has succeeded (CloudFormation user guide, custom
+    resource request types, "Update": https://docs.aws.amazon.com/AWSCloudFormation/latest/
+    UserGuide/crpg-ref-requesttypes-update.html)."""
     s3, key_arn = aws
     old_id = f"s3://{BUCKET}/{OLD_KEY}"
     handler_module.handler(_event("Create", OLD_KEY, "old\n", key_arn), None, s3)

@@ -235,8 +235,10 @@ def test_a_port_change_moves_every_rule_that_involves_it(dev: Synthesized, tmp_p
 
 def test_subnets_are_placed_in_the_zones_the_spec_names_by_id(profile: Synthesized) -> None:
     """Without lookups CDK would place subnets in Fn::GetAZs' first zones, whose names map to a
-    different zone in each account; some zones lack CloudFront VPC origins (use1-az3). A subnet
-    takes a zone id directly (AWS::EC2::Subnet AvailabilityZoneId)."""
+    different zone in each account (EC2 user guide, "AZ IDs": https://docs.aws.amazon.com/ram/
+    latest/userguide/working-with-az-ids.html); some zones lack CloudFront VPC origins (use1-az3;
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html).
+    A subnet takes a zone id directly (AWS::EC2::Subnet AvailabilityZoneId)."""
     zone_ids = profile.spec.network.zone_ids
     assert zone_ids
     subnets = [r["Properties"] for r in profile.template_json("network")["Resources"].values()
