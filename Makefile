@@ -69,6 +69,8 @@ diff: install
 	    cdk diff --app cdk.out --exclusively --template base.out/$$stack.template.json $$stack 2>&1; \
 	  else echo "Stack $$stack: new (not in $(BASE))"; fi; \
 	done
+	@echo "Released images (a deploy keeps them; python -m tools.release show --env $(ENV) prints the deployed tags):"
+	python -m tools.release parameters cdk.out --env $(ENV)
 	python -m tools.state_guard base.out cdk.out
 
 ## cost: the profile's fixed monthly cost at list prices (make cost ENV=prod)

@@ -58,6 +58,7 @@ class ApplicationService(Construct):
         namespace: servicediscovery.IPrivateDnsNamespace,
         security_group: ec2.ISecurityGroup,
         repository: ecr.IRepository,
+        image_tag: str,
         listener: elbv2.ApplicationListener,
         route_priority: int,
         capacity: list[ecs.CapacityProviderStrategy],
@@ -73,7 +74,14 @@ class ApplicationService(Construct):
             self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days)
         )
         self.task_definition = self._build_task_definition(service)
-        self.container = self._build_container(service, repository, callee_urls, database, volume_owner_image)
+        self.container = self._build_container(
+            service,
+            repository=repository,
+            image_tag=image_tag,
+            callee_urls=callee_urls,
+            database=database,
+            volume_owner_image=volume_owner_image,
+        )
         # No desired_count: CloudFormation then leaves the running count to
         # autoscaling, and a deploy never resets it.
         self.service = private_fargate_service(
@@ -115,7 +123,9 @@ class ApplicationService(Construct):
     def _build_container(
         self,
         service: ServiceSpec,
+        *,
         repository: ecr.IRepository,
+        image_tag: str,
         callee_urls: dict[str, str],
         database: PostgresDatabase | None,
         volume_owner_image: str,
@@ -136,7 +146,7 @@ class ApplicationService(Construct):
         return containers.add(
             "App",
             container_name=service.container_name,
-            image=ecs.ContainerImage.from_ecr_repository(repository, tag=service.image_tag),
+            image=ecs.ContainerImage.from_ecr_repository(repository, tag=image_tag),
             user=service.run_as,
             port=service.container_port,
             environment=environment,

@@ -7,10 +7,43 @@ from aws_cdk import aws_ecr as ecr
 from constructs import Construct
 
 from spec.model import ServiceSpec
+from spec.outputs import RELEASE_TAG_PREFIX
+
+
+def lifecycle_rules(*, initial_tag: str, releases_kept: int, images_kept: int) -> list[ecr.LifecycleRule]:
+    """Expire old images, never one that runs or that a roll-back may return to.
+
+    ECR evaluates rules by priority, and an image a rule selects by its tags cannot be
+    expired by a rule of lower priority (Amazon ECR user guide, "Lifecycle policy evaluation
+    rules"). The release tags every image it releases ``release-<time>``: the newest of those
+    are kept first, then the first deploy's image, then the newest other builds."""
+    return [
+        ecr.LifecycleRule(
+            rule_priority=1,
+            description=f"keep the newest {releases_kept} released images",
+            tag_status=ecr.TagStatus.TAGGED,
+            tag_prefix_list=[RELEASE_TAG_PREFIX],
+            max_image_count=releases_kept,
+        ),
+        ecr.LifecycleRule(
+            rule_priority=2,
+            description="keep the image a first deploy runs",
+            tag_status=ecr.TagStatus.TAGGED,
+            tag_prefix_list=[initial_tag],
+            max_image_count=1,
+        ),
+        ecr.LifecycleRule(
+            rule_priority=3,
+            description=f"keep the newest {images_kept} other images",
+            tag_status=ecr.TagStatus.ANY,
+            max_image_count=images_kept,
+        ),
+    ]
 
 
 class ImageRepositories(Construct):
-    """Scan on push, immutable tags, a bounded history, kept when the stack goes."""
+    """Scan on push, immutable tags, a bounded history that keeps every released image a
+    service may run, retained when the stack goes."""
 
     def __init__(
         self,
@@ -20,6 +53,7 @@ class ImageRepositories(Construct):
         name_prefix: str,
         services: tuple[ServiceSpec, ...],
         images_kept: int,
+        releases_kept: int,
     ) -> None:
         super().__init__(scope, construct_id)
         self._names = {service.name: f"{name_prefix}/{service.name}" for service in services}
@@ -31,15 +65,19 @@ class ImageRepositories(Construct):
                 image_scan_on_push=True,
                 encryption=ecr.RepositoryEncryption.AES_256,
                 image_tag_mutability=ecr.TagMutability.IMMUTABLE,
-                lifecycle_rules=[
-                    ecr.LifecycleRule(description=f"keep the newest {images_kept} images", max_image_count=images_kept)
-                ],
+                lifecycle_rules=lifecycle_rules(
+                    initial_tag=service.initial_image_tag, releases_kept=releases_kept, images_kept=images_kept
+                ),
                 # Named: kept once created, but removed when the first create rolls back,
                 # so the retry finds the name free.
                 removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
             )
             for service in services
         }
+
+    def repository_name(self, service: ServiceSpec) -> str:
+        """The repository's fixed name (``dev-davidshaevel/backend``), usable from any stack."""
+        return self._names[service.name]
 
     def repository(self, service: ServiceSpec, *, used_from: Construct | None = None) -> ecr.IRepository:
         """The service's repository as a construct in ``used_from``'s stack sees it.

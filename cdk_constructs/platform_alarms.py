@@ -136,10 +136,16 @@ class PlatformAlarms(Construct):
         )
 
     def ecs_service(self, name: str, service: ecs.FargateService, *, cluster_name: str) -> None:
-        for metric, what in (
-            (service.metric_cpu_utilization(period=FIVE_MINUTES), "CPU"),
-            (service.metric_memory_utilization(period=FIVE_MINUTES), "Memory"),
-        ):
+        # Built here rather than by service.metric_*: those name the cluster by reference,
+        # which from this stack is a read of the compute stack's output; its name is fixed.
+        for metric_name, what in (("CPUUtilization", "CPU"), ("MemoryUtilization", "Memory")):
+            metric = cloudwatch.Metric(
+                namespace="AWS/ECS",
+                metric_name=metric_name,
+                dimensions_map={"ClusterName": cluster_name, "ServiceName": service.service_name},
+                statistic="Average",
+                period=FIVE_MINUTES,
+            )
             self._add(
                 metric,
                 f"{name}{what}",

@@ -171,6 +171,29 @@ def ledger(deployment: Deployment) -> list[LedgerEntry]:
     ]
 
 
+def _task_states(states: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every Task state, inside Map and Parallel states too; a Task inside a Map whose items
+    are a literal list carries them as ``__map_items__``."""
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            yield name, state
+        for branch in state.get("Branches", []):
+            yield from _task_states(branch["States"])
+        if "ItemProcessor" in state:
+            items = state.get("Items") if isinstance(state.get("Items"), list) else []
+            for inner, task in _task_states(state["ItemProcessor"]["States"]):
+                yield inner, {**task, "__map_items__": items}
+
+
+def _described_task_definitions(tasks: list[tuple[str, Mapping[str, Any]]], step: str) -> list[str]:
+    """The task definition ``Describe<step>`` reads to register the revision ``Run<step>`` runs."""
+    return [
+        str(state["Arguments"]["TaskDefinition"])
+        for name, state in tasks
+        if name == f"Describe{step}" and state["Resource"].endswith(":ecs:describeTaskDefinition")
+    ]
+
+
 def _is_key(arn: str) -> bool:
     return re.fullmatch(r"arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:key/.+", arn) is not None
 
@@ -456,50 +479,86 @@ class _Reader:
             raw = body["Properties"]
             role = self._role(stack, raw["RoleArn"], f"state machine {logical_id}'s role")
             definition = json.loads(self._props(stack, body)["DefinitionString"])
-            yield from self._state_machine_calls(role, definition)
+            tasks = list(_task_states(definition["States"]))
+            for name, state in tasks:
+                yield from self._integration(role, name, state, tasks)
+            yield from self._execution_records(role)
 
-    def _state_machine_calls(self, role: Caller, definition: Mapping[str, Any]) -> Iterator[Entry]:
-        """What the definition's Task states call, on the resources its arguments name."""
-        text = json.dumps(definition)
-        arn = rf"arn:{self.partition}:%s:{self.region}:{self.account}:%s"
-        name = r"[A-Za-z0-9_.-]+"
-        services = sorted(set(re.findall(arn % ("ecs", rf"service/{name}/{name}"), text)))
-        clusters = sorted(set(re.findall(arn % ("ecs", rf"cluster/{name}"), text)))
-        families = sorted(set(re.findall(arn % ("ecs", rf"task-definition/{name}"), text)))
-        topics = sorted(set(re.findall(arn % ("sns", name), text)))
-        for service in services:
-            for action in ("ecs:DescribeServices", "ecs:UpdateService"):
-                yield Entry("deployment: read and roll each service", role, action, service)
-        for action in ("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"):
-            yield Entry("deployment: register revisions with the new image", role, action, "*")
-        yield from self._one_off_runs(role, families, clusters)
-        for role_arn in self._passed_roles(services, families):
-            yield Entry(
-                "deployment: hand each revision its roles",
-                role,
-                "iam:PassRole",
-                role_arn,
-                context={"iam:PassedToService": "ecs-tasks.amazonaws.com"},
-            )
-        for topic in topics:
-            yield from self._publish(role, "deployment: report a failed release", topic)
-        yield from self._execution_records(role)
+    def _integration(
+        self, role: Caller, name: str, state: Mapping[str, Any], tasks: list[tuple[str, Mapping[str, Any]]]
+    ) -> Iterator[Entry]:
+        """What one Task state calls, on the resources its arguments (or its Map's items) name."""
+        resource = str(state["Resource"])
+        arguments = state.get("Arguments", {})
+        purpose = f"release: {name}"
+        sdk = re.fullmatch(r"arn:aws:states:::aws-sdk:(?P<service>[a-z0-9]+):(?P<api>[A-Za-z0-9]+)", resource)
+        if resource == "arn:aws:states:::ecs:runTask.sync":
+            yield from self._run_task_sync(role, purpose, arguments, _described_task_definitions(tasks, name[3:]))
+        elif resource == "arn:aws:states:::sns:publish":
+            yield from self._publish(role, purpose, str(arguments["TopicArn"]))
+        elif sdk is not None:
+            action = f"{sdk['service']}:{sdk['api'][0].upper()}{sdk['api'][1:]}"
+            for target in self._sdk_targets(sdk["service"], arguments, tasks):
+                yield Entry(purpose, role, action, target)
+            if action == "cloudformation:UpdateStack":
+                yield Entry(
+                    purpose,
+                    role,
+                    "iam:PassRole",
+                    str(arguments["RoleARN"]),
+                    context={"iam:PassedToService": "cloudformation.amazonaws.com"},
+                )
+        else:
+            raise ValueError(f"state {name}: the ledger does not know integration {resource}")
 
-    def _one_off_runs(self, role: Caller, families: list[str], clusters: list[str]) -> Iterator[Entry]:
-        """runTask.sync runs a revision it registered, in the platform's cluster, and follows it
-        through an EventBridge rule it keeps itself."""
-        for family in families:
-            for cluster in clusters:
-                context = {"ecs:cluster": cluster}
-                purpose = "deployment: run migrations and smoke tests"
-                yield Entry(purpose, role, "ecs:RunTask", f"{family}:2", context=context)
-                task = f"arn:{self.partition}:ecs:{self.region}:{self.account}:task/{cluster.split('/')[-1]}/0123"
-                for action in ("ecs:DescribeTasks", "ecs:StopTask"):
-                    yield Entry(purpose, role, action, task, context=context)
-        if families:
-            rule = f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{ECS_SYNC_RULE}"
-            for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
-                yield Entry("deployment: runTask.sync's event rule", role, action, rule)
+    def _sdk_targets(
+        self, service: str, arguments: Mapping[str, Any], tasks: list[tuple[str, Mapping[str, Any]]]
+    ) -> list[str]:
+        """The resources an aws-sdk call acts on, as the deployment names them."""
+        if service == "cloudformation":
+            return [self.d.resolve(str(arguments["StackName"]), {"Ref": "AWS::StackId"})]
+        if service == "ecr":
+            return [
+                f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{item['repository']}"
+                for _, state in tasks
+                for item in state.get("__map_items__", [])
+            ] or ["*"]
+        if service == "ecs" and "Services" in arguments:
+            released = {str(a["StackName"]) for _, s in tasks if (a := s.get("Arguments", {})) and "StackName" in a}
+            return [
+                self.d.ref(stack, lid)
+                for stack in sorted(released)
+                for lid in self.d.resources(stack, "AWS::ECS::Service")
+            ]
+        if service == "ecs" and "TaskDefinition" in arguments and isinstance(arguments["TaskDefinition"], str):
+            return ["*"]  # describeTaskDefinition has no resource-level permissions
+        return ["*"]
+
+    def _run_task_sync(
+        self, role: Caller, purpose: str, arguments: Mapping[str, Any], task_definitions: list[str]
+    ) -> Iterator[Entry]:
+        """runTask.sync runs a revision registered from a task definition the definition names,
+        in the cluster it names, and follows it through an EventBridge rule it keeps itself
+        (Step Functions developer guide, "IAM policies for Amazon ECS/Fargate")."""
+        cluster = str(arguments["Cluster"])
+        context = {"ecs:cluster": cluster}
+        if not task_definitions:
+            raise ValueError(f"{purpose}: no Describe state names the task definition it runs")
+        for task_definition in task_definitions:
+            stack, logical_id = self._find("AWS::ECS::TaskDefinition", "Ref", task_definition)
+            props = self._props(stack, self.d.resource(stack, logical_id))
+            family = task_definition.rsplit(":", 1)[0]
+            yield Entry(purpose, role, "ecs:RunTask", f"{family}:2", context=context)
+            for role_arn in (props["TaskRoleArn"], props["ExecutionRoleArn"]):
+                yield Entry(
+                    purpose, role, "iam:PassRole", role_arn, context={"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+                )
+        task = f"arn:{self.partition}:ecs:{self.region}:{self.account}:task/{cluster.rsplit('/', maxsplit=1)[-1]}/0123"
+        for action in ("ecs:DescribeTasks", "ecs:StopTask"):
+            yield Entry(purpose, role, action, task, context=context)
+        rule = f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{ECS_SYNC_RULE}"
+        for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
+            yield Entry(purpose, role, action, rule)
 
     def _publish(self, role: Caller, purpose: str, topic: str) -> Iterator[Entry]:
         stack, logical_id = self._find("AWS::SNS::Topic", "Ref", topic)
@@ -513,25 +572,9 @@ class _Reader:
         """Logging every execution to CloudWatch Logs and tracing it with X-Ray (Step Functions
         developer guide, "Logging using CloudWatch Logs" and "AWS X-Ray" IAM policies)."""
         for action in EXECUTION_LOG_ACTIONS:
-            yield Entry("deployment: log every execution", role, action, "*")
+            yield Entry("release: log every execution", role, action, "*")
         for action in TRACE_ACTIONS:
-            yield Entry("deployment: trace every execution", role, action, "*")
-
-    def _passed_roles(self, services: list[str], families: list[str]) -> list[str]:
-        roles: list[str] = []
-        task_definitions = [self._find("AWS::ECS::Service", "Ref", s) for s in services]
-        definitions = [
-            self._find("AWS::ECS::TaskDefinition", "Ref", self._props(s, self.d.resource(s, lid))["TaskDefinition"])
-            for s, lid in task_definitions
-        ]
-        for stack, logical_id, body in self._all("AWS::ECS::TaskDefinition"):
-            family = self._props(stack, body).get("Family", "")
-            if any(f.endswith(f"/{family}") for f in families):
-                definitions.append((stack, logical_id))
-        for stack, logical_id in definitions:
-            props = self._props(stack, self.d.resource(stack, logical_id))
-            roles.extend([props["TaskRoleArn"], props["ExecutionRoleArn"]])
-        return sorted(set(roles))
+            yield Entry("release: trace every execution", role, action, "*")
 
     # --- alarms, logs, deliveries -----------------------------------------------------------
 

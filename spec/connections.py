@@ -99,6 +99,17 @@ def required_paths(spec: PlatformSpec) -> tuple[NetworkPath, ...]:
                     purpose=f"{service.name} connects to PostgreSQL",
                 )
             )
+    delivery = spec.delivery
+    if delivery.smoke_test_service == delivery.api_service:
+        api = spec.service(delivery.api_service)
+        paths.append(
+            NetworkPath(
+                source=service_peer(api),
+                destination=service_peer(api),
+                port=api.container_port,
+                purpose=f"smoke tests in {api.name}'s group call {api.name}",
+            )
+        )
     if spec.grafana is not None:
         paths.append(
             NetworkPath(

@@ -3,7 +3,8 @@
 Only ``app.py`` reads context; it hands the raw mapping here. Keys:
 
 - ``env``: the profile, ``dev`` (default) or ``prod``.
-- ``<service>_image_tag``: deploy that image tag of the service's repository.
+- ``<service>_image_tag`` is refused: images are released by the deployment state machine,
+  and a deploy keeps the released tags (README, "Releasing an image").
 - ``<service>_ecs_exec``: ``true`` or ``false``, switches ECS Exec for the service.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from spec.errors import SpecError
-from spec.model import PlatformSpec, check_image_tag
+from spec.model import PlatformSpec
 from spec.profiles import DEFAULT_PROFILE, PROFILES
 
 PROFILE_KEY = "env"
@@ -60,12 +61,13 @@ def apply_overrides(spec: PlatformSpec, context: Mapping[str, object]) -> Platfo
                 f"no service named {name!r} in profile {spec.environment} (services: {', '.join(known)})",
             )
         if setting == "image_tag":
-            if not isinstance(value, str):
-                raise SpecError(f"context {key}", value, "image tag must be a string")
-            check_image_tag(f"context {key}", value)
-            service_changes.setdefault(name, {})["image_tag"] = value
-        else:
-            service_changes.setdefault(name, {})["ecs_exec"] = parse_bool(key, value)
+            raise SpecError(
+                f"context {key}",
+                value,
+                "a deploy keeps the released image tags; release one with "
+                f"`python -m tools.release start --env {spec.environment} --tag <tag>` (README: Releasing an image)",
+            )
+        service_changes.setdefault(name, {})["ecs_exec"] = parse_bool(key, value)
     prometheus = spec.prometheus
     if prometheus.name in platform_exec:
         prometheus = replace(prometheus, ecs_exec=platform_exec[prometheus.name])

@@ -145,8 +145,9 @@ class ServiceSpec:
     """Most running tasks autoscaling allows."""
     ecs_exec: bool
     """Whether operators may open a shell in the task with ECS Exec."""
-    image_tag: str
-    """Tag of the image in the service's ECR repository."""
+    initial_image_tag: str
+    """The tag a first deploy runs: the default of the service's image-tag stack parameter.
+    Releases change that parameter (the deployment state machine); a deploy keeps it."""
     calls: tuple[str, ...] = ()
     """Names of the services this one sends requests to."""
     uses_database: bool = False
@@ -186,7 +187,7 @@ class ServiceSpec:
                 self.container_name,
                 "container name must be letters, digits, '_' or '-'",
             )
-        check_image_tag(f"{self._where}.image_tag", self.image_tag)
+        check_image_tag(f"{self._where}.initial_image_tag", self.initial_image_tag)
 
     def _check_endpoints(self) -> None:
         where = self._where
@@ -544,8 +545,13 @@ class DeliverySpec:
     """Service whose image and network access the smoke-test task uses (it must call the API service)."""
     smoke_test_command: tuple[str, ...] = ("npm", "run", "test:e2e")
     rollout_poll_seconds: int = 15
-    rollout_max_polls: int = 60
-    """Polls per service before a rollout counts as failed (60 x 15 s = 15 minutes)."""
+    """How often the release asks CloudFormation and ECS how the update is going."""
+    rollout_max_polls: int = 80
+    """Polls before an update counts as stuck (80 x 15 s = 20 minutes); it is then cancelled."""
+    task_timeout_minutes: int = 30
+    """Longest a migrations or smoke-test task may run before the release fails."""
+    release_timeout_minutes: int = 150
+    """Longest a whole release may take, roll-back included."""
 
     def __post_init__(self) -> None:
         for name in ("migrate_command", "smoke_test_command"):
@@ -556,6 +562,16 @@ class DeliverySpec:
             raise SpecError("delivery.rollout_poll_seconds", self.rollout_poll_seconds, "must be from 5 to 300")
         if not 1 <= self.rollout_max_polls <= 500:
             raise SpecError("delivery.rollout_max_polls", self.rollout_max_polls, "must be from 1 to 500")
+        if not 1 <= self.task_timeout_minutes <= 240:
+            raise SpecError("delivery.task_timeout_minutes", self.task_timeout_minutes, "must be from 1 to 240")
+        # Two one-off tasks, then at worst an update, its cancellation and a restore, each polled to the limit.
+        needed = 2 * self.task_timeout_minutes + -(-3 * self.rollout_max_polls * self.rollout_poll_seconds // 60)
+        if not needed <= self.release_timeout_minutes <= 24 * 60:
+            raise SpecError(
+                "delivery.release_timeout_minutes",
+                self.release_timeout_minutes,
+                f"must be from {needed} (two tasks and three polled updates) to 1440",
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -595,7 +611,10 @@ class PlatformSpec:
     backup_retention_days: int = 7
     """How long AWS Backup keeps each daily backup of the database and file system."""
     images_kept: int = 10
-    """Images each ECR repository keeps; older ones expire."""
+    """Unreleased images each ECR repository keeps; older ones expire."""
+    releases_kept: int = 10
+    """Released images each repository keeps (tagged ``release-...`` by the release): what runs
+    and what a roll-back may return to never expires."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.project, str) or not _PROJECT_NAME.match(self.project):
@@ -627,6 +646,10 @@ class PlatformSpec:
             raise SpecError("backup_retention_days", self.backup_retention_days, "must be from 1 to 3650")
         if not 1 <= self.images_kept <= 1000:
             raise SpecError("images_kept", self.images_kept, "must be from 1 to 1000")
+        if not 2 <= self.releases_kept <= 1000:
+            raise SpecError(
+                "releases_kept", self.releases_kept, "must be from 2 to 1000 (what runs and one to roll back to)"
+            )
         self._check_placement()
         if self.alarm_email is not None and not _EMAIL.match(self.alarm_email):
             raise SpecError("alarm_email", self.alarm_email, "not an email address")
@@ -712,11 +735,14 @@ class PlatformSpec:
             raise SpecError(
                 "delivery.migrations_service", delivery.migrations_service, "that service does not use the database"
             )
-        if delivery.api_service not in self.service(delivery.smoke_test_service).calls:
+        smoke_tests = self.service(delivery.smoke_test_service)
+        # The smoke tests run in the smoke-test service's group; from the API's own group they
+        # reach it through a self-referencing rule (spec.connections).
+        if delivery.api_service != smoke_tests.name and delivery.api_service not in smoke_tests.calls:
             raise SpecError(
                 "delivery.smoke_test_service",
                 delivery.smoke_test_service,
-                f"must call {delivery.api_service!r} so the smoke tests can reach it",
+                f"must call {delivery.api_service!r} (or be it) so the smoke tests can reach it",
             )
 
     @property

@@ -1,4 +1,5 @@
-"""Names of the stack outputs the verify command reads: one place for both sides."""
+"""Names of the stack outputs and parameters the verify command, the release and the
+stacks share: one place for every side."""
 
 from __future__ import annotations
 
@@ -19,3 +20,15 @@ PROBE_SUBNETS = "TargetsProbeSubnets"
 PROBE_SECURITY_GROUP = "TargetsProbeSecurityGroup"
 PROBE_LOG_GROUP = "TargetsProbeLogGroup"
 PROBE_CONTAINER = "targets-probe"
+RELEASED_IMAGE_TAG = "ReleasedImageTag"
+TASK_DEFINITION_ARN = "TaskDefinitionArn"
+
+
+def image_tag_parameter(service_name: str) -> str:
+    """``backend`` -> ``BackendImageTag``: the compute stack's parameter that holds the released tag."""
+    return output_key(service_name, "ImageTag")
+
+
+# The release marks each image it releases with a second tag under this prefix; the
+# repositories' lifecycle keeps the newest of these, so what runs never expires.
+RELEASE_TAG_PREFIX = "release-"

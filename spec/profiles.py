@@ -16,8 +16,8 @@ PROJECT = "davidshaevel"
 NAMESPACE = "davidshaevel.local"
 REGION = "us-east-1"
 DATABASE_NAME = "davidshaevel"
-# The tag the README's first deploy pushes; CI deploys real tags with
-# ``-c <service>_image_tag=<tag>``.
+# The tag the README's first deploy pushes; later images are released by the
+# deployment state machine (README, "Releasing an image").
 INITIAL_IMAGE_TAG = "initial"
 # Zones by id, the same zones in every account: both offer CloudFront VPC origins and
 # Graviton (t4g) instances; use1-az3 offers neither. README: "Choosing the zones".
@@ -38,7 +38,7 @@ def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_
         min_tasks=min_tasks,
         max_tasks=max_tasks,
         ecs_exec=ecs_exec,
-        image_tag=INITIAL_IMAGE_TAG,
+        initial_image_tag=INITIAL_IMAGE_TAG,
         uses_database=True,
     )
     frontend = replace(

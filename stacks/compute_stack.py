@@ -20,6 +20,7 @@ from cdk_constructs.image_repositories import ImageRepositories
 from cdk_constructs.images_present_check import ImagesPresentCheck
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.postgres_database import PostgresDatabase
+from cdk_constructs.released_image_tags import ReleasedImageTags
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from spec import outputs
 from spec.model import PlatformSpec
@@ -71,10 +72,11 @@ class ComputeStack(Stack):
             deletion_protection=spec.production,
         )
         capacity = capacity_strategy(spot=spec.fargate_spot)
+        self.released_tags = ReleasedImageTags(self, "ReleasedImageTags", services=spec.services)
         images_present = ImagesPresentCheck(
             self,
             "ImagesPresent",
-            images=[(repositories.repository(s, used_from=self), s.image_tag) for s in spec.services],
+            images=[(repositories.repository(s, used_from=self), self.released_tags.tag(s)) for s in spec.services],
             logs_key=logs_key,
             log_retention_days=spec.log_retention_days,
         )
@@ -89,6 +91,7 @@ class ComputeStack(Stack):
                 namespace=self.namespace,
                 security_group=sealed(self, f"{service.name}Group", security_groups.service(service)),
                 repository=repositories.repository(service, used_from=self),
+                image_tag=self.released_tags.tag(service),
                 listener=self.load_balancer.listener,
                 route_priority=10 * (index + 1),
                 capacity=capacity,
@@ -127,5 +130,7 @@ class ComputeStack(Stack):
                 (outputs.CLOUD_MAP_SERVICE_ID, application.registration.cloud_map_service.service_id),
                 (outputs.TARGET_GROUP_ARN, application.target_group.target_group_arn),
                 (outputs.LOG_GROUP, application.log_group.log_group_name),
+                (outputs.TASK_DEFINITION_ARN, application.task_definition.task_definition_arn),
+                (outputs.RELEASED_IMAGE_TAG, self.released_tags.tag(application.spec)),
             ):
                 CfnOutput(self, outputs.output_key(name, attribute), value=value)

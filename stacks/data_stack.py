@@ -84,7 +84,12 @@ class DataStack(Stack):
             self, "Config", key=self.data_key, access_logs=self.access_logs, log_prefix="s3/config/"
         ).bucket
         self.repositories = ImageRepositories(
-            self, "Images", name_prefix=spec.stack_prefix, services=spec.services, images_kept=spec.images_kept
+            self,
+            "Images",
+            name_prefix=spec.stack_prefix,
+            services=spec.services,
+            images_kept=spec.images_kept,
+            releases_kept=spec.releases_kept,
         )
         self.grafana_admin_password = (
             AdminPassword(self, "GrafanaAdmin", description=f"{spec.stack_prefix} Grafana admin", key=self.data_key)

@@ -11,12 +11,14 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.database_settings import database_environment, database_secrets, grant_database_access
-from cdk_constructs.deployment_state_machine import DeploymentStateMachine, ImageSwap, OneOffRun, RolledService
+from cdk_constructs.deployment_state_machine import DeploymentStateMachine, cfn_execution_role_arn
 from cdk_constructs.fargate_cluster import FargateCluster
+from cdk_constructs.image_repositories import ImageRepositories
 from cdk_constructs.one_off_task import OneOffTask
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from release.definition import OneOffRun, ReleaseTargets
 from spec import outputs
-from spec.model import PlatformSpec
+from spec.model import PlatformSpec, ServiceSpec
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
 from stacks.observability_stack import ObservabilityStack
@@ -49,7 +51,7 @@ class DeliveryStack(Stack):
             "Migrations",
             container_name=MIGRATIONS_CONTAINER,
             image=ecs.ContainerImage.from_ecr_repository(
-                repositories.repository(migrating, used_from=self), tag=migrating.image_tag
+                repositories.repository(migrating, used_from=self), tag=migrating.initial_image_tag
             ),
             user=migrating.run_as,
             volume_owner_image=spec.helper_images.volume_owner,
@@ -65,7 +67,7 @@ class DeliveryStack(Stack):
             "SmokeTests",
             container_name=SMOKE_TESTS_CONTAINER,
             image=ecs.ContainerImage.from_ecr_repository(
-                repositories.repository(smoke_service, used_from=self), tag=smoke_service.image_tag
+                repositories.repository(smoke_service, used_from=self), tag=smoke_service.initial_image_tag
             ),
             user=smoke_service.run_as,
             volume_owner_image=spec.helper_images.volume_owner,
@@ -101,41 +103,38 @@ class DeliveryStack(Stack):
         self.deployment = DeploymentStateMachine(
             self,
             "Deployment",
-            cluster=cluster,
-            subnets=subnets,
-            services=[
-                RolledService(
-                    name=outputs.output_key(name, ""),
-                    service=application.service,
-                    task_definition=application.task_definition,
-                    swap=ImageSwap(
-                        container_name=application.spec.container_name,
-                        repository_uri=repositories.repository(application.spec, used_from=self).repository_uri,
-                    ),
-                )
-                for name, application in compute.services.items()
-            ],
-            migrations=OneOffRun(
-                name="Migrations",
-                task_definition=self.migrations.task_definition,
-                swap=ImageSwap(MIGRATIONS_CONTAINER, repositories.repository(migrating, used_from=self).repository_uri),
-                security_group=sealed(self, "MigrationsGroup", security_groups.service(migrating)),
-            ),
-            smoke_tests=OneOffRun(
-                name="SmokeTests",
-                task_definition=self.smoke_tests.task_definition,
-                swap=ImageSwap(
-                    SMOKE_TESTS_CONTAINER, repositories.repository(smoke_service, used_from=self).repository_uri
+            spec=spec,
+            targets=ReleaseTargets(
+                compute_stack=compute.stack_name,
+                cfn_execution_role_arn=cfn_execution_role_arn(self),
+                cluster_arn=cluster.cluster_arn,
+                subnets=tuple(s.subnet_id for s in subnets),
+                topic_arn=observability.alarms.topic.topic_arn,
+                repositories={s.name: repositories.repository_name(s) for s in spec.services},
+                migrations=self._run(
+                    "Migrations",
+                    self.migrations,
+                    container_name=MIGRATIONS_CONTAINER,
+                    service=migrating,
+                    repositories=repositories,
+                    security_groups=security_groups,
                 ),
-                security_group=sealed(self, "SmokeTestsGroup", security_groups.service(smoke_service)),
+                smoke_tests=self._run(
+                    "SmokeTests",
+                    self.smoke_tests,
+                    container_name=SMOKE_TESTS_CONTAINER,
+                    service=smoke_service,
+                    repositories=repositories,
+                    security_groups=security_groups,
+                ),
             ),
-            rollout_poll_seconds=delivery.rollout_poll_seconds,
-            rollout_max_polls=delivery.rollout_max_polls,
-            topic=observability.alarms.topic,
+            one_off_task_definitions=[self.migrations.task_definition, self.smoke_tests.task_definition],
             topic_key=observability.alarms.topic_key,
             logs_key=data.logs_key,
             log_retention_days=spec.log_retention_days,
         )
+        # The release updates the compute stack; deploy this stack after it.
+        self.add_stack_dependency(compute)
         probe_group = sealed(self, "TargetsProbeGroup", security_groups.targets_probe)
         for key, value in (
             (outputs.STATE_MACHINE_ARN, self.deployment.state_machine.state_machine_arn),
@@ -145,3 +144,22 @@ class DeliveryStack(Stack):
             (outputs.PROBE_LOG_GROUP, self.targets_probe.log_group.log_group_name),
         ):
             CfnOutput(self, key, value=value)
+
+    def _run(
+        self,
+        step: str,
+        task: OneOffTask,
+        *,
+        container_name: str,
+        service: ServiceSpec,
+        repositories: ImageRepositories,
+        security_groups: PlatformSecurityGroups,
+    ) -> OneOffRun:
+        """A one-off task as the release runs it: on ``service``'s image, in its security group."""
+        return OneOffRun(
+            step=step,
+            task_definition_arn=task.task_definition.task_definition_arn,
+            container_name=container_name,
+            repository_uri=repositories.repository(service, used_from=self).repository_uri,
+            security_group_id=sealed(self, f"{step}Group", security_groups.service(service)).security_group_id,
+        )

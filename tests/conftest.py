@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto import mock_aws
 
 _ROOT = Path(__file__).resolve().parent.parent
 # jsii starts the Node on PATH when aws_cdk is first imported; use the pinned one.
@@ -13,6 +14,19 @@ os.environ["PATH"] = f"{_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ[
 from tests.platform_synth import Synthesized, synth_profile  # noqa: E402
 
 PROFILE_NAMES = ("dev", "prod")
+
+
+@pytest.fixture
+def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """moto in place of AWS, with the fake credentials and region boto3 needs."""
+    for variable, value in (
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ):
+        monkeypatch.setenv(variable, value)
+    with mock_aws():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -66,8 +66,7 @@ def test_the_ledger_covers_every_service_of_the_spec(profile: Synthesized) -> No
             _has(entries, f"{name}: read DB_", "kms:Decrypt", f"{name} decrypting its database secret")
         if service.ecs_exec:
             _has(entries, "", "ssmmessages:OpenDataChannel", f"ECS Exec into {name}")
-        for action in ("ecs:DescribeServices", "ecs:UpdateService"):
-            _has(entries, "deployment:", action, f"the deployment state machine's {action}")
+        _has(entries, "release: CheckServices", "ecs:DescribeServices", f"the release reading {name}'s deployments")
 
 
 def test_the_ledger_covers_the_platforms_own_calls(profile: Synthesized) -> None:
@@ -80,8 +79,15 @@ def test_the_ledger_covers_the_platforms_own_calls(profile: Synthesized) -> None
     if spec.grafana is not None:
         _has(entries, "provisioning-loader: copy", "s3:ListBucket", "Grafana's provisioning loader")
         _has(entries, "grafana: read GF_SECURITY_ADMIN_PASSWORD", "secretsmanager:GetSecretValue", "its password")
-    for action in ("ecs:RunTask", "iam:PassRole", "sns:Publish", "kms:GenerateDataKey"):
-        _has(entries, "deployment:", action, f"the deployment state machine's {action}")
+    for action in (
+        "cloudformation:UpdateStack",
+        "ecr:PutImage",
+        "ecs:RunTask",
+        "iam:PassRole",
+        "sns:Publish",
+        "kms:GenerateDataKey",
+    ):
+        _has(entries, "release:", action, f"the release's {action}")
     _has(entries, "delete ", "s3:DeleteObject", "the configuration hook deleting an earlier version")
     assert any(e.action == "s3:PutObject" and "/alb/AWSLogs/" in e.resource for e in entries), "load balancer logs"
     assert any(e.caller.label == "logging.s3.amazonaws.com" for e in entries), "the configuration bucket's logs"

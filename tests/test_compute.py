@@ -12,6 +12,7 @@ import pytest
 
 from spec import DomainSpec, PlatformSpec, ServiceSpec
 from spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
+from spec.outputs import image_tag_parameter
 from spec.profiles import dev as dev_profile
 from tests.platform_synth import Synthesized, synth_profile, synth_spec
 from tests.test_network import rules
@@ -54,7 +55,8 @@ def test_containers_follow_the_spec(profile: Synthesized) -> None:
     for service in profile.spec.services:
         _, task, container = task_definition(profile, service)
         assert container["PortMappings"] == [{"ContainerPort": service.container_port, "Protocol": "tcp"}]
-        assert container["Image"]["Fn::Join"][1][-1].endswith(f":{service.image_tag}")
+        # The tag is the service's stack parameter: what the last release set, kept by deploys.
+        assert container["Image"]["Fn::Join"][1][-1] == {"Ref": image_tag_parameter(service.name)}
         assert {"Name": "PORT", "Value": str(service.container_port)} in container["Environment"]
         assert container["ReadonlyRootFilesystem"] is not service.ecs_exec
         assert container["User"] == service.run_as.ecs_user

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match
 
 from compliance.resource_schemas import name_properties
 from spec.connections import FILE_SYSTEM, PROMETHEUS
+from spec.outputs import RELEASE_TAG_PREFIX
 from tests.platform_synth import Synthesized
 from tests.test_network import rules
 from tools.state_guard import STATEFUL_TYPES
@@ -226,10 +227,17 @@ def test_one_repository_per_service(profile: Synthesized) -> None:
             "AES256",
             "KMS",
         ), name
-        (rule,) = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
-        assert rule["selection"]["countType"] == "imageCountMoreThan", name
-        assert rule["selection"]["countNumber"] == profile.spec.images_kept, name
-        assert rule["action"] == {"type": "expire"}, name
+        released, initial, others = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+        assert released["selection"] == {
+            "tagStatus": "tagged",
+            "tagPrefixList": [RELEASE_TAG_PREFIX],
+            "countType": "imageCountMoreThan",
+            "countNumber": profile.spec.releases_kept,
+        }, name
+        assert initial["selection"]["tagPrefixList"] == [profile.spec.services[0].initial_image_tag], name
+        assert others["selection"]["tagStatus"] == "any", name
+        assert others["selection"]["countNumber"] == profile.spec.images_kept, name
+        assert [r["rulePriority"] for r in (released, initial, others)] == [1, 2, 3], name
 
 
 def test_backups_cover_database_and_file_system_daily(profile: Synthesized) -> None:

@@ -46,51 +46,6 @@ def test_no_desired_count_anywhere(profile: Synthesized) -> None:
     assert "DesiredCount" not in json.dumps(definition(profile))
 
 
-def test_the_flow_runs_migrations_then_updates_every_service_then_smoke_tests(profile: Synthesized) -> None:
-    states = definition(profile)["States"]
-    assert states["RememberRunningTaskDefinitions"]["Next"] == "DescribeMigrations"
-    assert states["RunMigrations"]["Resource"] == "arn:aws:states:::ecs:runTask.sync"
-    assert states["RunMigrations"]["Next"] == "UpdateServices"
-    branches = states["UpdateServices"]["Branches"]
-    assert [b["StartAt"] for b in branches] == [
-        f"Describe{outputs.output_key(s.name, '')}" for s in profile.spec.services
-    ]
-    for branch, service in zip(branches, profile.spec.services, strict=True):
-        label = outputs.output_key(service.name, "")
-        roll = branch["States"][f"Roll{label}"]
-        assert roll["Arguments"]["ForceNewDeployment"] is True
-        assert roll["Arguments"]["TaskDefinition"] == "{% $newTaskDefinition %}"
-        register = branch["States"][f"Register{label}"]["Arguments"]
-        assert f'$c.Name = "{service.container_name}"' in register
-        choices = branch["States"][f"Rolled{label}"]["Choices"]
-        assert f"$polls >= {profile.spec.delivery.rollout_max_polls}" in choices[2]["Condition"]
-        assert branch["States"][f"WaitFor{label}"]["Seconds"] == profile.spec.delivery.rollout_poll_seconds
-    assert states["UpdateServices"]["Next"] == "DescribeSmokeTests"
-    assert states["RunSmokeTests"]["Next"] == "Deployed"
-
-
-def test_every_failure_after_the_update_restores_the_previous_task_definitions(profile: Synthesized) -> None:
-    states = definition(profile)["States"]
-    assign = states["RememberRunningTaskDefinitions"]["Assign"]
-    assert assign["previous"] == "{% $merge($states.result.Services.{ServiceArn: TaskDefinition}) %}"
-    for step in ("UpdateServices", "DescribeSmokeTests", "RegisterSmokeTests", "RunSmokeTests"):
-        (catch,) = states[step]["Catch"]
-        assert catch["Next"] == "RollBack", step
-        assert catch["Assign"]["failedStep"] == step
-    rollback = states["RollBack"]
-    assert "$previous" in rollback["Items"]
-    restore = rollback["ItemProcessor"]["States"]["RestorePreviousTaskDefinition"]["Arguments"]
-    assert restore["TaskDefinition"] == "{% $states.input.taskDefinition %}"
-    assert restore["Service"] == "{% $states.input.service %}"
-    assert rollback["Next"] == "NotifyFailure"
-    assert states["NotifyFailure"]["Resource"] == "arn:aws:states:::sns:publish"
-    assert states["NotifyFailure"]["Next"] == "DeploymentFailed"
-    assert "$failedStep" in states["DeploymentFailed"]["Error"]
-    # Before any service changed, a failure only notifies.
-    for step in ("DescribeMigrations", "RegisterMigrations", "RunMigrations"):
-        assert states[step]["Catch"][0]["Next"] == "NotifyFailure"
-
-
 def test_every_next_names_a_state_and_every_state_is_reachable(profile: Synthesized) -> None:
     def check(block: dict[str, Any]) -> None:
         states = block["States"]
@@ -107,27 +62,67 @@ def test_every_next_names_a_state_and_every_state_is_reachable(profile: Synthesi
     check(definition(profile))
 
 
-def test_every_service_is_described_and_updated(profile: Synthesized) -> None:
-    (policy,) = [
-        p
-        for p in _resources(profile, "AWS::IAM::Policy").values()
-        if any("ecs:UpdateService" in json.dumps(s["Action"]) for s in p["Properties"]["PolicyDocument"]["Statement"])
-    ]
-    (update,) = [
-        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if "ecs:UpdateService" in json.dumps(s["Action"])
-    ]
-    assert len(update["Resource"]) == len(profile.spec.services)
-
-
-def test_the_role_names_its_resources_except_where_the_api_cannot(profile: Synthesized) -> None:
-    (machine,) = _resources(profile, "AWS::StepFunctions::StateMachine").values()
+def _role_statements(synth: Synthesized) -> list[dict[str, Any]]:
+    (machine,) = _resources(synth, "AWS::StepFunctions::StateMachine").values()
     role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-    statements = [
+    return [
         statement
-        for policy in _resources(profile, "AWS::IAM::Policy").values()
+        for policy in _resources(synth, "AWS::IAM::Policy").values()
         if {"Ref": role_id} in policy["Properties"]["Roles"]
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def test_the_release_updates_exactly_the_compute_stack_with_the_bootstrap_role(profile: Synthesized) -> None:
+    statements = _role_statements(profile)
+    (stack,) = [s for s in statements if "cloudformation:UpdateStack" in _actions(s)]
+    assert sorted(_actions(stack)) == [
+        "cloudformation:CancelUpdateStack",
+        "cloudformation:DescribeStacks",
+        "cloudformation:UpdateStack",
+    ]
+    assert f":stack/{profile.stack_name('compute')}/*" in json.dumps(stack["Resource"])
+    passes = [s for s in statements if "iam:PassRole" in _actions(s)]
+    (to_cloudformation,) = [
+        s for s in passes if s["Condition"]["StringEquals"]["iam:PassedToService"] == "cloudformation.amazonaws.com"
+    ]
+    assert "cdk-hnb659fds-cfn-exec-role" in json.dumps(to_cloudformation["Resource"])
+    assert not any("ecs:UpdateService" in _actions(s) for s in statements), "only CloudFormation changes services"
+
+
+def test_the_role_trusts_only_step_functions_of_this_account(profile: Synthesized) -> None:
+    (machine,) = _resources(profile, "AWS::StepFunctions::StateMachine").values()
+    role = profile.template_json("delivery")["Resources"][machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "states.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert ":stateMachine:*" in json.dumps(trust["Condition"]["ArnLike"]["aws:SourceArn"])
+
+
+def test_one_off_tasks_run_only_their_families_in_the_platforms_cluster(profile: Synthesized) -> None:
+    statements = _role_statements(profile)
+    (run,) = [s for s in statements if "ecs:RunTask" in _actions(s)]
+    assert len(run["Resource"]) == 2
+    cluster = f":cluster/{profile.spec.cluster_name}"
+    assert cluster in json.dumps(run["Condition"]["ArnEquals"]["ecs:cluster"])
+    (follow,) = [s for s in statements if "ecs:StopTask" in _actions(s)]
+    assert f":task/{profile.spec.cluster_name}/*" in json.dumps(follow["Resource"])
+
+
+def test_the_execution_and_every_waiting_state_have_a_timeout(profile: Synthesized) -> None:
+    document = definition(profile)
+    assert document["TimeoutSeconds"] == profile.spec.delivery.release_timeout_minutes * 60
+    for name, state in _all_states(document["States"]).items():
+        if state["Type"] == "Task":
+            assert "TimeoutSeconds" in state, name
+
+
+def test_the_role_names_its_resources_except_where_the_api_cannot(profile: Synthesized) -> None:
+    statements = _role_statements(profile)
     no_resource_level = {
         "ecs:DescribeTaskDefinition",
         "ecs:RegisterTaskDefinition",
@@ -135,7 +130,7 @@ def test_the_role_names_its_resources_except_where_the_api_cannot(profile: Synth
         *TRACE_ACTIONS,
     }
     for statement in statements:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        actions = _actions(statement)
         if statement["Resource"] == "*":
             assert set(actions) <= no_resource_level, actions
         assert not any(action.endswith("*") for action in actions), actions
@@ -164,7 +159,7 @@ def test_migrations_run_the_backend_image_with_database_access(profile: Synthesi
     migrating = profile.spec.service(delivery.migrations_service)
     container = _container(profile, "migrations")
     assert container["Command"] == list(delivery.migrate_command)
-    assert container["Image"]["Fn::Join"][1][-1].endswith(f":{migrating.image_tag}")
+    assert container["Image"]["Fn::Join"][1][-1].endswith(f":{migrating.initial_image_tag}")
     assert {s["Name"] for s in container["Secrets"]} == {"DB_MASTER_USERNAME", "DB_MASTER_PASSWORD"}
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert environment["DB_USER"] == migrating.database_user
@@ -196,5 +191,7 @@ def test_outputs_for_the_verify_command(profile: Synthesized) -> None:
             outputs.CLOUD_MAP_SERVICE_ID,
             outputs.TARGET_GROUP_ARN,
             outputs.LOG_GROUP,
+            outputs.TASK_DEFINITION_ARN,
+            outputs.RELEASED_IMAGE_TAG,
         ):
             assert outputs.output_key(service.name, attribute) in compute_outputs

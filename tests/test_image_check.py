@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
+from spec.outputs import image_tag_parameter
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
 
@@ -18,17 +17,13 @@ response_module = load_hook("cfn_response")
 
 
 @pytest.fixture
-def ecr(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("ecr", region_name="us-east-1")
-        client.create_repository(repositoryName="dev-davidshaevel/backend")
-        client.create_repository(repositoryName="dev-davidshaevel/frontend")
-        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"})
-        client.put_image(repositoryName="dev-davidshaevel/backend", imageManifest=manifest, imageTag="initial")
-        yield client
+def ecr(mocked_aws: None) -> Any:
+    client = boto3.client("ecr", region_name="us-east-1")
+    client.create_repository(repositoryName="dev-davidshaevel/backend")
+    client.create_repository(repositoryName="dev-davidshaevel/frontend")
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"})
+    client.put_image(repositoryName="dev-davidshaevel/backend", imageManifest=manifest, imageTag="initial")
+    return client
 
 
 @pytest.fixture
@@ -117,7 +112,7 @@ def test_every_service_waits_for_the_check_of_every_image(profile: Synthesized) 
     resources = profile.template_json("compute")["Resources"]
     (check_id,) = [k for k, v in resources.items() if v["Type"] == "Custom::ImagesPresent"]
     images = resources[check_id]["Properties"]["Images"]
-    assert [image["Tag"] for image in images] == [s.image_tag for s in profile.spec.services]
+    assert [image["Tag"] for image in images] == [{"Ref": image_tag_parameter(s.name)} for s in profile.spec.services]
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::ECS::Service":
             assert check_id in resource["DependsOn"], logical_id

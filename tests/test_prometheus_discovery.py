@@ -20,6 +20,7 @@ from cdk_constructs.rendered_config import render_prometheus_config
 from spec import PlatformSpec
 from spec.profiles import dev
 from tests.discovery import run_in_namespace
+from tests.variants import with_third_service
 
 INSTANCES_PER_SERVICE = 2
 TIMEOUT_SECONDS = 60
@@ -39,19 +40,6 @@ def _namespaces_unavailable() -> str | None:
 
 
 UNAVAILABLE = _namespaces_unavailable()
-
-
-def _with_third_service(spec: PlatformSpec) -> PlatformSpec:
-    admin = replace(
-        spec.service("backend"),
-        name="admin",
-        container_name="admin",
-        container_port=3002,
-        route="/admin/*",
-        metrics_path="/metrics",
-        uses_database=False,
-    )
-    return replace(spec, services=(*spec.services, admin))
 
 
 def _plan(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
@@ -122,7 +110,7 @@ def _finish(process: subprocess.Popen[str]) -> dict[str, Any]:
 
 VARIANTS: dict[str, Callable[[], PlatformSpec]] = {
     "dev profile": dev,
-    "dev profile with a third service": lambda: _with_third_service(dev()),
+    "dev profile with a third service": lambda: with_third_service(dev()),
 }
 
 

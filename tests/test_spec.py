@@ -55,9 +55,8 @@ def test_profile_is_chosen_by_context() -> None:
     assert spec_from_context({"env": "dev"}).environment == "dev"
 
 
-def test_image_tag_and_ecs_exec_overrides() -> None:
-    spec = spec_from_context({"env": "prod", "backend_image_tag": "sha-4f2a9c1", "frontend_ecs_exec": "true"})
-    assert spec.service("backend").image_tag == "sha-4f2a9c1"
+def test_ecs_exec_overrides() -> None:
+    spec = spec_from_context({"env": "prod", "frontend_ecs_exec": "true"})
     assert spec.service("frontend").ecs_exec is True
     assert spec.service("backend").ecs_exec is False
     assert spec_from_context({"backend_ecs_exec": "FALSE"}).service("backend").ecs_exec is False
@@ -188,13 +187,10 @@ BAD_INPUTS: dict[str, tuple[Callable[[], PlatformSpec], str]] = {
         _with_service(cpu=256, memory_mib=4096),
         "services[backend].memory_mib: Fargate does not offer this memory with cpu 256",
     ),
-    "empty image tag override": (
-        _from_context({"backend_image_tag": ""}),
-        "context backend_image_tag: image tag must be 1-128 characters",
-    ),
-    "malformed image tag override": (
-        _from_context({"backend_image_tag": "v1 beta"}),
-        "context backend_image_tag: image tag must be 1-128 characters",
+    "image tag given to a deploy": (
+        _from_context({"backend_image_tag": "sha-4f2a9c1"}),
+        "context backend_image_tag: a deploy keeps the released image tags; release one with "
+        "`python -m tools.release start --env dev --tag <tag>` (README: Releasing an image) (got 'sha-4f2a9c1')",
     ),
     "non-boolean ECS Exec override": (
         _from_context({"frontend_ecs_exec": "yes"}),

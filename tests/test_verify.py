@@ -21,11 +21,12 @@ from verify.checks import (
     cloud_map_matches,
     no_error_logs,
     prometheus_targets_up,
+    released_revision,
     run_all,
     service_running,
     targets_healthy,
 )
-from verify.deployment import DeployedService, Deployment, NotDeployedError, TargetsProbe, load_deployment
+from verify.deployment import DeployedService, Deployment, NotDeployedError, Release, TargetsProbe, load_deployment
 
 SERVICES = ("backend", "frontend", "prometheus")
 REPLICAS = 2
@@ -61,14 +62,14 @@ def _platform(clients: dict[str, Any]) -> Deployment:
     namespace = sd.list_namespaces()["Namespaces"][0]["Id"]
     services = []
     for index, name in enumerate(SERVICES):
-        ecs.register_task_definition(
+        task_definition = ecs.register_task_definition(
             family=name,
             containerDefinitions=[{"name": name, "image": f"{name}:1", "memory": 512}],
             networkMode="awsvpc",
             requiresCompatibilities=["FARGATE"],
             cpu="256",
             memory="512",
-        )
+        )["taskDefinition"]["taskDefinitionArn"]
         arn = ecs.create_service(
             cluster="platform",
             serviceName=name,
@@ -100,7 +101,8 @@ def _platform(clients: dict[str, Any]) -> Deployment:
             logStreamName="app",
             logEvents=[{"timestamp": int(time.time() * 1000), "message": "GET /api/health 200"}],
         )
-        services.append(DeployedService(name, arn, registry, log_group, target_group))
+        release = None if name == "prometheus" else Release("sha-4f2a9c1", task_definition)
+        services.append(DeployedService(name, arn, registry, log_group, target_group, release))
     probe_definition = ecs.register_task_definition(
         family="probe",
         containerDefinitions=[{"name": outputs.PROBE_CONTAINER, "image": "prometheus:3", "memory": 512}],
@@ -150,7 +152,8 @@ def test_a_healthy_platform_passes_every_check(clients: dict[str, Any]) -> None:
     wait = _probe_printing(clients, _targets("up", "up", "up", "up", "up"))
     results = run_all(clients, deployment, log_minutes=10, wait=wait)
     assert [r for r in results if r.status is not Status.PASS] == []
-    assert len(results) == 3 * len(SERVICES) + 2 + 1
+    # per service: running, Cloud Map, logs; released image and load balancer for the application services
+    assert len(results) == 3 * len(SERVICES) + 2 * 2 + 1
     assert render(results).endswith("PASS: all checks passed")
 
 
@@ -269,6 +272,8 @@ def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any]) -> N
             outputs.CLOUD_MAP_SERVICE_ID,
             outputs.TARGET_GROUP_ARN,
             outputs.LOG_GROUP,
+            outputs.TASK_DEFINITION_ARN,
+            outputs.RELEASED_IMAGE_TAG,
         ):
             values["compute"][outputs.output_key(service.name, attribute)] = f"{service.name}-{attribute}"
     for attribute in (outputs.SERVICE_ARN, outputs.CLOUD_MAP_SERVICE_ID, outputs.LOG_GROUP):
@@ -287,6 +292,10 @@ def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any]) -> N
     assert [s.name for s in deployment.services] == ["backend", "frontend", "prometheus"]
     assert deployment.services[0].target_group_arn == f"backend-{outputs.TARGET_GROUP_ARN}"
     assert deployment.services[2].target_group_arn is None
+    assert deployment.services[0].release == Release(
+        image_tag=f"backend-{outputs.RELEASED_IMAGE_TAG}", task_definition_arn=f"backend-{outputs.TASK_DEFINITION_ARN}"
+    )
+    assert deployment.services[2].release is None
     assert deployment.probe.subnets == ("subnet-a", "subnet-b")
 
 
@@ -316,3 +325,17 @@ def test_missing_credentials_are_a_clear_error(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert main(["--env", "dev"]) == 2
     assert capsys.readouterr().err.strip() == "error: no AWS credentials found (set AWS_PROFILE, or run inside a role)"
+
+
+def test_a_service_back_on_an_older_revision_fails(clients: dict[str, Any]) -> None:
+    """What a circuit-breaker roll-back leaves: a PRIMARY, COMPLETED deployment of the old revision."""
+    deployment = _platform(clients)
+    backend = deployment.services[0]
+    assert backend.release is not None
+    newer = Release("sha-5e6f7a8", backend.release.task_definition_arn.replace(":1", ":2"))
+    result = released_revision(clients["ecs"], deployment.cluster, replace(backend, release=newer))
+    assert result.status is Status.FAIL
+    assert result.detail == "runs backend:1, not backend:2 of release sha-5e6f7a8"
+    assert (
+        released_revision(clients["ecs"], deployment.cluster, backend).detail == "runs release sha-4f2a9c1 (backend:1)"
+    )

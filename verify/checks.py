@@ -56,6 +56,29 @@ def service_running(ecs: Any, cluster: str, service: DeployedService) -> CheckRe
     return _guarded("service running", service.name, run)
 
 
+def released_revision(ecs: Any, cluster: str, service: DeployedService) -> CheckResult:
+    """The service's PRIMARY deployment is of the task definition its stack names (the released
+    tag), and has completed: not a circuit-breaker roll-back to an older one."""
+    release = service.release
+    assert release is not None
+
+    def run() -> tuple[bool, str]:
+        (described,) = ecs.describe_services(cluster=cluster, services=[service.service_arn])["services"]
+        primary = [d for d in described["deployments"] if d["status"] == "PRIMARY"]
+        if not primary:
+            return False, "no PRIMARY deployment"
+        deployment = primary[0]
+        revision = deployment["taskDefinition"].rsplit("/", 1)[-1]
+        if deployment["taskDefinition"] != release.task_definition_arn:
+            wanted = release.task_definition_arn.rsplit("/", 1)[-1]
+            return False, f"runs {revision}, not {wanted} of release {release.image_tag}"
+        if deployment.get("rolloutState") != "COMPLETED":
+            return False, f"release {release.image_tag} ({revision}) is {deployment.get('rolloutState', 'rolling out')}"
+        return True, f"runs release {release.image_tag} ({revision})"
+
+    return _guarded("released image", service.name, run)
+
+
 def cloud_map_matches(ecs: Any, servicediscovery: Any, cluster: str, service: DeployedService) -> CheckResult:
     def run() -> tuple[bool, str]:
         (described,) = ecs.describe_services(cluster=cluster, services=[service.service_arn])["services"]
@@ -156,6 +179,8 @@ def run_all(
     ecs, results = clients["ecs"], []
     for service in deployment.services:
         results.append(service_running(ecs, deployment.cluster, service))
+        if service.release is not None:
+            results.append(released_revision(ecs, deployment.cluster, service))
         results.append(cloud_map_matches(ecs, clients["servicediscovery"], deployment.cluster, service))
         results.append(no_error_logs(clients["logs"], service, minutes=log_minutes))
         if service.target_group_arn is not None:

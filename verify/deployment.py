@@ -14,6 +14,14 @@ class NotDeployedError(Exception):
 
 
 @dataclass(frozen=True)
+class Release:
+    """What the compute stack says a service runs: the released tag and its task definition."""
+
+    image_tag: str
+    task_definition_arn: str
+
+
+@dataclass(frozen=True)
 class DeployedService:
     name: str
     service_arn: str
@@ -21,6 +29,8 @@ class DeployedService:
     log_group: str
     target_group_arn: str | None
     """``None`` for services the load balancer does not route to (Prometheus)."""
+    release: Release | None = None
+    """``None`` for the platform's own services, which run pinned images."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,12 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
             ),
             log_group=read(compute, outputs.output_key(service.name, outputs.LOG_GROUP), "compute"),
             target_group_arn=read(compute, outputs.output_key(service.name, outputs.TARGET_GROUP_ARN), "compute"),
+            release=Release(
+                image_tag=read(compute, outputs.output_key(service.name, outputs.RELEASED_IMAGE_TAG), "compute"),
+                task_definition_arn=read(
+                    compute, outputs.output_key(service.name, outputs.TASK_DEFINITION_ARN), "compute"
+                ),
+            ),
         )
         for service in spec.services
     ]

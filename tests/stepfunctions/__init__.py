@@ -1,0 +1,1 @@
+"""Offline execution of Step Functions (JSONata) state machine definitions for the tests."""

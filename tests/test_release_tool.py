@@ -1,0 +1,115 @@
+"""``python -m tools.release``: the one release path (start and wait), what runs, and the
+offline check ``make diff`` runs that each service's tag comes from its parameter."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from spec import SpecError
+from spec.outputs import RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, output_key
+from spec.profiles import dev
+from tests.platform_synth import Synthesized
+from tools import release
+
+MACHINE = "arn:aws:states:us-east-1:111122223333:stateMachine:Release"
+
+
+class CloudFormation:
+    class exceptions:  # noqa: N801 (mirrors boto3's client.exceptions)
+        class ClientError(Exception):
+            pass
+
+    def __init__(self, outputs: dict[str, dict[str, str]]) -> None:
+        self.outputs = outputs
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:  # noqa: N803 (boto3's argument names)
+        if StackName not in self.outputs:
+            raise self.exceptions.ClientError(f"Stack with id {StackName} does not exist")
+        values = self.outputs[StackName]
+        return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in values.items()]}]}
+
+
+class StepFunctions:
+    def __init__(self, statuses: list[dict[str, str]]) -> None:
+        self.statuses = statuses
+        self.started: list[dict[str, Any]] = []
+
+    def start_execution(self, **arguments: Any) -> dict[str, str]:
+        self.started.append(arguments)
+        return {"executionArn": f"{MACHINE}:execution-1"}
+
+    def describe_execution(self, executionArn: str) -> dict[str, str]:  # noqa: N803
+        return self.statuses.pop(0)
+
+
+def _run(statuses: list[dict[str, str]], tag: str = "sha-4f2a9c1") -> tuple[int, list[str], StepFunctions]:
+    said: list[str] = []
+    stepfunctions = StepFunctions(statuses)
+    code = release.start_release(
+        dev(),
+        tag,
+        cloudformation=CloudFormation({"dev-davidshaevel-delivery": {STATE_MACHINE_ARN: MACHINE}}),
+        stepfunctions=stepfunctions,
+        sleep=lambda seconds: None,
+        say=said.append,
+    )
+    return code, said, stepfunctions
+
+
+def test_a_release_starts_the_state_machine_with_the_tag_and_waits_for_it() -> None:
+    code, said, stepfunctions = _run([{"status": "RUNNING"}, {"status": "RUNNING"}, {"status": "SUCCEEDED"}])
+    assert code == 0
+    assert stepfunctions.started == [{"stateMachineArn": MACHINE, "input": json.dumps({"imageTag": "sha-4f2a9c1"})}]
+    assert said[-1] == "released sha-4f2a9c1 to dev-davidshaevel"
+
+
+def test_a_failed_release_fails_with_the_state_machines_error() -> None:
+    failed = {"status": "FAILED", "error": "DeploymentFailed.RunSmokeTests", "cause": "smoke tests failed"}
+    code, said, _ = _run([{"status": "RUNNING"}, failed])
+    assert code == 1
+    assert said[-1] == "release of sha-4f2a9c1 FAILED: DeploymentFailed.RunSmokeTests: smoke tests failed"
+
+
+def test_a_malformed_tag_is_refused_before_anything_starts() -> None:
+    with pytest.raises(SpecError, match=r"^--tag: image tag must be"):
+        _run([], tag="v1 beta")
+
+
+def test_a_delivery_stack_without_the_state_machine_is_a_clear_error() -> None:
+    with pytest.raises(release.ReleaseError, match="has no output DeploymentStateMachineArn"):
+        release.start_release(
+            dev(), "v1", cloudformation=CloudFormation({"dev-davidshaevel-delivery": {}}), stepfunctions=None
+        )
+
+
+def test_show_reads_the_released_tags_from_the_stack() -> None:
+    outputs = {output_key(s.name, RELEASED_IMAGE_TAG): f"{s.name}-tag" for s in dev().services}
+    tags = release.released_tags(dev(), cloudformation=CloudFormation({"dev-davidshaevel-compute": outputs}))
+    assert tags == {"backend": "backend-tag", "frontend": "frontend-tag"}
+
+
+def test_the_offline_check_names_each_services_parameter(dev: Synthesized, capsys: pytest.CaptureFixture[str]) -> None:
+    assert release.main(["parameters", str(dev.outdir), "--env", "dev"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "backend: image tag from parameter BackendImageTag (first deploy: initial; later deploys keep it)",
+        "frontend: image tag from parameter FrontendImageTag (first deploy: initial; later deploys keep it)",
+    ]
+
+
+def test_the_offline_check_refuses_a_template_that_writes_a_tag(dev: Synthesized) -> None:
+    template = copy.deepcopy(dev.template_json("compute"))
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::ECS::TaskDefinition":
+            for container in resource["Properties"]["ContainerDefinitions"]:
+                container["Image"] = "111122223333.dkr.ecr.us-east-1.amazonaws.com/dev-davidshaevel/backend:sha-1"
+    with pytest.raises(release.ReleaseError, match=r"^backend.s image does not come from parameter BackendImageTag$"):
+        release.tag_parameters(dev.spec, template)
+
+
+def test_command_line_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    assert release.main(["parameters", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: no dev-davidshaevel-compute.template.json in {tmp_path}\n"
