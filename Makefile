@@ -14,14 +14,9 @@ export MYPY_CACHE_DIR ?= $(or $(HOME),/tmp)/.cache/davidshaevel-platform/mypy
 
 install: $(VENV)/.installed node_modules/.installed
 
-# promtool (Debian's prometheus package) checks the rendered Prometheus
-# configuration; policy-rc.d keeps the package from starting a daemon.
+# Debian packages the suite runs for real: promtool, PostgreSQL and pgaudit.
 tools:
-	@command -v promtool >/dev/null || { \
-	  if [ "$$(id -u)" != 0 ]; then echo "promtool is missing: apt-get install prometheus (as root)"; exit 1; fi; \
-	  created=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; created=1; }; \
-	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
-	  status=$$?; [ -z "$$created" ] || rm -f /usr/sbin/policy-rc.d; exit $$status; }
+	@tools/install-system-packages.sh
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

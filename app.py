@@ -12,13 +12,20 @@ import sys
 from aws_cdk import App
 
 from spec import SpecError, spec_from_context
+from spec.ci import ci_from_context
+from stacks.ci_stack import build_ci
 from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
 
 
 def build(app: App) -> PlatformStacks:
-    """Every stack of the profile the app's context names, with the nag packs on."""
-    spec = spec_from_context(app.node.get_all_context())
+    """Every stack of the profile the app's context names, with the nag packs on; with
+    ``-c ci=true`` also the CI roles' stack (README, "CI roles")."""
+    context = app.node.get_all_context()
+    spec = spec_from_context(context)
+    ci = ci_from_context(context)
     stacks = build_platform(app, spec)
+    if ci is not None:
+        build_ci(app, ci)
     add_compliance_checks(app, spec)
     return stacks
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk.region_info import RegionInfo
 from constructs import Construct
+
+# Where the load balancer writes its access logs in the bucket.
+LOAD_BALANCER_PREFIX = "alb"
 
 
 class AccessLogBucket(Construct):
@@ -34,7 +39,34 @@ class AccessLogBucket(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
+        self._admit_load_balancer_logs()
         self._acknowledge()
+
+    def _admit_load_balancer_logs(self) -> None:
+        """Elastic Load Balancing writes access logs as its own account in the older regions and
+        as a service principal in the newer ones (ELB user guide, "Enable access logs for your
+        Application Load Balancer", bucket permissions); only under the platform's prefix and
+        account, and the service principal only for this account's load balancers."""
+        objects = self.bucket.arn_for_objects(f"{LOAD_BALANCER_PREFIX}/AWSLogs/{Aws.ACCOUNT_ID}/*")
+        account = RegionInfo.get(Stack.of(self).region).elbv2_account
+        if account is not None:
+            statement = iam.PolicyStatement(
+                actions=["s3:PutObject"], principals=[iam.AccountPrincipal(account)], resources=[objects]
+            )
+        else:
+            statement = iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                principals=[iam.ServicePrincipal("logdelivery.elasticloadbalancing.amazonaws.com")],
+                resources=[objects],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:elasticloadbalancing:{Aws.REGION}:{Aws.ACCOUNT_ID}:"
+                        "loadbalancer/*"
+                    },
+                },
+            )
+        self.bucket.add_to_resource_policy(statement)
 
     def _acknowledge(self) -> None:
         for rule_id, reason in (

@@ -13,7 +13,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from cdk_constructs.cloud_map_registration import CloudMapRegistration
-from cdk_constructs.database_settings import database_environment, database_secrets, grant_database_access
+from cdk_constructs.database_settings import database_environment, grant_database_access
 from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
 from cdk_constructs.fargate_parts import linux_task_definition, private_fargate_service
 from cdk_constructs.postgres_database import PostgresDatabase
@@ -66,7 +66,6 @@ class ApplicationService(Construct):
         database: PostgresDatabase | None,
         logs_key: kms.IKey,
         log_retention_days: int,
-        volume_owner_image: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = service
@@ -80,7 +79,6 @@ class ApplicationService(Construct):
             image_tag=image_tag,
             callee_urls=callee_urls,
             database=database,
-            volume_owner_image=volume_owner_image,
         )
         # No desired_count: CloudFormation then leaves the running count to
         # autoscaling, and a deploy never resets it.
@@ -108,7 +106,7 @@ class ApplicationService(Construct):
         self.target_group = self._route(service, listener, route_priority)
         self._autoscale(service)
         if database is not None:
-            grant_database_access(self.task_definition, service, database)
+            grant_database_access(self.task_definition, database, user=service.database_user)
         self._acknowledge(service, exec_log_group)
 
     def _build_task_definition(self, service: ServiceSpec) -> ecs.FargateTaskDefinition:
@@ -128,29 +126,27 @@ class ApplicationService(Construct):
         image_tag: str,
         callee_urls: dict[str, str],
         database: PostgresDatabase | None,
-        volume_owner_image: str,
     ) -> ecs.ContainerDefinition:
         environment = {"PORT": str(service.container_port), **callee_urls}
-        secrets: dict[str, ecs.Secret] = {}
         if database is not None:
-            environment.update(database_environment(service, database))
-            secrets = database_secrets(database)
+            environment.update(database_environment(database, user=service.database_user))
+        image = ecs.ContainerImage.from_ecr_repository(repository, tag=image_tag)
         containers = WorkloadContainers(
             self,
             "Containers",
             task_definition=self.task_definition,
             ecs_exec=service.ecs_exec,
-            volume_owner_image=volume_owner_image,
+            # The app's own image hands its writable paths over: no other registry to reach.
+            volume_owner_image=image,
             log_group=self.log_group,
         )
         return containers.add(
             "App",
             container_name=service.container_name,
-            image=ecs.ContainerImage.from_ecr_repository(repository, tag=image_tag),
+            image=image,
             user=service.run_as,
             port=service.container_port,
             environment=environment,
-            secrets=secrets,
             health_check=node_health_check(service.container_port, service.health_check_path),
             writable_paths=service.writable_paths,
         )
@@ -192,7 +188,7 @@ class ApplicationService(Construct):
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-ECS2",
                 reason="The environment holds only non-secret settings derived from the spec (port, the URLs "
-                "of called services, database host and name); credentials arrive as ECS secrets.",
+                "of called services, database host, name and user); the database takes an IAM token, no password.",
             )
         )
         execution_role = self.task_definition.obtain_execution_role()

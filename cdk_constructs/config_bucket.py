@@ -12,12 +12,22 @@ class ConfigBucket(Construct):
     """KMS-encrypted, versioned, TLS-only, private, access-logged."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, key: kms.IKey, access_logs: s3.IBucket, log_prefix: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket_name: str,
+        key: kms.IKey,
+        access_logs: s3.IBucket,
+        log_prefix: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
+            # Named (with the account and region, as bucket names are global), so the VPC's S3
+            # endpoint policy in the network stack can name it without a reference.
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
             bucket_key_enabled=True,
@@ -27,7 +37,7 @@ class ConfigBucket(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix=log_prefix,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         Validations.of(self.bucket).acknowledge(
             Acknowledgment(

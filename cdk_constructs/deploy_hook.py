@@ -29,6 +29,7 @@ class DeployHook(Construct):
         description: str,
         logs_key: kms.IKey,
         log_retention_days: int,
+        timeout: Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         log_group = logs.LogGroup(self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days))
@@ -43,7 +44,7 @@ class DeployHook(Construct):
             code=lambda_.Code.from_asset(str(HOOKS_DIRECTORY)),
             role=self.role,
             log_group=log_group,
-            timeout=Duration.seconds(60),
+            timeout=timeout or Duration.seconds(60),
             memory_size=128,
             description=description,
         )
@@ -59,8 +60,9 @@ class DeployHook(Construct):
             ),
             (
                 "NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ",
-                "CloudFormation invokes it synchronously and shows a failure in the stack's events; there is "
-                "no asynchronous event to keep.",
+                "CloudFormation invokes it asynchronously and waits for its answer: an invocation that fails "
+                "is retried by Lambda, then the resource fails at its bounded ServiceTimeout and the stack "
+                "shows it; a dead-letter queue would hold events nothing replays.",
             ),
             (
                 "NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC",

@@ -67,6 +67,8 @@ class DeploymentStateMachine(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            # Named, so the release role (CI stack) can be limited to exactly this one.
+            state_machine_name=spec.release_state_machine_name,
             # The definition carries its own TimeoutSeconds: a construct-level timeout is
             # dropped when the body is a string.
             definition_body=sfn.DefinitionBody.from_string(stack.to_json_string(self.definition)),
@@ -115,8 +117,17 @@ class DeploymentStateMachine(Construct):
                 actions=["ecs:DescribeServices"],
                 resources=[stack.format_arn(service="ecs", resource="service", resource_name=f"{spec.cluster_name}/*")],
             ),
-            # Neither call supports resource-level permissions.
-            iam.PolicyStatement(actions=["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"], resources=["*"]),
+            # DescribeTaskDefinition has no resource-level permissions; RegisterTaskDefinition
+            # takes the task-definition resource (Service Authorization Reference, Amazon ECS:
+            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html).
+            iam.PolicyStatement(actions=["ecs:DescribeTaskDefinition"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=["ecs:RegisterTaskDefinition"],
+                resources=[
+                    stack.format_arn(service="ecs", resource="task-definition", resource_name=f"{family}:*")
+                    for family in self._families
+                ],
+            ),
             iam.PolicyStatement(
                 actions=["ecs:RunTask"],
                 resources=[
@@ -159,7 +170,7 @@ class DeploymentStateMachine(Construct):
         role.acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                reason="ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition, CloudWatch Logs delivery "
+                reason="ecs:DescribeTaskDefinition, CloudWatch Logs delivery "
                 "and X-Ray tracing have no resource-level permissions; every other call names its resources.",
             )
         )

@@ -36,12 +36,23 @@ def grafana_environment(grafana: GrafanaSpec, *, public_host: str) -> dict[str, 
     load balancer's name as ``Host``, and Grafana refuses a cookie-authenticated request
     whose Origin host is neither the Host nor a trusted origin ("origin not allowed",
     grafana/grafana#46321; the check is pkg/middleware/csrf/csrf.go). Trusting exactly
-    the public host keeps the check on for everything else."""
+    the public host keeps the check on for everything else.
+
+    Viewers reach it only over HTTPS, so the session cookie is ``Secure`` and ``SameSite=Strict``;
+    Gravatar would send each user's e-mail hash to a third party. Grafana locks a user name out
+    after repeated failed sign-ins unless ``disable_brute_force_login_protection`` is true (its
+    configuration docs, ``[security]``): stated here so no default change turns it off. Locking
+    by address stays off (Grafana's default): every request arrives from the load balancer."""
     return {
         "GF_SERVER_HTTP_PORT": str(grafana.port),
         "GF_SERVER_ROOT_URL": f"https://{public_host}{grafana.route}/",
         "GF_SERVER_SERVE_FROM_SUB_PATH": "true",
         "GF_SECURITY_CSRF_TRUSTED_ORIGINS": public_host,
+        "GF_SECURITY_COOKIE_SECURE": "true",
+        "GF_SECURITY_COOKIE_SAMESITE": "strict",
+        "GF_SECURITY_DISABLE_GRAVATAR": "true",
+        "GF_SECURITY_DISABLE_BRUTE_FORCE_LOGIN_PROTECTION": "false",
+        "GF_SECURITY_DISABLE_USERNAME_LOGIN_PROTECTION": "false",
         "GF_PATHS_PROVISIONING": PROVISIONING_DIRECTORY,
         "GF_SECURITY_ADMIN_USER": "admin",
         "GF_AUTH_ANONYMOUS_ENABLED": "false",
@@ -91,7 +102,7 @@ class GrafanaServer(Construct):
             "Containers",
             task_definition=self.task_definition,
             ecs_exec=grafana.ecs_exec,
-            volume_owner_image=helper_images.volume_owner,
+            volume_owner_image=ecs.ContainerImage.from_registry(helper_images.volume_owner),
             log_group=log_group,
         )
         loader = containers.add(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from spec.model import ServiceSpec
@@ -54,6 +55,7 @@ class ImageRepositories(Construct):
         services: tuple[ServiceSpec, ...],
         images_kept: int,
         releases_kept: int,
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         self._names = {service.name: f"{name_prefix}/{service.name}" for service in services}
@@ -63,7 +65,10 @@ class ImageRepositories(Construct):
                 service.name,
                 repository_name=self._names[service.name],
                 image_scan_on_push=True,
-                encryption=ecr.RepositoryEncryption.AES_256,
+                # The data key, like the platform's other state. Create-only: changing it later
+                # would replace the repositories.
+                encryption=ecr.RepositoryEncryption.KMS,
+                encryption_key=key,
                 image_tag_mutability=ecr.TagMutability.IMMUTABLE,
                 lifecycle_rules=lifecycle_rules(
                     initial_tag=service.initial_image_tag, releases_kept=releases_kept, images_kept=images_kept

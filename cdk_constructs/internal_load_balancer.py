@@ -8,6 +8,8 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_constructs.access_log_bucket import LOAD_BALANCER_PREFIX
+
 
 class InternalLoadBalancer(Construct):
     """An ALB in the application subnets with no public address. Its security
@@ -37,7 +39,14 @@ class InternalLoadBalancer(Construct):
             deletion_protection=deletion_protection,
             idle_timeout=Duration.seconds(60),
         )
-        self.load_balancer.log_access_logs(access_logs, prefix="alb")
+        # The bucket's policy (data stack) admits the log delivery; CDK's log_access_logs would
+        # add statements of its own, for a principal ALBs in this region do not use.
+        for key, value in (
+            ("access_logs.s3.enabled", "true"),
+            ("access_logs.s3.bucket", access_logs.bucket_name),
+            ("access_logs.s3.prefix", LOAD_BALANCER_PREFIX),
+        ):
+            self.load_balancer.set_attribute(key, value)
         self.listener = self.load_balancer.add_listener(
             "Origin", port=port, protocol=elbv2.ApplicationProtocol.HTTP, open=False
         )
@@ -58,7 +67,7 @@ class InternalLoadBalancer(Construct):
             Acknowledgment(
                 id="NIST.800.53.R5::NIST.800.53.R5-ALBWAFEnabled",
                 reason="The load balancer is internal and admits only CloudFront; a web ACL belongs on the "
-                "distribution, where production profiles attach one.",
+                "distribution, which has one in every profile.",
             )
         )
         if not deletion_protection:

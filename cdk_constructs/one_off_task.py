@@ -19,7 +19,9 @@ SCRATCH = "/tmp"
 class OneOffTask(Construct):
     """One essential container, run as the user its image names, with a read-only root
     filesystem; ``/tmp`` is writable by that user and is ``HOME``, so npm and friends
-    have somewhere to cache."""
+    have somewhere to cache. ``volume_owner_image`` hands ``/tmp`` over (see
+    ``WorkloadContainers``): ``image`` itself where it has a shell, so a task on an
+    application image pulls from its repository only."""
 
     def __init__(
         self,
@@ -29,7 +31,7 @@ class OneOffTask(Construct):
         container_name: str,
         image: ecs.ContainerImage,
         user: ContainerUser,
-        volume_owner_image: str,
+        volume_owner_image: ecs.ContainerImage,
         command: list[str] | None = None,
         entry_point: list[str] | None = None,
         environment: dict[str, str] | None = None,
@@ -73,7 +75,7 @@ class OneOffTask(Construct):
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-ECS2",
                 reason="The environment holds only non-secret settings derived from the spec (URLs, database "
-                "host and name, HOME); credentials arrive as ECS secrets.",
+                "host, name and user, HOME, the bootstrap's SQL); any credential arrives as an ECS secret.",
             )
         )
         if from_ecr:

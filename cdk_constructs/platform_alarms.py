@@ -32,14 +32,28 @@ class PlatformAlarms(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        # CloudWatch publishes to an encrypted topic only if the key lets it.
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        # CloudWatch publishes to an encrypted topic only if the key lets it (SNS developer guide,
+        # "Configuring AWS KMS permissions"), and only for this account's alarms: the confused-
+        # deputy keys CloudWatch sends (as aws-samples' MDAA documents for cloudwatch.amazonaws.com).
+        alarms_of_this_account = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                # In a key policy "*" means this key.
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": alarms_of_this_account},
+                },
+            )
+        )
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True, display_name="Platform alarms")
         # The topic's policy replaces SNS's default one, which let the account's own
         # principals publish; CloudWatch needs its own statement, limited to this
         # account's alarms ("Why didn't I receive an SNS notification for my CloudWatch
         # alarm trigger?", AWS re:Post knowledge center).
-        alarms_of_this_account = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowAlarmsOfThisAccount",

@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.retention import log_retention
-from cdk_constructs.security_groups import HTTPS_PORT
+from spec.connections import HTTPS_PORT
 from spec.model import NetworkSpec
 
 NAT_SCRIPT = Path(__file__).resolve().parent.parent / "assets" / "nat_instance" / "configure-nat.sh"

@@ -78,8 +78,18 @@ class PostgresDatabase(Construct):
             self,
             "Parameters",
             engine=engine,
-            description="TLS only; log every connection and disconnection",
-            parameters={"rds.force_ssl": "1", "log_connections": "1", "log_disconnections": "1"},
+            description="TLS only; log connections, and with pgaudit every DDL and role change",
+            parameters={
+                "rds.force_ssl": "1",
+                "log_connections": "1",
+                "log_disconnections": "1",
+                # RDS user guide, "Using pgAudit to log database activity": the library is loaded
+                # at start (a static parameter), and RDS wants rds_pgaudit as its role, which the
+                # database bootstrap creates with the extension.
+                "shared_preload_libraries": "pg_stat_statements,pgaudit",
+                "pgaudit.log": "ddl,role",
+                "pgaudit.role": "rds_pgaudit",
+            },
         )
 
     def _build_instance(

@@ -85,7 +85,7 @@ class PrometheusServer(Construct):
             "Containers",
             task_definition=self.task_definition,
             ecs_exec=prometheus.ecs_exec,
-            volume_owner_image=helper_images.volume_owner,
+            volume_owner_image=ecs.ContainerImage.from_registry(helper_images.volume_owner),
             log_group=self.log_group,
         )
         loader = self._add_config_loader(containers, helper_images, config_bucket, config_object_key)
@@ -152,7 +152,8 @@ class PrometheusServer(Construct):
                 f"--storage.tsdb.path={DATA_DIRECTORY}",
                 f"--storage.tsdb.retention.time={prometheus.retention_days}d",
                 f"--web.listen-address=:{prometheus.port}",
-                "--web.enable-lifecycle",
+                # No --web.enable-lifecycle: a new configuration is a new task, so nothing needs
+                # the reload and shutdown endpoints anyone reaching the port could call.
             ],
             port=prometheus.port,
             # The image is busybox-based: wget is there, curl is not.

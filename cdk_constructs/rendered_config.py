@@ -58,6 +58,19 @@ def render_grafana_provisioning(spec: PlatformSpec) -> dict[str, str]:
     }
 
 
+def render_database_bootstrap(spec: PlatformSpec) -> str:
+    """The SQL that creates the platform's database users (``assets/database/bootstrap.sql.j2``)."""
+    database = spec.database
+    users = list(spec.database_users())
+    return _TEMPLATES.get_template("database/bootstrap.sql.j2").render(
+        database=database.database_name,
+        schema=database.schema,
+        migrator=database.migrator_user,
+        users=users,
+        roles=[database.migrator_user, *users],
+    )
+
+
 def content_hash(*parts: str) -> str:
     """Short, stable digest that names a rendered file's object in S3."""
     digest = hashlib.sha256()

@@ -14,20 +14,22 @@ from constructs import Construct
 from cdk_constructs.group_rules import group_description
 from spec.connections import (
     DATABASE,
+    DATABASE_BOOTSTRAP,
+    ENDPOINTS,
     FILE_SYSTEM,
     GRAFANA,
+    HTTPS_PORT,
     LOAD_BALANCER,
     PROMETHEUS,
     TARGETS_PROBE,
     NetworkPath,
+    enclosed_services,
+    internet_peers,
     peers,
     required_paths,
     service_peer,
-    task_peers,
 )
 from spec.model import PlatformSpec, ServiceSpec
-
-HTTPS_PORT = 443
 
 
 def sealed(scope: Construct, construct_id: str, group: ec2.ISecurityGroup) -> ec2.ISecurityGroup:
@@ -67,11 +69,19 @@ class PlatformSecurityGroups(Construct):
         source.add_egress_rule(destination, port, path.purpose)
 
     def _allow_https_out(self, spec: PlatformSpec) -> None:
-        # Tasks pull images and reach Secrets Manager, CloudWatch and S3 through
-        # the NAT; these are public AWS endpoints, so the destination is any address.
-        for peer in task_peers(spec):
+        # Tasks that pull public images or call the internet go out through the NAT;
+        # registries and AWS's public endpoints have no fixed addresses.
+        for peer in internet_peers(spec):
             self._groups[peer].add_egress_rule(
                 ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS_PORT), "AWS APIs and image registries over HTTPS"
+            )
+        # Enclosed tasks reach the interface endpoints (a path of the spec) and S3,
+        # for image layers and configuration, through the gateway endpoint.
+        for service in enclosed_services(spec):
+            self._groups[service_peer(service)].add_egress_rule(
+                ec2.Peer.prefix_list(spec.network.s3_prefix_list),
+                ec2.Port.tcp(HTTPS_PORT),
+                "S3 through the gateway endpoint",
             )
 
     def _admit_cloudfront(self, spec: PlatformSpec) -> None:
@@ -106,6 +116,14 @@ class PlatformSecurityGroups(Construct):
     @property
     def targets_probe(self) -> ec2.ISecurityGroup:
         return self._groups[TARGETS_PROBE]
+
+    @property
+    def database_bootstrap(self) -> ec2.ISecurityGroup:
+        return self._groups[DATABASE_BOOTSTRAP]
+
+    @property
+    def endpoints(self) -> ec2.ISecurityGroup:
+        return self._groups[ENDPOINTS]
 
     def service(self, service: ServiceSpec) -> ec2.ISecurityGroup:
         return self._groups[service_peer(service)]

@@ -52,7 +52,9 @@ class WorkloadContainers(Construct):
     - Each writable path is a task volume of its own. Fargate creates such a volume owned
       by root with mode 0755 (ECS developer guide, "Bind mounts"), which a non-root user
       cannot write; so a short non-essential container running as root (``volume-owner``)
-      hands each volume to its user, and the container waits for it to succeed.
+      hands each volume to its user, and the container waits for it to succeed. It runs
+      ``volume_owner_image``'s ``sh``, ``chown`` and ``chmod``: for an application task its
+      own image, which the task pulls anyway, so the task needs no other registry.
     - Logs go to ``log_group``, one stream prefix per container.
     """
 
@@ -63,7 +65,7 @@ class WorkloadContainers(Construct):
         *,
         task_definition: ecs.TaskDefinition,
         ecs_exec: bool,
-        volume_owner_image: str,
+        volume_owner_image: ecs.ContainerImage,
         log_group: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -167,7 +169,7 @@ class WorkloadContainers(Construct):
             self._owner = self._container(
                 "VolumeOwner",
                 container_name=OWNER_CONTAINER,
-                image=ecs.ContainerImage.from_registry(self._volume_owner_image),
+                image=self._volume_owner_image,
                 user=ROOT,
                 essential=False,
                 entry_point=["sh", "-c"],

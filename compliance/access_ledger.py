@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.cloudformation_values import Deployment
-from compliance.iam_evaluator import Decision, Principal, Request, evaluate
+from compliance.iam_evaluator import Decision, NamedPolicy, Principal, Request, evaluate
 
 # Accounts that deliver Application Load Balancer access logs in the older regions
 # (Elastic Load Balancing user guide, "Enable access logs", bucket policy); newer regions
@@ -133,7 +133,48 @@ class AclDelivery:
         return f"{self.purpose}: CloudFront log delivery -> object ACL write to {self.bucket[1]}"
 
 
-LedgerEntry = Entry | AclDelivery
+@dataclass(frozen=True)
+class EndpointPassage:
+    """An S3 request from the application subnets, which their route tables send through the
+    S3 gateway endpoint: its policy must let the request through too (VPC user guide, "Control
+    access to VPC endpoints using endpoint policies"). Without an endpoint the request leaves
+    through the NAT, and nothing here applies."""
+
+    purpose: str
+    action: str
+    resource: str
+
+    def check(self, deployment: Deployment) -> Decision:
+        endpoints = [
+            (stack, logical_id, body)
+            for stack in deployment.stacks
+            for logical_id, body in deployment.resources(stack, "AWS::EC2::VPCEndpoint").items()
+            if str(deployment.resolve(stack, body["Properties"]["ServiceName"])).endswith(".s3")
+        ]
+        if not endpoints:
+            return Decision(True, "no S3 endpoint: the request goes out through the NAT")
+        for stack, logical_id, body in endpoints:
+            policy = NamedPolicy(
+                name=f"{stack}/{logical_id}", document=deployment.resolve(stack, body["Properties"]["PolicyDocument"])
+            )
+            # The endpoint policy filters whoever calls; a role of this account stands for the caller.
+            request = Request(
+                principal=Principal("AWS", f"arn:{deployment.partition}:iam::{deployment.account}:role/task"),
+                action=self.action,
+                resource=self.resource,
+                context={"aws:SecureTransport": True},
+            )
+            decision = evaluate(request, account=deployment.account, identity_policies=[], resource_policy=policy)
+            if not decision.allowed:
+                return Decision(False, f"the S3 endpoint refuses it: {decision.reason}")
+        return Decision(True, "the S3 endpoint's policy lets it through")
+
+    @property
+    def row(self) -> str:
+        return f"{self.purpose}: through the S3 endpoint -> {self.action} on {self.resource}"
+
+
+LedgerEntry = Entry | AclDelivery | EndpointPassage
 
 
 @dataclass(frozen=True)
@@ -275,17 +316,20 @@ class _Reader:
                 return master
         raise ValueError(f"no secret {secret_arn} in the deployment")
 
-    def _s3_read(self, caller: Caller, purpose: str, bucket: str, object_key: str) -> list[Entry]:
+    def _s3_read(self, caller: Caller, purpose: str, bucket: str, object_key: str) -> list[LedgerEntry]:
         arn = f"arn:{self.partition}:s3:::{bucket}/{object_key}"
         key = self._bucket_key(bucket)
-        entries = [Entry(purpose, caller, "s3:GetObject", arn, key=key)]
+        entries: list[LedgerEntry] = [
+            Entry(purpose, caller, "s3:GetObject", arn, key=key),
+            EndpointPassage(purpose, "s3:GetObject", arn),
+        ]
         if key is not None:
             entries.append(Entry(purpose, caller, "kms:Decrypt", key, key=key, context=self._via("s3")))
         return entries
 
     # --- tasks --------------------------------------------------------------------------------
 
-    def task_definitions(self) -> Iterator[Entry]:
+    def task_definitions(self) -> Iterator[LedgerEntry]:
         for stack, _, body in self._all("AWS::ECS::TaskDefinition"):
             raw = body["Properties"]
             props = self._props(stack, body)
@@ -299,7 +343,7 @@ class _Reader:
                 yield from self._database(task, container)
             yield from self._file_systems(task, props)
 
-    def _launch(self, execution: Caller, container: Mapping[str, Any]) -> Iterator[Entry]:
+    def _launch(self, execution: Caller, container: Mapping[str, Any]) -> Iterator[LedgerEntry]:
         """What the execution role does to start a container: pull, log, read secrets."""
         name = container["Name"]
         image = str(container["Image"])
@@ -311,6 +355,8 @@ class _Reader:
             yield Entry(purpose, execution, "ecr:GetAuthorizationToken", "*")
             for action in ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"):
                 yield Entry(purpose, execution, action, arn)
+            layer = f"arn:{self.partition}:s3:::prod-{self.region}-starport-layer-bucket/layer-digest"
+            yield EndpointPassage(purpose, "s3:GetObject", layer)
         options = container.get("LogConfiguration", {}).get("Options", {})
         if "awslogs-group" in options:
             stream = self._log_stream(options["awslogs-group"], f"{options['awslogs-stream-prefix']}/{name}/task-id")
@@ -324,7 +370,7 @@ class _Reader:
             if key is not None:
                 yield Entry(purpose, execution, "kms:Decrypt", key, key=key, context=self._via("secretsmanager"))
 
-    def _s3_loader(self, task: Caller, container: Mapping[str, Any]) -> Iterator[Entry]:
+    def _s3_loader(self, task: Caller, container: Mapping[str, Any]) -> Iterator[LedgerEntry]:
         """An init container that copies from S3 (``s3 cp [--recursive] s3://bucket/key dest``)."""
         command = [str(part) for part in container.get("Command", [])]
         if command[:2] != ["s3", "cp"]:
@@ -338,6 +384,7 @@ class _Reader:
             yield from self._remote_write(task, bucket, key)
             return
         yield Entry(purpose, task, "s3:ListBucket", f"arn:{self.partition}:s3:::{bucket}", context={"s3:prefix": key})
+        yield EndpointPassage(purpose, "s3:ListBucket", f"arn:{self.partition}:s3:::{bucket}")
         for object_key in self._objects_under(bucket, key):
             yield from self._s3_read(task, purpose, bucket, object_key)
 
@@ -498,7 +545,7 @@ class _Reader:
             yield from self._publish(role, purpose, str(arguments["TopicArn"]))
         elif sdk is not None:
             action = f"{sdk['service']}:{sdk['api'][0].upper()}{sdk['api'][1:]}"
-            for target in self._sdk_targets(sdk["service"], arguments, tasks):
+            for target in self._sdk_targets(sdk["service"], name, arguments, tasks):
                 yield Entry(purpose, role, action, target)
             if action == "cloudformation:UpdateStack":
                 yield Entry(
@@ -512,9 +559,15 @@ class _Reader:
             raise ValueError(f"state {name}: the ledger does not know integration {resource}")
 
     def _sdk_targets(
-        self, service: str, arguments: Mapping[str, Any], tasks: list[tuple[str, Mapping[str, Any]]]
+        self, service: str, name: str, arguments: Mapping[str, Any], tasks: list[tuple[str, Mapping[str, Any]]]
     ) -> list[str]:
         """The resources an aws-sdk call acts on, as the deployment names them."""
+        if service == "ecs" and name.startswith("Register"):
+            # A new revision of the family Describe<step> read.
+            described = _described_task_definitions(tasks, name.removeprefix("Register"))
+            if not described:
+                raise ValueError(f"state {name}: no Describe state names the task definition it copies")
+            return [f"{arn.rsplit(':', 1)[0]}:2" for arn in described]
         if service == "cloudformation":
             return [self.d.resolve(str(arguments["StackName"]), {"Ref": "AWS::StackId"})]
         if service == "ecr":
@@ -691,6 +744,8 @@ def render(entries: Sequence[LedgerEntry], deployment: Deployment) -> str:
                 f"| {entry.purpose} | {entry.caller.label} | `{entry.action}` | `{entry.resource}` "
                 f"| {f'`{entry.key}`' if entry.key else ''} | {verdict} |"
             )
+        elif isinstance(entry, EndpointPassage):
+            lines.append(f"| {entry.purpose} | S3 endpoint | `{entry.action}` | `{entry.resource}` |  | {verdict} |")
         else:
             lines.append(f"| {entry.purpose} | CloudFront | object ACL | `{entry.bucket[1]}` |  | {verdict} |")
     return "\n".join(lines)

@@ -935,6 +935,28 @@ def _web_acl(r: _Resource) -> _Facts:
     }
 
 
+def _ip_set(r: _Resource) -> _Facts:
+    name = _named(r, "Name", max_len=128)
+    ident = _constant(r.uuid())
+
+    def arn() -> str:
+        d = r.deployment
+        region, path = ("us-east-1", "global") if r.required("Scope") == "CLOUDFRONT" else (d.region, "regional")
+        return f"arn:{d.partition}:wafv2:{region}:{d.account}:{path}/ipset/{name()}/{ident()}"
+
+    return {"Ref": lambda: f"{name()}|{ident()}|{r.required('Scope')}", "Arn": arn, "Id": ident}
+
+
+def _cloudfront_function(r: _Resource) -> _Facts:
+    def arn() -> str:
+        return r.arn("cloudfront", f"function/{r.required('Name')}", regional=False)
+
+    def stage() -> str:
+        return "LIVE" if r.prop("AutoPublish") is True else "DEVELOPMENT"
+
+    return {"Ref": arn, "FunctionARN": arn, "FunctionMetadata.FunctionARN": arn, "Stage": stage}
+
+
 def _backup_vault(r: _Resource) -> _Facts:
     name = _named(r, "BackupVaultName", max_len=50)
     return {
@@ -1012,6 +1034,9 @@ _BUILDERS: dict[str, Callable[[_Resource], _Facts]] = {
     "AWS::CloudFront::VpcOrigin": _vpc_origin,
     "AWS::APS::Workspace": _workspace,
     "AWS::WAFv2::WebACL": _web_acl,
+    "AWS::WAFv2::IPSet": _ip_set,
+    "AWS::CloudFront::Function": _cloudfront_function,
+    "AWS::EC2::VPCEndpoint": _identified("vpce-", 17, attributes=("Id",)),
     "AWS::Backup::BackupVault": _backup_vault,
     "AWS::Backup::BackupPlan": _backup_plan,
     "AWS::Backup::BackupSelection": _backup_selection,

@@ -55,8 +55,8 @@ class OneOffRun:
     """State-name stem and failed-step name (``Migrations``)."""
     task_definition_arn: str
     """The revision the stacks define; each release registers a copy with the new image."""
-    container_name: str
     repository_uri: str
+    """The service's repository: every container on an image from it gets the new tag."""
     security_group_id: str
 
 
@@ -298,7 +298,8 @@ class _Builder:
         }
 
     def one_off(self, run: OneOffRun, *, on_failure: str, next_state: str) -> dict[str, State]:
-        """Register a revision of ``run`` with the new image and run it to completion."""
+        """Register a revision of ``run`` with the new image in every container that ran the
+        service's image (the task and its volume owner), and run it to completion."""
         described = f"{run.step[0].lower()}{run.step[1:]}Definition"
         registered = f"{run.step[0].lower()}{run.step[1:]}TaskDefinition"
         register = jsonata(
@@ -308,7 +309,7 @@ class _Builder:
             "'Cpu': $td.Cpu, 'Memory': $td.Memory, 'RuntimePlatform': $td.RuntimePlatform, "
             "'Volumes': $td.Volumes, 'EphemeralStorage': $td.EphemeralStorage, "
             "'ContainerDefinitions': $append([], $map($td.ContainerDefinitions, function($c) { "
-            f"$c.Name = '{run.container_name}' "
+            f"$substringBefore($c.Image, ':') = '{run.repository_uri}' "
             f"? $merge([$c, {{'Image': '{run.repository_uri}:' & $imageTag}}]) : $c }}))}})"
         )
         return {

@@ -20,6 +20,11 @@ FILE_SYSTEM = "file-system"
 GRAFANA = "grafana"
 # The one-off task the verify command runs to read Prometheus's targets.
 TARGETS_PROBE = "targets-probe"
+# The one-off task that creates the database users with the master credentials.
+DATABASE_BOOTSTRAP = "database-bootstrap"
+# The interface VPC endpoints' network interfaces, where the network has them.
+ENDPOINTS = "interface-endpoints"
+HTTPS_PORT = 443
 
 
 def service_peer(service: ServiceSpec) -> str:
@@ -30,21 +35,53 @@ def service_peer(service: ServiceSpec) -> str:
 def peers(spec: PlatformSpec) -> tuple[str, ...]:
     """Every party that owns a security group, in a stable order."""
     grafana = (GRAFANA,) if spec.grafana else ()
+    endpoints = (ENDPOINTS,) if spec.network.interface_endpoints else ()
     return (
         LOAD_BALANCER,
         *(service_peer(s) for s in spec.services),
         PROMETHEUS,
         *grafana,
         TARGETS_PROBE,
+        DATABASE_BOOTSTRAP,
         DATABASE,
         FILE_SYSTEM,
+        *endpoints,
     )
 
 
 def task_peers(spec: PlatformSpec) -> tuple[str, ...]:
     """The parties that run as Fargate tasks: they pull images and call AWS APIs over HTTPS."""
     grafana = (GRAFANA,) if spec.grafana else ()
-    return (*(service_peer(s) for s in spec.services), PROMETHEUS, *grafana, TARGETS_PROBE)
+    return (*(service_peer(s) for s in spec.services), PROMETHEUS, *grafana, TARGETS_PROBE, DATABASE_BOOTSTRAP)
+
+
+def enclosed_services(spec: PlatformSpec) -> tuple[ServiceSpec, ...]:
+    """The application services whose HTTPS egress ends at the VPC endpoints and S3: all
+    that do not reach the internet themselves, where the network has interface endpoints.
+    Their images come from ECR, so nothing they start needs a public registry."""
+    if not spec.network.interface_endpoints:
+        return ()
+    return tuple(s for s in spec.services if not s.reaches_internet)
+
+
+def endpoint_services(spec: PlatformSpec) -> tuple[str, ...]:
+    """The AWS services an enclosed task reaches as it starts and runs, each an interface
+    endpoint (``com.amazonaws.<region>.<name>``): ECR's API and registry for the image,
+    CloudWatch Logs for the awslogs driver and, where ECS Exec is on, SSM messages for the
+    session and KMS for its encryption key (Amazon ECS developer guide, "Migrating to Linux
+    platform version 1.4.0" and "Monitor Amazon ECS containers with ECS Exec"). S3, for image
+    layers and configuration, goes through the gateway endpoint."""
+    if not spec.network.interface_endpoints:
+        return ()
+    exec_on = ("ssmmessages", "kms") if any(s.ecs_exec for s in enclosed_services(spec)) else ()
+    return ("ecr.api", "ecr.dkr", "logs", *exec_on)
+
+
+def internet_peers(spec: PlatformSpec) -> tuple[str, ...]:
+    """The task parties that keep HTTPS egress to any address: they pull public images
+    (Prometheus, Grafana, the helpers) or call the internet themselves."""
+    enclosed = {service_peer(s) for s in enclosed_services(spec)}
+    return tuple(peer for peer in task_peers(spec) if peer not in enclosed)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,6 +166,14 @@ def required_paths(spec: PlatformSpec) -> tuple[NetworkPath, ...]:
         )
     paths.append(
         NetworkPath(
+            source=DATABASE_BOOTSTRAP,
+            destination=DATABASE,
+            port=spec.database.port,
+            purpose="the bootstrap creates the database users",
+        )
+    )
+    paths.append(
+        NetworkPath(
             source=TARGETS_PROBE,
             destination=PROMETHEUS,
             port=spec.prometheus.port,
@@ -143,4 +188,16 @@ def required_paths(spec: PlatformSpec) -> tuple[NetworkPath, ...]:
             purpose="prometheus mounts its TSDB volume",
         )
     )
+    if spec.network.interface_endpoints:
+        # Private DNS sends every task's calls to these services to the endpoints,
+        # not just the enclosed tasks'.
+        paths.extend(
+            NetworkPath(
+                source=peer,
+                destination=ENDPOINTS,
+                port=HTTPS_PORT,
+                purpose=f"{peer} reaches {', '.join(endpoint_services(spec))} through the VPC endpoints",
+            )
+            for peer in task_peers(spec)
+        )
     return tuple(paths)

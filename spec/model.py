@@ -52,8 +52,11 @@ _PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 _NAMESPACE = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ACCOUNT = re.compile(r"^\d{12}$")
-_PINNED_IMAGE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
+_PINNED_IMAGE = re.compile(
+    r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})(?P<digest>@sha256:[0-9a-f]{64})?$"
+)
 _ZONE_ID = re.compile(r"^[a-z]{2,5}[0-9]-az[0-9]{1,2}$")
+_PREFIX_LIST = re.compile(r"^pl-[0-9a-f]{8,17}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 
 
@@ -154,8 +157,17 @@ class ServiceSpec:
     """Whether the service connects to PostgreSQL."""
     architecture: Architecture = "ARM64"
     """CPU architecture of the image and the task."""
+    internal_paths: tuple[str, ...] = ()
+    """Paths of this service the edge answers 404 to, besides ``metrics_path`` (always internal):
+    reachable only inside the VPC."""
     writable_paths: tuple[str, ...] = ("/tmp",)
-    """Directories the app writes to; everything else of the root filesystem is read-only."""
+    """Directories the app writes to; everything else of the root filesystem is read-only.
+    The image's own ``sh``, ``chown`` and ``chmod`` hand them to ``run_as`` as the task starts
+    (a task that reaches AWS only through VPC endpoints cannot pull a helper image)."""
+    reaches_internet: bool = False
+    """Whether the app itself calls hosts outside the VPC over HTTPS. Where the network has
+    interface endpoints, only such services keep HTTPS egress to any address; the others
+    reach ECR, CloudWatch Logs and S3 through the endpoints and nothing else."""
     run_as: ContainerUser = NODE_USER
     """The user the image runs as (its ``USER``); the task runs the container as this user
     and gives it ``writable_paths``. Default: ``node`` (1000:1000) of the node images."""
@@ -198,6 +210,8 @@ class ServiceSpec:
             check_url_path(f"{where}.route", self.route)
         for path in self.writable_paths:
             check_url_path(f"{where}.writable_paths", path)
+        for path in self.internal_paths:
+            check_url_path(f"{where}.internal_paths", path)
 
     def _check_sizing(self) -> None:
         where = self._where
@@ -221,6 +235,8 @@ class ServiceSpec:
         where = self._where
         if not isinstance(self.ecs_exec, bool):
             raise SpecError(f"{where}.ecs_exec", self.ecs_exec, "must be true or false")
+        if not isinstance(self.reaches_internet, bool):
+            raise SpecError(f"{where}.reaches_internet", self.reaches_internet, "must be true or false")
         if self.name in self.calls:
             raise SpecError(f"{where}.calls", self.calls, "a service does not call itself")
         if len(set(self.calls)) != len(self.calls):
@@ -252,6 +268,13 @@ class NetworkSpec:
     account, and CloudFront VPC origins and Graviton NAT instances are missing from some zones."""
     subnet_prefix_length: int = 24
     """Prefix length of each subnet; three tiers per zone must fit the VPC."""
+    interface_endpoints: bool = False
+    """Interface VPC endpoints for what application tasks need to start (ECR, CloudWatch Logs,
+    and SSM messages where ECS Exec is on), in every zone, so those tasks' HTTPS egress can be
+    narrowed to the endpoints and S3. Each endpoint costs about $7.30 a month per zone."""
+    s3_prefix_list: str = "pl-63a5400a"
+    """The AWS-managed prefix list of S3 in the region (``com.amazonaws.us-east-1.s3``): the
+    destination of tasks' S3 traffic through the gateway endpoint, in security-group rules."""
 
     def __post_init__(self) -> None:
         try:
@@ -271,6 +294,10 @@ class NetworkSpec:
                 f"must be from 1 to max_azs ({self.max_azs})",
             )
         self._check_zone_ids()
+        if not isinstance(self.interface_endpoints, bool):
+            raise SpecError("network.interface_endpoints", self.interface_endpoints, "must be true or false")
+        if not isinstance(self.s3_prefix_list, str) or not _PREFIX_LIST.match(self.s3_prefix_list):
+            raise SpecError("network.s3_prefix_list", self.s3_prefix_list, "not a prefix list id such as 'pl-63a5400a'")
         if self.nat not in ("gateway", "instance"):
             raise SpecError("network.nat", self.nat, "must be 'gateway' or 'instance'")
         if not re.match(r"^[a-z][a-z0-9]*[0-9][a-z]*\.[a-z0-9]+$", self.nat_instance_type):
@@ -342,6 +369,10 @@ class DatabaseSpec:
     deletion_protection: bool = False
     max_connections_alarm: int = 80
     """Connections above which the database alarm fires (keep it under the class's max_connections)."""
+    schema: str = "app"
+    """The application's schema: owned by the migrator, read and written by the services."""
+    migrator_user: str = "migrator"
+    """The user migrations sign in as (IAM authentication): DDL in ``schema``, nothing else."""
 
     def __post_init__(self) -> None:
         check_port("database.port", self.port)
@@ -357,8 +388,12 @@ class DatabaseSpec:
                 self.instance_class,
                 "not an RDS instance class this project offers (Graviton t4g, m6g-m8g, r6g-r8g; no 'db.' prefix)",
             )
-        if not re.match(r"^[a-z][a-z0-9_]{0,62}$", self.database_name):
-            raise SpecError("database.database_name", self.database_name, "must be lowercase letters, digits or '_'")
+        for name in ("database_name", "schema", "migrator_user"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not re.match(r"^[a-z][a-z0-9_]{0,62}$", value) or value in _RESERVED:
+                raise SpecError(
+                    f"database.{name}", value, "must be lowercase letters, digits or '_', and not a PostgreSQL name"
+                )
         if not 20 <= self.allocated_storage_gib <= self.max_allocated_storage_gib <= 65536:
             raise SpecError(
                 "database.allocated_storage_gib",
@@ -370,6 +405,11 @@ class DatabaseSpec:
                 "database.backup_retention_days", self.backup_retention_days, "RDS keeps backups 1 to 35 days"
             )
 
+
+# Names PostgreSQL or RDS already use, which the spec must not take for its own.
+_RESERVED = frozenset(
+    {"public", "postgres", "rds_iam", "rds_superuser", "rdsadmin", "pg_catalog", "information_schema"}
+)
 
 _DIRECTIONS = {"east": "e", "west": "w", "north": "n", "south": "s", "central": "c", "gov": "g"}
 
@@ -388,11 +428,21 @@ def region_zone_prefix(region: str) -> str:
     return parts[0] + middle + parts[-1]
 
 
-def check_pinned_image(field_name: str, image: str) -> None:
-    """A public image reference with an explicit version tag (never ``latest``)."""
+def check_pinned_image(field_name: str, image: str, *, digest: bool = False) -> None:
+    """A public image reference with an explicit version tag (never ``latest``), and with
+    ``digest`` also its content digest (``name:tag@sha256:...``), which no push can move."""
     match = _PINNED_IMAGE.match(image) if isinstance(image, str) else None
     if match is None or match["tag"] == "latest":
         raise SpecError(field_name, image, "must name an image pinned by version (registry/name:tag, not 'latest')")
+    if digest and not match["digest"]:
+        raise SpecError(field_name, image, "must also name the image's digest (registry/name:tag@sha256:...)")
+
+
+def check_cidr(field_name: str, cidr: str) -> None:
+    try:
+        ipaddress.ip_network(cidr, strict=True)
+    except (ValueError, TypeError) as error:
+        raise SpecError(field_name, cidr, f"not an IPv4 or IPv6 network in CIDR form ({error})") from None
 
 
 def check_fargate_size(field_name: str, cpu: int, memory_mib: int) -> None:
@@ -447,17 +497,20 @@ class PrometheusSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class HelperImagesSpec:
-    """Pinned images of the short-lived helper containers that start before a workload.
-    Both run as root, which is what their work needs."""
+    """Pinned images of the short-lived helper containers: the two that start before a
+    workload run as root, which their work needs; the database client does not."""
 
     config_loader: str = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
     """Copies rendered configuration from S3 into a task volume (Prometheus, Grafana)."""
     volume_owner: str = "public.ecr.aws/docker/library/busybox:1.37.0"
     """Hands each writable task volume to the user of the container that writes it."""
+    database_client: str = "public.ecr.aws/docker/library/postgres:17.6-alpine"
+    """psql for the database bootstrap (runs as its ``postgres`` user, not root)."""
 
     def __post_init__(self) -> None:
         check_pinned_image("helper_images.config_loader", self.config_loader)
         check_pinned_image("helper_images.volume_owner", self.volume_owner)
+        check_pinned_image("helper_images.database_client", self.database_client)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -468,7 +521,13 @@ class GrafanaSpec:
     """Port Grafana listens on (not 3000: the frontend's)."""
     route: str = "/grafana"
     """Sub-path Grafana is served under, through CloudFront and the load balancer."""
-    image: str = "docker.io/grafana/grafana:12.0.2"
+    image: str = (
+        "docker.io/grafana/grafana:13.2.3@sha256:b28bae15e219c998fb0e0424ed724930cc61b1f61fb404d47c862f9a23f9e572"
+    )
+    """A current release, pinned by digest."""
+    allowed_cidrs: tuple[str, ...] = ()
+    """Who may reach Grafana: the edge's web ACL answers every other address 403 under its route.
+    Empty: nobody (the profile names its operators' addresses)."""
     user: ContainerUser = ContainerUser(uid=472, gid=0)
     """The user the official image runs as (``GF_UID`` 472, ``GF_GID`` 0 in its Dockerfile)."""
     cpu: int = 256
@@ -480,7 +539,9 @@ class GrafanaSpec:
         check_url_path("grafana.route", self.route)
         if self.route.endswith("/") or "*" in self.route:
             raise SpecError("grafana.route", self.route, "must be a plain sub-path such as '/grafana'")
-        check_pinned_image("grafana.image", self.image)
+        check_pinned_image("grafana.image", self.image, digest=True)
+        for cidr in self.allowed_cidrs:
+            check_cidr("grafana.allowed_cidrs", cidr)
         check_fargate_size("grafana", self.cpu, self.memory_mib)
 
     @property
@@ -523,12 +584,24 @@ class EdgeSpec:
     the only source the load balancer admits. ``aws ec2 describe-managed-prefix-lists`` shows it."""
     domain: DomainSpec | None = None
     """Custom domain with an ACM certificate; ``None`` serves on the cloudfront.net name."""
-    waf: bool = False
-    """Attach a WAF web ACL with AWS's common rule set to the distribution."""
+    managed_rules: bool = False
+    """Add AWS's common rule set and IP reputation list to the web ACL. Every profile has the
+    web ACL, with a rate rule, the known-bad-inputs group (Log4j) and, where Grafana runs,
+    Grafana's allow-list."""
+    requests_per_5_minutes: int = 2000
+    """Requests one address may make in five minutes before the rate rule blocks it."""
 
     def __post_init__(self) -> None:
         check_port("edge.origin_port", self.origin_port)
-        if not re.match(r"^pl-[0-9a-f]{8,17}$", self.origin_facing_prefix_list):
+        if not 10 <= self.requests_per_5_minutes <= 2_000_000_000:
+            raise SpecError(
+                "edge.requests_per_5_minutes",
+                self.requests_per_5_minutes,
+                "must be from 10 to 2000000000 (WAF's bounds)",
+            )
+        if not isinstance(self.origin_facing_prefix_list, str) or not _PREFIX_LIST.match(
+            self.origin_facing_prefix_list
+        ):
             raise SpecError("edge.origin_facing_prefix_list", self.origin_facing_prefix_list, "not a prefix list id")
 
 
@@ -572,6 +645,17 @@ class DeliverySpec:
                 self.release_timeout_minutes,
                 f"must be from {needed} (two tasks and three polled updates) to 1440",
             )
+
+
+def stack_prefix(environment: str, project: str) -> str:
+    """``dev-davidshaevel``: the seeds' naming, shared by stacks and resources (and the CI roles)."""
+    return f"{environment}-{project}"
+
+
+def release_state_machine_name(prefix: str) -> str:
+    """``dev-davidshaevel-release``: the release state machine's fixed name, so the CI's release
+    role can name its ARN (Step Functions cannot narrow StartExecution by a condition)."""
+    return f"{prefix}-release"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -658,8 +742,13 @@ class PlatformSpec:
             self._check_production()
 
     def _check_placement(self) -> None:
-        if (self.edge.waf or self.edge.domain) and self.region != "us-east-1":
-            raise SpecError("region", self.region, "CloudFront's web ACL and certificate must be created in us-east-1")
+        if self.region != "us-east-1":
+            raise SpecError(
+                "region",
+                self.region,
+                "the stacks deploy to us-east-1: CloudFront's web ACL (every profile has one) "
+                "and certificate live there",
+            )
         for zone_id in self.network.zone_ids:
             if not zone_id.startswith(region_zone_prefix(self.region) + "-"):
                 raise SpecError("network.zone_ids", zone_id, f"not a zone of {self.region}")
@@ -725,6 +814,9 @@ class PlatformSpec:
                 if callee not in names:
                     raise SpecError(f"services[{service.name}].calls", callee, "no service by that name")
         self._check_delivery(names)
+        for user in self.database_users():
+            if user == self.database.migrator_user or user in _RESERVED:
+                raise SpecError("services[].name", user, "that database user name is taken (migrator or PostgreSQL's)")
 
     def _check_delivery(self, names: set[str]) -> None:
         delivery = self.delivery
@@ -748,12 +840,23 @@ class PlatformSpec:
     @property
     def stack_prefix(self) -> str:
         """``dev-davidshaevel``: the seeds' naming, shared by stacks and resources."""
-        return f"{self.environment}-{self.project}"
+        return stack_prefix(self.environment, self.project)
+
+    @property
+    def release_state_machine_name(self) -> str:
+        """``dev-davidshaevel-release``: see ``release_state_machine_name``."""
+        return release_state_machine_name(self.stack_prefix)
 
     @property
     def database_identifier(self) -> str:
         """``dev-davidshaevel-postgres``: the RDS instance's fixed name, which alarms name literally."""
         return f"{self.stack_prefix}-postgres"
+
+    def config_bucket_name(self, account: str) -> str:
+        """``dev-davidshaevel-config-<account>-<region>``: the configuration bucket, named (bucket
+        names are global, hence the account) so the network stack's S3 endpoint policy can name
+        it. ``account`` is the spec's, or the deploy's (``Aws.ACCOUNT_ID``) when it names none."""
+        return f"{self.stack_prefix}-config-{self.account or account}-{self.region}"
 
     @property
     def cluster_name(self) -> str:
@@ -782,6 +885,11 @@ class PlatformSpec:
         """How Grafana and one-off tasks reach Prometheus: its Cloud Map name and port."""
         return f"http://{self.prometheus.name}.{self.namespace}:{self.prometheus.port}"
 
+    def edge_internal_paths(self) -> tuple[str, ...]:
+        """Paths the edge answers 404 to: every service's metrics path and its internal paths."""
+        paths = [p for s in self.services for p in (s.metrics_path, *s.internal_paths)]
+        return tuple(dict.fromkeys(paths))
+
     def service_url(self, service: ServiceSpec) -> str:
         """How other tasks call the service: its Cloud Map name and container port."""
         return f"http://{self.dns_name(service)}:{service.container_port}"
@@ -793,6 +901,7 @@ class PlatformSpec:
         raise KeyError(name)
 
     def database_users(self) -> tuple[str, ...]:
+        """The services' own database users (IAM authentication, data rights in the schema)."""
         return tuple(s.database_user for s in self.services if s.uses_database)
 
     def dns_name(self, service: ServiceSpec) -> str:

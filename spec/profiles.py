@@ -74,7 +74,7 @@ def dev() -> PlatformSpec:
         ),
         prometheus=PrometheusSpec(retention_days=15, ecs_exec=True),
         grafana=GrafanaSpec(),
-        edge=EdgeSpec(waf=False),
+        edge=EdgeSpec(managed_rules=False),
         fargate_spot=True,
         production=False,
         log_retention_days=30,
@@ -90,7 +90,9 @@ def prod() -> PlatformSpec:
         environment="prod",
         account=None,
         region=REGION,
-        network=NetworkSpec(cidr="10.1.0.0/16", max_azs=2, nat_gateways=2, zone_ids=ZONE_IDS),
+        # Interface endpoints (ECR twice, CloudWatch Logs; about $44 a month over two zones)
+        # let the application tasks' egress end at the endpoints and S3.
+        network=NetworkSpec(cidr="10.1.0.0/16", max_azs=2, nat_gateways=2, zone_ids=ZONE_IDS, interface_endpoints=True),
         namespace=NAMESPACE,
         services=_services(cpu=512, memory_mib=1024, min_tasks=2, max_tasks=6, ecs_exec=False),
         database=DatabaseSpec(
@@ -105,7 +107,7 @@ def prod() -> PlatformSpec:
         ),
         prometheus=PrometheusSpec(retention_days=30, cpu=1024, memory_mib=2048),
         grafana=None,
-        edge=EdgeSpec(waf=True),
+        edge=EdgeSpec(managed_rules=True),
         fargate_spot=False,
         production=True,
         log_retention_days=365,

@@ -13,6 +13,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from cdk_constructs.application_service import ApplicationService
+from cdk_constructs.database_bootstrap import DatabaseBootstrap
 from cdk_constructs.edge_distribution import EdgeDistribution
 from cdk_constructs.fargate_cluster import FargateCluster
 from cdk_constructs.fargate_parts import capacity_strategy
@@ -21,6 +22,7 @@ from cdk_constructs.images_present_check import ImagesPresentCheck
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.released_image_tags import ReleasedImageTags
+from cdk_constructs.rendered_config import render_database_bootstrap
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from spec import outputs
 from spec.model import PlatformSpec
@@ -80,6 +82,20 @@ class ComputeStack(Stack):
             logs_key=logs_key,
             log_retention_days=spec.log_retention_days,
         )
+        bootstrap = DatabaseBootstrap(
+            self,
+            "DatabaseBootstrap",
+            database=database,
+            sql=render_database_bootstrap(spec),
+            image=spec.helper_images.database_client,
+            cluster=self.cluster,
+            cluster_name=spec.cluster_name,
+            subnets=vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets,
+            security_group=sealed(self, "DatabaseBootstrapGroup", security_groups.database_bootstrap),
+            volume_owner_image=spec.helper_images.volume_owner,
+            logs_key=logs_key,
+            log_retention_days=spec.log_retention_days,
+        )
         self.services: dict[str, ApplicationService] = {}
         for index, service in enumerate(spec.services):
             self.services[service.name] = ApplicationService(
@@ -99,23 +115,23 @@ class ComputeStack(Stack):
                 database=database if service.uses_database else None,
                 logs_key=logs_key,
                 log_retention_days=spec.log_retention_days,
-                volume_owner_image=spec.helper_images.volume_owner,
             )
         for application in self.services.values():
-            application.service.node.add_dependency(images_present)
+            # Images checked and database users in place before any service starts or changes.
+            application.service.node.add_dependency(images_present, bootstrap.resource)
         self._outputs()
         self.edge = EdgeDistribution(
             self,
             "Edge",
             load_balancer=self.load_balancer.load_balancer,
-            origin_port=spec.edge.origin_port,
+            edge=spec.edge,
             uncached_routes=[
                 *(s.route for s in spec.services if s.route is not None),
                 *([spec.grafana.route_pattern] if spec.grafana else []),
             ],
+            internal_paths=spec.edge_internal_paths(),
+            grafana=spec.grafana,
             access_logs=access_logs,
-            domain=spec.edge.domain,
-            waf=spec.edge.waf,
             log_group_prefix=spec.stack_prefix,
             logs_key=logs_key,
             log_retention_days=spec.log_retention_days,

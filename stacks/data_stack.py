@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnResource, ReferenceStrength, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnResource, ReferenceStrength, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
@@ -44,7 +44,7 @@ class DataStack(Stack):
         self.data_key = kms.Key(
             self,
             "DataKey",
-            description=f"{spec.stack_prefix} data at rest: database, file system, configuration, backups",
+            description=f"{spec.stack_prefix} data at rest: database, file system, configuration, images, backups",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
@@ -81,7 +81,12 @@ class DataStack(Stack):
         self.prometheus_file_system = prometheus_storage.file_system
         self.prometheus_access_point = prometheus_storage.access_point
         self.config_bucket = ConfigBucket(
-            self, "Config", key=self.data_key, access_logs=self.access_logs, log_prefix="s3/config/"
+            self,
+            "Config",
+            bucket_name=spec.config_bucket_name(Aws.ACCOUNT_ID),
+            key=self.data_key,
+            access_logs=self.access_logs,
+            log_prefix="s3/config/",
         ).bucket
         self.repositories = ImageRepositories(
             self,
@@ -90,6 +95,7 @@ class DataStack(Stack):
             services=spec.services,
             images_kept=spec.images_kept,
             releases_kept=spec.releases_kept,
+            key=self.data_key,
         )
         self.grafana_admin_password = (
             AdminPassword(self, "GrafanaAdmin", description=f"{spec.stack_prefix} Grafana admin", key=self.data_key)

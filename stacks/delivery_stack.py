@@ -10,7 +10,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.database_settings import database_environment, database_secrets, grant_database_access
+from cdk_constructs.database_settings import database_environment, grant_database_access
 from cdk_constructs.deployment_state_machine import DeploymentStateMachine, cfn_execution_role_arn
 from cdk_constructs.fargate_cluster import FargateCluster
 from cdk_constructs.image_repositories import ImageRepositories
@@ -46,31 +46,35 @@ class DeliveryStack(Stack):
         migrating = spec.service(delivery.migrations_service)
         smoke_service = spec.service(delivery.smoke_test_service)
         repositories = data.repositories
+        # Migrations and smoke tests run on their service's image, in its group: their own
+        # image hands /tmp over, so they reach no registry the service does not.
+        migrations_image = ecs.ContainerImage.from_ecr_repository(
+            repositories.repository(migrating, used_from=self), tag=migrating.initial_image_tag
+        )
         self.migrations = OneOffTask(
             self,
             "Migrations",
             container_name=MIGRATIONS_CONTAINER,
-            image=ecs.ContainerImage.from_ecr_repository(
-                repositories.repository(migrating, used_from=self), tag=migrating.initial_image_tag
-            ),
+            image=migrations_image,
             user=migrating.run_as,
-            volume_owner_image=spec.helper_images.volume_owner,
+            volume_owner_image=migrations_image,
             command=list(delivery.migrate_command),
-            environment=database_environment(migrating, data.database),
-            secrets=database_secrets(data.database),
+            # Migrations sign in as the migrator, the schema's owner; never as the master user.
+            environment=database_environment(data.database, user=spec.database.migrator_user),
             logs_key=data.logs_key,
             log_retention_days=spec.log_retention_days,
         )
-        grant_database_access(self.migrations.task_definition, migrating, data.database)
+        grant_database_access(self.migrations.task_definition, data.database, user=spec.database.migrator_user)
+        smoke_image = ecs.ContainerImage.from_ecr_repository(
+            repositories.repository(smoke_service, used_from=self), tag=smoke_service.initial_image_tag
+        )
         self.smoke_tests = OneOffTask(
             self,
             "SmokeTests",
             container_name=SMOKE_TESTS_CONTAINER,
-            image=ecs.ContainerImage.from_ecr_repository(
-                repositories.repository(smoke_service, used_from=self), tag=smoke_service.initial_image_tag
-            ),
+            image=smoke_image,
             user=smoke_service.run_as,
-            volume_owner_image=spec.helper_images.volume_owner,
+            volume_owner_image=smoke_image,
             command=list(delivery.smoke_test_command),
             environment={
                 "API_URL": spec.service_url(spec.service(delivery.api_service)),
@@ -85,7 +89,7 @@ class DeliveryStack(Stack):
             container_name=outputs.PROBE_CONTAINER,
             image=ecs.ContainerImage.from_registry(spec.prometheus.image),
             user=spec.prometheus.user,
-            volume_owner_image=spec.helper_images.volume_owner,
+            volume_owner_image=ecs.ContainerImage.from_registry(spec.helper_images.volume_owner),
             # The Prometheus image is busybox-based: wget prints the targets to the task's log.
             entry_point=["wget", "-q", "-O", "-", f"{spec.prometheus_url}/api/v1/targets?state=active"],
             logs_key=data.logs_key,
@@ -114,7 +118,6 @@ class DeliveryStack(Stack):
                 migrations=self._run(
                     "Migrations",
                     self.migrations,
-                    container_name=MIGRATIONS_CONTAINER,
                     service=migrating,
                     repositories=repositories,
                     security_groups=security_groups,
@@ -122,7 +125,6 @@ class DeliveryStack(Stack):
                 smoke_tests=self._run(
                     "SmokeTests",
                     self.smoke_tests,
-                    container_name=SMOKE_TESTS_CONTAINER,
                     service=smoke_service,
                     repositories=repositories,
                     security_groups=security_groups,
@@ -150,7 +152,6 @@ class DeliveryStack(Stack):
         step: str,
         task: OneOffTask,
         *,
-        container_name: str,
         service: ServiceSpec,
         repositories: ImageRepositories,
         security_groups: PlatformSecurityGroups,
@@ -159,7 +160,6 @@ class DeliveryStack(Stack):
         return OneOffRun(
             step=step,
             task_definition_arn=task.task_definition.task_definition_arn,
-            container_name=container_name,
             repository_uri=repositories.repository(service, used_from=self).repository_uri,
             security_group_id=sealed(self, f"{step}Group", security_groups.service(service)).security_group_id,
         )

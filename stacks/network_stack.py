@@ -1,15 +1,18 @@
-"""Network stack: the VPC, its flow logs, and every security group and rule."""
+"""Network stack: the VPC, its flow logs and endpoints, and every security group and rule."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Aws, Stack
 from constructs import Construct
 
+from cdk_constructs.interface_endpoints import InterfaceEndpoints
 from cdk_constructs.logs_key import LogsKey
 from cdk_constructs.platform_vpc import PlatformVpc
-from cdk_constructs.security_groups import PlatformSecurityGroups
+from cdk_constructs.s3_gateway_endpoint import S3GatewayEndpoint
+from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from spec.connections import endpoint_services
 from spec.model import PlatformSpec
 
 
@@ -25,4 +28,15 @@ class NetworkStack(Stack):
             log_retention_days=spec.log_retention_days,
         )
         self.vpc = network.vpc
+        self.s3_endpoint = S3GatewayEndpoint(
+            self, "S3", vpc=self.vpc, bucket_names=[spec.config_bucket_name(Aws.ACCOUNT_ID)]
+        ).endpoint
         self.security_groups = PlatformSecurityGroups(self, "SecurityGroups", vpc=self.vpc, spec=spec)
+        if spec.network.interface_endpoints:
+            InterfaceEndpoints(
+                self,
+                "Endpoints",
+                vpc=self.vpc,
+                services=endpoint_services(spec),
+                security_group=sealed(self, "EndpointsGroup", self.security_groups.endpoints),
+            )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,19 @@ _ROOT = Path(__file__).resolve().parent.parent
 os.environ["PATH"] = f"{_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
 
 from tests.platform_synth import Synthesized, synth_profile  # noqa: E402
+from tests.postgres import Postgres, missing, running_postgres  # noqa: E402
 
 PROFILE_NAMES = ("dev", "prod")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One real PostgreSQL for the whole session (tests/postgres.py)."""
+    reason = missing()
+    if reason is not None:
+        pytest.fail(reason)
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture

@@ -63,7 +63,6 @@ def test_the_ledger_covers_every_service_of_the_spec(profile: Synthesized) -> No
         _has(entries, f"{name}: send its logs", "logs:PutLogEvents", f"{name} writing its logs")
         if service.uses_database:
             _has(entries, name, "rds-db:connect", f"{name} signing in", resource_suffix=f"/{service.database_user}")
-            _has(entries, f"{name}: read DB_", "kms:Decrypt", f"{name} decrypting its database secret")
         if service.ecs_exec:
             _has(entries, "", "ssmmessages:OpenDataChannel", f"ECS Exec into {name}")
         _has(entries, "release: CheckServices", "ecs:DescribeServices", f"the release reading {name}'s deployments")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from tests.platform_synth import ROOT
@@ -22,12 +23,13 @@ CASES = {
 }
 
 
-def test_bad_context_exits_with_one_line_and_no_output(tmp_path: Path) -> None:
-    """Both cases side by side: each pays for starting the CDK's Node runtime."""
+def assert_each_refused_in_one_line(tmp_path: Path, cases: Mapping[str, tuple[dict[str, str], str]]) -> None:
+    """Runs ``app.py`` once per case, side by side (each pays for starting the CDK's Node
+    runtime), with the case's context as the CDK CLI hands it over: each must exit 2 with
+    exactly its line on stderr, no traceback and nothing written."""
     running = {}
-    for case, (context, _) in CASES.items():
+    for case, (context, _) in cases.items():
         outdir = tmp_path / case.replace(" ", "-")
-        # This is how the CDK CLI hands `-c key=value` to the app.
         env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
         running[case] = (
             outdir,
@@ -38,6 +40,10 @@ def test_bad_context_exits_with_one_line_and_no_output(tmp_path: Path) -> None:
     for case, (outdir, process) in running.items():
         stdout, stderr = process.communicate(timeout=120)
         assert process.returncode == 2, case
-        assert stderr.strip().splitlines() == [CASES[case][1]]
+        assert stderr.strip().splitlines() == [cases[case][1]]
         assert "Traceback" not in stdout + stderr
         assert not outdir.exists() or not any(outdir.iterdir())
+
+
+def test_bad_context_exits_with_one_line_and_no_output(tmp_path: Path) -> None:
+    assert_each_refused_in_one_line(tmp_path, CASES)

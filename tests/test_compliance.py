@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,25 @@ def test_every_acknowledgment_carries_a_reason(profile: Synthesized) -> None:
     assert acknowledged, "the report lists what was acknowledged"
     for finding in acknowledged:
         assert len(finding["reason"].split()) >= 8, finding["ruleName"]
+
+
+def _acknowledged_rules(synth: Synthesized) -> set[str]:
+    """Rule names acknowledged in a profile's report, without the finding's resource part."""
+    return {
+        re.sub(r"\[.*\]$", "", finding["ruleName"])
+        for plugin in synth.validation_report()["pluginReports"]
+        for finding in plugin.get("suppressedViolations", [])
+    }
+
+
+def test_the_readme_lists_exactly_the_acknowledged_rules(synthesized: dict[str, Synthesized]) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("\n## Checks\n", 1)[1].split("\n## ", 1)[0]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("| `"))
+    listed = set(re.findall(r"`((?:AwsSolutions|NIST\.800\.53\.R5)-[A-Za-z0-9]+)`", table))
+    acknowledged = set().union(*(_acknowledged_rules(synth) for synth in synthesized.values()))
+    assert sorted(acknowledged - listed) == [], "acknowledged but missing from the README's table"
+    assert sorted(listed - acknowledged) == [], "in the README's table but acknowledged nowhere"
 
 
 def test_both_packs_run_on_every_synth(tmp_path: Path) -> None:

@@ -125,17 +125,14 @@ def test_callers_get_the_cloud_map_url_of_what_they_call(profile: Synthesized) -
         assert {"Name": "BACKEND_URL", "Value": "http://backend.davidshaevel.local:3001"} in frontend["Environment"]
 
 
-def test_credentials_arrive_only_as_ecs_secrets(profile: Synthesized) -> None:
+def test_services_hold_no_credentials(profile: Synthesized) -> None:
+    """The database takes an IAM token each service signs itself: no password, no secret
+    (test_database_bootstrap: only the bootstrap task reads the master secret)."""
     for service in profile.spec.services:
         _, _, container = task_definition(profile, service)
         for variable in container["Environment"]:
             assert not any(word in variable["Name"] for word in ("PASSWORD", "SECRET", "TOKEN")), variable
-        secrets = {s["Name"]: s["ValueFrom"] for s in container.get("Secrets", [])}
-        if service.uses_database:
-            assert set(secrets) == {"DB_MASTER_USERNAME", "DB_MASTER_PASSWORD"}
-            assert all(":password::" in json.dumps(v) or ":username::" in json.dumps(v) for v in secrets.values())
-        else:
-            assert secrets == {}
+        assert container.get("Secrets", []) == []
 
 
 def _role_statements(synth: Synthesized, role_ref: Any) -> list[dict[str, Any]]:
@@ -244,7 +241,9 @@ def test_cloudfront_is_https_only_and_never_caches_service_routes(profile: Synth
     assert uncached == dict.fromkeys(routes, caching_disabled)
     assert "VpcOriginConfig" in config["Origins"][0]
     assert config["Logging"]["Prefix"] == "cloudfront/"
-    assert ("WebACLId" in config) is profile.spec.edge.waf
+    # Every profile has its web ACL (tests/test_edge.py checks its rules).
+    (web_acl_id,) = _resources(profile, "AWS::WAFv2::WebACL")
+    assert config["WebACLId"] == {"Fn::GetAtt": [web_acl_id, "Arn"]}
     (vpc_origin,) = _resources(profile, "AWS::CloudFront::VpcOrigin").values()
     assert vpc_origin["Properties"]["VpcOriginEndpointConfig"]["HTTPPort"] == profile.spec.edge.origin_port
 

@@ -109,10 +109,19 @@ def test_database_settings_follow_the_spec(profile: Synthesized) -> None:
     )
 
 
-def test_database_forces_tls_and_logs_connections(profile: Synthesized) -> None:
+def test_database_forces_tls_and_logs_connections_ddl_and_role_changes(profile: Synthesized) -> None:
     profile.template("data").has_resource_properties(
         "AWS::RDS::DBParameterGroup",
-        {"Parameters": {"rds.force_ssl": "1", "log_connections": "1", "log_disconnections": "1"}},
+        {
+            "Parameters": {
+                "rds.force_ssl": "1",
+                "log_connections": "1",
+                "log_disconnections": "1",
+                "shared_preload_libraries": "pg_stat_statements,pgaudit",
+                "pgaudit.log": "ddl,role",
+                "pgaudit.role": "rds_pgaudit",
+            }
+        },
     )
 
 
@@ -219,14 +228,19 @@ def test_one_repository_per_service(profile: Synthesized) -> None:
         for r in profile.template("data").find_resources("AWS::ECR::Repository").values()
     }
     assert set(repositories) == {f"{profile.spec.stack_prefix}/{s.name}" for s in profile.spec.services}
+    (data_key,) = [
+        k
+        for k, v in profile.template("data").find_resources("AWS::KMS::Key").items()
+        if v["Properties"]["Description"].endswith(
+            "data at rest: database, file system, configuration, images, backups"
+        )
+    ]
     for name, props in repositories.items():
         assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}, name
         assert props["ImageTagMutability"] == "IMMUTABLE", name
-        # ECR encrypts every repository at rest; AES256 is what an absent setting means.
-        assert props.get("EncryptionConfiguration", {"EncryptionType": "AES256"})["EncryptionType"] in (
-            "AES256",
-            "KMS",
-        ), name
+        # Encrypted with the data key, like the platform's other state.
+        assert props["EncryptionConfiguration"]["EncryptionType"] == "KMS", name
+        assert props["EncryptionConfiguration"]["KmsKey"] == {"Fn::GetAtt": [data_key, "Arn"]}, name
         released, initial, others = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
         assert released["selection"] == {
             "tagStatus": "tagged",
@@ -290,5 +304,14 @@ def test_no_resource_policy_allows_any_principal(profile: Synthesized, wildcard:
     for layer, logical_id, resource in _all_resources(profile):
         for document in _policy_documents(resource):
             for statement in document["Statement"]:
-                if statement["Effect"] == "Allow":
-                    assert statement.get("Principal") != wildcard, f"{layer}/{logical_id}"
+                if statement["Effect"] != "Allow":
+                    continue
+                if resource["Type"] == "AWS::EC2::VPCEndpoint":
+                    # An endpoint policy filters every request that passes, whoever sends it:
+                    # it is bounded by what it names instead.
+                    resources = (
+                        statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                    )
+                    assert "*" not in resources, f"{layer}/{logical_id}"
+                    continue
+                assert statement.get("Principal") != wildcard, f"{layer}/{logical_id}"

@@ -160,9 +160,9 @@ def test_migrations_run_the_backend_image_with_database_access(profile: Synthesi
     container = _container(profile, "migrations")
     assert container["Command"] == list(delivery.migrate_command)
     assert container["Image"]["Fn::Join"][1][-1].endswith(f":{migrating.initial_image_tag}")
-    assert {s["Name"] for s in container["Secrets"]} == {"DB_MASTER_USERNAME", "DB_MASTER_PASSWORD"}
+    assert "Secrets" not in container, "migrations sign in with an IAM token, never the master password"
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
-    assert environment["DB_USER"] == migrating.database_user
+    assert environment["DB_USER"] == profile.spec.database.migrator_user
     assert "rds-db:connect" in json.dumps(_resources(profile, "AWS::IAM::Policy"))
 
 

@@ -98,8 +98,7 @@ def test_a_template_change_rolls_out_a_new_task_definition(
     dev: Synthesized, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     templates = tmp_path / "assets"
-    shutil.copytree(rendered_config.ASSETS / "prometheus", templates / "prometheus")
-    shutil.copytree(rendered_config.ASSETS / "grafana", templates / "grafana")
+    shutil.copytree(rendered_config.ASSETS, templates)
     template = templates / "prometheus" / "prometheus.yml.j2"
     template.write_text(template.read_text().replace("scrape_configs:", "scrape_configs:\n  # changed"))
     monkeypatch.setattr(rendered_config._TEMPLATES, "loader", jinja2.FileSystemLoader(str(templates)))
@@ -118,7 +117,7 @@ def test_prometheus_runs_as_the_issue_describes(profile: Synthesized) -> None:
     assert f"http://127.0.0.1:{prometheus.port}/-/healthy" in server["HealthCheck"]["Command"]
     assert server["DependsOn"] == [{"ContainerName": "config-loader", "Condition": "SUCCESS"}]
     assert f"--storage.tsdb.retention.time={prometheus.retention_days}d" in server["Command"]
-    assert "--web.enable-lifecycle" in server["Command"]
+    assert "--web.enable-lifecycle" not in server["Command"], "a new configuration is a new task: no reload API"
     assert _container(task, "config-loader")["Image"] == profile.spec.helper_images.config_loader
     (efs,) = [v["EFSVolumeConfiguration"] for v in task["Volumes"] if "EFSVolumeConfiguration" in v]
     assert efs["TransitEncryption"] == "ENABLED"

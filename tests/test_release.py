@@ -21,6 +21,7 @@ from release.definition import OneOffRun, ReleaseTargets, release_definition
 from spec import PlatformSpec
 from spec.outputs import RELEASE_TAG_PREFIX, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
 from spec.profiles import dev as dev_profile
+from stacks.delivery_stack import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
 from tests.platform_synth import ROOT, Synthesized
 from tests.stepfunctions.runner import Response, Scenario, Trace, error, result, run, validate
 from tests.test_access_ledger import deployment_of
@@ -212,12 +213,19 @@ class World:
                             "DependsOn": [{"ContainerName": "volume-owner", "Condition": "SUCCESS"}],
                         },
                         {
+                            # The task's own image hands /tmp over (WorkloadContainers).
                             "Name": "volume-owner",
-                            "Image": "public.ecr.aws/docker/library/busybox:1.37.0",
+                            "Image": f"{run['repository_uri']}:initial",
                             "Essential": False,
                             "User": "0:0",
                             "EntryPoint": ["sh", "-c"],
                             "Command": [f"set -eu; chown 1000:1000 /volumes/{container}-tmp"],
+                        },
+                        {
+                            # Any container on another image keeps it.
+                            "Name": "sidecar",
+                            "Image": "public.ecr.aws/docker/library/busybox:1.37.0",
+                            "Essential": False,
                         },
                     ],
                 },
@@ -227,7 +235,7 @@ class World:
 
     def one_off(self, step: str) -> dict[str, str]:
         register = self.states[f"Register{step}"]["Arguments"]
-        container = register.split("$c.Name = '")[1].split("'")[0]
+        container = {"Migrations": MIGRATIONS_CONTAINER, "SmokeTests": SMOKE_TESTS_CONTAINER}[step]
         uri = register.split("{'Image': '")[1].split(":' & $imageTag")[0]
         return {"container": container, "repository_uri": uri}
 
@@ -317,11 +325,10 @@ def synthesized_definition(synth: Synthesized) -> dict[str, Any]:
 
 
 def plain_targets(spec: PlatformSpec) -> ReleaseTargets:
-    def run(step: str, container: str, service: str) -> OneOffRun:
+    def run(step: str, service: str) -> OneOffRun:
         return OneOffRun(
             step=step,
             task_definition_arn=f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/delivery{step}Task:1",
-            container_name=container,
             repository_uri=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{spec.stack_prefix}/{service}",
             security_group_id=f"sg-0{service}",
         )
@@ -334,8 +341,8 @@ def plain_targets(spec: PlatformSpec) -> ReleaseTargets:
         subnets=("subnet-0a", "subnet-0b"),
         topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms",
         repositories={s.name: f"{spec.stack_prefix}/{s.name}" for s in spec.services},
-        migrations=run("Migrations", "migrations", delivery.migrations_service),
-        smoke_tests=run("SmokeTests", "smoke-tests", delivery.smoke_test_service),
+        migrations=run("Migrations", delivery.migrations_service),
+        smoke_tests=run("SmokeTests", delivery.smoke_test_service),
     )
 
 
@@ -553,7 +560,8 @@ def test_a_good_release_migrates_releases_every_service_and_smoke_tests(
     images = {c["Name"]: c["Image"] for c in register["ContainerDefinitions"]}
     assert images == {
         one_off["container"]: f"{one_off['repository_uri']}:{NEW}",
-        "volume-owner": "public.ecr.aws/docker/library/busybox:1.37.0",
+        "volume-owner": f"{one_off['repository_uri']}:{NEW}",
+        "sidecar": "public.ecr.aws/docker/library/busybox:1.37.0",
     }
     assert register["Volumes"] == [{"Name": f"{one_off['container']}-tmp", "Host": {}}]
     (run_migrations,) = _arguments(trace, RUN_TASK, "RunMigrations")

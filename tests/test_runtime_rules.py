@@ -281,7 +281,9 @@ def test_every_custom_resource_has_a_bounded_service_timeout(profile: Synthesize
                 continue
             timeout = int(resource["Properties"].get("ServiceTimeout", 3600))
             function = resources[resource["Properties"]["ServiceToken"]["Fn::GetAtt"][0]]["Properties"]
-            assert 60 <= timeout <= 600, f"{layer}/{logical_id}"
+            # At most what a Lambda handler can run (900 s): a dead handler holds the stack
+            # no longer than a live one could have worked (the bootstrap waits for its task).
+            assert 60 <= timeout <= 900, f"{layer}/{logical_id}"
             assert timeout >= min(function["Timeout"], 300), f"{layer}/{logical_id} waits less than its handler"
             checked += 1
     assert checked >= 3

@@ -6,10 +6,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from spec.ci import ci
 from tests.platform_synth import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -46,3 +48,79 @@ def test_actions_are_pinned_by_commit_and_permissions_are_least(workflow: Path) 
             if "uses" in step:
                 assert PINNED.match(step["uses"]), step["uses"]
     assert all(" # v" in line for line in workflow.read_text().splitlines() if "uses:" in line)
+
+
+# --- Which role each job assumes (stacks/ci_stack.py defines them; README "CI roles") ---------
+
+CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials@"
+ACCOUNT = "${{ vars.AWS_ACCOUNT_ID }}"
+# The release's environment: the dispatch input, or the repository_dispatch payload's.
+RELEASE_ENV_EXPRESSION = "github.event.inputs.environment || github.event.client_payload.environment"
+RELEASE_ENV = f"${{{{ {RELEASE_ENV_EXPRESSION} }}}}"
+
+
+def _jobs(name: str) -> dict[str, Any]:
+    document = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    jobs: dict[str, Any] = document["jobs"]
+    return jobs
+
+
+def _roles(job: dict[str, Any]) -> list[str]:
+    """The role-to-assume of each credentials step of the job."""
+    return [
+        step["with"]["role-to-assume"] for step in job["steps"] if step.get("uses", "").startswith(CREDENTIALS_ACTION)
+    ]
+
+
+def _role_arn(role_name: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/{role_name}"
+
+
+def test_each_deploy_job_assumes_the_deploy_role_of_its_own_environment() -> None:
+    spec = ci()
+    jobs = _jobs("deploy.yml")
+    assert sorted(jobs) == sorted(spec.environments)
+    for name, job in jobs.items():
+        # The job's environment is what the token's subject carries and the role trusts.
+        assert job["environment"] == name
+        assert _roles(job) == [_role_arn(spec.deploy_role_name(name))], name
+
+
+def test_the_release_job_runs_in_release_env_and_assumes_that_environments_release_role() -> None:
+    spec = ci()
+    (job,) = _jobs("release.yml").values()
+    assert job["environment"] == spec.release_environment(RELEASE_ENV)
+    assert _roles(job) == [_role_arn(spec.release_role_name(RELEASE_ENV))]
+    # Only a platform environment gets that far: another name has no role, and no GitHub environment created.
+    listed = ", ".join(f'"{environment}"' for environment in spec.environments)
+    assert job["if"] == f"${{{{ contains(fromJSON('[{listed}]'), {RELEASE_ENV_EXPRESSION}) }}}}"
+    # The dispatch inputs reach the shell only through the environment (zizmor checks the rest).
+    release = next(step for step in job["steps"] if step.get("name") == "Release and wait")
+    assert "${{" not in release["run"]
+
+
+def test_the_pull_request_workflow_gets_only_the_read_only_diff_role() -> None:
+    spec = ci()
+    jobs = _jobs("pull-request.yml")
+    assert all("environment" not in job for job in jobs.values()), "an environment would change the token's subject"
+    assert {name: _roles(job) for name, job in jobs.items() if _roles(job)} == {
+        "diff": [_role_arn(spec.diff_role_name)]
+    }
+    text = (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
+    # Not even one built from an expression: no name starts like a deploy or release role's.
+    assert spec.deploy_role_name("") not in text
+    assert spec.release_role_name("") not in text
+    # Without a change set, cdk diff reads the deployed templates through the lookup role the diff role may assume.
+    live = next(step for step in jobs["diff"]["steps"] if step.get("name") == "Live diff against the deployed stacks")
+    assert "--method template" in live["run"]
+
+
+def test_no_workflow_uses_the_shared_role_any_more() -> None:
+    for workflow in WORKFLOWS:
+        assert "AWS_ROLE_ARN" not in workflow.read_text(), workflow.name
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_only_jobs_that_assume_a_role_may_mint_a_token(workflow: Path) -> None:
+    for name, job in yaml.safe_load(workflow.read_text())["jobs"].items():
+        assert (job["permissions"].get("id-token") == "write") == bool(_roles(job)), name

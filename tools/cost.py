@@ -152,15 +152,29 @@ def _flat(label: str, price_key: str) -> Pricer:
 
 
 def _web_acl(stack: str, _: str, props: dict[str, Any], __: dict[str, Any]) -> list[Item]:
-    rules = len(props.get("Rules", []))
-    return [Item(stack, f"WAF web ACL with {rules} rule(s)", _MONTHLY["waf_web_acl"] + rules * _MONTHLY["waf_rule"])]
+    """The web ACL and each rule by the month; an AWS managed rule group is billed as one rule.
+    IP sets cost nothing of their own, and requests are billed by use."""
+    rules = props.get("Rules", [])
+    managed = sum(1 for rule in rules if "ManagedRuleGroupStatement" in rule.get("Statement", {}))
+    return [
+        Item(
+            stack,
+            f"WAF web ACL, {len(rules)} rules (managed rule groups: {managed})",
+            _MONTHLY["waf_web_acl"] + len(rules) * _MONTHLY["waf_rule"],
+        )
+    ]
 
 
 def _endpoint(stack: str, _: str, props: dict[str, Any], __: dict[str, Any]) -> list[Item]:
     if props.get("VpcEndpointType") != "Interface":
         return []
     zones = len(props.get("SubnetIds", [])) or 1
-    return [Item(stack, f"interface endpoint x{zones} zones", zones * _hours(_HOURLY["interface_endpoint_per_az"]))]
+    service = str(props.get("ServiceName", "")).split(".", 3)[-1]
+    return [
+        Item(
+            stack, f"interface endpoint {service} x{zones} zones", zones * _hours(_HOURLY["interface_endpoint_per_az"])
+        )
+    ]
 
 
 PRICERS: dict[str, Pricer] = {

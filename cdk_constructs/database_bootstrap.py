@@ -1,0 +1,154 @@
+"""The database users, created at deploy by the one task that may read the master secret."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CustomResource, Duration, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from cdk_constructs.deploy_hook import DeployHook
+from cdk_constructs.one_off_task import OneOffTask
+from cdk_constructs.postgres_database import PostgresDatabase
+from cdk_constructs.rendered_config import content_hash
+from compliance.custom_resource_timeouts import bound_service_timeout
+from spec.model import ContainerUser
+
+CONTAINER = "database-bootstrap"
+# The postgres image's own user (``postgres``, 70:70 in the Alpine build): psql needs no root.
+PSQL_USER = ContainerUser(uid=70, gid=70)
+# One transaction: a statement that fails leaves nothing half-created.
+SCRIPT = 'printf "%s" "$BOOTSTRAP_SQL" | psql --no-psqlrc --single-transaction -v ON_ERROR_STOP=1'
+HOOK_TIMEOUT = Duration.minutes(12)
+WAIT_TIMEOUT = Duration.minutes(14)
+
+
+class DatabaseBootstrap(Construct):
+    """Runs ``sql`` (``assets/database/bootstrap.sql.j2``, rendered from the spec) as the RDS
+    master user, in a one-off Fargate task, from a custom resource: on the first deploy, and
+    whenever the SQL changes (a service that uses the database is added, say). The services
+    depend on it, so their users exist before they start.
+
+    The task is the only reader of the master secret; it reaches the database from a
+    security group of its own (``database-bootstrap``). The hook that starts it runs the
+    task, waits for it to stop and fails the deploy, naming the task and its exit code,
+    when psql does not exit 0."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        database: PostgresDatabase,
+        sql: str,
+        image: str,
+        cluster: ecs.ICluster,
+        cluster_name: str,
+        subnets: list[ec2.ISubnet],
+        security_group: ec2.ISecurityGroup,
+        volume_owner_image: str,
+        logs_key: kms.IKey,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        instance = database.instance
+        self.task = OneOffTask(
+            self,
+            "Task",
+            container_name=CONTAINER,
+            image=ecs.ContainerImage.from_registry(image),
+            user=PSQL_USER,
+            volume_owner_image=ecs.ContainerImage.from_registry(volume_owner_image),
+            entry_point=["sh", "-c"],
+            command=[SCRIPT],
+            environment={
+                "PGHOST": instance.db_instance_endpoint_address,
+                "PGPORT": instance.db_instance_endpoint_port,
+                "PGDATABASE": database.database.database_name,
+                "PGSSLMODE": "require",
+                "BOOTSTRAP_SQL": sql,
+            },
+            secrets={
+                "PGUSER": ecs.Secret.from_secrets_manager(database.secret, "username"),
+                "PGPASSWORD": ecs.Secret.from_secrets_manager(database.secret, "password"),
+            },
+            logs_key=logs_key,
+            log_retention_days=log_retention_days,
+        )
+        task_definition = self.task.task_definition
+        database.grant_secret_read(task_definition.obtain_execution_role())
+        hook = DeployHook(
+            self,
+            "Hook",
+            handler="database_bootstrap.handler",
+            description="Runs the database bootstrap task and waits for it",
+            logs_key=logs_key,
+            log_retention_days=log_retention_days,
+            timeout=HOOK_TIMEOUT,
+        )
+        self._grant(hook.role, task_definition, cluster, cluster_name)
+        self.resource = CustomResource(
+            self,
+            "Run",
+            service_token=hook.function.function_arn,
+            resource_type="Custom::DatabaseBootstrap",
+            service_timeout=WAIT_TIMEOUT,
+            properties={
+                "Cluster": cluster.cluster_arn,
+                "TaskDefinition": task_definition.task_definition_arn,
+                "Container": CONTAINER,
+                "Subnets": [s.subnet_id for s in subnets],
+                "SecurityGroups": [security_group.security_group_id],
+                "LogGroup": self.task.log_group.log_group_name,
+                # A new SQL is a new revision anyway; the hash says why the task reruns.
+                "SqlHash": content_hash(sql),
+            },
+        )
+        bound_service_timeout(self.resource)
+
+    def _grant(
+        self, role: iam.IRole, task_definition: ecs.TaskDefinition, cluster: ecs.ICluster, cluster_name: str
+    ) -> None:
+        stack = Stack.of(self)
+        cluster_condition = {"ArnEquals": {"ecs:cluster": cluster.cluster_arn}}
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:RunTask"],
+                resources=[
+                    stack.format_arn(
+                        service="ecs", resource="task-definition", resource_name=f"{task_definition.family}:*"
+                    )
+                ],
+                conditions=cluster_condition,
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeTasks"],
+                resources=[stack.format_arn(service="ecs", resource="task", resource_name=f"{cluster_name}/*")],
+                conditions=cluster_condition,
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[task_definition.task_role.role_arn, task_definition.obtain_execution_role().role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
+        prefix = f"arn:{stack.partition}:ecs:{stack.region}:<AWS::AccountId>:%s"
+        for pattern, reason in (
+            (
+                prefix % f"task-definition/{task_definition.family}:*",
+                "Any revision of the bootstrap's one family: a changed SQL is a new revision.",
+            ),
+            (
+                prefix % f"task/{cluster_name}/*",
+                "The bootstrap task's id is made when it starts; limited to the cluster by ecs:cluster.",
+            ),
+        ):
+            Validations.of(role).acknowledge(
+                Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{pattern}]", reason=reason)
+            )

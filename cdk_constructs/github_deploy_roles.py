@@ -1,0 +1,211 @@
+"""GitHub's OIDC provider and the CI roles, each trusting exactly one subject of GitHub's token.
+
+What GitHub's token carries (GitHub Docs):
+
+- "OpenID Connect reference" (https://docs.github.com/en/actions/reference/security/oidc, once
+  part of "About security hardening with OpenID Connect"): the issuer is
+  ``https://token.actions.githubusercontent.com``; a job of a ``pull_request`` event has the
+  subject ``repo:<owner>/<name>:pull_request`` ("Filtering for pull_request events"); a job that
+  references an environment has ``repo:<owner>/<name>:environment:<environment>`` whatever its
+  event ("Filtering for a specific environment": the subject includes the environment name
+  when the job references one). So the pull-request job must name no environment, and only a
+  job that GitHub let into an environment (its protection rules passed) can carry that subject.
+- "Configuring OpenID Connect in Amazon Web Services"
+  (https://docs.github.com/en/actions/how-tos/secure-your-work/security-harden-deployments/oidc-in-aws):
+  the provider's audience is ``sts.amazonaws.com`` (what ``aws-actions/configure-aws-credentials``
+  asks for by default), and the trust policy tests ``token.actions.githubusercontent.com:aud``
+  and ``token.actions.githubusercontent.com:sub`` with StringEquals.
+
+Both conditions are StringEquals on one literal: no wildcard can widen a role to another
+repository, branch or environment. Repositories on GitHub's immutable subject format (owner and
+repository ids in the subject) present other subjects; see the README's "CI roles".
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Aws, Duration, Validations
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from spec.ci import GITHUB_OIDC_HOST, STS_AUDIENCE, CiSpec
+from spec.model import release_state_machine_name
+
+BOOTSTRAP_ROLE_KINDS = ("deploy", "file-publishing", "image-publishing", "lookup")
+"""The roles ``cdk bootstrap`` creates and the CDK CLI assumes to deploy (modern bootstrap)."""
+
+CLOUDFORMATION_READ_ACTIONS = (
+    "cloudformation:DescribeStacks",
+    "cloudformation:GetTemplate",
+    "cloudformation:ListStackResources",
+    "cloudformation:DescribeStackEvents",
+)
+ECR_PUSH_PULL_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+)
+MAX_SESSION = Duration.hours(1)
+
+
+def bootstrap_role_arn(kind: str, *, qualifier: str, region: str) -> str:
+    """A CDK bootstrap role of this stack's account, as ``cdk bootstrap`` names it."""
+    if kind not in BOOTSTRAP_ROLE_KINDS:
+        raise ValueError(f"not a CDK bootstrap role: {kind!r}")
+    account = Aws.ACCOUNT_ID
+    return f"arn:{Aws.PARTITION}:iam::{account}:role/cdk-{qualifier}-{kind}-role-{account}-{region}"
+
+
+class GitHubDeployRoles(Construct):
+    """The provider (or the account's existing one), the pull-request diff role, and a deploy
+    and a release role per environment; fixed names, one-hour sessions, no managed policies."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, spec: CiSpec) -> None:
+        """``spec`` names the repository, the environments, the provider and the bootstrap qualifier."""
+        super().__init__(scope, construct_id)
+        self._spec = spec
+        self.provider: iam.OidcProviderNative | None = None
+        if spec.oidc_provider_arn is None:
+            self.provider = iam.OidcProviderNative(
+                self, "GitHubProvider", url=f"https://{GITHUB_OIDC_HOST}", client_ids=[STS_AUDIENCE]
+            )
+            self.provider_arn = self.provider.oidc_provider_arn
+        else:
+            self.provider_arn = spec.oidc_provider_arn
+        self.diff_role = self._role(
+            "DiffRole",
+            role_name=spec.diff_role_name,
+            subject=spec.pull_request_subject,
+            description=f"Pull requests of {spec.repository}: read-only, for cdk diff",
+        )
+        self._grant_diff()
+        self.deploy_roles: dict[str, iam.Role] = {}
+        self.release_roles: dict[str, iam.Role] = {}
+        for environment in spec.environments:
+            self.deploy_roles[environment] = self._role(
+                f"Deploy-{environment}",
+                role_name=spec.deploy_role_name(environment),
+                subject=spec.environment_subject(environment),
+                description=f"Jobs of {spec.repository} in GitHub environment {environment}: cdk deploy",
+            )
+            self._grant_deploy(self.deploy_roles[environment])
+            release_environment = spec.release_environment(environment)
+            self.release_roles[environment] = self._role(
+                f"Release-{environment}",
+                role_name=spec.release_role_name(environment),
+                subject=spec.environment_subject(release_environment),
+                description=f"Jobs of {spec.repository} in GitHub environment {release_environment}: release",
+            )
+            self._grant_release(self.release_roles[environment], environment)
+
+    def _role(self, construct_id: str, *, role_name: str, subject: str, description: str) -> iam.Role:
+        return iam.Role(
+            self,
+            construct_id,
+            # Fixed, so a workflow builds the ARN from the account id and the environment alone.
+            role_name=role_name,
+            description=description,
+            assumed_by=iam.WebIdentityPrincipal(
+                self.provider_arn,
+                conditions={
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": subject,
+                    }
+                },
+            ),
+            max_session_duration=MAX_SESSION,
+        )
+
+    def _bootstrap_role(self, kind: str) -> str:
+        return bootstrap_role_arn(kind, qualifier=self._spec.bootstrap_qualifier, region=self._spec.region)
+
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:{Aws.PARTITION}:{service}:{self._spec.region}:{Aws.ACCOUNT_ID}:{resource}"
+
+    def _grant_diff(self) -> None:
+        """``cdk diff --method template`` reads deployed templates through the bootstrap's lookup
+        role (read-only by CDK's design); the CloudFormation reads cover the CLI's fallback to
+        the caller's own credentials. No statement can change anything."""
+        self.diff_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[self._bootstrap_role("lookup")])
+        )
+        stacks = [
+            self._arn("cloudformation", f"stack/{self._spec.stack_prefix(environment)}-*/*")
+            for environment in self._spec.environments
+        ]
+        self.diff_role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(CLOUDFORMATION_READ_ACTIONS), resources=stacks)
+        )
+        Validations.of(self.diff_role).acknowledge(
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_finding(stack)}]",
+                    reason="Read-only CloudFormation calls on the platform's stacks of one environment: the "
+                    "prefix stands for its layers, the trailing '*' for the stack id CloudFormation appends.",
+                )
+                for stack in stacks
+            )
+        )
+
+    def _grant_deploy(self, role: iam.Role) -> None:
+        """With modern bootstrap the CLI does everything through these four roles; the deploy
+        role hands CloudFormation the bootstrap's execution role, whose policy bounds a deploy."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["sts:AssumeRole"], resources=[self._bootstrap_role(kind) for kind in BOOTSTRAP_ROLE_KINDS]
+            )
+        )
+
+    def _grant_release(self, role: iam.Role, environment: str) -> None:
+        """``tools.release``: read the delivery stack's outputs (and the compute stack's for
+        ``show``), start the release state machine and follow its execution; push and pull the
+        environment's images."""
+        prefix = self._spec.stack_prefix(environment)
+        machine = release_state_machine_name(prefix)
+        executions = self._arn("states", f"execution:{machine}:*")
+        stacks = [self._arn("cloudformation", f"stack/{prefix}-{layer}/*") for layer in ("delivery", "compute")]
+        repositories = self._arn("ecr", f"repository/{prefix}/*")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[self._arn("states", f"stateMachine:{machine}")]
+            )
+        )
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=stacks))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=list(ECR_PUSH_PULL_ACTIONS), resources=[repositories]))
+        checks = Validations.of(role)
+        checks.acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                reason="ecr:GetAuthorizationToken has no resource-level permissions; every other action of "
+                "this role names its environment's state machine, stacks or repositories.",
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_finding(executions)}]",
+                reason="The trailing '*' stands for the execution names Step Functions generates, "
+                "of the one release state machine of this environment.",
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_finding(repositories)}]",
+                reason="The '*' stands for the service repositories of this environment, all and only "
+                "those named under its prefix by the data stack.",
+            ),
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_finding(stack)}]",
+                    reason="The trailing '*' stands for the stack id CloudFormation appends to the one "
+                    "stack named; DescribeStacks only reads its outputs.",
+                )
+                for stack in stacks
+            ),
+        )
+
+
+def _finding(arn: str) -> str:
+    """The resource as cdk-nag writes it in a finding id: pseudo parameters as ``<AWS::...>``."""
+    return arn.replace(Aws.PARTITION, "<AWS::Partition>").replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")

@@ -1,0 +1,164 @@
+"""The CI roles' description: which repository's workflows may assume which role.
+
+GitHub Actions gets AWS credentials through OpenID Connect. The roles are defined by this
+app (``stacks/ci_stack.py``) in a stack of their own, ``davidshaevel-ci``, deployed once by an
+administrator with ``-c ci=true``; a profile's deploy never builds it. Each role trusts
+exactly one subject of GitHub's token (the formats are cited in
+``cdk_constructs/github_deploy_roles.py``):
+
+- ``davidshaevel-ci-diff``: the repository's pull requests (read-only, for ``cdk diff``);
+- ``davidshaevel-ci-deploy-<env>``: jobs in the GitHub environment ``<env>`` (``deploy.yml``);
+- ``davidshaevel-ci-release-<env>``: jobs in the GitHub environment ``release-<env>``
+  (``release.yml``), so releasing to prod can need its own reviewers.
+
+The names are fixed so that a workflow can build each ARN from the account id alone.
+Like the rest of ``spec``, this imports nothing from CDK.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from spec.context import parse_bool
+from spec.errors import SpecError
+from spec.model import stack_prefix
+from spec.profiles import PROFILES, PROJECT, REGION
+
+CI_KEY = "ci"
+"""Context key: ``-c ci=true`` adds the CI stack to the app."""
+PROVIDER_KEY = "ci_oidc_provider_arn"
+"""Context key: an account's existing GitHub provider, used instead of creating one."""
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+STS_AUDIENCE = "sts.amazonaws.com"
+CDK_DEFAULT_QUALIFIER = "hnb659fds"
+DEFAULT_REPOSITORY = "davidshaevel/davidshaevel-platform"
+
+# GitHub documents no grammar for these; these are the rules its sign-up and "new
+# repository" forms enforce: an account name is 1-39 letters, digits or single inner
+# hyphens; a repository name is up to 100 letters, digits, '.', '_' or '-' (other
+# characters become '-'), and '.' and '..' are reserved. Both also keep '*' and '?' out
+# of the trust conditions, where IAM would read them as wildcards under StringLike.
+_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
+_REPOSITORY = re.compile(rf"^(?P<owner>{_OWNER})/(?P<name>[A-Za-z0-9._-]{{1,100}})$")
+_PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# The CDK bootstrap template's AllowedPattern for its Qualifier parameter.
+_QUALIFIER = re.compile(r"^[A-Za-z0-9_-]{1,10}$")
+_PROVIDER_ARN = re.compile(rf"^arn:aws(-[a-z]+)*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$")
+
+
+def check_provider_arn(field_name: str, value: object) -> None:
+    if not isinstance(value, str) or not _PROVIDER_ARN.match(value):
+        raise SpecError(
+            field_name,
+            value,
+            f"must be the ARN of an IAM OIDC provider for {GITHUB_OIDC_HOST} "
+            f"(arn:aws:iam::<account>:oidc-provider/{GITHUB_OIDC_HOST})",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CiSpec:
+    """The GitHub repository whose workflows deploy the platform, and what each may assume."""
+
+    repository: str
+    """``owner/name`` exactly as GitHub spells it: the token's ``sub`` claim is compared with
+    StringEquals, which is case-sensitive."""
+    environments: tuple[str, ...] = ("dev", "prod")
+    """The platform profiles CI deploys and releases; one deploy and one release role each."""
+    oidc_provider_arn: str | None = None
+    """``None``: the stack creates the provider for ``token.actions.githubusercontent.com``. An
+    account holds at most one provider per URL, so an account that has one names it here."""
+    region: str = REGION
+    """The region of the platform's stacks and of the CDK bootstrap the deploy roles use."""
+    bootstrap_qualifier: str = CDK_DEFAULT_QUALIFIER
+    """The qualifier of ``cdk bootstrap`` (CDK's default unless the account was bootstrapped
+    with ``--qualifier``); it is part of every bootstrap role's name."""
+    project: str = PROJECT
+    """Project name: the platform's stacks are ``<env>-<project>-<layer>``."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.repository, str) or not _REPOSITORY.match(self.repository):
+            raise SpecError(
+                "repository",
+                self.repository,
+                "must be a GitHub repository 'owner/name' (owner: 1-39 letters, digits or inner single '-'; "
+                "name: 1-100 letters, digits, '.', '_' or '-')",
+            )
+        if self.repository.split("/")[1] in (".", ".."):
+            raise SpecError("repository", self.repository, "'.' and '..' are not repository names")
+        if not isinstance(self.environments, tuple) or not self.environments:
+            raise SpecError("environments", self.environments, "must be a non-empty tuple of profile names")
+        for environment in self.environments:
+            if environment not in PROFILES:
+                raise SpecError("environments", environment, f"unknown profile; choose from {', '.join(PROFILES)}")
+        if len(set(self.environments)) != len(self.environments):
+            raise SpecError("environments", self.environments, "names a profile twice")
+        if self.oidc_provider_arn is not None:
+            check_provider_arn("oidc_provider_arn", self.oidc_provider_arn)
+        if not isinstance(self.region, str) or not _REGION.match(self.region):
+            raise SpecError("region", self.region, "not an AWS region name")
+        if not isinstance(self.bootstrap_qualifier, str) or not _QUALIFIER.match(self.bootstrap_qualifier):
+            raise SpecError(
+                "bootstrap_qualifier", self.bootstrap_qualifier, "must be 1-10 letters, digits, '_' or '-' (CDK's rule)"
+            )
+        if not isinstance(self.project, str) or not _PROJECT_NAME.match(self.project):
+            raise SpecError(
+                "project", self.project, "must be 3-32 lowercase letters, digits or '-', starting with a letter"
+            )
+
+    @property
+    def stack_name(self) -> str:
+        """``davidshaevel-ci``: belongs to no profile, so it carries no environment prefix."""
+        return f"{self.project}-ci"
+
+    @property
+    def diff_role_name(self) -> str:
+        return f"{self.project}-ci-diff"
+
+    def deploy_role_name(self, environment: str) -> str:
+        return f"{self.project}-ci-deploy-{environment}"
+
+    def release_role_name(self, environment: str) -> str:
+        return f"{self.project}-ci-release-{environment}"
+
+    @staticmethod
+    def release_environment(environment: str) -> str:
+        """The GitHub environment the release workflow runs in for a platform environment."""
+        return f"release-{environment}"
+
+    @property
+    def pull_request_subject(self) -> str:
+        """The ``sub`` of a job run for a pull request that names no GitHub environment."""
+        return f"repo:{self.repository}:pull_request"
+
+    def environment_subject(self, github_environment: str) -> str:
+        """The ``sub`` of any job that names the GitHub environment, whatever its event."""
+        return f"repo:{self.repository}:environment:{github_environment}"
+
+    def stack_prefix(self, environment: str) -> str:
+        """``dev-davidshaevel``: as ``PlatformSpec.stack_prefix``."""
+        return stack_prefix(environment, self.project)
+
+
+def ci() -> CiSpec:
+    """The shipped CI description: this repository, both profiles, a provider of the stack's own."""
+    return CiSpec(repository=DEFAULT_REPOSITORY)
+
+
+def ci_from_context(context: Mapping[str, object]) -> CiSpec | None:
+    """``None`` unless ``-c ci=true``; ``-c ci_oidc_provider_arn=...`` names an existing provider."""
+    wanted = parse_bool(CI_KEY, context.get(CI_KEY, False))
+    provider = context.get(PROVIDER_KEY)
+    if not wanted:
+        if provider is not None:
+            raise SpecError(f"context {PROVIDER_KEY}", provider, f"applies only with -c {CI_KEY}=true")
+        return None
+    spec = ci()
+    if provider is None:
+        return spec
+    check_provider_arn(f"context {PROVIDER_KEY}", provider)
+    return replace(spec, oidc_provider_arn=str(provider))

@@ -1,0 +1,424 @@
+"""The CI roles' stack: who may assume each role (trust) and what each may then do (policies).
+
+The app is synthesized as ``cdk deploy -c ci=true davidshaevel-ci`` synthesizes it (``app.build``,
+compliance checks included), with the dev profile beside it, so the release and deploy roles
+can be checked against what the platform's templates really name. Policies are evaluated with
+``compliance.iam_evaluator`` after ``compliance.cloudformation_values`` resolved them for one
+account.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk.assertions import Template
+from cfnlint.api import ManualArgs, lint_file
+
+import app as platform_app
+from cdk_constructs.github_deploy_roles import (
+    BOOTSTRAP_ROLE_KINDS,
+    CLOUDFORMATION_READ_ACTIONS,
+    ECR_PUSH_PULL_ACTIONS,
+)
+from compliance.cloudformation_values import Deployment
+from compliance.iam_evaluator import Principal, Request, evaluate
+from spec.ci import CiSpec, ci, ci_from_context
+from spec.errors import SpecError
+from spec.model import release_state_machine_name
+from stacks.ci_stack import build_ci
+from tests.platform_synth import LAYERS, new_app
+from tests.test_app_cli import assert_each_refused_in_one_line
+
+CI = ci()
+CI_STACK = CI.stack_name
+ACCOUNT = "111122223333"
+HOST = "token.actions.githubusercontent.com"
+PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{HOST}"
+
+
+@dataclass(frozen=True)
+class CiApp:
+    outdir: Path
+    deployment: Deployment
+
+    def template(self, stack: str = CI_STACK) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.outdir / f"{stack}.template.json").read_text())
+        return data
+
+    def roles(self) -> dict[str, str]:
+        """Role name -> logical id, in the CI stack."""
+        return {
+            body["Properties"]["RoleName"]: logical_id
+            for logical_id, body in self.template()["Resources"].items()
+            if body["Type"] == "AWS::IAM::Role"
+        }
+
+    def role_arn(self, name: str) -> str:
+        return self.deployment.role_arn(CI_STACK, self.roles()[name])
+
+    def statements(self, name: str) -> list[dict[str, list[str]]]:
+        """Every statement of the role's identity policies, resolved, Action and Resource as lists."""
+        out = []
+        for policy in self.deployment.identity_policies(CI_STACK, self.roles()[name]):
+            for statement in policy.document["Statement"]:
+                assert set(statement) == {"Effect", "Action", "Resource"}, statement
+                assert statement["Effect"] == "Allow"
+                out.append({key: _listed(statement[key]) for key in ("Action", "Resource")})
+        return out
+
+    def allows(self, name: str, action: str, resource: str) -> bool:
+        role = self.roles()[name]
+        decision = evaluate(
+            Request(principal=Principal(kind="AWS", value=self.role_arn(name)), action=action, resource=resource),
+            account=ACCOUNT,
+            identity_policies=self.deployment.identity_policies(CI_STACK, role),
+            resource_policy=None,
+        )
+        return decision.allowed
+
+    def platform_resources(self, layer: str, resource_type: str) -> dict[str, Any]:
+        stack = f"dev-{CI.project}-{layer}"
+        resources: dict[str, Any] = self.deployment.resources(stack, resource_type)
+        return resources
+
+
+def _listed(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> CiApp:
+    outdir = tmp_path_factory.mktemp("cdk-ci")
+    app = new_app(outdir, {"env": "dev", "ci": "true"})
+    platform_app.build(app)
+    app.synth()
+    templates = {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text())
+        for path in outdir.glob("*.template.json")
+    }
+    return CiApp(outdir=outdir, deployment=Deployment(templates, account=ACCOUNT, region=CI.region))
+
+
+def _bootstrap_role(kind: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/cdk-{CI.bootstrap_qualifier}-{kind}-role-{ACCOUNT}-{CI.region}"
+
+
+def _stack_arn(name: str) -> str:
+    return f"arn:aws:cloudformation:{CI.region}:{ACCOUNT}:stack/{name}/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
+
+EXPECTED_SUBJECTS = {
+    CI.diff_role_name: "repo:davidshaevel/davidshaevel-platform:pull_request",
+    **{
+        CI.deploy_role_name(env): f"repo:davidshaevel/davidshaevel-platform:environment:{env}"
+        for env in CI.environments
+    },
+    **{
+        CI.release_role_name(env): f"repo:davidshaevel/davidshaevel-platform:environment:release-{env}"
+        for env in CI.environments
+    },
+}
+
+
+# --- What the app builds -----------------------------------------------------------------------
+
+
+def test_the_ci_context_adds_the_ci_stack_beside_the_profile(synthesized: CiApp) -> None:
+    stacks = {path.name.removesuffix(".template.json") for path in synthesized.outdir.glob("*.template.json")}
+    assert stacks == {CI_STACK, *(f"dev-{CI.project}-{layer}" for layer in LAYERS)}
+
+
+@pytest.mark.parametrize("profile", ["dev", "prod"])
+def test_a_profile_without_the_ci_context_has_no_ci_stack(tmp_path: Path, profile: str) -> None:
+    """What ``cdk synth`` and ``cdk deploy --all -c env=...`` see: the stacks ``app.build`` adds."""
+    app = new_app(tmp_path, {"env": profile})
+    platform_app.build(app)
+    stacks = {child.stack_name for child in app.node.children if isinstance(child, Stack)}
+    assert stacks == {f"{profile}-{CI.project}-{layer}" for layer in LAYERS}
+
+
+def test_the_ci_app_passes_the_compliance_checks_acknowledging_only_on_the_roles(synthesized: CiApp) -> None:
+    report = json.loads((synthesized.outdir / "validation-report.json").read_text())
+    for plugin in report["pluginReports"]:
+        assert plugin["violations"] == [], plugin["pluginName"]
+    ours = [
+        (finding["ruleName"], construct["constructPath"], finding["reason"])
+        for plugin in report["pluginReports"]
+        for finding in plugin.get("suppressedViolations", [])
+        for construct in finding["violatingConstructs"]
+        if construct["constructPath"].startswith(f"{CI_STACK}/")
+    ]
+    assert ours
+    for rule, path, reason in ours:
+        assert re.fullmatch(rf"{CI_STACK}/GitHubRoles/[\w-]+/DefaultPolicy/Resource", path), path
+        assert rule.startswith("AwsSolutions-IAM5[Resource::") or rule == "NIST.800.53.R5-IAMNoInlinePolicy", rule
+        assert len(reason.split()) >= 8, rule
+    # The diff role's acknowledged wildcards are stack ids of the platform's stacks, nothing else.
+    diff = {rule for rule, path, _ in ours if "/DiffRole/" in path and rule.startswith("AwsSolutions-IAM5")}
+    assert diff == {
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:{CI.region}:<AWS::AccountId>:"
+        f"stack/{env}-{CI.project}-*/*]"
+        for env in CI.environments
+    }
+
+
+def test_the_template_passes_cfn_lint(synthesized: CiApp) -> None:
+    findings = lint_file(synthesized.outdir / f"{CI_STACK}.template.json", config=ManualArgs(regions=[CI.region]))
+    assert [f"{m.rule.id} {m.message} ({m.path_string})" for m in findings] == []
+
+
+def test_the_template_names_no_account_and_tags_no_environment(synthesized: CiApp) -> None:
+    template = synthesized.template()
+    assert re.search(r"\d{12}", json.dumps(template)) is None, "the roles are written with ${AWS::AccountId}"
+    for body in template["Resources"].values():
+        keys = {tag["Key"] for tag in body["Properties"].get("Tags", [])}
+        assert "environment" not in keys, "the CI stack serves every environment"
+
+
+# --- Trust ---------------------------------------------------------------------------------------
+
+
+def test_one_provider_for_github_with_the_sts_audience(synthesized: CiApp) -> None:
+    resources = synthesized.template()["Resources"]
+    providers = {k: v for k, v in resources.items() if v["Type"] == "AWS::IAM::OIDCProvider"}
+    assert len(providers) == 1
+    ((logical_id, provider),) = providers.items()
+    assert provider["Properties"]["Url"] == f"https://{HOST}"
+    assert provider["Properties"]["ClientIdList"] == ["sts.amazonaws.com"]
+    for name, role in synthesized.roles().items():
+        (statement,) = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Federated": {"Ref": logical_id}}, name
+
+
+def test_an_existing_provider_is_named_and_none_is_created(tmp_path: Path) -> None:
+    spec = replace(CI, oidc_provider_arn=PROVIDER_ARN)
+    template = Template.from_stack(build_ci(new_app(tmp_path), spec)).to_json()
+    resources = template["Resources"].values()
+    assert not [r for r in resources if r["Type"] == "AWS::IAM::OIDCProvider"]
+    roles = [r for r in resources if r["Type"] == "AWS::IAM::Role"]
+    assert len(roles) == 1 + 2 * len(spec.environments)
+    for role in roles:
+        (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Federated": PROVIDER_ARN}
+
+
+def test_each_role_trusts_exactly_the_audience_and_one_subject(synthesized: CiApp) -> None:
+    resources = synthesized.template()["Resources"]
+    roles = synthesized.roles()
+    assert set(roles) == set(EXPECTED_SUBJECTS)
+    for name, subject in EXPECTED_SUBJECTS.items():
+        (statement,) = resources[roles[name]]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        # StringEquals only, on literals: no StringLike, no wildcard to widen the subject.
+        assert statement["Condition"] == {
+            "StringEquals": {f"{HOST}:aud": "sts.amazonaws.com", f"{HOST}:sub": subject}
+        }, name
+        assert not set("*?") & set(subject)
+
+
+def test_roles_have_fixed_names_one_hour_sessions_and_no_managed_policies(synthesized: CiApp) -> None:
+    resources = synthesized.template()["Resources"]
+    assert not [r for r in resources.values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    for name, logical_id in synthesized.roles().items():
+        props = resources[logical_id]["Properties"]
+        assert props["MaxSessionDuration"] == 3600, name
+        assert "ManagedPolicyArns" not in props, name
+        assert "Policies" not in props, name
+    # What the app-wide IAMNoInlinePolicy acknowledgment claims: each policy is one role's own.
+    for logical_id, body in resources.items():
+        if body["Type"] == "AWS::IAM::Policy":
+            assert set(body["Properties"]) == {"PolicyDocument", "PolicyName", "Roles"}, logical_id
+            (reference,) = body["Properties"]["Roles"]
+            assert resources[reference["Ref"]]["Type"] == "AWS::IAM::Role", logical_id
+
+
+# --- What each role may do ---------------------------------------------------------------------
+
+
+def test_the_diff_role_may_assume_only_the_lookup_role_and_read_cloudformation(synthesized: CiApp) -> None:
+    statements = synthesized.statements(CI.diff_role_name)
+    actions = {action for statement in statements for action in statement["Action"]}
+    assert actions == {"sts:AssumeRole", *CLOUDFORMATION_READ_ACTIONS}
+    assert all(re.fullmatch(r"cloudformation:(Describe|Get|List)\w+", a) for a in actions - {"sts:AssumeRole"})
+    for statement in statements:
+        if "sts:AssumeRole" in statement["Action"]:
+            assert statement == {"Action": ["sts:AssumeRole"], "Resource": [_bootstrap_role("lookup")]}
+        else:
+            assert statement["Resource"] == [
+                f"arn:aws:cloudformation:{CI.region}:{ACCOUNT}:stack/{env}-{CI.project}-*/*" for env in CI.environments
+            ]
+
+
+def test_the_evaluator_finds_the_diff_role_cannot_change_or_deploy_anything(synthesized: CiApp) -> None:
+    diff = CI.diff_role_name
+    compute = _stack_arn(f"dev-{CI.project}-compute")
+    # What cdk diff needs.
+    assert synthesized.allows(diff, "sts:AssumeRole", _bootstrap_role("lookup"))
+    assert synthesized.allows(diff, "cloudformation:GetTemplate", compute)
+    assert synthesized.allows(diff, "cloudformation:DescribeStacks", _stack_arn(f"prod-{CI.project}-data"))
+    # Nothing that changes a stack, and no way into a role that could.
+    for action in ("cloudformation:UpdateStack", "cloudformation:CreateChangeSet", "cloudformation:DeleteStack"):
+        assert not synthesized.allows(diff, action, compute), action
+    for kind in ("deploy", "file-publishing", "image-publishing", "cfn-exec"):
+        assert not synthesized.allows(diff, "sts:AssumeRole", _bootstrap_role(kind)), kind
+    for env in CI.environments:
+        assert not synthesized.allows(diff, "sts:AssumeRole", synthesized.role_arn(CI.deploy_role_name(env)))
+        assert not synthesized.allows(diff, "sts:AssumeRole", synthesized.role_arn(CI.release_role_name(env)))
+    assert not synthesized.allows(diff, "cloudformation:DescribeStacks", _stack_arn(CI_STACK))
+
+
+def test_each_deploy_role_may_assume_only_the_four_bootstrap_roles_of_its_account_and_region(
+    synthesized: CiApp,
+) -> None:
+    bootstrap = [_bootstrap_role(kind) for kind in BOOTSTRAP_ROLE_KINDS]
+    for env in CI.environments:
+        name = CI.deploy_role_name(env)
+        (statement,) = synthesized.statements(name)
+        assert statement["Action"] == ["sts:AssumeRole"]
+        assert sorted(statement["Resource"]) == sorted(bootstrap)
+        assert not synthesized.allows(name, "sts:AssumeRole", _bootstrap_role("cfn-exec"))
+        assert not synthesized.allows(name, "cloudformation:UpdateStack", _stack_arn(f"{env}-{CI.project}-compute"))
+
+
+def test_the_bootstrap_roles_granted_are_the_ones_the_platforms_deploy_uses(synthesized: CiApp) -> None:
+    """Every role the synthesized assembly tells the CLI to assume (stacks and asset manifests)."""
+    used: set[str] = set()
+    manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
+    for artifact in manifest["artifacts"].values():
+        properties = artifact.get("properties", {})
+        used.update(filter(None, [properties.get("assumeRoleArn"), properties.get("lookupRole", {}).get("arn")]))
+    for assets in synthesized.outdir.glob("*.assets.json"):
+        document = json.loads(assets.read_text())
+        for kind in ("files", "dockerImages"):
+            for asset in document.get(kind, {}).values():
+                used.update(d["assumeRoleArn"] for d in asset["destinations"].values() if "assumeRoleArn" in d)
+    placeholders = {"${AWS::Partition}": "aws", "${AWS::AccountId}": ACCOUNT, "${AWS::Region}": CI.region}
+    for placeholder, value in placeholders.items():
+        used = {arn.replace(placeholder, value) for arn in used}
+    assert used <= {_bootstrap_role(kind) for kind in BOOTSTRAP_ROLE_KINDS}
+    assert {_bootstrap_role("deploy"), _bootstrap_role("lookup"), _bootstrap_role("file-publishing")} <= used
+
+
+def test_the_release_roles_reach_only_their_own_environment(synthesized: CiApp) -> None:
+    for env in CI.environments:
+        statements = synthesized.statements(CI.release_role_name(env))
+        assert {action for s in statements for action in s["Action"]} == {
+            "states:StartExecution",
+            "states:DescribeExecution",
+            "cloudformation:DescribeStacks",
+            "ecr:GetAuthorizationToken",
+            *ECR_PUSH_PULL_ACTIONS,
+        }
+        # A stack, state machine, execution or repository name starts with the environment's prefix.
+        own = re.compile(rf"[:/]{env}-{CI.project}[-/:]")
+        for statement in statements:
+            if statement["Resource"] == ["*"]:
+                assert statement["Action"] == ["ecr:GetAuthorizationToken"], "the one action without resources"
+                continue
+            for resource in statement["Resource"]:
+                assert own.search(resource), resource
+                assert not any(f"{other}-{CI.project}" in resource for other in CI.environments if other != env)
+        machine = (
+            f"arn:aws:states:{CI.region}:{ACCOUNT}:stateMachine:{release_state_machine_name(CI.stack_prefix(env))}"
+        )
+        name = CI.release_role_name(env)
+        assert synthesized.allows(name, "states:StartExecution", machine)
+        assert synthesized.allows(
+            name, "states:DescribeExecution", f"{machine.replace('stateMachine', 'execution')}:e1"
+        )
+        assert not synthesized.allows(name, "cloudformation:UpdateStack", _stack_arn(f"{env}-{CI.project}-compute"))
+        assert not synthesized.allows(name, "ecr:DeleteRepository", f"arn:aws:ecr:{CI.region}:{ACCOUNT}:repository/x")
+
+
+def test_the_release_roles_match_what_the_platform_names(synthesized: CiApp) -> None:
+    """The dev platform synthesized beside the CI stack: its state machine, repositories and stacks."""
+    d = synthesized.deployment
+    (machine,) = synthesized.platform_resources("delivery", "AWS::StepFunctions::StateMachine")
+    machine_arn = d.ref(f"dev-{CI.project}-delivery", machine)
+    assert machine_arn.endswith(f":stateMachine:{release_state_machine_name(CI.stack_prefix('dev'))}")
+    repositories = [
+        d.get_att(f"dev-{CI.project}-data", logical_id, "Arn")
+        for logical_id in synthesized.platform_resources("data", "AWS::ECR::Repository")
+    ]
+    assert repositories
+    stacks = [d.resolve(f"dev-{CI.project}-{layer}", {"Ref": "AWS::StackId"}) for layer in ("delivery", "compute")]
+    dev, prod = CI.release_role_name("dev"), CI.release_role_name("prod")
+    assert synthesized.allows(dev, "states:StartExecution", machine_arn)
+    assert not synthesized.allows(prod, "states:StartExecution", machine_arn)
+    for repository in repositories:
+        for action in ECR_PUSH_PULL_ACTIONS:
+            assert synthesized.allows(dev, action, repository), (action, repository)
+        assert not synthesized.allows(prod, "ecr:PutImage", repository)
+    for stack in stacks:
+        assert synthesized.allows(dev, "cloudformation:DescribeStacks", stack)
+        assert not synthesized.allows(prod, "cloudformation:DescribeStacks", stack)
+    data = d.resolve(f"dev-{CI.project}-data", {"Ref": "AWS::StackId"})
+    assert not synthesized.allows(dev, "cloudformation:DescribeStacks", data)
+
+
+# --- The spec and the context ------------------------------------------------------------------
+
+_REPO = "davidshaevel-platform"
+# case -> (the fields changed, the field and the value the message must name)
+BAD_SPECS: dict[str, tuple[dict[str, Any], str, object]] = {
+    "no owner": ({"repository": _REPO}, "repository", _REPO),
+    "space": ({"repository": "davidshaevel/davidshaevel platform"}, "repository", "davidshaevel/davidshaevel platform"),
+    "leading hyphen": ({"repository": f"-davidshaevel/{_REPO}"}, "repository", f"-davidshaevel/{_REPO}"),
+    "wildcard": ({"repository": "davidshaevel/*"}, "repository", "davidshaevel/*"),
+    "dot-dot": ({"repository": "davidshaevel/.."}, "repository", "davidshaevel/.."),
+    "unknown environment": ({"environments": ("dev", "staging")}, "environments", "staging"),
+    "no environment": ({"environments": ()}, "environments", ()),
+    "twice": ({"environments": ("dev", "dev")}, "environments", ("dev", "dev")),
+    "provider of another issuer": (
+        {"oidc_provider_arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/example.com"},
+        "oidc_provider_arn",
+        f"arn:aws:iam::{ACCOUNT}:oidc-provider/example.com",
+    ),
+    "qualifier": ({"bootstrap_qualifier": "much-too-long"}, "bootstrap_qualifier", "much-too-long"),
+    "region": ({"region": "us-east"}, "region", "us-east"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SPECS, ids=str)
+def test_a_bad_spec_is_refused_in_one_line_naming_field_and_value(case: str) -> None:
+    changes, field, value = BAD_SPECS[case]
+    with pytest.raises(SpecError) as raised:
+        CiSpec(**{"repository": CI.repository, **changes})
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"{field}: ")
+    assert message.endswith(f"(got {value!r})")
+
+
+def test_the_context_builds_the_ci_spec_only_when_asked() -> None:
+    assert ci_from_context({}) is None
+    assert ci_from_context({"ci": "false"}) is None
+    assert ci_from_context({"ci": "true"}) == CI
+    assert ci_from_context({"ci": True, "ci_oidc_provider_arn": PROVIDER_ARN}) == replace(
+        CI, oidc_provider_arn=PROVIDER_ARN
+    )
+
+
+CLI_CASES = {
+    "non-boolean ci": ({"ci": "maybe"}, "error: context ci: must be true or false (got 'maybe')"),
+    "provider without ci": (
+        {"ci_oidc_provider_arn": PROVIDER_ARN},
+        f"error: context ci_oidc_provider_arn: applies only with -c ci=true (got '{PROVIDER_ARN}')",
+    ),
+    "malformed provider": (
+        {"ci": "true", "ci_oidc_provider_arn": "github"},
+        "error: context ci_oidc_provider_arn: must be the ARN of an IAM OIDC provider for "
+        f"{HOST} (arn:aws:iam::<account>:oidc-provider/{HOST}) (got 'github')",
+    ),
+}
+
+
+def test_bad_ci_context_ends_the_app_with_one_line_and_no_output(tmp_path: Path) -> None:
+    assert_each_refused_in_one_line(tmp_path, CLI_CASES)

@@ -1,0 +1,264 @@
+"""The database bootstrap, run for real: the command and SQL of the synthesized task, executed
+against PostgreSQL as an RDS-like master user, twice; then what each user may do.
+
+The master on RDS is no superuser: a member of rds_superuser with CREATEROLE, which may grant
+rds_iam. The test's master is the same: a CREATEROLE login that may grant rds_iam."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cdk_constructs.database_bootstrap import CONTAINER
+from cdk_constructs.rendered_config import render_database_bootstrap
+from compliance.access_ledger import ledger
+from compliance.iam_evaluator import Principal, Request, evaluate
+from spec.profiles import dev
+from tests.deploy_hooks import load_hook
+from tests.platform_synth import Synthesized
+from tests.postgres import Postgres
+from tests.test_access_ledger import deployment_of
+
+MASTER = "platform_master"
+
+
+def _container(synth: Synthesized) -> dict[str, Any]:
+    for resource in synth.template_json("compute")["Resources"].values():
+        if resource["Type"] == "AWS::ECS::TaskDefinition":
+            for container in resource["Properties"]["ContainerDefinitions"]:
+                if container["Name"] == CONTAINER:
+                    found: dict[str, Any] = container
+                    return found
+    raise AssertionError("no bootstrap container")
+
+
+@pytest.fixture(scope="module")
+def database(postgres: Postgres, dev: Synthesized) -> Iterator[str]:
+    """An RDS-like database, bootstrapped twice with the synthesized task's own command."""
+    name = dev.spec.database.database_name
+    for sql in (
+        "CREATE ROLE rds_iam NOLOGIN",
+        f"CREATE ROLE {MASTER} LOGIN CREATEROLE CREATEDB",
+        f"CREATE DATABASE {name} OWNER {MASTER}",
+    ):
+        postgres.psql(sql)
+    # RDS lets its master create pgaudit; a plain PostgreSQL keeps that to superusers.
+    postgres.psql("CREATE EXTENSION pgaudit", database=name)
+    container = _container(dev)
+    environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert environment["BOOTSTRAP_SQL"] == render_database_bootstrap(dev.spec)
+    command = container["Command"][0]
+    assert container["EntryPoint"] == ["sh", "-c"]
+    for _ in range(2):  # a second run changes nothing and fails on nothing
+        run = postgres.run(
+            command,
+            environment={
+                **postgres.environment(user=MASTER, database=name),
+                "BOOTSTRAP_SQL": environment["BOOTSTRAP_SQL"],
+            },
+        )
+        assert run.returncode == 0, run.stderr
+    yield name
+    for sql in (
+        f"DROP DATABASE {name}",
+        "DROP ROLE IF EXISTS backend",
+        f"DROP ROLE IF EXISTS {dev.spec.database.migrator_user}",
+        f"DROP ROLE {MASTER}",
+        "DROP ROLE rds_iam",
+        "DROP ROLE IF EXISTS rds_pgaudit",
+    ):
+        postgres.psql(sql)
+
+
+def _as(postgres: Postgres, user: str, database: str, sql: str) -> tuple[int, str]:
+    result = postgres.psql(sql, user=user, database=database, check=False)
+    return result.returncode, (result.stdout + result.stderr).strip()
+
+
+def test_the_migrator_owns_the_schema_and_the_service_only_reads_and_writes(
+    postgres: Postgres, database: str, dev: Synthesized
+) -> None:
+    migrator, schema = dev.spec.database.migrator_user, dev.spec.database.schema
+    assert _as(postgres, migrator, database, "CREATE TABLE visits (id serial PRIMARY KEY, path text)")[0] == 0
+    assert _as(postgres, migrator, database, "SHOW search_path")[1] == schema
+    for user in dev.spec.database_users():
+        code, output = _as(postgres, user, database, "INSERT INTO visits (path) VALUES ('/') RETURNING id")
+        assert code == 0, output
+        assert _as(postgres, user, database, "SELECT count(*) FROM visits")[1] == "1"
+        for forbidden in (
+            "CREATE TABLE mine (id int)",
+            "CREATE TABLE public.mine (id int)",
+            "DROP TABLE visits",
+            "ALTER TABLE visits ADD COLUMN x int",
+            "CREATE ROLE intruder",
+        ):
+            code, output = _as(postgres, user, database, forbidden)
+            assert code != 0, f"{user} may {forbidden}"
+            assert "permission denied" in output or "must be owner" in output, output
+
+
+def test_every_user_signs_in_with_iam_and_has_no_password(postgres: Postgres, database: str, dev: Synthesized) -> None:
+    users = [dev.spec.database.migrator_user, *dev.spec.database_users()]
+    rows = postgres.psql(
+        "SELECT r.rolname, r.rolpassword IS NULL, r.rolsuper, pg_has_role(r.rolname, 'rds_iam', 'MEMBER') "
+        f"FROM pg_authid r WHERE r.rolname IN ({', '.join(repr(u) for u in users)}) ORDER BY 1"
+    ).stdout.splitlines()
+    assert rows == [f"{user}\tt\tf\tt" for user in sorted(users)]
+
+
+def test_the_master_keeps_its_password_sign_in(postgres: Postgres, database: str, dev: Synthesized) -> None:
+    """RDS refuses password sign-in to members of rds_iam; the master must not become one,
+    not even through the migrator it briefly joins."""
+    assert postgres.psql(f"SELECT pg_has_role('{MASTER}', 'rds_iam', 'MEMBER')").stdout.strip() == "f"
+    migrator = dev.spec.database.migrator_user
+    assert postgres.psql(f"SELECT pg_has_role('{MASTER}', '{migrator}', 'MEMBER')").stdout.strip() == "f"
+
+
+def test_no_other_role_may_connect_to_the_database(postgres: Postgres, database: str) -> None:
+    postgres.psql("CREATE ROLE stranger LOGIN")
+    try:
+        code, output = _as(postgres, "stranger", database, "SELECT 1")
+        assert code != 0
+        assert "permission denied for database" in output
+    finally:
+        postgres.psql("DROP ROLE stranger")
+
+
+def test_pgaudit_logs_the_migrators_ddl(postgres: Postgres, database: str, dev: Synthesized) -> None:
+    migrator = dev.spec.database.migrator_user
+    _as(postgres, migrator, database, "CREATE TABLE audited (id int)")
+    log = postgres.log_file.read_text()
+    assert re.search(rf"^{migrator} .*AUDIT: SESSION,\d+,\d+,DDL,CREATE TABLE", log, re.MULTILINE), log[-2000:]
+
+
+def test_the_sql_follows_the_spec() -> None:
+    sql = render_database_bootstrap(dev())
+    assert "CREATE ROLE backend LOGIN" in sql
+    assert "CREATE ROLE frontend" not in sql, "only services that use the database get a user"
+    statements = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    assert "PASSWORD" not in statements.upper()
+
+
+# --- Only the bootstrap and RDS can read the master secret -------------------------------------
+
+
+def test_only_the_bootstrap_task_can_read_the_master_secret(profile: Synthesized) -> None:
+    deployment = deployment_of(profile)
+    data = profile.stack_name("data")
+    (instance,) = deployment.resources(data, "AWS::RDS::DBInstance")
+    secret = deployment.get_att(data, instance, "MasterUserSecret.SecretArn")
+    readers = []
+    for stack in deployment.stacks:
+        for role in deployment.resources(stack, "AWS::IAM::Role"):
+            try:
+                identity = deployment.identity_policies(stack, role)
+            except Exception:  # roles with AWS-managed policies: checked below to be AWS services' own
+                assert deployment.resource(stack, role)["Properties"].get("ManagedPolicyArns"), role
+                continue
+            request = Request(
+                principal=Principal("AWS", deployment.role_arn(stack, role)),
+                action="secretsmanager:GetSecretValue",
+                resource=secret,
+                context={"aws:SecureTransport": True},
+            )
+            decision = evaluate(request, account=deployment.account, identity_policies=identity, resource_policy=None)
+            if decision.allowed:
+                readers.append(f"{stack}/{role}")
+    assert len(readers) == 1, readers
+    assert "DatabaseBootstrapTask" in readers[0], readers
+    entries = [e for e in ledger(deployment) if getattr(e, "resource", None) == secret]
+    assert {e.purpose for e in entries} == {f"{CONTAINER}: read PGUSER", f"{CONTAINER}: read PGPASSWORD"}
+
+
+def test_no_service_or_migration_task_holds_a_database_password(profile: Synthesized) -> None:
+    text = json.dumps([profile.template_json(layer)["Resources"] for layer in ("compute", "delivery")], sort_keys=True)
+    for name in ("DB_MASTER_USERNAME", "DB_MASTER_PASSWORD", "DB_PASSWORD"):
+        assert name not in text
+
+
+# --- The hook that runs the task at deploy -------------------------------------------------------
+
+hook = load_hook("database_bootstrap")
+PROPERTIES = {
+    "Cluster": "arn:aws:ecs:us-east-1:111122223333:cluster/dev-davidshaevel-cluster",
+    "TaskDefinition": "arn:aws:ecs:us-east-1:111122223333:task-definition/bootstrap:3",
+    "Container": CONTAINER,
+    "Subnets": ["subnet-0a"],
+    "SecurityGroups": ["sg-0b"],
+    "LogGroup": "/bootstrap",
+}
+TASK = "arn:aws:ecs:us-east-1:111122223333:task/dev-davidshaevel-cluster/0123abcd"
+
+
+class Ecs:
+    """ECS as the hook sees it: a task that runs, then stops with ``exit_code``."""
+
+    __test__ = False
+
+    def __init__(self, *, exit_code: int | None = 0, polls: int = 2, start_failure: str | None = None) -> None:
+        self.exit_code, self.polls, self.start_failure = exit_code, polls, start_failure
+        self.started: list[dict[str, Any]] = []
+
+    def run_task(self, **arguments: Any) -> dict[str, Any]:
+        self.started.append(arguments)
+        if self.start_failure:
+            return {"tasks": [], "failures": [{"reason": self.start_failure}]}
+        return {"tasks": [{"taskArn": TASK}], "failures": []}
+
+    def describe_tasks(self, cluster: str, tasks: list[str]) -> dict[str, Any]:
+        self.polls -= 1
+        if self.polls > 0:
+            return {"tasks": [{"taskArn": TASK, "lastStatus": "RUNNING", "containers": []}]}
+        container = {"name": CONTAINER, "exitCode": self.exit_code, "reason": ""}
+        return {"tasks": [{"taskArn": TASK, "lastStatus": "STOPPED", "stoppedReason": "Essential container exited",
+                           "containers": [container]}]}  # fmt: skip
+
+
+def _answer(request: str, ecs: Ecs, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(hook, "respond", lambda event, status, reason: sent.append((status, reason)))
+    monkeypatch.setattr(hook.time, "sleep", lambda seconds: None)
+    event = {"RequestType": request, "ResourceProperties": PROPERTIES, "ResponseURL": "https://example.invalid",
+             "StackId": "stack", "RequestId": "r", "LogicalResourceId": "Run"}  # fmt: skip
+    hook.handler(event, None, ecs)
+    (answer,) = sent
+    return answer
+
+
+def test_the_hook_runs_the_task_in_the_bootstraps_group_and_waits_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    ecs = Ecs(exit_code=0, polls=3)
+    assert _answer("Create", ecs, monkeypatch) == ("SUCCESS", "the database users are in place (task 0123abcd)")
+    (started,) = ecs.started
+    assert started["networkConfiguration"]["awsvpcConfiguration"] == {
+        "subnets": ["subnet-0a"],
+        "securityGroups": ["sg-0b"],
+        "assignPublicIp": "DISABLED",
+    }
+
+
+def test_a_failed_bootstrap_fails_the_deploy_naming_its_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    status, reason = _answer("Update", Ecs(exit_code=3), monkeypatch)
+    assert status == "FAILED"
+    assert reason.startswith("the bootstrap task 0123abcd exited 3")
+    assert reason.endswith(f"see log /bootstrap, stream {CONTAINER}/{CONTAINER}/0123abcd")
+
+
+def test_a_task_that_cannot_start_fails_the_deploy(monkeypatch: pytest.MonkeyPatch) -> None:
+    status, reason = _answer("Create", Ecs(start_failure="RESOURCE:ENI"), monkeypatch)
+    assert (status, reason) == ("FAILED", "the bootstrap task did not start: RESOURCE:ENI")
+
+
+def test_a_task_that_never_stops_fails_before_the_function_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    status, reason = _answer("Create", Ecs(polls=10_000), monkeypatch)
+    assert status == "FAILED"
+    assert reason == f"the bootstrap task 0123abcd was still RUNNING after {hook.WAIT_SECONDS} s"
+
+
+def test_deleting_the_stack_keeps_the_users(monkeypatch: pytest.MonkeyPatch) -> None:
+    ecs = Ecs()
+    assert _answer("Delete", ecs, monkeypatch) == ("SUCCESS", "the database keeps its users")
+    assert ecs.started == []

@@ -1,0 +1,213 @@
+"""Egress: every task reaches what it needs to start and run, and in prod the application
+tasks reach nothing else: their HTTPS leaves through the interface endpoints and S3.
+
+On Fargate the image pull, the awslogs driver and secrets travel through the task's own
+network interface, so its security groups decide them, and each needs its interface
+endpoint where egress is narrowed (Amazon ECS developer guide, "Migrating to Linux platform
+version 1.4.0": https://docs.aws.amazon.com/AmazonECS/latest/developerguide/platform-version-migration.html).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compliance.cloudformation_values import Deployment
+from compliance.task_egress import egress_problems
+from spec.connections import ENDPOINTS, enclosed_services, endpoint_services, internet_peers, service_peer, task_peers
+from spec.errors import SpecError
+from spec.outputs import PROBE_TASK_DEFINITION
+from spec.profiles import dev as dev_profile
+from spec.profiles import prod as prod_profile
+from tests.platform_synth import Synthesized, synth_spec
+from tests.test_access_ledger import Templates, deployment_of, templates_of
+
+ANYWHERE = "0.0.0.0/0"
+
+
+def _problems(synth: Synthesized, templates: Templates | None = None) -> list[str]:
+    deployment: Deployment = deployment_of(synth, templates)
+    return [str(p) for p in egress_problems(deployment, s3_prefix_list=synth.spec.network.s3_prefix_list)]
+
+
+def test_every_task_reaches_what_it_needs(profile: Synthesized) -> None:
+    assert _problems(profile) == []
+
+
+def _groups(template: dict[str, Any]) -> dict[str, str]:
+    """Party of the spec -> logical id of its security group."""
+    return {
+        str(body["Properties"]["GroupDescription"]).split(" ", 1)[1]: logical_id
+        for logical_id, body in template["Resources"].items()
+        if body["Type"] == "AWS::EC2::SecurityGroup"
+    }
+
+
+def _egress(template: dict[str, Any], group: str) -> list[dict[str, Any]]:
+    inline = template["Resources"][group]["Properties"].get("SecurityGroupEgress", [])
+    separate = [
+        body["Properties"]
+        for body in template["Resources"].values()
+        if body["Type"] == "AWS::EC2::SecurityGroupEgress" and body["Properties"]["GroupId"]["Fn::GetAtt"][0] == group
+    ]
+    return [*inline, *separate]
+
+
+def test_prod_application_tasks_leave_the_vpc_only_through_the_endpoints(prod: Synthesized) -> None:
+    template = prod.template_json("network")
+    groups = _groups(template)
+    for service in prod.spec.services:
+        rules = _egress(template, groups[service_peer(service)])
+        assert not [r for r in rules if r.get("CidrIp") == ANYWHERE], f"{service.name} still reaches any address"
+        https = [r for r in rules if r.get("FromPort") == 443]
+        assert {r.get("DestinationPrefixListId") for r in https} >= {prod.spec.network.s3_prefix_list}
+        assert {
+            r["DestinationSecurityGroupId"]["Fn::GetAtt"][0] for r in https if "DestinationSecurityGroupId" in r
+        } == {groups[ENDPOINTS]}
+    services = {
+        str(body["Properties"]["ServiceName"]).removeprefix(f"com.amazonaws.{prod.spec.region}."): body["Properties"]
+        for body in template["Resources"].values()
+        if body["Type"] == "AWS::EC2::VPCEndpoint" and body["Properties"].get("VpcEndpointType") == "Interface"
+    }
+    assert sorted(services) == ["ecr.api", "ecr.dkr", "logs"]
+    for props in services.values():
+        assert props["PrivateDnsEnabled"] is True
+        assert len(props["SubnetIds"]) == prod.spec.network.max_azs
+        assert props["SecurityGroupIds"] == [{"Fn::GetAtt": [groups[ENDPOINTS], "GroupId"]}]
+
+
+def test_dev_keeps_the_nat_for_everything(dev: Synthesized) -> None:
+    """No interface endpoints in dev (their price would double the network bill): every task
+    group keeps HTTPS to any address, and the free S3 gateway endpoint still carries S3."""
+    template = dev.template_json("network")
+    kinds = [
+        body["Properties"].get("VpcEndpointType", "Gateway")
+        for body in template["Resources"].values()
+        if body["Type"] == "AWS::EC2::VPCEndpoint"
+    ]
+    assert kinds == ["Gateway"]
+    groups = _groups(template)
+    for peer in task_peers(dev.spec):
+        assert any(r.get("CidrIp") == ANYWHERE for r in _egress(template, groups[peer])), peer
+
+
+# --- the check fails where AWS would ----------------------------------------------------------
+
+
+def _mutated(prod: Synthesized) -> Templates:
+    return copy.deepcopy(templates_of(prod))
+
+
+def test_an_endpoint_that_does_not_admit_a_task_is_found(prod: Synthesized) -> None:
+    """Private DNS sends Prometheus's log calls to the endpoint although its group may go anywhere."""
+    templates = _mutated(prod)
+    network = templates[prod.stack_name("network")]
+    groups = _groups(network)
+    prometheus, endpoints = groups["prometheus"], groups[ENDPOINTS]
+    for logical_id, body in list(network["Resources"].items()):
+        props = body.get("Properties", {})
+        if (
+            body["Type"] == "AWS::EC2::SecurityGroupIngress"
+            and props["GroupId"]["Fn::GetAtt"][0] == endpoints
+            and props["SourceSecurityGroupId"]["Fn::GetAtt"][0] == prometheus
+        ):
+            del network["Resources"][logical_id]
+    problems = _problems(prod, templates)
+    assert problems
+    assert all("prometheus" in p and "does not admit" in p for p in problems), problems
+    assert any("cannot reach logs" in p for p in problems)
+
+
+def test_a_public_image_in_an_enclosed_task_is_found(prod: Synthesized) -> None:
+    """The volume owner once pulled busybox from a public registry: in prod's backend group
+    that pull has nowhere to go."""
+    templates = _mutated(prod)
+    compute = templates[prod.stack_name("compute")]
+    (backend,) = [
+        body
+        for body in compute["Resources"].values()
+        if body["Type"] == "AWS::ECS::TaskDefinition"
+        and any(c["Name"] == "backend" for c in body["Properties"]["ContainerDefinitions"])
+    ]
+    owner = next(c for c in backend["Properties"]["ContainerDefinitions"] if c["Name"] == "volume-owner")
+    owner["Image"] = prod.spec.helper_images.volume_owner
+    problems = _problems(prod, templates)
+    assert len(problems) == 1, problems
+    assert "backend task" in problems[0]
+    assert "cannot reach internet" in problems[0]
+
+
+def test_s3_without_its_prefix_list_is_found(prod: Synthesized) -> None:
+    templates = _mutated(prod)
+    network = templates[prod.stack_name("network")]
+    for logical_id, body in list(network["Resources"].items()):
+        if body["Type"] == "AWS::EC2::SecurityGroupEgress" and "DestinationPrefixListId" in body["Properties"]:
+            del network["Resources"][logical_id]
+    problems = _problems(prod, templates)
+    assert problems
+    assert all("cannot reach s3" in p for p in problems), problems
+    assert {p.split(" in ")[1].split(":")[0] for p in problems} == {
+        f"{prod.spec.stack_prefix} {service_peer(s)}" for s in prod.spec.services
+    }
+
+
+def test_a_task_nothing_runs_is_named(prod: Synthesized) -> None:
+    templates = _mutated(prod)
+    del templates[prod.stack_name("delivery")]["Outputs"][PROBE_TASK_DEFINITION]
+    assert any(
+        "targets-probe task" in p and "nothing in the deployment says where it runs" in p
+        for p in _problems(prod, templates)
+    )
+
+
+# --- the spec decides -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def opened(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """prod with a backend that calls the internet and ECS Exec on the frontend."""
+    spec = prod_profile()
+    backend = replace(spec.service("backend"), reaches_internet=True)
+    frontend = replace(spec.service("frontend"), ecs_exec=True)
+    return synth_spec(Path(tmp_path_factory.mktemp("opened")), replace(spec, services=(backend, frontend)))
+
+
+def test_a_service_that_reaches_the_internet_keeps_its_way_out(opened: Synthesized) -> None:
+    template = opened.template_json("network")
+    groups = _groups(template)
+    assert any(r.get("CidrIp") == ANYWHERE for r in _egress(template, groups["service-backend"]))
+    assert not any(r.get("CidrIp") == ANYWHERE for r in _egress(template, groups["service-frontend"]))
+    # ECS Exec on an enclosed service brings its endpoints; the check proves the session can open.
+    services = sorted(
+        str(body["Properties"]["ServiceName"]).rsplit(".", 1)[-1]
+        for body in template["Resources"].values()
+        if body["Type"] == "AWS::EC2::VPCEndpoint" and body["Properties"].get("VpcEndpointType") == "Interface"
+    )
+    assert services == ["api", "dkr", "kms", "logs", "ssmmessages"]
+    assert _problems(opened) == []
+
+
+def test_who_is_enclosed_follows_the_spec() -> None:
+    dev, prod = dev_profile(), prod_profile()
+    assert enclosed_services(dev) == ()
+    assert endpoint_services(dev) == ()
+    assert internet_peers(dev) == task_peers(dev)
+    assert [s.name for s in enclosed_services(prod)] == [s.name for s in prod.services]
+    assert endpoint_services(prod) == ("ecr.api", "ecr.dkr", "logs")
+    assert set(internet_peers(prod)) == set(task_peers(prod)) - {service_peer(s) for s in prod.services}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"s3_prefix_list": "s3"}, "network.s3_prefix_list"),
+        ({"interface_endpoints": "yes"}, "network.interface_endpoints"),
+    ],
+)
+def test_bad_network_fields_are_named(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(SpecError, match=field.replace(".", r"\.")):
+        replace(prod_profile().network, **changes)

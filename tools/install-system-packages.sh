@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The Debian packages the test suite runs for real: promtool (prometheus), PostgreSQL and
+# its pgaudit extension. Installs what is missing, as root; otherwise says what to install.
+# policy-rc.d keeps the packages from starting their own daemons.
+set -euo pipefail
+
+wanted=()
+command -v promtool >/dev/null || wanted+=(prometheus)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || wanted+=(postgresql)
+command -v psql >/dev/null || wanted+=(postgresql-client)
+
+install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages: $* (apt-get install them as root)" >&2
+    exit 1
+  fi
+  local created=
+  [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; created=1; }
+  local status=0
+  { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; } || status=$?
+  [ -z "$created" ] || rm -f /usr/sbin/policy-rc.d
+  return "$status"
+}
+
+if [ "${#wanted[@]}" -gt 0 ]; then
+  install "${wanted[@]}"
+fi
+major=$(ls /usr/lib/postgresql | sort -n | tail -1)
+[ -e "/usr/lib/postgresql/${major}/lib/pgaudit.so" ] || install "postgresql-${major}-pgaudit"
