@@ -10,9 +10,20 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # per fresh checkout on the same machine; a cold cache only costs time.
 export MYPY_CACHE_DIR ?= $(or $(HOME),/tmp)/.cache/davidshaevel-platform/mypy
 
-.PHONY: install tools synth test lint typecheck snapshots diff cost bench diagram clean
+.PHONY: install tools synth test lint typecheck snapshots diff cost bench diagram images clean
 
-install: $(VENV)/.installed node_modules/.installed
+# Checked while the Makefile is read, so a missing TAG stops before installing anything.
+ifneq ($(filter images,$(MAKECMDGOALS)),)
+ifeq ($(TAG),)
+$(error TAG is required: make images ENV=$(ENV) TAG=sha-<commit> (TAG=initial for a first deploy))
+endif
+endif
+
+# The reference services' own dependencies, which the tests run them with.
+SERVICE_PACKAGES := $(wildcard services/*/package.json)
+SERVICE_MODULES := $(SERVICE_PACKAGES:%/package.json=%/node_modules/.installed)
+
+install: $(VENV)/.installed node_modules/.installed $(SERVICE_MODULES)
 
 # Debian packages the suite runs for real: promtool, PostgreSQL and pgaudit.
 tools:
@@ -25,6 +36,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+services/%/node_modules/.installed: services/%/package.json services/%/package-lock.json node_modules/.installed
+	cd services/$* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## synth: synthesize every stack of a profile into cdk.out (make synth ENV=prod)
@@ -52,12 +67,14 @@ snapshots: install
 ## credentials needed; fails when a stateful resource would be replaced or removed
 BASE ?= $(shell git merge-base HEAD origin/main 2>/dev/null || git merge-base HEAD main 2>/dev/null || echo HEAD)
 diff: install
-	rm -rf cdk.out base.out .base
+	@git rev-parse --verify --quiet "$(BASE)^{commit}" >/dev/null || \
+	  { echo "make diff: BASE=$(BASE) names no commit, branch or tag here (try BASE=HEAD~1 or BASE=origin/main)" >&2; exit 2; }
+	rm -rf base.out .base
 	git worktree add --detach --force .base $(BASE) >/dev/null
 	ln -s $(CURDIR)/.venv .base/.venv && ln -s $(CURDIR)/node_modules .base/node_modules
 	cd .base && cdk synth --quiet -c env=$(ENV) -o $(CURDIR)/base.out >/dev/null; status=$$?; \
 	  cd $(CURDIR) && git worktree remove --force .base; exit $$status
-	cdk synth --quiet -c env=$(ENV) >/dev/null
+	rm -rf cdk.out && cdk synth --quiet -c env=$(ENV) >/dev/null
 	@for template in cdk.out/*.template.json; do \
 	  stack=$$(basename $$template .template.json); \
 	  if [ -f base.out/$$stack.template.json ]; then \
@@ -67,6 +84,10 @@ diff: install
 	@echo "Released images (a deploy keeps them; python -m tools.release show --env $(ENV) prints the deployed tags):"
 	python -m tools.release parameters cdk.out --env $(ENV)
 	python -m tools.state_guard base.out cdk.out
+
+## images: build every service's image from services/ and push it with TAG (make images ENV=dev TAG=sha-4f2a9c1; DRY_RUN=1 prints the commands)
+images: install
+	python -m tools.images --env $(ENV) --tag '$(TAG)' $(if $(SERVICES),--service $(SERVICES)) $(if $(DRY_RUN),--dry-run)
 
 ## cost: the profile's fixed monthly cost at list prices (make cost ENV=prod)
 cost: synth

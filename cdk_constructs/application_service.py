@@ -127,7 +127,14 @@ class ApplicationService(Construct):
         callee_urls: dict[str, str],
         database: PostgresDatabase | None,
     ) -> ecs.ContainerDefinition:
-        environment = {"PORT": str(service.container_port), **callee_urls}
+        # Where to listen and which paths to serve, from the spec: the reference services read
+        # them, so a changed port or path in the spec needs no change in the image.
+        environment = {
+            "PORT": str(service.container_port),
+            "HEALTH_CHECK_PATH": service.health_check_path,
+            "METRICS_PATH": service.metrics_path,
+            **callee_urls,
+        }
         if database is not None:
             environment.update(database_environment(database, user=service.database_user))
         image = ecs.ContainerImage.from_ecr_repository(repository, tag=image_tag)

@@ -98,10 +98,13 @@ class GitHubDeployRoles(Construct):
                 role_name=spec.release_role_name(environment),
                 subject=spec.environment_subject(release_environment),
                 description=f"Jobs of {spec.repository} in GitHub environment {release_environment}: release",
+                session=Duration.hours(spec.release_session_hours),
             )
             self._grant_release(self.release_roles[environment], environment)
 
-    def _role(self, construct_id: str, *, role_name: str, subject: str, description: str) -> iam.Role:
+    def _role(
+        self, construct_id: str, *, role_name: str, subject: str, description: str, session: Duration = MAX_SESSION
+    ) -> iam.Role:
         return iam.Role(
             self,
             construct_id,
@@ -117,7 +120,7 @@ class GitHubDeployRoles(Construct):
                     }
                 },
             ),
-            max_session_duration=MAX_SESSION,
+            max_session_duration=session,
         )
 
     def _bootstrap_role(self, kind: str) -> str:

@@ -21,6 +21,7 @@ from spec.connections import (
     HTTPS_PORT,
     LOAD_BALANCER,
     PROMETHEUS,
+    SMOKE_TESTS,
     TARGETS_PROBE,
     NetworkPath,
     enclosed_services,
@@ -116,6 +117,10 @@ class PlatformSecurityGroups(Construct):
     @property
     def targets_probe(self) -> ec2.ISecurityGroup:
         return self._groups[TARGETS_PROBE]
+
+    @property
+    def smoke_tests(self) -> ec2.ISecurityGroup:
+        return self._groups[SMOKE_TESTS]
 
     @property
     def database_bootstrap(self) -> ec2.ISecurityGroup:

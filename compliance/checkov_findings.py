@@ -101,6 +101,11 @@ def load_accepted(path: Path = ACCEPTED) -> list[Accepted]:
 
 def run_checkov(templates: Sequence[Path]) -> list[tuple[Path, str, str, str]]:
     """(template, check id, resource type, logical id) of every failed check, from one offline run."""
+    return checkov_results(start_checkov(templates), templates)
+
+
+def start_checkov(templates: Sequence[Path]) -> subprocess.Popen[str]:
+    """checkov over ``templates``, running; ``checkov_results`` waits for it."""
     environment = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE"}
     command = [
         str(Path(sys.executable).with_name("checkov")),
@@ -113,11 +118,16 @@ def run_checkov(templates: Sequence[Path]) -> list[tuple[Path, str, str, str]]:
         "json",
         *(arg for template in templates for arg in ("--file", str(template))),
     ]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+
+
+def checkov_results(process: subprocess.Popen[str], templates: Sequence[Path]) -> list[tuple[Path, str, str, str]]:
+    """(template, check id, resource type, logical id) of every failed check of a run."""
+    stdout, stderr = process.communicate(timeout=600)
     # Exit code 1 means "something failed", which is what we read; anything else is an error.
-    result = subprocess.run(command, capture_output=True, text=True, env=environment, check=False, timeout=600)
-    if result.returncode not in (0, 1):
-        raise RuntimeError(f"checkov failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
-    reports: Any = json.loads(result.stdout)
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"checkov failed ({process.returncode}): {stderr.strip()[-2000:]}")
+    reports: Any = json.loads(stdout)
     by_name = {template.name: template for template in templates}
     failed = []
     for report in reports if isinstance(reports, list) else [reports]:

@@ -18,7 +18,9 @@ the group's rules reach them:
 - any other AWS service, or an image outside the account's ECR: 443 out to any address,
   through the NAT.
 
-A database sign-in with IAM authentication needs no call: the token is signed locally.
+A database sign-in with IAM authentication needs no call: the token is signed locally. A
+URL in a container's environment whose host is outside the platform's private DNS namespace
+(the smoke tests' public URL) is a call to the internet.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from compliance.cloudformation_values import Deployment, TemplateError
 from spec.outputs import PROBE_SECURITY_GROUP, PROBE_TASK_DEFINITION
 
 HTTPS = 443
+_URL = re.compile(r"^https?://")
 INTERNET = "internet"
 S3 = "s3"
 
@@ -185,7 +189,7 @@ class _Tasks:
         props = self.d.resolve(stack, self.d.resource(stack, logical_id)["Properties"])
         return f"{_first_essential(props['ContainerDefinitions'])} task ({stack}/{logical_id})"
 
-    def needs(self, arn: str, *, ecs_exec: bool) -> Iterator[Need]:
+    def needs(self, arn: str, *, ecs_exec: bool, namespace: str) -> Iterator[Need]:
         stack, logical_id = self.by_arn[arn]
         props = self.d.resolve(stack, self.d.resource(stack, logical_id)["Properties"])
         task = self.label(arn)
@@ -205,6 +209,10 @@ class _Tasks:
             command = [str(part) for part in container.get("Command", [])]
             if command[:2] == ["s3", "cp"]:
                 yield Need(task, S3, f"{name} copies from S3")
+            for variable in container.get("Environment", []):
+                host = urlsplit(str(variable["Value"])).hostname if _URL.match(str(variable["Value"])) else None
+                if host is not None and not (host == namespace or host.endswith(f".{namespace}")):
+                    yield Need(task, INTERNET, f"{name} calls {variable['Name']}={variable['Value']}")
         if ecs_exec:
             yield Need(task, "ssmmessages", "ECS Exec's agent opens its channels")
             yield Need(task, "kms", "ECS Exec's session is encrypted with a KMS key")
@@ -254,8 +262,9 @@ def _state_machine_runs(states: Mapping[str, Any]) -> Iterator[tuple[str, tuple[
             yield from _state_machine_runs(state["ItemProcessor"]["States"])
 
 
-def egress_problems(deployment: Deployment, *, s3_prefix_list: str) -> list[Problem | str]:
-    """Every need some group of a task cannot reach, and every task nothing runs."""
+def egress_problems(deployment: Deployment, *, s3_prefix_list: str, namespace: str) -> list[Problem | str]:
+    """Every need some group of a task cannot reach, and every task nothing runs; ``namespace``
+    is the platform's private DNS namespace, whose names stay inside the VPC."""
     network, tasks = _Network(deployment), _Tasks(deployment)
     problems: list[Problem | str] = []
     placed: set[str] = set()
@@ -266,7 +275,7 @@ def egress_problems(deployment: Deployment, *, s3_prefix_list: str) -> list[Prob
         placed.add(arn)
         if not groups:
             problems.append(f"{tasks.label(arn)} runs in no security group")
-        for need in tasks.needs(arn, ecs_exec=ecs_exec):
+        for need in tasks.needs(arn, ecs_exec=ecs_exec, namespace=namespace):
             for group in groups:
                 why = network.reach(group, need.destination, s3_prefix_list=s3_prefix_list)
                 if why is not None:

@@ -29,6 +29,7 @@ from spec.profiles import PROFILES, PROJECT, REGION
 CI_KEY = "ci"
 """Context key: ``-c ci=true`` adds the CI stack to the app."""
 PROVIDER_KEY = "ci_oidc_provider_arn"
+CONTEXT_KEYS = (CI_KEY, PROVIDER_KEY)
 """Context key: an account's existing GitHub provider, used instead of creating one."""
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -138,6 +139,15 @@ class CiSpec:
     def environment_subject(self, github_environment: str) -> str:
         """The ``sub`` of any job that names the GitHub environment, whatever its event."""
         return f"repo:{self.repository}:environment:{github_environment}"
+
+    @property
+    def release_session_hours(self) -> int:
+        """How long a release role's session may last: the release workflow builds the images
+        (half an hour at most, under QEMU) and then waits for the longest release any of the
+        environments allows (``delivery.release_timeout_minutes``); credentials that expire
+        first would leave a release running with nobody watching it."""
+        longest = max(PROFILES[environment]().delivery.release_timeout_minutes for environment in self.environments)
+        return min(12, -(-(longest + 30) // 60))
 
     def stack_prefix(self, environment: str) -> str:
         """``dev-davidshaevel``: as ``PlatformSpec.stack_prefix``."""

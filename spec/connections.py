@@ -22,6 +22,8 @@ GRAFANA = "grafana"
 TARGETS_PROBE = "targets-probe"
 # The one-off task that creates the database users with the master credentials.
 DATABASE_BOOTSTRAP = "database-bootstrap"
+# The release's smoke tests: they call the API service and the public URL.
+SMOKE_TESTS = "smoke-tests"
 # The interface VPC endpoints' network interfaces, where the network has them.
 ENDPOINTS = "interface-endpoints"
 HTTPS_PORT = 443
@@ -42,6 +44,7 @@ def peers(spec: PlatformSpec) -> tuple[str, ...]:
         PROMETHEUS,
         *grafana,
         TARGETS_PROBE,
+        SMOKE_TESTS,
         DATABASE_BOOTSTRAP,
         DATABASE,
         FILE_SYSTEM,
@@ -52,7 +55,14 @@ def peers(spec: PlatformSpec) -> tuple[str, ...]:
 def task_peers(spec: PlatformSpec) -> tuple[str, ...]:
     """The parties that run as Fargate tasks: they pull images and call AWS APIs over HTTPS."""
     grafana = (GRAFANA,) if spec.grafana else ()
-    return (*(service_peer(s) for s in spec.services), PROMETHEUS, *grafana, TARGETS_PROBE, DATABASE_BOOTSTRAP)
+    return (
+        *(service_peer(s) for s in spec.services),
+        PROMETHEUS,
+        *grafana,
+        TARGETS_PROBE,
+        SMOKE_TESTS,
+        DATABASE_BOOTSTRAP,
+    )
 
 
 def enclosed_services(spec: PlatformSpec) -> tuple[ServiceSpec, ...]:
@@ -136,17 +146,15 @@ def required_paths(spec: PlatformSpec) -> tuple[NetworkPath, ...]:
                     purpose=f"{service.name} connects to PostgreSQL",
                 )
             )
-    delivery = spec.delivery
-    if delivery.smoke_test_service == delivery.api_service:
-        api = spec.service(delivery.api_service)
-        paths.append(
-            NetworkPath(
-                source=service_peer(api),
-                destination=service_peer(api),
-                port=api.container_port,
-                purpose=f"smoke tests in {api.name}'s group call {api.name}",
-            )
+    api = spec.service(spec.delivery.api_service)
+    paths.append(
+        NetworkPath(
+            source=SMOKE_TESTS,
+            destination=service_peer(api),
+            port=api.container_port,
+            purpose=f"the smoke tests call {api.name}",
         )
+    )
     if spec.grafana is not None:
         paths.append(
             NetworkPath(

@@ -5,13 +5,19 @@ Only ``app.py`` reads context; it hands the raw mapping here. Keys:
 - ``env``: the profile, ``dev`` (default) or ``prod``.
 - ``<service>_image_tag`` is refused: images are released by the deployment state machine,
   and a deploy keeps the released tags (README, "Releasing an image").
-- ``<service>_ecs_exec``: ``true`` or ``false``, switches ECS Exec for the service.
+- ``<service>_ecs_exec``: ``true`` or ``false``, switches ECS Exec for the service (also
+  ``prometheus_ecs_exec`` and, where Grafana runs, ``grafana_ecs_exec``).
+
+Any other key is refused, naming the keys the app knows and, for a near miss (``ENV``,
+``environment``, ``backendImageTag``), the key meant; the CDK's own keys (feature flags,
+``aws:cdk:*`` settings, lookups) all contain ``:`` or start with ``@``.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from spec.errors import SpecError
@@ -20,6 +26,8 @@ from spec.profiles import DEFAULT_PROFILE, PROFILES
 
 PROFILE_KEY = "env"
 _OVERRIDE_KEY = re.compile(r"^(?P<service>[a-z][a-z0-9-]*)_(?P<setting>image_tag|ecs_exec)$")
+# Words people use for the profile.
+_PROFILE_SYNONYMS = frozenset({"env", "environment", "environ", "profile", "stage"})
 
 
 def parse_bool(key: str, value: object) -> bool:
@@ -79,3 +87,50 @@ def apply_overrides(spec: PlatformSpec, context: Mapping[str, object]) -> Platfo
         for service in spec.services
     )
     return replace(spec, services=services, prometheus=prometheus, grafana=grafana)
+
+
+def platform_keys(spec: PlatformSpec) -> tuple[str, ...]:
+    """The context keys the platform's stacks read, for ``spec``'s services."""
+    exec_targets = [service.name for service in spec.services] + [spec.prometheus.name]
+    if spec.grafana is not None:
+        exec_targets.append("grafana")
+    return (PROFILE_KEY, *(f"{name}_ecs_exec" for name in exec_targets))
+
+
+def is_cdk_key(key: str) -> bool:
+    """Keys the CDK itself sets or reads: feature flags (``@aws-cdk/...``), the CLI's
+    settings (``aws:cdk:...``) and cached lookups (``availability-zones:account=...``)."""
+    return ":" in key or key.startswith("@")
+
+
+def _normalised(key: str) -> str:
+    """``backendImageTag`` -> ``backend_image_tag``; ``ENV`` -> ``env``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).replace("-", "_").lower()
+
+
+def _meant(key: str, candidates: list[str]) -> str | None:
+    normalised = _normalised(key)
+    if normalised in candidates:
+        return normalised
+    if normalised in _PROFILE_SYNONYMS:
+        return PROFILE_KEY
+    close = difflib.get_close_matches(normalised, candidates, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def refuse_unknown_keys(context: Mapping[str, object], known: Iterable[str], *, spec: PlatformSpec) -> None:
+    """A key that is neither the CDK's nor in ``known`` (nor a refused image-tag key, which
+    ``apply_overrides`` explains) ends the app, naming the key meant if it is a near miss."""
+    known = list(known)
+    tags = [f"{service.name}_image_tag" for service in spec.services]
+    for key in sorted(context):
+        if is_cdk_key(key) or key in known or key in tags:
+            continue
+        meant = _meant(key, [*known, *tags])
+        hint = f"did you mean {meant}? " if meant else ""
+        if meant in tags:
+            hint = (
+                f"did you mean {meant}? That is refused too: image tags are released, not deployed "
+                f"(`python -m tools.release start --env {spec.environment} --tag <tag>`); "
+            )
+        raise SpecError(f"context {key}", context[key], f"unknown key; {hint}the app reads {', '.join(known)}")

@@ -21,6 +21,8 @@ PROBE_SECURITY_GROUP = "TargetsProbeSecurityGroup"
 PROBE_LOG_GROUP = "TargetsProbeLogGroup"
 PROBE_CONTAINER = "targets-probe"
 RELEASED_IMAGE_TAG = "ReleasedImageTag"
+PUBLIC_URL = "PublicUrl"
+"""The compute stack's: where viewers reach the platform (CloudFront, or the named domain)."""
 TASK_DEFINITION_ARN = "TaskDefinitionArn"
 
 

@@ -136,6 +136,7 @@ class ComputeStack(Stack):
             logs_key=logs_key,
             log_retention_days=spec.log_retention_days,
         )
+        CfnOutput(self, outputs.PUBLIC_URL, value=self.edge.public_url)
 
     def _outputs(self) -> None:
         """What the verify command needs to find the running platform."""

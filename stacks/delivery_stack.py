@@ -79,6 +79,8 @@ class DeliveryStack(Stack):
             environment={
                 "API_URL": spec.service_url(spec.service(delivery.api_service)),
                 "WEB_URL": compute.edge.public_url,
+                # Paths the edge must answer 404 to: the smoke tests check it from outside.
+                "INTERNAL_PATHS": ",".join(spec.edge_internal_paths()),
             },
             logs_key=data.logs_key,
             log_retention_days=spec.log_retention_days,
@@ -115,19 +117,21 @@ class DeliveryStack(Stack):
                 subnets=tuple(s.subnet_id for s in subnets),
                 topic_arn=observability.alarms.topic.topic_arn,
                 repositories={s.name: repositories.repository_name(s) for s in spec.services},
+                # Migrations run in their service's group (its path to the database); the
+                # smoke tests in their own, which reaches the API service and the internet.
                 migrations=self._run(
                     "Migrations",
                     self.migrations,
                     service=migrating,
                     repositories=repositories,
-                    security_groups=security_groups,
+                    security_group=security_groups.service(migrating),
                 ),
                 smoke_tests=self._run(
                     "SmokeTests",
                     self.smoke_tests,
                     service=smoke_service,
                     repositories=repositories,
-                    security_groups=security_groups,
+                    security_group=security_groups.smoke_tests,
                 ),
             ),
             one_off_task_definitions=[self.migrations.task_definition, self.smoke_tests.task_definition],
@@ -154,12 +158,12 @@ class DeliveryStack(Stack):
         *,
         service: ServiceSpec,
         repositories: ImageRepositories,
-        security_groups: PlatformSecurityGroups,
+        security_group: ec2.ISecurityGroup,
     ) -> OneOffRun:
-        """A one-off task as the release runs it: on ``service``'s image, in its security group."""
+        """A one-off task as the release runs it: on ``service``'s image, in ``security_group``."""
         return OneOffRun(
             step=step,
             task_definition_arn=task.task_definition.task_definition_arn,
             repository_uri=repositories.repository(service, used_from=self).repository_uri,
-            security_group_id=sealed(self, f"{step}Group", security_groups.service(service)).security_group_id,
+            security_group_id=sealed(self, f"{step}Group", security_group).security_group_id,
         )

@@ -22,6 +22,7 @@ from stacks.platform import PlatformStacks, add_compliance_checks, build_platfor
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("network", "data", "compute", "observability", "delivery")
+PROFILE_NAMES = ("dev", "prod")
 
 # Settings the CLI would add; fixed here so templates do not vary by machine.
 _TEST_CONTEXT: dict[str, Any] = {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.platform_synth import ROOT
 
+KNOWN = "env, backend_ecs_exec, frontend_ecs_exec, prometheus_ecs_exec, grafana_ecs_exec, ci, ci_oidc_provider_arn"
 CASES = {
     "unknown profile": (
         {"env": "staging"},
@@ -19,6 +20,11 @@ CASES = {
     "non-boolean toggle": (
         {"backend_ecs_exec": "maybe"},
         "error: context backend_ecs_exec: must be true or false (got 'maybe')",
+    ),
+    # `cdk synth -c ENV=prod` once synthesized dev, silently.
+    "misspelt profile key": (
+        {"ENV": "prod"},
+        f"error: context ENV: unknown key; did you mean env? the app reads {KNOWN} (got 'prod')",
     ),
 }
 

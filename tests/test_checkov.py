@@ -3,6 +3,9 @@ in compliance/checkov_accepted.yaml, and every listed finding still occurs."""
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,15 +15,16 @@ from compliance.checkov_findings import (
     Accepted,
     AcceptedListError,
     Finding,
+    checkov_results,
     compare,
     findings_of,
     load_accepted,
-    run_checkov,
+    start_checkov,
 )
 from spec.ci import ci
 from stacks.ci_stack import build_ci
-from tests.conftest import PROFILE_NAMES
-from tests.platform_synth import LAYERS, Synthesized, new_app
+from tests import background
+from tests.platform_synth import LAYERS, PROFILE_NAMES, Synthesized, new_app
 
 # The CI stack's template is checked too, as a profile of its own.
 CI = "ci"
@@ -35,23 +39,37 @@ def _construct_paths(stack: Stack) -> dict[tuple[str, str], str]:
     }
 
 
-@pytest.fixture(scope="module")
-def findings(synthesized: dict[str, Synthesized], tmp_path_factory: pytest.TempPathFactory) -> list[Finding]:
+@dataclass
+class CheckovRun:
+    process: subprocess.Popen[str]
+    profile_of: dict[Path, str]
+    paths: dict[tuple[str, str], str]
+
+
+def start_run(synthesized: dict[str, Synthesized]) -> tuple[CheckovRun, list[subprocess.Popen[str]]]:
     """One checkov run over every template of both profiles and the CI stack (its start-up is
-    most of its time)."""
+    most of its time); started as soon as the profiles are synthesized (tests/background.py)."""
     profile_of: dict[Path, str] = {}
     paths: dict[tuple[str, str], str] = {}
     for name, synth in synthesized.items():
         for layer in LAYERS:
             profile_of[synth.outdir / f"{synth.stack_name(layer)}.template.json"] = name
             paths.update(_construct_paths(getattr(synth.stacks, layer)))
-    outdir = tmp_path_factory.mktemp("cdk-ci")
+    outdir = Path(tempfile.mkdtemp(prefix="cdk-ci-"))
     app = new_app(outdir)
     ci_stack = build_ci(app, ci())
     app.synth()
     profile_of[outdir / f"{ci_stack.stack_name}.template.json"] = CI
     paths.update(_construct_paths(ci_stack))
-    return findings_of(run_checkov(sorted(profile_of)), profile_of=profile_of, paths=paths)
+    process = start_checkov(sorted(profile_of))
+    return CheckovRun(process, profile_of, paths), [process]
+
+
+@pytest.fixture(scope="module")
+def findings(synthesized: dict[str, Synthesized]) -> list[Finding]:
+    run = background.take("checkov", lambda: start_run(synthesized))
+    failed = checkov_results(run.process, sorted(run.profile_of))
+    return findings_of(failed, profile_of=run.profile_of, paths=run.paths)
 
 
 def test_every_finding_is_fixed_or_listed_with_its_reason(findings: list[Finding]) -> None:

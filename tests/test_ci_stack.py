@@ -31,6 +31,7 @@ from compliance.iam_evaluator import Principal, Request, evaluate
 from spec.ci import CiSpec, ci, ci_from_context
 from spec.errors import SpecError
 from spec.model import release_state_machine_name
+from spec.profiles import PROFILES
 from stacks.ci_stack import build_ci
 from tests.platform_synth import LAYERS, new_app
 from tests.test_app_cli import assert_each_refused_in_one_line
@@ -223,12 +224,15 @@ def test_each_role_trusts_exactly_the_audience_and_one_subject(synthesized: CiAp
         assert not set("*?") & set(subject)
 
 
-def test_roles_have_fixed_names_one_hour_sessions_and_no_managed_policies(synthesized: CiApp) -> None:
+def test_roles_have_fixed_names_short_sessions_and_no_managed_policies(synthesized: CiApp) -> None:
     resources = synthesized.template()["Resources"]
     assert not [r for r in resources.values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    release_roles = {CI.release_role_name(env) for env in CI.environments}
     for name, logical_id in synthesized.roles().items():
         props = resources[logical_id]["Properties"]
-        assert props["MaxSessionDuration"] == 3600, name
+        # A release outlasts an hour (images built, then up to the longest release timeout).
+        expected = 3600 * CI.release_session_hours if name in release_roles else 3600
+        assert props["MaxSessionDuration"] == expected, name
         assert "ManagedPolicyArns" not in props, name
         assert "Policies" not in props, name
     # What the app-wide IAMNoInlinePolicy acknowledgment claims: each policy is one role's own.
@@ -422,3 +426,9 @@ CLI_CASES = {
 
 def test_bad_ci_context_ends_the_app_with_one_line_and_no_output(tmp_path: Path) -> None:
     assert_each_refused_in_one_line(tmp_path, CLI_CASES)
+
+
+def test_a_release_session_outlasts_the_longest_release() -> None:
+    longest = max(PROFILES[env]().delivery.release_timeout_minutes for env in CI.environments)
+    assert CI.release_session_hours * 60 >= longest + 30
+    assert CI.release_session_hours <= 12, "IAM's limit for a role's sessions"

@@ -20,10 +20,8 @@ from compliance.iam_evaluator import Principal, Request, evaluate
 from spec.profiles import dev
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
-from tests.postgres import Postgres
+from tests.postgres import MASTER, Postgres, rds_like_database
 from tests.test_access_ledger import deployment_of
-
-MASTER = "platform_master"
 
 
 def _container(synth: Synthesized) -> dict[str, Any]:
@@ -39,39 +37,18 @@ def _container(synth: Synthesized) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def database(postgres: Postgres, dev: Synthesized) -> Iterator[str]:
     """An RDS-like database, bootstrapped twice with the synthesized task's own command."""
-    name = dev.spec.database.database_name
-    for sql in (
-        "CREATE ROLE rds_iam NOLOGIN",
-        f"CREATE ROLE {MASTER} LOGIN CREATEROLE CREATEDB",
-        f"CREATE DATABASE {name} OWNER {MASTER}",
-    ):
-        postgres.psql(sql)
-    # RDS lets its master create pgaudit; a plain PostgreSQL keeps that to superusers.
-    postgres.psql("CREATE EXTENSION pgaudit", database=name)
     container = _container(dev)
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert environment["BOOTSTRAP_SQL"] == render_database_bootstrap(dev.spec)
-    command = container["Command"][0]
     assert container["EntryPoint"] == ["sh", "-c"]
-    for _ in range(2):  # a second run changes nothing and fails on nothing
-        run = postgres.run(
-            command,
-            environment={
-                **postgres.environment(user=MASTER, database=name),
-                "BOOTSTRAP_SQL": environment["BOOTSTRAP_SQL"],
-            },
-        )
-        assert run.returncode == 0, run.stderr
-    yield name
-    for sql in (
-        f"DROP DATABASE {name}",
-        "DROP ROLE IF EXISTS backend",
-        f"DROP ROLE IF EXISTS {dev.spec.database.migrator_user}",
-        f"DROP ROLE {MASTER}",
-        "DROP ROLE rds_iam",
-        "DROP ROLE IF EXISTS rds_pgaudit",
-    ):
-        postgres.psql(sql)
+    with rds_like_database(
+        postgres,
+        name=dev.spec.database.database_name,
+        bootstrap_command=container["Command"][0],
+        bootstrap_sql=environment["BOOTSTRAP_SQL"],
+        users=[dev.spec.database.migrator_user, *dev.spec.database_users()],
+    ) as name:
+        yield name
 
 
 def _as(postgres: Postgres, user: str, database: str, sql: str) -> tuple[int, str]:

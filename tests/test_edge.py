@@ -26,8 +26,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_constructs.edge_distribution import EdgeDistribution
 from spec import PlatformSpec, ServiceSpec
 from spec.profiles import PROFILES
-from tests.conftest import PROFILE_NAMES
-from tests.platform_synth import ROOT, Synthesized, synth_spec
+from tests.platform_synth import PROFILE_NAMES, ROOT, Synthesized, synth_spec
 
 NODE = ROOT / "node_modules" / ".bin" / "node"
 SECURITY_HEADERS_POLICY = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # AWS's managed SecurityHeadersPolicy

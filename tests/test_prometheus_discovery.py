@@ -1,5 +1,6 @@
 """The real Prometheus discovers and scrapes every service of the spec through
-Cloud Map-style DNS SRV records, inside an isolated network namespace."""
+Cloud Map-style DNS SRV records, inside an isolated network namespace, where each task is
+the reference service itself (services/<image>, its image's command, the pinned Node)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,20 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cdk_constructs.rendered_config import render_prometheus_config
-from spec import PlatformSpec
+from spec import PlatformSpec, ServiceSpec
 from spec.profiles import dev
+from tests import background
 from tests.discovery import run_in_namespace
+from tests.reference_services import SERVICES, base_environment, dockerfile_command
 from tests.variants import with_third_service
 
 INSTANCES_PER_SERVICE = 2
@@ -42,7 +46,28 @@ def _namespaces_unavailable() -> str | None:
 UNAVAILABLE = _namespaces_unavailable()
 
 
-def _plan(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
+def _task_environment(spec: PlatformSpec, service: ServiceSpec, home: Path) -> dict[str, str]:
+    """What the task definition gives the container, with the database nowhere (metrics must
+    not depend on it) and callees by their Cloud Map names, which the namespace's DNS answers."""
+    environment = {
+        **base_environment(home),
+        "PORT": str(service.container_port),
+        "HEALTH_CHECK_PATH": service.health_check_path,
+        "METRICS_PATH": service.metrics_path,
+        **{f"{name.upper()}_URL": spec.service_url(spec.service(name)) for name in service.calls},
+    }
+    if service.uses_database:
+        environment.update(
+            DB_HOST="127.0.0.1",
+            DB_PORT="9",
+            DB_NAME=spec.database.database_name,
+            DB_USER=service.database_user,
+            DB_IAM_AUTH="true",
+        )
+    return environment
+
+
+def _plan(spec: PlatformSpec, directory: Path, images: dict[str, str]) -> dict[str, Any]:
     fast = replace(
         spec.prometheus,
         scrape_interval_seconds=FAST,
@@ -52,12 +77,18 @@ def _plan(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
     config = directory / "prometheus.yml"
     config.write_text(render_prometheus_config(replace(spec, prometheus=fast)))
     services = []
+    home = directory / "home"
+    home.mkdir()
     for index, service in enumerate(spec.services):
+        image = SERVICES / images.get(service.name, service.name)
         services.append(
             {
                 "dns_name": spec.dns_name(service),
                 "port": service.container_port,
                 "metrics_path": service.metrics_path,
+                "command": dockerfile_command(image),
+                "directory": str(image),
+                "environment": _task_environment(spec, service, home),
                 "instances": [
                     # Cloud Map names each SRV target <instance id>.<service>.<namespace>.
                     {"id": f"{index:02x}{replica:02x}" + "0" * 28, "address": f"127.0.{index + 1}.{replica + 2}"}
@@ -108,39 +139,66 @@ def _finish(process: subprocess.Popen[str]) -> dict[str, Any]:
     return result
 
 
-VARIANTS: dict[str, Callable[[], PlatformSpec]] = {
-    "dev profile": dev,
-    "dev profile with a third service": lambda: with_third_service(dev()),
+# Each variant, and the reference image any service without one of its own runs.
+VARIANTS: dict[str, tuple[Callable[[], PlatformSpec], dict[str, str]]] = {
+    "dev profile": (dev, {}),
+    "dev profile with a third service": (lambda: with_third_service(dev()), {"admin": "backend"}),
 }
 
 
-@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
-def test_every_target_of_every_job_is_up(tmp_path: Path, record_property: Any) -> None:
-    """Each variant in a namespace of its own, run side by side."""
+@dataclass
+class Run:
+    variant: str
+    spec: PlatformSpec
+    plan: dict[str, Any]
+    directory: Path
+    process: subprocess.Popen[str]
+
+
+def start_runs() -> tuple[list[Run], list[subprocess.Popen[str]]]:
+    """Each variant in a namespace of its own, side by side; started as the session starts
+    (tests/background.py), since it mostly waits for Prometheus."""
+    root = Path(tempfile.mkdtemp(prefix="discovery-"))
     runs = []
-    for index, (variant, build) in enumerate(VARIANTS.items()):
-        directory = tmp_path / f"run{index}"
+    for index, (variant, (build, images)) in enumerate(VARIANTS.items()):
+        directory = root / f"run{index}"
         directory.mkdir()
         spec = build()
-        plan = _plan(spec, directory)
+        plan = _plan(spec, directory, images)
         (directory / "plan.json").write_text(json.dumps(plan))
         resolv = directory / "resolv.conf"
         resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")
-        runs.append((variant, spec, plan, directory, _start(directory / "plan.json", resolv)))
-    for variant, spec, plan, directory, process in runs:
-        result = _finish(process)
-        record_property("seconds_until_all_targets_up", f"{result['seconds']} s ({variant})")
-        jobs = {service.name: service for service in spec.services}
-        seen = {(t["job"], t["instance"]) for t in result["targets"]}
-        expected = {(spec.prometheus.name, f"127.0.0.1:{spec.prometheus.port}")} | {
-            (service["dns_name"].split(".")[0], f"{instance['id']}.{service['dns_name']}:{service['port']}")
-            for service in plan["services"]
-            for instance in service["instances"]
-        }
-        log = (directory / "prometheus.log").read_text()[-2000:]
-        assert seen == expected, f"{variant}: {result}\n{log}"
-        down = [t for t in result["targets"] if t["health"] != "up"]
-        assert down == [], f"{variant}: not up after {result['seconds']} s: {down}\n{log}"
-        for target in result["targets"]:
-            if target["job"] in jobs:
-                assert target["url"].endswith(jobs[target["job"]].metrics_path)
+        runs.append(Run(variant, spec, plan, directory, _start(directory / "plan.json", resolv)))
+    return runs, [run.process for run in runs]
+
+
+@pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
+def test_every_target_of_every_job_is_up(record_property: Any) -> None:
+    runs = background.take("discovery", start_runs)
+    try:
+        for run in runs:
+            _check(run, record_property)
+    finally:
+        shutil.rmtree(runs[0].directory.parent, ignore_errors=True)
+
+
+def _check(run: Run, record_property: Any) -> None:
+    variant, spec, plan, directory, process = run.variant, run.spec, run.plan, run.directory, run.process
+    result = _finish(process)
+    record_property("seconds_until_all_targets_up", f"{result['seconds']} s ({variant})")
+    jobs = {service.name: service for service in spec.services}
+    seen = {(t["job"], t["instance"]) for t in result["targets"]}
+    expected = {(spec.prometheus.name, f"127.0.0.1:{spec.prometheus.port}")} | {
+        (service["dns_name"].split(".")[0], f"{instance['id']}.{service['dns_name']}:{service['port']}")
+        for service in plan["services"]
+        for instance in service["instances"]
+    }
+    log = (directory / "prometheus.log").read_text()[-2000:]
+    assert seen == expected, f"{variant}: {result}\n{log}"
+    down = [t for t in result["targets"] if t["health"] != "up"]
+    assert down == [], f"{variant}: not up after {result['seconds']} s: {down}\n{log}"
+    for target in result["targets"]:
+        if target["job"] in jobs:
+            assert target["url"].endswith(jobs[target["job"]].metrics_path)
+    # What was scraped is the reference services themselves (on Node), not a stand-in.
+    assert result["jobs_with_node_metrics"] == sorted(jobs), result

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from spec import SpecError
-from spec.outputs import RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, output_key
+from spec.outputs import PUBLIC_URL, RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, output_key
 from spec.profiles import dev
 from tests.platform_synth import Synthesized
 from tools import release
@@ -90,6 +90,13 @@ def test_show_reads_the_released_tags_from_the_stack() -> None:
     outputs = {output_key(s.name, RELEASED_IMAGE_TAG): f"{s.name}-tag" for s in dev().services}
     tags = release.released_tags(dev(), cloudformation=CloudFormation({"dev-davidshaevel-compute": outputs}))
     assert tags == {"backend": "backend-tag", "frontend": "frontend-tag"}
+
+
+def test_show_prints_where_viewers_reach_the_platform(dev: Synthesized) -> None:
+    (output,) = [k for k in dev.template_json("compute")["Outputs"] if k == PUBLIC_URL]
+    assert dev.template_json("compute")["Outputs"][output]["Value"]["Fn::Join"][1][0] == "https://"
+    cloudformation = CloudFormation({"dev-davidshaevel-compute": {PUBLIC_URL: "https://d1.cloudfront.net"}})
+    assert release.public_url(dev.spec, cloudformation=cloudformation) == "https://d1.cloudfront.net"
 
 
 def test_the_offline_check_names_each_services_parameter(dev: Synthesized, capsys: pytest.CaptureFixture[str]) -> None:

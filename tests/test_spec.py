@@ -17,6 +17,8 @@ from spec import (
     SpecError,
     spec_from_context,
 )
+from spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
+from spec.context import platform_keys, refuse_unknown_keys
 from spec.profiles import dev, prod
 
 
@@ -259,3 +261,35 @@ def test_bad_input_is_refused_with_one_line_naming_field_and_value(case: str) ->
     message = str(refusal.value)
     assert message.startswith(expected)
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [
+        ("ENV", "env"),
+        ("environment", "env"),
+        ("profile", "env"),
+        ("backendImageTag", "backend_image_tag"),
+        ("frontend-ecs-exec", "frontend_ecs_exec"),
+        ("prometheus_ecs_exe", "prometheus_ecs_exec"),
+        ("CI", "ci"),
+    ],
+)
+def test_an_unknown_key_names_the_key_meant(key: str, meant: str) -> None:
+    spec = spec_from_context({})
+    with pytest.raises(SpecError, match=rf"^context {key}: unknown key; did you mean {meant}\?") as raised:
+        refuse_unknown_keys({key: "x"}, (*platform_keys(spec), *CI_CONTEXT_KEYS), spec=spec)
+    assert "\n" not in str(raised.value)
+
+
+def test_cdk_keys_and_known_keys_pass_and_others_are_named() -> None:
+    spec = spec_from_context({"env": "prod"})
+    known = (*platform_keys(spec), *CI_CONTEXT_KEYS)
+    assert "grafana_ecs_exec" not in known, "prod runs no Grafana"
+    refuse_unknown_keys(
+        {"env": "prod", "@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:bundling-stacks": ["**"], "ci": "true"},
+        known,
+        spec=spec,
+    )
+    with pytest.raises(SpecError, match=r"^context foo: unknown key; the app reads env, backend_ecs_exec"):
+        refuse_unknown_keys({"foo": "bar"}, known, spec=spec)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,24 @@ def test_the_command_refuses_missing_input(tmp_path: Path, capsys: pytest.Captur
     (tmp_path / "new" / "x.template.json").write_text(json.dumps({"Resources": {}}))
     assert main([str(tmp_path / "absent"), str(tmp_path / "new")]) == 2
     assert capsys.readouterr().err.strip() == f"error: no templates in {tmp_path / 'absent'}"
+
+
+def test_make_diff_refuses_a_base_that_does_not_exist_and_keeps_cdk_out() -> None:
+    """The README once named a tag that did not exist, and `make diff` deleted cdk.out first."""
+    root = Path(__file__).resolve().parent.parent
+    marker = root / "cdk.out" / "kept-by-make-diff.txt"
+    marker.parent.mkdir(exist_ok=True)
+    marker.write_text("a synth the user made")
+    try:
+        result = subprocess.run(
+            ["make", "--no-print-directory", "diff", "BASE=no-such-tag-v0"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode != 0
+        assert "BASE=no-such-tag-v0 names no commit, branch or tag" in result.stderr
+        assert marker.exists(), "make diff removed cdk.out before it failed"
+    finally:
+        marker.unlink(missing_ok=True)

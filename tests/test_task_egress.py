@@ -31,7 +31,12 @@ ANYWHERE = "0.0.0.0/0"
 
 def _problems(synth: Synthesized, templates: Templates | None = None) -> list[str]:
     deployment: Deployment = deployment_of(synth, templates)
-    return [str(p) for p in egress_problems(deployment, s3_prefix_list=synth.spec.network.s3_prefix_list)]
+    return [
+        str(p)
+        for p in egress_problems(
+            deployment, s3_prefix_list=synth.spec.network.s3_prefix_list, namespace=synth.spec.namespace
+        )
+    ]
 
 
 def test_every_task_reaches_what_it_needs(profile: Synthesized) -> None:
@@ -153,6 +158,31 @@ def test_s3_without_its_prefix_list_is_found(prod: Synthesized) -> None:
     assert {p.split(" in ")[1].split(":")[0] for p in problems} == {
         f"{prod.spec.stack_prefix} {service_peer(s)}" for s in prod.spec.services
     }
+
+
+def test_the_smoke_tests_reach_the_public_url(prod: Synthesized) -> None:
+    """Their WEB_URL is CloudFront's public name: in a group whose way out ends at the endpoints
+    (the frontend's, where they once ran) that call would have nowhere to go."""
+    templates = _mutated(prod)
+    network = templates[prod.stack_name("network")]
+    smoke = _groups(network)["smoke-tests"]
+    network["Resources"][smoke]["Properties"]["SecurityGroupEgress"] = [
+        rule
+        for rule in network["Resources"][smoke]["Properties"].get("SecurityGroupEgress", [])
+        if rule.get("CidrIp") != ANYWHERE
+    ]
+    for logical_id, body in list(network["Resources"].items()):
+        props = body.get("Properties", {})
+        if (
+            body["Type"] == "AWS::EC2::SecurityGroupEgress"
+            and props.get("CidrIp") == ANYWHERE
+            and props["GroupId"]["Fn::GetAtt"][0] == smoke
+        ):
+            del network["Resources"][logical_id]
+    problems = _problems(prod, templates)
+    assert problems
+    assert all("smoke-tests task" in p for p in problems), problems
+    assert any("cannot reach internet" in p and "WEB_URL=https://" in p for p in problems), problems
 
 
 def test_a_task_nothing_runs_is_named(prod: Synthesized) -> None:

@@ -124,3 +124,75 @@ def test_no_workflow_uses_the_shared_role_any_more() -> None:
 def test_only_jobs_that_assume_a_role_may_mint_a_token(workflow: Path) -> None:
     for name, job in yaml.safe_load(workflow.read_text())["jobs"].items():
         assert (job["permissions"].get("id-token") == "write") == bool(_roles(job)), name
+
+
+# --- The release builds the images it releases (tools.images), unless told not to ---------------
+
+BUILD_STEP = "Build and push the images"
+RELEASE_STEP = "Release and wait"
+DOCKER_ACTIONS = ("docker/setup-qemu-action", "docker/setup-buildx-action")
+
+
+def _step_env(job: dict[str, Any], step: dict[str, Any]) -> dict[str, str]:
+    """The variables a step's shell sees from the workflow: the job's, then the step's own."""
+    return {**job.get("env", {}), **step.get("env", {})}
+
+
+def _argument(job: dict[str, Any], step: dict[str, Any], option: str) -> str:
+    """The expression behind ``option "$VARIABLE"`` in the step's command."""
+    (variable,) = re.findall(rf'{option} "\$(\w+)"', step["run"])
+    return _step_env(job, step)[variable]
+
+
+def test_the_release_job_builds_and_pushes_with_the_same_tag_before_it_releases() -> None:
+    (job,) = _jobs("release.yml").values()
+    # Each step by the action it uses, or by its name when it runs a command.
+    steps = {step.get("uses", "").split("@")[0] or step["name"]: step for step in job["steps"]}
+    order = list(steps)
+    build, release = steps[BUILD_STEP], steps[RELEASE_STEP]
+    assert build["run"].startswith(".venv/bin/python -m tools.images ")
+    assert release["run"].startswith(".venv/bin/python -m tools.release start ")
+    assert order.index(BUILD_STEP) < order.index(RELEASE_STEP)
+    # Buildx (and QEMU for ARM64 on the x86 runner) and the release role's credentials come first.
+    for needed in (*DOCKER_ACTIONS, CREDENTIALS_ACTION.rstrip("@")):
+        assert order.index(needed) < order.index(BUILD_STEP), needed
+    # The images are pushed with exactly the tag that is released, to the same environment.
+    assert _argument(job, build, "--tag") == _argument(job, release, "--tag")
+    assert _argument(job, build, "--tag") == "${{ github.event.inputs.tag || github.event.client_payload.tag }}"
+    assert _argument(job, build, "--env") == _argument(job, release, "--env") == RELEASE_ENV
+    # The inputs reach the shell only through the environment.
+    assert "${{" not in build["run"]
+
+
+def test_the_build_is_on_by_default_by_hand_and_off_by_default_for_a_dispatch() -> None:
+    document = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    triggers = document.get("on", document.get(True))  # YAML 1.1 reads a bare `on` as true
+    build_input = triggers["workflow_dispatch"]["inputs"]["build"]
+    assert (build_input["type"], build_input["default"]) == ("boolean", True)
+    (job,) = document["jobs"].values()
+    # A dispatch builds only when its payload asks; otherwise the application repository pushed the images.
+    condition = job["env"]["BUILD_IMAGES"]
+    assert condition.startswith("${{ inputs.build || ")
+    assert "github.event.client_payload.build == true" in condition
+    gated = [step for step in job["steps"] if step.get("if") == "${{ env.BUILD_IMAGES == 'true' }}"]
+    assert [step.get("name") for step in gated] == ["Set up QEMU", "Set up Buildx", BUILD_STEP]
+
+
+def test_qemu_and_buildx_are_pinned_by_commit_with_their_release() -> None:
+    (job,) = _jobs("release.yml").values()
+    text = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    for action in DOCKER_ACTIONS:
+        (uses,) = [step["uses"] for step in job["steps"] if step.get("uses", "").startswith(f"{action}@")]
+        assert PINNED.match(uses), uses
+        # The tag the commit was read from, for the reader and for Dependabot.
+        (line,) = [line for line in text.splitlines() if f"uses: {uses}" in line]
+        assert re.search(r" # v3\.\d+\.\d+$", line), line
+    qemu = next(step for step in job["steps"] if step.get("uses", "").startswith("docker/setup-qemu-action@"))
+    assert qemu["with"]["platforms"] == "arm64"
+
+
+def test_the_release_credentials_last_as_long_as_the_role_allows() -> None:
+    """Credentials that expire mid-release would leave it running with nobody watching."""
+    (job,) = _jobs("release.yml").values()
+    (credentials,) = [s for s in job["steps"] if "configure-aws-credentials" in str(s.get("uses", ""))]
+    assert int(credentials["with"]["role-duration-seconds"]) == 3600 * ci().release_session_hours

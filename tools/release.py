@@ -24,7 +24,8 @@ from typing import Any
 
 from spec import SpecError, spec_from_context
 from spec.model import PlatformSpec, check_image_tag
-from spec.outputs import RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, image_tag_parameter, output_key
+from spec.outputs import PUBLIC_URL, RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, image_tag_parameter, output_key
+from tools.cli import aws_failure, fail
 
 POLL_SECONDS = 15
 FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -79,6 +80,11 @@ def released_tags(spec: PlatformSpec, *, cloudformation: Any) -> dict[str, str]:
     """Service name -> the tag its stack says it runs."""
     values = stack_outputs(cloudformation, f"{spec.stack_prefix}-compute")
     return {s.name: values.get(output_key(s.name, RELEASED_IMAGE_TAG), "(unknown)") for s in spec.services}
+
+
+def public_url(spec: PlatformSpec, *, cloudformation: Any) -> str:
+    """Where viewers reach the platform, from the compute stack's output."""
+    return str(stack_outputs(cloudformation, f"{spec.stack_prefix}-compute").get(PUBLIC_URL, "(unknown)"))
 
 
 def tag_parameters(spec: PlatformSpec, compute_template: dict[str, Any]) -> list[str]:
@@ -140,16 +146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "show":
             for name, tag in released_tags(spec, cloudformation=cloudformation).items():
                 print(f"{name}: {tag}")
+            print(f"public URL: {public_url(spec, cloudformation=cloudformation)}")
             return 0
         return start_release(
             spec, args.tag, cloudformation=cloudformation, stepfunctions=stepfunctions, wait=not args.no_wait
         )
     except (SpecError, ReleaseError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(str(error))
     except Exception as error:  # credentials and API errors end in one line, not a traceback
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2
+        return aws_failure(error)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from spec import SpecError, spec_from_context
+from tools.cli import NO_CREDENTIALS, fail
 from verify.checks import CheckResult, Status, run_all
 from verify.deployment import NotDeployedError, load_deployment
 
@@ -39,18 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             name: session.client(name) for name in ("cloudformation", "ecs", "servicediscovery", "logs", "elbv2")
         }
         deployment = load_deployment(spec, clients["cloudformation"])
-    except SpecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except (SpecError, NotDeployedError) as error:
+        return fail(str(error))
     except NoCredentialsError:
-        print("error: no AWS credentials found (set AWS_PROFILE, or run inside a role)", file=sys.stderr)
-        return 2
-    except NotDeployedError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(NO_CREDENTIALS)
     except (BotoCoreError, ClientError) as error:
-        print(f"error: could not read the stacks: {error}", file=sys.stderr)
-        return 2
+        return fail(f"could not read the stacks: {error}")
     results = run_all(clients, deployment, log_minutes=args.log_minutes)
     print(render(results))
     return 0 if all(r.status is Status.PASS for r in results) else 1

@@ -1,9 +1,10 @@
 """Runs inside a fresh network namespace (see test_prometheus_discovery.py).
 
 Serves the DNS that Cloud Map would (SRV and A records for every service of the
-plan), one HTTP server per task answering the service's metrics path, and the
-real Prometheus with the rendered configuration; then polls Prometheus until
-every target is up or the time runs out, and prints one JSON line.
+plan), runs the reference service of each task (its image's command with the pinned
+Node, listening on the task's address), and the real Prometheus with the rendered
+configuration; then polls Prometheus until every target is up or the time runs out,
+and prints one JSON line.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
+import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -54,49 +54,40 @@ class CloudMapResolver(BaseResolver):  # type: ignore[misc]
         return reply
 
 
-class QuietServer(HTTPServer):
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind does a reverse lookup of the address; skip it.
-        self.socket.bind(self.server_address)
-        host, port = self.server_address[0], self.server_address[1]
-        self.server_name, self.server_port = str(host), int(port)
-
-
-def metrics_handler(path: str) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.split("?")[0] != path:
-                self.send_error(404)
-                return
-            body = b"# TYPE fake_service_up gauge\nfake_service_up 1\n"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: Any) -> None:
-            return
-
-    return Handler
-
-
 def targets(port: int) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/targets", timeout=2) as response:
         found: list[dict[str, Any]] = json.load(response)["data"]["activeTargets"]
         return found
 
 
+def scraped_jobs(port: int, metric: str) -> list[str]:
+    """The jobs whose targets exposed ``metric`` (the reference services, on Node, do; Prometheus does not)."""
+    query = urllib.parse.quote(f"count by (job) ({metric})")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/query?query={query}", timeout=2) as response:
+        return sorted(r["metric"]["job"] for r in json.load(response)["data"]["result"])
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def main(plan_path: str) -> int:
     plan = json.loads(Path(plan_path).read_text())
     dns = DNSServer(CloudMapResolver(plan["services"]), address="127.0.0.1", port=53)
     dns.start_thread()
-    servers = []
+    tasks = []
     for service in plan["services"]:
         for instance in service["instances"]:
-            server = QuietServer((instance["address"], service["port"]), metrics_handler(service["metrics_path"]))
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            servers.append(server)
+            environment = {**service["environment"], "HOST": instance["address"]}
+            log = Path(plan["log"]).with_name(f"{instance['id'][:4]}-{instance['address']}.log").open("w")
+            task = subprocess.Popen(
+                service["command"], cwd=service["directory"], env=environment, stdout=log, stderr=log
+            )
+            tasks.append((task, log))
     log = Path(plan["log"]).open("w")  # noqa: SIM115 (kept open for Prometheus's lifetime, closed below)
     prometheus = subprocess.Popen(
         [
@@ -121,6 +112,7 @@ def main(plan_path: str) -> int:
             time.sleep(0.25)
         result = {
             "seconds": round(time.monotonic() - started, 1),
+            "jobs_with_node_metrics": scraped_jobs(plan["port"], "nodejs_version_info"),
             "targets": [
                 {
                     "job": t["labels"]["job"],
@@ -134,14 +126,11 @@ def main(plan_path: str) -> int:
         }
         print(json.dumps(result), flush=True)
     finally:
-        prometheus.terminate()
-        try:
-            prometheus.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            prometheus.kill()
+        _stop(prometheus)
         log.close()
-        for server in servers:
-            server.shutdown()
+        for task, task_log in tasks:
+            _stop(task)
+            task_log.close()
         dns.stop()
     return 0
 

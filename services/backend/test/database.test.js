@@ -1,0 +1,144 @@
+'use strict';
+// Connection settings from DB_* variables, and, against a stub that speaks just enough of
+// PostgreSQL's protocol, that pg asks for a fresh IAM token on every new connection.
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { describe, test } = require('node:test');
+const { ConfigError, connectionSettings, createPool, shortReason, withTimeout } = require('../src/database');
+
+const AWS = { AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 'SECRET', AWS_REGION: 'us-east-1' };
+
+describe('connectionSettings', () => {
+  test('defaults: schema app in search_path, TLS without a root certificate, password from DB_PASSWORD', () => {
+    const { config, schema, description } = connectionSettings({ DB_HOST: 'db', DB_USER: 'backend', DB_PASSWORD: 'pw' });
+    assert.equal(schema, 'app');
+    assert.equal(config.options, '-c search_path=app');
+    assert.deepEqual(config.ssl, { rejectUnauthorized: false });
+    assert.equal(config.password, 'pw');
+    assert.equal(config.port, 5432);
+    assert.match(description, /password auth, tls unverified/);
+  });
+
+  test('verifies the server against DB_SSL_ROOT_CERT when that file exists', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ca-')), 'ca.pem');
+    fs.writeFileSync(file, 'PEM');
+    const verified = connectionSettings({ DB_SSLMODE: 'require', DB_SSL_ROOT_CERT: file });
+    assert.deepEqual(verified.config.ssl, { ca: 'PEM', rejectUnauthorized: true });
+    const missing = connectionSettings({ DB_SSLMODE: 'require', DB_SSL_ROOT_CERT: `${file}.absent` });
+    assert.equal(missing.caFileMissing, `${file}.absent`);
+    assert.equal(connectionSettings({ DB_SSLMODE: 'disable', DB_SSL_ROOT_CERT: file }).config.ssl, false);
+  });
+
+  test('refuses settings it cannot honour', () => {
+    for (const env of [{ DB_SSLMODE: 'prefer' }, { DB_SCHEMA: 'App; drop' }, { DB_PORT: 'x' }]) {
+      assert.throws(() => connectionSettings(env), ConfigError);
+    }
+  });
+
+  test('with DB_IAM_AUTH the password is a token for DB_USER at DB_HOST:DB_PORT', async () => {
+    const { config } = connectionSettings({ ...AWS, DB_IAM_AUTH: 'true', DB_HOST: 'db.example', DB_PORT: '5433', DB_USER: 'backend' });
+    const token = await config.password();
+    assert.match(token, /^db\.example:5433\/\?Action=connect&DBUser=backend&X-Amz-Algorithm=AWS4-HMAC-SHA256&/);
+    assert.match(token, /X-Amz-Credential=AKID%2F\d{8}%2Fus-east-1%2Frds-db%2Faws4_request/);
+  });
+});
+
+// Accepts connections, asks each for a cleartext password, records the startup parameters
+// and the password, then says it is ready; answers no queries.
+function startStubPostgres() {
+  const seen = [];
+  const server = net.createServer((socket) => {
+    let buffer = Buffer.alloc(0);
+    let started = false;
+    const connection = {};
+    socket.on('data', (chunk) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        if (!started) {
+          if (buffer.length < 4 || buffer.length < buffer.readInt32BE(0)) return;
+          const length = buffer.readInt32BE(0);
+          const fields = buffer.subarray(8, length - 1).toString('utf8').split('\0');
+          const parameters = {};
+          for (let i = 0; i + 1 < fields.length; i += 2) parameters[fields[i]] = fields[i + 1];
+          buffer = buffer.subarray(length);
+          started = true;
+          connection.parameters = parameters;
+          seen.push(connection);
+          // AuthenticationCleartextPassword
+          socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]));
+          continue;
+        }
+        if (buffer.length < 5 || buffer.length < 1 + buffer.readInt32BE(1)) return;
+        const type = String.fromCharCode(buffer[0]);
+        const length = buffer.readInt32BE(1);
+        const body = buffer.subarray(5, 1 + length);
+        buffer = buffer.subarray(1 + length);
+        if (type === 'p') {
+          connection.password = body.subarray(0, body.length - 1).toString('utf8');
+          // AuthenticationOk, then ReadyForQuery (idle)
+          socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49]));
+        } else if (type === 'X') {
+          socket.end();
+        }
+      }
+    });
+    socket.on('error', () => {});
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, seen })));
+}
+
+describe('a pool with IAM authentication', () => {
+  test('asks for a token for each new connection and starts each in the schema', async () => {
+    const { server, seen } = await startStubPostgres();
+    let asked = 0;
+    const credentials = async () => {
+      asked += 1;
+      return { accessKeyId: 'AKID', secretAccessKey: 'SECRET', sessionToken: `session-${asked}` };
+    };
+    const env = {
+      AWS_REGION: 'eu-west-1',
+      DB_IAM_AUTH: 'true',
+      DB_HOST: '127.0.0.1',
+      DB_PORT: String(server.address().port),
+      DB_NAME: 'shop',
+      DB_USER: 'backend',
+      DB_SCHEMA: 'catalogue',
+      DB_SSLMODE: 'disable',
+    };
+    const pool = createPool(connectionSettings(env, { credentials }));
+    try {
+      const clients = await Promise.all([pool.connect(), pool.connect()]);
+      clients.forEach((client) => client.release());
+      assert.equal(asked, 2);
+      assert.equal(seen.length, 2);
+      for (const { parameters, password } of seen) {
+        assert.equal(parameters.user, 'backend');
+        assert.equal(parameters.database, 'shop');
+        assert.equal(parameters.options, '-c search_path=catalogue');
+        assert.match(password, new RegExp(`^127\\.0\\.0\\.1:${env.DB_PORT}/\\?Action=connect&DBUser=backend&`));
+      }
+      assert.deepEqual(
+        seen.map(({ password }) => password.match(/X-Amz-Security-Token=([^&]+)/)[1]).sort(),
+        ['session-1', 'session-2'],
+      );
+    } finally {
+      await pool.end();
+      server.close();
+    }
+  });
+});
+
+describe('shortReason', () => {
+  test('names the failure in a few words', async () => {
+    const timedOut = await withTimeout(new Promise(() => {}), 10).catch((error) => error);
+    assert.equal(shortReason(timedOut), 'timeout');
+    assert.equal(shortReason(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), 'unreachable');
+    assert.equal(shortReason(Object.assign(new Error('password authentication failed'), { code: '28P01' })), 'authentication failed');
+    assert.equal(shortReason(Object.assign(new Error('bad cert'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' })), 'tls failed');
+    assert.equal(shortReason(new Error('something else')), 'error');
+  });
+});
