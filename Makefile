@@ -1,6 +1,10 @@
 # Everything a developer or CI runs. Each target installs what is missing first.
 SHELL := /bin/bash
 ENV ?= dev
+# The hosted zone of a profile's domain, when the profile does not name it (prod: README,
+# "Production's domain"): make synth ENV=prod HOSTED_ZONE_ID=Z0123456789ABC
+HOSTED_ZONE_ID ?=
+CONTEXT = -c env=$(ENV) $(if $(HOSTED_ZONE_ID),-c hosted_zone_id=$(HOSTED_ZONE_ID))
 VENV := .venv
 PYTHON ?= python3
 
@@ -42,10 +46,10 @@ services/%/node_modules/.installed: services/%/package.json services/%/package-l
 	cd services/$* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## synth: synthesize every stack of a profile into cdk.out (make synth ENV=prod)
+## synth: synthesize every stack of a profile into cdk.out (make synth ENV=prod HOSTED_ZONE_ID=Z...)
 synth: install
 	rm -rf cdk.out
-	cdk synth --quiet -c env=$(ENV)
+	cdk synth --quiet $(CONTEXT)
 	@echo "Synthesized $(ENV) into cdk.out: $$(cd cdk.out && ls *.template.json | tr '\n' ' ')"
 
 ## test: lint, type checks and the whole test suite
@@ -72,9 +76,9 @@ diff: install
 	rm -rf base.out .base
 	git worktree add --detach --force .base $(BASE) >/dev/null
 	ln -s $(CURDIR)/.venv .base/.venv && ln -s $(CURDIR)/node_modules .base/node_modules
-	cd .base && cdk synth --quiet -c env=$(ENV) -o $(CURDIR)/base.out >/dev/null; status=$$?; \
+	cd .base && cdk synth --quiet $(CONTEXT) -o $(CURDIR)/base.out >/dev/null; status=$$?; \
 	  cd $(CURDIR) && git worktree remove --force .base; exit $$status
-	rm -rf cdk.out && cdk synth --quiet -c env=$(ENV) >/dev/null
+	rm -rf cdk.out && cdk synth --quiet $(CONTEXT) >/dev/null
 	@for template in cdk.out/*.template.json; do \
 	  stack=$$(basename $$template .template.json); \
 	  if [ -f base.out/$$stack.template.json ]; then \
@@ -89,7 +93,7 @@ diff: install
 images: install
 	python -m tools.images --env $(ENV) --tag '$(TAG)' $(if $(SERVICES),--service $(SERVICES)) $(if $(DRY_RUN),--dry-run)
 
-## cost: the profile's fixed monthly cost at list prices (make cost ENV=prod)
+## cost: the profile's fixed monthly cost at list prices (make cost ENV=prod HOSTED_ZONE_ID=Z...)
 cost: synth
 	python -m tools.cost cdk.out
 

@@ -14,7 +14,7 @@ from aws_cdk import App
 from spec import SpecError, spec_from_context
 from spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
 from spec.ci import ci_from_context
-from spec.context import platform_keys, refuse_unknown_keys
+from spec.context import platform_keys, refuse_unknown_keys, require_hosted_zone
 from stacks.ci_stack import build_ci
 from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
 
@@ -26,6 +26,7 @@ def build(app: App) -> PlatformStacks:
     spec = spec_from_context(context)
     ci = ci_from_context(context)
     refuse_unknown_keys(context, (*platform_keys(spec), *CI_CONTEXT_KEYS), spec=spec)
+    require_hosted_zone(spec)
     stacks = build_platform(app, spec)
     if ci is not None:
         build_ci(app, ci)

@@ -9,21 +9,19 @@ from urllib.parse import unquote
 
 import jinja2
 from aws_cdk import Acknowledgment, RemovalPolicy, Validations
-from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_route53 as route53
-from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from cdk_constructs.rendered_config import ASSETS
 from cdk_constructs.retention import log_retention
-from spec.model import DomainSpec, EdgeSpec, GrafanaSpec
+from cdk_constructs.site_domain import SiteDomain
+from spec.model import EdgeSpec, GrafanaSpec
 
 INTERNAL_PATHS_TEMPLATE = "internal-paths.js.j2"
 # Rule names and priorities are fixed, so a profile that drops a rule leaves the others'
@@ -37,6 +35,9 @@ KNOWN_BAD_INPUTS = "AWSManagedRulesKnownBadInputsRuleSet"
 PRIORITIES = {IP_REPUTATION: 0, RATE_RULE: 1, GRAFANA_RULE: 2, COMMON_RULES: 3, KNOWN_BAD_INPUTS: 4}
 RATE_WINDOW_SECONDS = 300
 REDACTED_HEADERS = ("cookie", "authorization")
+# TLS 1.2 or newer with forward-secret ciphers, for viewers of the platform's own domain
+# (CloudFront developer guide, "Supported protocols and ciphers between viewers and CloudFront").
+VIEWER_TLS_POLICY = cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021
 """Headers WAF's logs never hold: session cookies and credentials."""
 
 
@@ -95,12 +96,13 @@ def _blocking_rule(name: str, statement: wafv2.CfnWebACL.StatementProperty) -> w
 
 
 class EdgeDistribution(Construct):
-    """HTTPS-only distribution: the routes of dynamic services are never cached, the default
-    route follows the origin's Cache-Control, every response carries AWS's managed security
-    headers, and a viewer-request function answers 404 to the internal paths. A web ACL limits
-    each address's request rate, admits only the spec's addresses to Grafana, and adds AWS's
-    managed rule groups where the spec asks. A custom domain gets an ACM certificate and alias
-    records."""
+    """The distribution viewers reach, over HTTPS only (plain HTTP is redirected): the routes of
+    dynamic services are never cached, the default route follows the origin's Cache-Control,
+    every response carries AWS's managed security headers, and a viewer-request function
+    answers 404 to the internal paths. A web ACL limits each address's request rate, admits
+    only the spec's addresses to Grafana, and adds AWS's managed rule groups where the spec
+    asks. With the platform's own domain (``site``), CloudFront serves its certificate with
+    TLS 1.2 or newer and reaches the load balancer over HTTPS (TLS 1.2) by the origin name."""
 
     def __init__(
         self,
@@ -112,15 +114,29 @@ class EdgeDistribution(Construct):
         uncached_routes: list[str],
         internal_paths: Sequence[str],
         grafana: GrafanaSpec | None,
+        site: SiteDomain | None,
         access_logs: s3.IBucket,
         log_group_prefix: str,
         logs_key: kms.IKey,
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        origin = origins.VpcOrigin.with_application_load_balancer(
-            load_balancer, http_port=edge.origin_port, protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY
-        )
+        if (site is None) == edge.origin_https:
+            raise ValueError("the edge reaches its origin over HTTPS exactly when the platform has its own domain")
+        if site is None:
+            origin = origins.VpcOrigin.with_application_load_balancer(
+                load_balancer, http_port=edge.origin_port, protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY
+            )
+        else:
+            # CloudFront sends the origin name as Host and SNI (the behaviours forward every viewer
+            # header but Host) and checks the load balancer's certificate against it.
+            origin = origins.VpcOrigin.with_application_load_balancer(
+                load_balancer,
+                domain_name=site.domain.origin_name,
+                https_port=edge.origin_port,
+                protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+                origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            )
         # Prometheus scrapes the tasks inside the VPC; from outside, these paths do not exist.
         internal_paths_function = cloudfront.Function(
             self,
@@ -133,7 +149,7 @@ class EdgeDistribution(Construct):
         def behaviour(cache_policy: cloudfront.ICachePolicy) -> cloudfront.BehaviorOptions:
             return cloudfront.BehaviorOptions(
                 origin=origin,
-                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                 cache_policy=cache_policy,
                 origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
@@ -146,8 +162,6 @@ class EdgeDistribution(Construct):
                 compress=True,
             )
 
-        zone = self._hosted_zone(edge.domain)
-        certificate = self._certificate(edge.domain, zone)
         self.web_acl = self._web_acl(
             edge,
             grafana,
@@ -162,9 +176,9 @@ class EdgeDistribution(Construct):
             additional_behaviors={
                 route: behaviour(cloudfront.CachePolicy.CACHING_DISABLED) for route in uncached_routes
             },
-            domain_names=[edge.domain.name] if edge.domain else None,
-            certificate=certificate,
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
+            domain_names=list(site.domain.site_names) if site else None,
+            certificate=site.viewer_certificate if site else None,
+            minimum_protocol_version=VIEWER_TLS_POLICY if site else None,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             enable_logging=True,
@@ -172,31 +186,15 @@ class EdgeDistribution(Construct):
             log_file_prefix="cloudfront/",
             web_acl_id=self.web_acl.attr_arn,
         )
-        if edge.domain and zone:
-            self._alias_records(edge.domain, zone)
-        self.public_host = edge.domain.name if edge.domain else self.distribution.distribution_domain_name
-        """The host name viewers use: the custom domain, or the distribution's cloudfront.net name."""
-        self.public_url = f"https://{self.public_host}"
-        self._acknowledge(domain=edge.domain)
-
-    def _hosted_zone(self, domain: DomainSpec | None) -> route53.IHostedZone | None:
-        if domain is None:
-            return None
-        return route53.HostedZone.from_hosted_zone_attributes(
-            self, "Zone", hosted_zone_id=domain.hosted_zone_id, zone_name=domain.hosted_zone_name
+        if site is not None:
+            site.point_at_distribution(self.distribution)
+            site.point_at_load_balancer(load_balancer)
+        self.public_hosts: tuple[str, ...] = (
+            site.domain.site_names if site else (self.distribution.distribution_domain_name,)
         )
-
-    def _certificate(self, domain: DomainSpec | None, zone: route53.IHostedZone | None) -> acm.ICertificate | None:
-        if domain is None or zone is None:
-            return None
-        return acm.Certificate(
-            self, "Certificate", domain_name=domain.name, validation=acm.CertificateValidation.from_dns(zone)
-        )
-
-    def _alias_records(self, domain: DomainSpec, zone: route53.IHostedZone) -> None:
-        target = route53.RecordTarget.from_alias(route53_targets.CloudFrontTarget(self.distribution))
-        route53.ARecord(self, "AliasIpv4", zone=zone, record_name=domain.name, target=target)
-        route53.AaaaRecord(self, "AliasIpv6", zone=zone, record_name=domain.name, target=target)
+        """The host names viewers use: the domain (and www.), or the distribution's cloudfront.net name."""
+        self.public_url = f"https://{self.public_hosts[0]}"
+        self._acknowledge(own_domain=site is not None)
 
     def _web_acl(
         self,
@@ -315,7 +313,7 @@ class EdgeDistribution(Construct):
                 )
         return ip_sets
 
-    def _acknowledge(self, *, domain: DomainSpec | None) -> None:
+    def _acknowledge(self, *, own_domain: bool) -> None:
         distribution = Validations.of(self.distribution)
         distribution.acknowledge(
             Acknowledgment(
@@ -323,7 +321,7 @@ class EdgeDistribution(Construct):
                 reason="A public website for viewers in every country; there is no region to restrict it to.",
             )
         )
-        if domain is None:
+        if not own_domain:
             distribution.acknowledge(
                 Acknowledgment(
                     id="AwsSolutions::AwsSolutions-CFR4",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -29,14 +31,15 @@ WRITABLE_PATHS = ("/var/lib/grafana", "/tmp")
 ROUTE_PRIORITY = 1
 
 
-def grafana_environment(grafana: GrafanaSpec, *, public_host: str) -> dict[str, str]:
-    """Grafana's server settings for being reached at ``https://<public_host><route>/``.
+def grafana_environment(grafana: GrafanaSpec, *, public_hosts: Sequence[str]) -> dict[str, str]:
+    """Grafana's server settings for being reached at ``https://<public_hosts[0]><route>/``.
 
-    CloudFront forwards the browser's ``Origin`` (``https://<public_host>``) but sends the
-    load balancer's name as ``Host``, and Grafana refuses a cookie-authenticated request
-    whose Origin host is neither the Host nor a trusted origin ("origin not allowed",
-    grafana/grafana#46321; the check is pkg/middleware/csrf/csrf.go). Trusting exactly
-    the public host keeps the check on for everything else.
+    CloudFront forwards the browser's ``Origin`` (``https://<public host>``) but sends the
+    origin's name (the load balancer's, or ``origin.<domain>``) as ``Host``, and Grafana refuses
+    a cookie-authenticated request whose Origin host is neither the Host nor a trusted origin
+    ("origin not allowed", grafana/grafana#46321; the check is pkg/middleware/csrf/csrf.go).
+    Trusting exactly the public hosts (space-separated, as Grafana's ``csrf_trusted_origins``
+    takes them) keeps the check on for everything else.
 
     Viewers reach it only over HTTPS, so the session cookie is ``Secure`` and ``SameSite=Strict``;
     Gravatar would send each user's e-mail hash to a third party. Grafana locks a user name out
@@ -45,9 +48,9 @@ def grafana_environment(grafana: GrafanaSpec, *, public_host: str) -> dict[str, 
     by address stays off (Grafana's default): every request arrives from the load balancer."""
     return {
         "GF_SERVER_HTTP_PORT": str(grafana.port),
-        "GF_SERVER_ROOT_URL": f"https://{public_host}{grafana.route}/",
+        "GF_SERVER_ROOT_URL": f"https://{public_hosts[0]}{grafana.route}/",
         "GF_SERVER_SERVE_FROM_SUB_PATH": "true",
-        "GF_SECURITY_CSRF_TRUSTED_ORIGINS": public_host,
+        "GF_SECURITY_CSRF_TRUSTED_ORIGINS": " ".join(public_hosts),
         "GF_SECURITY_COOKIE_SECURE": "true",
         "GF_SECURITY_COOKIE_SAMESITE": "strict",
         "GF_SECURITY_DISABLE_GRAVATAR": "true",
@@ -79,7 +82,7 @@ class GrafanaServer(Construct):
         security_group: ec2.ISecurityGroup,
         capacity: list[ecs.CapacityProviderStrategy],
         listener: elbv2.ApplicationListener,
-        public_host: str,
+        public_hosts: Sequence[str],
         admin_secret: secretsmanager.ISecret,
         config_bucket: s3.IBucket,
         config_key: kms.IKey,
@@ -128,7 +131,7 @@ class GrafanaServer(Construct):
             image=ecs.ContainerImage.from_registry(grafana.image),
             user=grafana.user,
             port=grafana.port,
-            environment=grafana_environment(grafana, public_host=public_host),
+            environment=grafana_environment(grafana, public_hosts=public_hosts),
             secrets={"GF_SECURITY_ADMIN_PASSWORD": ecs.Secret.from_secrets_manager(admin_secret)},
             # Alpine-based image: busybox wget is there, curl is not.
             health_check=ecs.HealthCheck(

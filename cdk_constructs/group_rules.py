@@ -53,3 +53,22 @@ def rules_between(template: dict[str, Any], groups: dict[str, str], direction: t
         pair = (peer, owner) if direction == INGRESS else (owner, peer)
         found[(*pair, props["FromPort"])] = logical_id
     return found
+
+
+def outside_sources(template: dict[str, Any], group_logical_id: str) -> list[tuple[str, int | None, str]]:
+    """(source, port, logical id) of each ingress rule of the group whose source is not a security
+    group: an address range or a prefix list, inline on the group or a rule of its own."""
+    found: list[tuple[str, int | None, str]] = []
+    for logical_id, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::EC2::SecurityGroup" and logical_id == group_logical_id:
+            rules = props.get("SecurityGroupIngress", [])
+        elif resource["Type"] == "AWS::EC2::SecurityGroupIngress" and group_of(props) == group_logical_id:
+            rules = [] if "SourceSecurityGroupId" in props else [props]
+        else:
+            continue
+        for rule in rules:
+            source = rule.get("CidrIp") or rule.get("CidrIpv6") or rule.get("SourcePrefixListId")
+            port = rule.get("FromPort") if rule.get("FromPort") == rule.get("ToPort") else None
+            found.append((str(source), port, logical_id))
+    return found

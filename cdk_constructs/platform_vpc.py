@@ -12,8 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.retention import log_retention
-from spec.connections import HTTPS_PORT
-from spec.model import NetworkSpec
+from spec.model import HTTPS_PORT, NetworkSpec
 
 NAT_SCRIPT = Path(__file__).resolve().parent.parent / "assets" / "nat_instance" / "configure-nat.sh"
 # Retries with back-off take at most about three minutes; the rest is margin.

@@ -17,8 +17,8 @@ from aws_cdk import (
     PolicyViolation,
 )
 
-from cdk_constructs.group_rules import EGRESS, INGRESS, group_of, group_peers, rules_between
-from spec.connections import DATABASE, peers, required_paths, service_peer
+from cdk_constructs.group_rules import EGRESS, INGRESS, group_peers, outside_sources, rules_between
+from spec.connections import DATABASE, LOAD_BALANCER, peers, required_paths, service_peer
 from spec.model import PlatformSpec
 
 RULE = "platform-reachability"
@@ -55,19 +55,39 @@ def reachability_problems(spec: PlatformSpec, network_template: dict[str, Any]) 
                 )
             )
     database_group = next((lid for lid, peer in groups.items() if peer == DATABASE), None)
-    for logical_id, resource in network_template["Resources"].items():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::EC2::SecurityGroup" and logical_id == database_group:
-            outside = props.get("SecurityGroupIngress", [])
-        elif resource["Type"] == "AWS::EC2::SecurityGroupIngress" and group_of(props) == database_group:
-            outside = [] if "SourceSecurityGroupId" in props else [props]
-        else:
-            continue
-        for rule in outside:
-            source = rule.get("CidrIp") or rule.get("CidrIpv6") or rule.get("SourcePrefixListId")
-            problems.append(
-                Problem(f"{source} -> {DATABASE}: reaches the database, which the spec does not allow", logical_id)
+    for source, _port, logical_id in outside_sources(network_template, database_group or ""):
+        problems.append(
+            Problem(f"{source} -> {DATABASE}: reaches the database, which the spec does not allow", logical_id)
+        )
+    problems.extend(_edge_problems(spec, network_template, groups))
+    return problems
+
+
+def _edge_problems(spec: PlatformSpec, network_template: dict[str, Any], groups: dict[str, str]) -> list[Problem]:
+    """CloudFront's VPC origin reaches the load balancer on the spec's origin port (443 with the
+    platform's own domain, 80 without) from the origin-facing prefix list, and nothing from
+    outside the platform reaches it on any other port or from anywhere else."""
+    edge = spec.edge
+    cloudfront = f"cloudfront ({edge.origin_facing_prefix_list})"
+    balancer_group = next((lid for lid, peer in groups.items() if peer == LOAD_BALANCER), "")
+    admitted = outside_sources(network_template, balancer_group)
+    problems = [
+        Problem(
+            f"{source} -> {LOAD_BALANCER}:{port}: reaches the load balancer, which only {cloudfront} may, on "
+            f"{edge.origin_port}",
+            logical_id,
+        )
+        for source, port, logical_id in admitted
+        if (source, port) != (edge.origin_facing_prefix_list, edge.origin_port)
+    ]
+    if not any((source, port) == (edge.origin_facing_prefix_list, edge.origin_port) for source, port, _ in admitted):
+        problems.append(
+            Problem(
+                f"{cloudfront} -> {LOAD_BALANCER}:{edge.origin_port} (CloudFront's VPC origin): missing the "
+                f"ingress rule on {LOAD_BALANCER}'s group",
+                "",
             )
+        )
     return problems
 
 

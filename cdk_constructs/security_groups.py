@@ -18,7 +18,6 @@ from spec.connections import (
     ENDPOINTS,
     FILE_SYSTEM,
     GRAFANA,
-    HTTPS_PORT,
     LOAD_BALANCER,
     PROMETHEUS,
     SMOKE_TESTS,
@@ -30,7 +29,7 @@ from spec.connections import (
     required_paths,
     service_peer,
 )
-from spec.model import PlatformSpec, ServiceSpec
+from spec.model import HTTPS_PORT, PlatformSpec, ServiceSpec
 
 
 def sealed(scope: Construct, construct_id: str, group: ec2.ISecurityGroup) -> ec2.ISecurityGroup:

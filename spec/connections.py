@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spec.model import NFS_PORT, PlatformSpec, ServiceSpec
+from spec.model import HTTPS_PORT, NFS_PORT, PlatformSpec, ServiceSpec
 
 LOAD_BALANCER = "load-balancer"
 PROMETHEUS = "prometheus"
@@ -26,7 +26,6 @@ DATABASE_BOOTSTRAP = "database-bootstrap"
 SMOKE_TESTS = "smoke-tests"
 # The interface VPC endpoints' network interfaces, where the network has them.
 ENDPOINTS = "interface-endpoints"
-HTTPS_PORT = 443
 
 
 def service_peer(service: ServiceSpec) -> str:

@@ -7,6 +7,8 @@ Only ``app.py`` reads context; it hands the raw mapping here. Keys:
   and a deploy keeps the released tags (README, "Releasing an image").
 - ``<service>_ecs_exec``: ``true`` or ``false``, switches ECS Exec for the service (also
   ``prometheus_ecs_exec`` and, where Grafana runs, ``grafana_ecs_exec``).
+- ``hosted_zone_id``: the Route 53 hosted zone of the profile's domain (a profile with a domain
+  may name it in ``DomainSpec.hosted_zone_id`` instead); a synth needs it, the tools do not.
 
 Any other key is refused, naming the keys the app knows and, for a near miss (``ENV``,
 ``environment``, ``backendImageTag``), the key meant; the CDK's own keys (feature flags,
@@ -21,10 +23,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from spec.errors import SpecError
-from spec.model import PlatformSpec
+from spec.model import PlatformSpec, check_hosted_zone_id
 from spec.profiles import DEFAULT_PROFILE, PROFILES
 
 PROFILE_KEY = "env"
+HOSTED_ZONE_KEY = "hosted_zone_id"
 _OVERRIDE_KEY = re.compile(r"^(?P<service>[a-z][a-z0-9-]*)_(?P<setting>image_tag|ecs_exec)$")
 # Words people use for the profile.
 _PROFILE_SYNONYMS = frozenset({"env", "environment", "environ", "profile", "stage"})
@@ -45,7 +48,36 @@ def spec_from_context(context: Mapping[str, object]) -> PlatformSpec:
     if profile not in PROFILES:
         raise SpecError(f"context {PROFILE_KEY}", profile, f"unknown profile; choose one of {', '.join(PROFILES)}")
     spec = PROFILES[str(profile)]()
-    return apply_overrides(spec, context)
+    return apply_overrides(with_hosted_zone(spec, context), context)
+
+
+def with_hosted_zone(spec: PlatformSpec, context: Mapping[str, object]) -> PlatformSpec:
+    """The profile's domain with the hosted zone id from ``-c hosted_zone_id``, if given."""
+    if HOSTED_ZONE_KEY not in context:
+        return spec
+    value = context[HOSTED_ZONE_KEY]
+    if spec.edge.domain is None:
+        raise SpecError(
+            f"context {HOSTED_ZONE_KEY}",
+            value,
+            f"profile {spec.environment} names no domain (EdgeSpec.domain) for a hosted zone to serve",
+        )
+    zone_id = check_hosted_zone_id(f"context {HOSTED_ZONE_KEY}", value)
+    return replace(spec, edge=replace(spec.edge, domain=replace(spec.edge.domain, hosted_zone_id=zone_id)))
+
+
+def require_hosted_zone(spec: PlatformSpec) -> None:
+    """A synth must know the zone that validates the certificates and holds the alias records;
+    synth makes no lookups, so nothing can find it."""
+    domain = spec.edge.domain
+    if domain is not None and domain.hosted_zone_id is None:
+        raise SpecError(
+            f"context {HOSTED_ZONE_KEY}",
+            None,
+            f"profile {spec.environment} serves {domain.name}: give the id of its Route 53 public hosted zone "
+            f"{domain.hosted_zone_name} with -c {HOSTED_ZONE_KEY}=Z... (aws route53 list-hosted-zones-by-name "
+            f"--dns-name {domain.hosted_zone_name}) or in DomainSpec.hosted_zone_id",
+        )
 
 
 def apply_overrides(spec: PlatformSpec, context: Mapping[str, object]) -> PlatformSpec:
@@ -94,7 +126,8 @@ def platform_keys(spec: PlatformSpec) -> tuple[str, ...]:
     exec_targets = [service.name for service in spec.services] + [spec.prometheus.name]
     if spec.grafana is not None:
         exec_targets.append("grafana")
-    return (PROFILE_KEY, *(f"{name}_ecs_exec" for name in exec_targets))
+    zone = (HOSTED_ZONE_KEY,) if spec.edge.domain is not None else ()
+    return (PROFILE_KEY, *(f"{name}_ecs_exec" for name in exec_targets), *zone)
 
 
 def is_cdk_key(key: str) -> bool:

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from spec.model import DatabaseSpec, EdgeSpec, GrafanaSpec, NetworkSpec, PlatformSpec, PrometheusSpec, ServiceSpec
+from spec.model import (
+    DatabaseSpec,
+    DomainSpec,
+    EdgeSpec,
+    GrafanaSpec,
+    NetworkSpec,
+    PlatformSpec,
+    PrometheusSpec,
+    ServiceSpec,
+)
 
 PROJECT = "davidshaevel"
 NAMESPACE = "davidshaevel.local"
@@ -22,6 +31,9 @@ INITIAL_IMAGE_TAG = "initial"
 # Zones by id, the same zones in every account: both offer CloudFront VPC origins and
 # Graviton (t4g) instances; use1-az3 offers neither. README: "Choosing the zones".
 ZONE_IDS = ("use1-az1", "use1-az2")
+# The seeds' production site. Its hosted zone's id is the account's own: give it with
+# -c hosted_zone_id=... or write it here (README: "Production's domain").
+PRODUCTION_DOMAIN = DomainSpec(name="davidshaevel.com", hosted_zone_name="davidshaevel.com", www=True)
 
 
 def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_exec: bool) -> tuple[ServiceSpec, ...]:
@@ -107,7 +119,7 @@ def prod() -> PlatformSpec:
         ),
         prometheus=PrometheusSpec(retention_days=30, cpu=1024, memory_mib=2048),
         grafana=None,
-        edge=EdgeSpec(managed_rules=True),
+        edge=EdgeSpec(managed_rules=True, domain=PRODUCTION_DOMAIN),
         fargate_spot=False,
         production=True,
         log_retention_days=365,

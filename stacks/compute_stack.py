@@ -24,6 +24,7 @@ from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.released_image_tags import ReleasedImageTags
 from cdk_constructs.rendered_config import render_database_bootstrap
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from cdk_constructs.site_domain import SiteDomain
 from spec import outputs
 from spec.model import PlatformSpec
 
@@ -64,12 +65,14 @@ class ComputeStack(Stack):
         self.namespace = servicediscovery.PrivateDnsNamespace(
             self, "Namespace", name=spec.namespace, vpc=vpc, description=f"{spec.stack_prefix} service discovery"
         )
+        site = SiteDomain(self, "Domain", domain=spec.edge.domain) if spec.edge.domain else None
         self.load_balancer = InternalLoadBalancer(
             self,
             "LoadBalancer",
             vpc=vpc,
             security_group=sealed(self, "LoadBalancerGroup", security_groups.load_balancer),
             port=spec.edge.origin_port,
+            certificate=site.origin_certificate if site else None,
             access_logs=access_logs,
             deletion_protection=spec.production,
         )
@@ -131,6 +134,7 @@ class ComputeStack(Stack):
             ],
             internal_paths=spec.edge_internal_paths(),
             grafana=spec.grafana,
+            site=site,
             access_logs=access_logs,
             log_group_prefix=spec.stack_prefix,
             logs_key=logs_key,

@@ -97,7 +97,7 @@ class ObservabilityStack(Stack):
                 security_group=sealed(self, "GrafanaGroup", security_groups.grafana),
                 capacity=capacity,
                 listener=compute.load_balancer.listener,
-                public_host=compute.edge.public_host,
+                public_hosts=compute.edge.public_hosts,
                 admin_secret=data.grafana_admin_password.secret,
                 config_bucket=data.config_bucket,
                 config_key=data.data_key,

@@ -13,7 +13,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 os.environ["PATH"] = f"{_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
 
 from tests import background, test_checkov, test_prometheus_discovery, test_reference_services  # noqa: E402
-from tests.platform_synth import PROFILE_NAMES, Synthesized, synth_profile  # noqa: E402
+from tests.platform_synth import PROFILE_NAMES, Synthesized, profile_context, synth_profile  # noqa: E402
 from tests.postgres import Postgres, missing, running_postgres  # noqa: E402
 
 
@@ -61,7 +61,9 @@ def pytest_sessionfinish() -> None:
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
     """Each shipped profile, synthesized once for the whole session (and checkov started over
     them, if the session runs it)."""
-    profiles = {name: synth_profile(tmp_path_factory.mktemp(f"cdk-{name}"), {"env": name}) for name in PROFILE_NAMES}
+    profiles = {
+        name: synth_profile(tmp_path_factory.mktemp(f"cdk-{name}"), profile_context(name)) for name in PROFILE_NAMES
+    }
     if any(nodeid.startswith("tests/test_checkov.py::") for nodeid in _COLLECTED):
         background.start("checkov", lambda: test_checkov.start_run(profiles))
     return profiles

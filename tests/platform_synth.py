@@ -18,11 +18,30 @@ from aws_cdk.assertions import Template
 
 import app as platform_app
 from spec import PlatformSpec, spec_from_context
+from spec.profiles import PROFILES
 from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("network", "data", "compute", "observability", "delivery")
 PROFILE_NAMES = ("dev", "prod")
+# prod names its domain but not its zone (the zone's id is the account's own): tests give one.
+TEST_HOSTED_ZONE_ID = "Z0TESTZONE0000"
+
+
+def profile_context(name: str, **overrides: Any) -> dict[str, Any]:
+    """The context a user passes to synthesize profile ``name``: ``env``, and the hosted zone's id
+    where the profile names a domain without one."""
+    context: dict[str, Any] = {"env": name}
+    domain = PROFILES[name]().edge.domain
+    if domain is not None and domain.hosted_zone_id is None:
+        context["hosted_zone_id"] = TEST_HOSTED_ZONE_ID
+    return {**context, **overrides}
+
+
+def profile_spec(name: str) -> PlatformSpec:
+    """Profile ``name`` as a synth reads it (with the test hosted zone where it needs one)."""
+    return spec_from_context(profile_context(name))
+
 
 # Settings the CLI would add; fixed here so templates do not vary by machine.
 _TEST_CONTEXT: dict[str, Any] = {

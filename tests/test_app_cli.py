@@ -21,6 +21,23 @@ CASES = {
         {"backend_ecs_exec": "maybe"},
         "error: context backend_ecs_exec: must be true or false (got 'maybe')",
     ),
+    # prod names its domain; the zone's id is the account's own and synth makes no lookups.
+    "production without its hosted zone": (
+        {"env": "prod"},
+        "error: context hosted_zone_id: profile prod serves davidshaevel.com: give the id of its Route 53 public "
+        "hosted zone davidshaevel.com with -c hosted_zone_id=Z... (aws route53 list-hosted-zones-by-name "
+        "--dns-name davidshaevel.com) or in DomainSpec.hosted_zone_id (got None)",
+    ),
+    "a hosted zone for a profile without a domain": (
+        {"env": "dev", "hosted_zone_id": "Z0123456789ABC"},
+        "error: context hosted_zone_id: profile dev names no domain (EdgeSpec.domain) for a hosted zone to serve "
+        "(got 'Z0123456789ABC')",
+    ),
+    "a hosted zone id that is not one": (
+        {"env": "prod", "hosted_zone_id": "davidshaevel.com"},
+        "error: context hosted_zone_id: not a Route 53 hosted zone id (Z followed by capitals and digits) "
+        "(got 'davidshaevel.com')",
+    ),
     # `cdk synth -c ENV=prod` once synthesized dev, silently.
     "misspelt profile key": (
         {"ENV": "prod"},

@@ -33,7 +33,7 @@ from spec.errors import SpecError
 from spec.model import release_state_machine_name
 from spec.profiles import PROFILES
 from stacks.ci_stack import build_ci
-from tests.platform_synth import LAYERS, new_app
+from tests.platform_synth import LAYERS, new_app, profile_context
 from tests.test_app_cli import assert_each_refused_in_one_line
 
 CI = ci()
@@ -138,7 +138,7 @@ def test_the_ci_context_adds_the_ci_stack_beside_the_profile(synthesized: CiApp)
 @pytest.mark.parametrize("profile", ["dev", "prod"])
 def test_a_profile_without_the_ci_context_has_no_ci_stack(tmp_path: Path, profile: str) -> None:
     """What ``cdk synth`` and ``cdk deploy --all -c env=...`` see: the stacks ``app.build`` adds."""
-    app = new_app(tmp_path, {"env": profile})
+    app = new_app(tmp_path, profile_context(profile))
     platform_app.build(app)
     stacks = {child.stack_name for child in app.node.children if isinstance(child, Stack)}
     assert stacks == {f"{profile}-{CI.project}-{layer}" for layer in LAYERS}

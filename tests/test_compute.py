@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from spec import DomainSpec, PlatformSpec, ServiceSpec
+from spec import PlatformSpec, ServiceSpec
 from spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
 from spec.outputs import image_tag_parameter
 from spec.profiles import dev as dev_profile
@@ -228,11 +228,11 @@ def test_cluster_has_insights_both_capacity_providers_and_logged_exec(profile: S
     assert sorted(providers["Properties"]["CapacityProviders"]) == ["FARGATE", "FARGATE_SPOT"]
 
 
-def test_cloudfront_is_https_only_and_never_caches_service_routes(profile: Synthesized) -> None:
+def test_cloudfront_redirects_to_https_and_never_caches_service_routes(profile: Synthesized) -> None:
     (distribution,) = _resources(profile, "AWS::CloudFront::Distribution").values()
     config = distribution["Properties"]["DistributionConfig"]
     behaviours = [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
-    assert all(b["ViewerProtocolPolicy"] == "https-only" for b in behaviours)
+    assert all(b["ViewerProtocolPolicy"] == "redirect-to-https" for b in behaviours)
     uncached = {b["PathPattern"]: b["CachePolicyId"] for b in config.get("CacheBehaviors", [])}
     caching_disabled = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS's managed CachingDisabled policy
     routes = [s.route for s in profile.spec.services if s.route]
@@ -244,8 +244,7 @@ def test_cloudfront_is_https_only_and_never_caches_service_routes(profile: Synth
     # Every profile has its web ACL (tests/test_edge.py checks its rules).
     (web_acl_id,) = _resources(profile, "AWS::WAFv2::WebACL")
     assert config["WebACLId"] == {"Fn::GetAtt": [web_acl_id, "Arn"]}
-    (vpc_origin,) = _resources(profile, "AWS::CloudFront::VpcOrigin").values()
-    assert vpc_origin["Properties"]["VpcOriginEndpointConfig"]["HTTPPort"] == profile.spec.edge.origin_port
+    # The origin's protocol and port: tests/test_domain.py.
 
 
 def test_a_third_service_needs_no_code_change(dev: Synthesized, tmp_path: Path) -> None:
@@ -287,29 +286,3 @@ def test_a_third_service_needs_no_code_change(dev: Synthesized, tmp_path: Path) 
         assert expected in egress
     report = synth.validation_report()
     assert all(plugin["violations"] == [] for plugin in report["pluginReports"])
-
-
-def test_a_named_domain_gets_a_certificate_and_alias_records(dev: Synthesized, tmp_path: Path) -> None:
-    domain = DomainSpec(name="www.example.com", hosted_zone_id="Z0123456789ABC", hosted_zone_name="example.com")
-    synth = synth_spec(tmp_path, replace(dev.spec, edge=replace(dev.spec.edge, domain=domain)), checks=True)
-    (certificate,) = _resources(synth, "AWS::CertificateManager::Certificate").values()
-    assert certificate["Properties"]["DomainName"] == "www.example.com"
-    assert certificate["Properties"]["DomainValidationOptions"][0]["HostedZoneId"] == "Z0123456789ABC"
-    (distribution,) = _resources(synth, "AWS::CloudFront::Distribution").values()
-    config = distribution["Properties"]["DistributionConfig"]
-    assert config["Aliases"] == ["www.example.com"]
-    assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
-    records = sorted(r["Properties"]["Type"] for r in _resources(synth, "AWS::Route53::RecordSet").values())
-    assert records == ["A", "AAAA"]
-    # Grafana is reached, and trusts requests, at the named domain (grafana/grafana#46321).
-    grafana = next(
-        c
-        for r in synth.template_json("observability")["Resources"].values()
-        if r["Type"] == "AWS::ECS::TaskDefinition"
-        for c in r["Properties"]["ContainerDefinitions"]
-        if c["Name"] == "grafana"
-    )
-    environment = {e["Name"]: e["Value"] for e in grafana["Environment"]}
-    assert environment["GF_SERVER_ROOT_URL"] == "https://www.example.com/grafana/"
-    assert environment["GF_SECURITY_CSRF_TRUSTED_ORIGINS"] == "www.example.com"
-    assert all(plugin["violations"] == [] for plugin in synth.validation_report()["pluginReports"])

@@ -358,6 +358,7 @@ def _edge_alone(tmp_path: Path, allowed_cidrs: tuple[str, ...]) -> dict[str, Any
         uncached_routes=[],
         internal_paths=dev.edge_internal_paths(),
         grafana=replace(dev.grafana, allowed_cidrs=allowed_cidrs),
+        site=None,
         access_logs=s3.Bucket.from_bucket_name(stack, "Logs", "access-logs"),
         log_group_prefix="edge-test",
         logs_key=kms.Key.from_key_arn(

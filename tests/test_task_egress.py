@@ -23,7 +23,7 @@ from spec.errors import SpecError
 from spec.outputs import PROBE_TASK_DEFINITION
 from spec.profiles import dev as dev_profile
 from spec.profiles import prod as prod_profile
-from tests.platform_synth import Synthesized, synth_spec
+from tests.platform_synth import Synthesized, profile_spec, synth_spec
 from tests.test_access_ledger import Templates, deployment_of, templates_of
 
 ANYWHERE = "0.0.0.0/0"
@@ -200,7 +200,7 @@ def test_a_task_nothing_runs_is_named(prod: Synthesized) -> None:
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """prod with a backend that calls the internet and ECS Exec on the frontend."""
-    spec = prod_profile()
+    spec = profile_spec("prod")
     backend = replace(spec.service("backend"), reaches_internet=True)
     frontend = replace(spec.service("frontend"), ecs_exec=True)
     return synth_spec(Path(tmp_path_factory.mktemp("opened")), replace(spec, services=(backend, frontend)))

@@ -2,34 +2,51 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import socket
+import ssl
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
-from dataclasses import replace
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from moto import mock_aws
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 
 from spec import outputs
+from spec.model import PlatformSpec
 from spec.profiles import dev
 from verify.__main__ import main, render
 from verify.checks import (
     Status,
+    api_health_through_edge,
     cloud_map_matches,
+    http_redirects_to_https,
     no_error_logs,
     prometheus_targets_up,
+    public_opener,
     released_revision,
     run_all,
     service_running,
+    site_answers,
     targets_healthy,
 )
 from verify.deployment import DeployedService, Deployment, NotDeployedError, Release, TargetsProbe, load_deployment
 
 SERVICES = ("backend", "frontend", "prometheus")
 REPLICAS = 2
+HEALTH_PATH = "/api/health"
 
 
 @pytest.fixture
@@ -50,7 +67,152 @@ def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         }
 
 
-def _platform(clients: dict[str, Any]) -> Deployment:
+@dataclass(frozen=True)
+class Certificates:
+    """A throwaway certificate authority and two server certificates it signs."""
+
+    authority: str
+    """The authority's certificate (PEM), the only one a client of these tests trusts."""
+    localhost: ssl.SSLContext
+    """A server context whose certificate names ``localhost``."""
+    elsewhere: ssl.SSLContext
+    """A server context whose certificate names ``elsewhere.example`` only."""
+
+
+def _signed(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate | None,
+    issuer_key: ec.EllipticCurvePrivateKey,
+) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer.subject if issuer else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    )
+    if issuer is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+    else:
+        builder = (
+            builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    directory = tmp_path_factory.mktemp("tls")
+    authority_key = ec.generate_private_key(ec.SECP256R1())
+    authority = _signed("verify test CA", authority_key, None, authority_key)
+
+    def server(name: str) -> ssl.SSLContext:
+        key = ec.generate_private_key(ec.SECP256R1())
+        chain, key_file = directory / f"{name}.crt", directory / f"{name}.key"
+        chain.write_bytes(_signed(name, key, authority, authority_key).public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(chain, key_file)
+        return context
+
+    return Certificates(
+        authority=authority.public_bytes(serialization.Encoding.PEM).decode(),
+        localhost=server("localhost"),
+        elsewhere=server("elsewhere.example"),
+    )
+
+
+class Edge(ThreadingHTTPServer):
+    """A stand-in for CloudFront on one port of 127.0.0.1: a connection that opens with a TLS
+    handshake gets HTTPS with ``context``'s certificate, any other plain HTTP. ``answers`` maps
+    ``"https /path"`` or ``"http /path"`` to a status and headers; anything else answers 404."""
+
+    daemon_threads = True
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(("127.0.0.1", 0), _EdgeHandler)
+        self.context = context
+        self.answers: dict[str, tuple[int, dict[str, str]]] = {}
+
+    @property
+    def url(self) -> str:
+        """The public URL, as the compute stack's output gives it (no trailing slash)."""
+        return f"https://localhost:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that rejects the certificate hangs up mid-handshake: not the server's error."""
+
+
+class _EdgeHandler(BaseHTTPRequestHandler):
+    server: Edge
+
+    def setup(self) -> None:
+        if self.request.recv(1, socket.MSG_PEEK) == b"\x16":  # a TLS handshake record
+            self.request = self.server.context.wrap_socket(self.request, server_side=True)
+        super().setup()
+
+    def do_GET(self) -> None:
+        scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
+        status, headers = self.server.answers.get(f"{scheme} {self.path}", (404, {}))
+        self.send_response(status)
+        for header, value in headers.items():
+            self.send_header(header, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def _serving(context: ssl.SSLContext) -> Iterator[Edge]:
+    """An edge that answers as CloudFront does for a healthy platform, until a test says otherwise."""
+    server = Edge(context)
+    server.answers = {
+        "https /": (200, {}),
+        f"https {HEALTH_PATH}": (200, {}),
+        "http /": (301, {"Location": f"{server.url}/"}),
+    }
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def edge(certificates: Certificates) -> Iterator[Edge]:
+    with _serving(certificates.localhost) as server:
+        yield server
+
+
+@pytest.fixture
+def opener(certificates: Certificates, monkeypatch: pytest.MonkeyPatch) -> urllib.request.OpenerDirector:
+    """The verify command's opener, with Python's default context trusting the test authority only."""
+    for variable in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    return public_opener(ssl.create_default_context(cadata=certificates.authority))
+
+
+def _platform(clients: dict[str, Any], public_url: str = "https://d111.cloudfront.net") -> Deployment:
     """A healthy deployment of the dev profile's shape, made in moto."""
     ec2, ecs, sd, logs, elbv2 = (clients[n] for n in ("ec2", "ecs", "servicediscovery", "logs", "elbv2"))
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -113,7 +275,13 @@ def _platform(clients: dict[str, Any]) -> Deployment:
     )["taskDefinition"]["taskDefinitionArn"]
     logs.create_log_group(logGroupName="/platform/probe")
     probe = TargetsProbe(probe_definition, (subnet,), group, "/platform/probe", outputs.PROBE_CONTAINER)
-    return Deployment(cluster="platform", services=tuple(services), probe=probe)
+    return Deployment(
+        cluster="platform",
+        services=tuple(services),
+        probe=probe,
+        public_url=public_url,
+        api_health_path=HEALTH_PATH,
+    )
 
 
 def _targets(*health: str) -> str:
@@ -147,13 +315,16 @@ def _probe_printing(clients: dict[str, Any], body: str | None) -> Any:
     return wait
 
 
-def test_a_healthy_platform_passes_every_check(clients: dict[str, Any]) -> None:
-    deployment = _platform(clients)
+def test_a_healthy_platform_passes_every_check(
+    clients: dict[str, Any], edge: Edge, opener: urllib.request.OpenerDirector
+) -> None:
+    deployment = _platform(clients, edge.url)
     wait = _probe_printing(clients, _targets("up", "up", "up", "up", "up"))
-    results = run_all(clients, deployment, log_minutes=10, wait=wait)
+    results = run_all(clients, deployment, log_minutes=10, wait=wait, opener=opener)
     assert [r for r in results if r.status is not Status.PASS] == []
-    # per service: running, Cloud Map, logs; released image and load balancer for the application services
-    assert len(results) == 3 * len(SERVICES) + 2 * 2 + 1
+    # per service: running, Cloud Map, logs; released image and load balancer for the application services;
+    # Prometheus's targets; the public URL's page, API health and http redirect
+    assert len(results) == 3 * len(SERVICES) + 2 * 2 + 1 + 3
     assert render(results).endswith("PASS: all checks passed")
 
 
@@ -259,10 +430,10 @@ def test_a_check_that_cannot_run_counts_as_failed(clients: dict[str, Any]) -> No
     assert "FAIL: 1 of 1 checks failed" in render([silent])
 
 
-def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any]) -> None:
-    spec = dev()
+def _stack_values(spec: PlatformSpec) -> dict[str, dict[str, str]]:
+    """Every output the verify command reads, by stack layer."""
     values: dict[str, dict[str, str]] = {
-        "compute": {outputs.CLUSTER_NAME: "platform"},
+        "compute": {outputs.CLUSTER_NAME: "platform", outputs.PUBLIC_URL: "https://d111.cloudfront.net"},
         "observability": {},
         "delivery": {},
     }
@@ -281,7 +452,12 @@ def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any]) -> N
     for key in (outputs.PROBE_TASK_DEFINITION, outputs.PROBE_SECURITY_GROUP, outputs.PROBE_LOG_GROUP):
         values["delivery"][key] = key
     values["delivery"][outputs.PROBE_SUBNETS] = "subnet-a,subnet-b"
-    for layer, stack_outputs in values.items():
+    return values
+
+
+def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any]) -> None:
+    spec = dev()
+    for layer, stack_outputs in _stack_values(spec).items():
         template = {
             "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
             "Outputs": {key: {"Value": value} for key, value in stack_outputs.items()},
@@ -297,6 +473,26 @@ def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any]) -> N
     )
     assert deployment.services[2].release is None
     assert deployment.probe.subnets == ("subnet-a", "subnet-b")
+    assert (deployment.public_url, deployment.api_health_path) == ("https://d111.cloudfront.net", "/api/health")
+
+
+class _CloudFormation:
+    """``describe_stacks`` over fixed outputs: as much of CloudFormation as ``load_deployment`` asks."""
+
+    def __init__(self, prefix: str, values: dict[str, dict[str, str]]) -> None:
+        self.stacks = {f"{prefix}-{layer}": stack_outputs for layer, stack_outputs in values.items()}
+
+    def describe_stacks(self, **request: str) -> dict[str, Any]:
+        stack_outputs = self.stacks[request["StackName"]]
+        return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in stack_outputs.items()]}]}
+
+
+def test_a_compute_stack_without_the_public_url_is_not_deployed() -> None:
+    spec = dev()
+    values = _stack_values(spec)
+    del values["compute"][outputs.PUBLIC_URL]
+    with pytest.raises(NotDeployedError, match="stack dev-davidshaevel-compute has no output PublicUrl: deploy the"):
+        load_deployment(spec, _CloudFormation(spec.stack_prefix, values))
 
 
 def test_a_profile_that_is_not_deployed_is_a_clear_error(clients: dict[str, Any]) -> None:
@@ -339,3 +535,87 @@ def test_a_service_back_on_an_older_revision_fails(clients: dict[str, Any]) -> N
     assert (
         released_revision(clients["ecs"], deployment.cluster, backend).detail == "runs release sha-4f2a9c1 (backend:1)"
     )
+
+
+def test_the_public_url_answers_over_verified_https(edge: Edge, opener: urllib.request.OpenerDirector) -> None:
+    page = site_answers(opener, edge.url)
+    assert (page.status, page.subject, page.detail) == (Status.PASS, f"{edge.url}/", "answered 200, certificate valid")
+    health = api_health_through_edge(opener, edge.url, HEALTH_PATH)
+    assert (health.status, health.subject, health.detail) == (Status.PASS, f"{edge.url}{HEALTH_PATH}", "answered 200")
+    redirect = http_redirects_to_https(opener, edge.url)
+    assert (redirect.status, redirect.detail) == (Status.PASS, f"answered 301, a redirect to {edge.url}/")
+    assert redirect.subject == f"http://localhost:{edge.server_address[1]}/"
+
+
+def test_a_certificate_for_another_name_fails(
+    certificates: Certificates, opener: urllib.request.OpenerDirector
+) -> None:
+    with _serving(certificates.elsewhere) as edge:
+        for result in (site_answers(opener, edge.url), api_health_through_edge(opener, edge.url, HEALTH_PATH)):
+            assert (result.status, result.detail) == (
+                Status.FAIL,
+                "certificate rejected: Hostname mismatch, certificate is not valid for 'localhost'.",
+            )
+
+
+def test_a_certificate_from_an_unknown_authority_fails(edge: Edge, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's own opener trusts the system's authorities, not the test's."""
+    for variable in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    result = site_answers(public_opener(), edge.url)
+    assert result.status is Status.FAIL
+    assert result.detail.startswith("certificate rejected: unable to get local issuer certificate")
+
+
+def test_a_server_error_through_the_edge_fails(edge: Edge, opener: urllib.request.OpenerDirector) -> None:
+    edge.answers["https /"] = (502, {})
+    edge.answers[f"https {HEALTH_PATH}"] = (503, {})
+    page = site_answers(opener, edge.url)
+    assert (page.status, page.detail) == (Status.FAIL, "answered 502")
+    health = api_health_through_edge(opener, edge.url, HEALTH_PATH)
+    assert (health.status, health.detail) == (Status.FAIL, "answered 503")
+    edge.answers[f"https {HEALTH_PATH}"] = (204, {})
+    assert api_health_through_edge(opener, edge.url, HEALTH_PATH).detail == "answered 204"
+
+
+def test_a_redirect_on_the_site_fails_naming_where_it_points(edge: Edge, opener: urllib.request.OpenerDirector) -> None:
+    edge.answers["https /"] = (302, {"Location": "https://login.example/start"})
+    result = site_answers(opener, edge.url)
+    assert (result.status, result.detail) == (Status.FAIL, "answered 302, a redirect to https://login.example/start")
+
+
+def test_plain_http_must_redirect_to_the_https_url(edge: Edge, opener: urllib.request.OpenerDirector) -> None:
+    edge.answers["http /"] = (200, {})
+    served = http_redirects_to_https(opener, edge.url)
+    assert (served.status, served.detail) == (Status.FAIL, f"answered 200, not a redirect to {edge.url}/")
+    http_url = f"http://localhost:{edge.server_address[1]}/"
+    edge.answers["http /"] = (301, {"Location": http_url})
+    elsewhere = http_redirects_to_https(opener, edge.url)
+    assert (elsewhere.status, elsewhere.detail) == (
+        Status.FAIL,
+        f"answered 301, a redirect to {http_url}, not to {edge.url}/",
+    )
+    edge.answers["http /"] = (308, {"Location": f"{edge.url}/"})
+    assert http_redirects_to_https(opener, edge.url).status is Status.PASS
+
+
+def test_a_public_url_that_cannot_be_reached_is_an_error(opener: urllib.request.OpenerDirector) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    results = [
+        site_answers(opener, f"https://127.0.0.1:{port}"),
+        api_health_through_edge(opener, f"https://127.0.0.1:{port}", HEALTH_PATH),
+        http_redirects_to_https(opener, f"https://127.0.0.1:{port}"),
+    ]
+    for result in results:
+        assert result.status is Status.ERROR
+        assert result.detail.startswith("could not check: URLError: ")
+        assert "Connection refused" in result.detail
+    with socket.socket() as silent:  # connects (the kernel's backlog) but never answers the handshake
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        late = site_answers(opener, f"https://127.0.0.1:{silent.getsockname()[1]}", timeout=0.1)
+    assert late.status is Status.ERROR
+    assert "timed out" in late.detail
+    assert site_answers(opener, "http://localhost").detail == "the public URL 'http://localhost' is not an https URL"

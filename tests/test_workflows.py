@@ -196,3 +196,38 @@ def test_the_release_credentials_last_as_long_as_the_role_allows() -> None:
     (job,) = _jobs("release.yml").values()
     (credentials,) = [s for s in job["steps"] if "configure-aws-credentials" in str(s.get("uses", ""))]
     assert int(credentials["with"]["role-duration-seconds"]) == 3600 * ci().release_session_hours
+
+
+def test_every_prod_synth_in_ci_names_the_hosted_zone() -> None:
+    """prod synthesizes only with its zone's id (README: "Production's domain"), which CI reads
+    from the repository variable PROD_HOSTED_ZONE_ID, through the step's environment."""
+    steps = [
+        step
+        for workflow in ("deploy.yml", "pull-request.yml")
+        for job in _jobs(workflow).values()
+        for step in job["steps"]
+        if "make " in step.get("run", "") and ("ENV=prod" in step["run"] or 'ENV="$profile"' in step["run"])
+    ]
+    assert len(steps) == 3, [step.get("name") for step in steps]
+    for step in steps:
+        assert step["env"]["PROD_HOSTED_ZONE_ID"] == "${{ vars.PROD_HOSTED_ZONE_ID }}", step["name"]
+        for command in re.findall(r"make [^&\n]*ENV=(?:prod|\"\$profile\")[^&\n]*", step["run"]):
+            assert "HOSTED_ZONE_ID=" in command, command
+
+
+def test_make_passes_the_hosted_zone_to_every_synth() -> None:
+    """What ``make synth``, ``make diff`` and ``make cost`` hand to the CDK, read with ``make -n``."""
+    for target in ("synth", "diff", "cost"):
+        dry = subprocess.run(
+            ["make", "-n", target, "ENV=prod", "HOSTED_ZONE_ID=Z0123456789ABC", "BASE=HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        synths = [line for line in dry.splitlines() if "cdk synth" in line]
+        assert synths, target
+        for line in synths:
+            assert "-c env=prod -c hosted_zone_id=Z0123456789ABC" in line, line
+    plain = subprocess.run(["make", "-n", "synth"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "hosted_zone_id" not in plain

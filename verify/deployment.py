@@ -47,6 +47,11 @@ class Deployment:
     cluster: str
     services: tuple[DeployedService, ...]
     probe: TargetsProbe
+    public_url: str
+    """Where viewers reach the platform, without a trailing slash (``https://d111.cloudfront.net``,
+    or ``https://davidshaevel.com`` with a domain): the compute stack's output."""
+    api_health_path: str
+    """The API service's health path (``/api/health``), asked for through the edge."""
 
 
 def _stack_outputs(cloudformation: Any, stack_name: str, environment: str) -> dict[str, str]:
@@ -111,4 +116,6 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
             log_group=read(delivery, outputs.PROBE_LOG_GROUP, "delivery"),
             container=outputs.PROBE_CONTAINER,
         ),
+        public_url=read(compute, outputs.PUBLIC_URL, "compute"),
+        api_health_path=spec.service(spec.delivery.api_service).health_check_path,
     )
