@@ -28,7 +28,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from spec.ci import GITHUB_OIDC_HOST, STS_AUDIENCE, CiSpec
-from spec.model import release_state_machine_name
+from spec.names import COMPUTE, DELIVERY, release_state_machine_name, stack_name
 
 BOOTSTRAP_ROLE_KINDS = ("deploy", "file-publishing", "image-publishing", "lookup")
 """The roles ``cdk bootstrap`` creates and the CDK CLI assumes to deploy (modern bootstrap)."""
@@ -170,7 +170,7 @@ class GitHubDeployRoles(Construct):
         prefix = self._spec.stack_prefix(environment)
         machine = release_state_machine_name(prefix)
         executions = self._arn("states", f"execution:{machine}:*")
-        stacks = [self._arn("cloudformation", f"stack/{prefix}-{layer}/*") for layer in ("delivery", "compute")]
+        stacks = [self._arn("cloudformation", f"stack/{stack_name(prefix, layer)}/*") for layer in (DELIVERY, COMPUTE)]
         repositories = self._arn("ecr", f"repository/{prefix}/*")
         role.add_to_principal_policy(
             iam.PolicyStatement(

@@ -127,7 +127,7 @@ class GrafanaServer(Construct):
         )
         self.container = containers.add(
             "Grafana",
-            container_name="grafana",
+            container_name=grafana.name,
             image=ecs.ContainerImage.from_registry(grafana.image),
             user=grafana.user,
             port=grafana.port,

@@ -20,6 +20,7 @@ from aws_cdk import (
 from cdk_constructs.group_rules import EGRESS, INGRESS, group_peers, outside_sources, rules_between
 from spec.connections import DATABASE, LOAD_BALANCER, peers, required_paths, service_peer
 from spec.model import PlatformSpec
+from spec.names import NETWORK
 
 RULE = "platform-reachability"
 
@@ -112,7 +113,7 @@ class ReachabilityCheck:
         return [RULE]
 
     def validate(self, context: IPolicyValidationContext) -> PolicyValidationPluginReport:
-        expected = f"{self._spec.stack_prefix}-network.template.json"
+        expected = f"{self._spec.stack_name(NETWORK)}.template.json"
         network = next((p for p in context.template_paths if Path(p).name == expected), None)
         if network is None:
             # A check that cannot find what it checks must fail, never pass quietly.

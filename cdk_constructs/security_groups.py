@@ -21,7 +21,6 @@ from spec.connections import (
     LOAD_BALANCER,
     PROMETHEUS,
     SMOKE_TESTS,
-    TARGETS_PROBE,
     NetworkPath,
     enclosed_services,
     internet_peers,
@@ -30,6 +29,7 @@ from spec.connections import (
     service_peer,
 )
 from spec.model import HTTPS_PORT, PlatformSpec, ServiceSpec
+from spec.names import TARGETS_PROBE
 
 
 def sealed(scope: Construct, construct_id: str, group: ec2.ISecurityGroup) -> ec2.ISecurityGroup:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from spec.context import parse_bool
 from spec.errors import SpecError
-from spec.model import stack_prefix
+from spec.names import stack_prefix
 from spec.profiles import PROFILES, PROJECT, REGION
 
 CI_KEY = "ci"

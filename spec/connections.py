@@ -12,14 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spec.model import HTTPS_PORT, NFS_PORT, PlatformSpec, ServiceSpec
+from spec.names import TARGETS_PROBE
 
 LOAD_BALANCER = "load-balancer"
 PROMETHEUS = "prometheus"
 DATABASE = "database"
 FILE_SYSTEM = "file-system"
 GRAFANA = "grafana"
-# The one-off task the verify command runs to read Prometheus's targets.
-TARGETS_PROBE = "targets-probe"
 # The one-off task that creates the database users with the master credentials.
 DATABASE_BOOTSTRAP = "database-bootstrap"
 # The release's smoke tests: they call the API service and the public URL.

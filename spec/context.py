@@ -84,7 +84,7 @@ def apply_overrides(spec: PlatformSpec, context: Mapping[str, object]) -> Platfo
     service_changes: dict[str, dict[str, object]] = {}
     # Prometheus and Grafana run pinned images; only ECS Exec can be switched for them.
     platform_exec: dict[str, bool] = {}
-    platform_names = {spec.prometheus.name, *(["grafana"] if spec.grafana else [])}
+    platform_names = {spec.prometheus.name, *([spec.grafana.name] if spec.grafana else [])}
     known = [service.name for service in spec.services]
     for key in sorted(context):
         match = _OVERRIDE_KEY.match(key)
@@ -112,8 +112,8 @@ def apply_overrides(spec: PlatformSpec, context: Mapping[str, object]) -> Platfo
     if prometheus.name in platform_exec:
         prometheus = replace(prometheus, ecs_exec=platform_exec[prometheus.name])
     grafana = spec.grafana
-    if grafana is not None and "grafana" in platform_exec:
-        grafana = replace(grafana, ecs_exec=platform_exec["grafana"])
+    if grafana is not None and grafana.name in platform_exec:
+        grafana = replace(grafana, ecs_exec=platform_exec[grafana.name])
     services = tuple(
         replace(service, **service_changes[service.name]) if service.name in service_changes else service  # type: ignore[arg-type]
         for service in spec.services
@@ -125,7 +125,7 @@ def platform_keys(spec: PlatformSpec) -> tuple[str, ...]:
     """The context keys the platform's stacks read, for ``spec``'s services."""
     exec_targets = [service.name for service in spec.services] + [spec.prometheus.name]
     if spec.grafana is not None:
-        exec_targets.append("grafana")
+        exec_targets.append(spec.grafana.name)
     zone = (HOSTED_ZONE_KEY,) if spec.edge.domain is not None else ()
     return (PROFILE_KEY, *(f"{name}_ecs_exec" for name in exec_targets), *zone)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from spec.errors import SpecError
+from spec.names import release_state_machine_name, stack_name, stack_prefix
 
 Architecture = Literal["ARM64", "X86_64"]
 
@@ -519,6 +520,8 @@ class HelperImagesSpec:
 class GrafanaSpec:
     """Grafana behind the load balancer under a sub-path, with Prometheus as its data source."""
 
+    name: str = "grafana"
+    """Its container's name, and the ``<name>_ecs_exec`` context key's."""
     port: int = 3300
     """Port Grafana listens on (not 3000: the frontend's)."""
     route: str = "/grafana"
@@ -689,17 +692,6 @@ class DeliverySpec:
             )
 
 
-def stack_prefix(environment: str, project: str) -> str:
-    """``dev-davidshaevel``: the seeds' naming, shared by stacks and resources (and the CI roles)."""
-    return f"{environment}-{project}"
-
-
-def release_state_machine_name(prefix: str) -> str:
-    """``dev-davidshaevel-release``: the release state machine's fixed name, so the CI's release
-    role can name its ARN (Step Functions cannot narrow StartExecution by a condition)."""
-    return f"{prefix}-release"
-
-
 @dataclass(frozen=True, kw_only=True)
 class PlatformSpec:
     """The whole platform for one environment (a profile)."""
@@ -840,7 +832,7 @@ class PlatformSpec:
             where = f"services[{service.name}]"
             if service.name in names:
                 raise SpecError("services[].name", service.name, "service name used twice")
-            if service.name in (self.prometheus.name, "grafana"):
+            if service.name in (self.prometheus.name, GrafanaSpec.name):
                 raise SpecError("services[].name", service.name, "name taken by the platform's own service")
             names.add(service.name)
             if service.container_name in containers:
@@ -882,9 +874,13 @@ class PlatformSpec:
         """``dev-davidshaevel``: the seeds' naming, shared by stacks and resources."""
         return stack_prefix(self.environment, self.project)
 
+    def stack_name(self, layer: str) -> str:
+        """``dev-davidshaevel-compute``: this profile's stack of ``layer`` (``spec.names.LAYERS``)."""
+        return stack_name(self.stack_prefix, layer)
+
     @property
     def release_state_machine_name(self) -> str:
-        """``dev-davidshaevel-release``: see ``release_state_machine_name``."""
+        """``dev-davidshaevel-release``: see ``spec.names.release_state_machine_name``."""
         return release_state_machine_name(self.stack_prefix)
 
     @property

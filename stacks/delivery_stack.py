@@ -19,6 +19,7 @@ from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from release.definition import OneOffRun, ReleaseTargets
 from spec import outputs
 from spec.model import PlatformSpec, ServiceSpec
+from spec.names import TARGETS_PROBE
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
 from stacks.observability_stack import ObservabilityStack
@@ -88,7 +89,7 @@ class DeliveryStack(Stack):
         self.targets_probe = OneOffTask(
             self,
             "TargetsProbe",
-            container_name=outputs.PROBE_CONTAINER,
+            container_name=TARGETS_PROBE,
             image=ecs.ContainerImage.from_registry(spec.prometheus.image),
             user=spec.prometheus.user,
             volume_owner_image=ecs.ContainerImage.from_registry(spec.helper_images.volume_owner),

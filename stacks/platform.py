@@ -11,6 +11,7 @@ from cdk_constructs.reachability_check import ReachabilityCheck
 from cdk_constructs.redundant_dependencies import RedundantRoleDependencies
 from compliance.custom_resource_timeouts import BoundedCustomResources
 from spec.model import PlatformSpec
+from spec.names import COMPUTE, DATA, DELIVERY, NETWORK, OBSERVABILITY
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
 from stacks.delivery_stack import DeliveryStack
@@ -31,14 +32,14 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
     env = Environment(account=spec.account, region=spec.region)
     network = NetworkStack(
         app,
-        f"{spec.stack_prefix}-network",
+        spec.stack_name(NETWORK),
         spec=spec,
         env=env,
         description=f"{spec.stack_prefix}: VPC, flow logs, security groups and the rules between them",
     )
     data = DataStack(
         app,
-        f"{spec.stack_prefix}-data",
+        spec.stack_name(DATA),
         spec=spec,
         vpc=network.vpc,
         security_groups=network.security_groups,
@@ -47,7 +48,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
     )
     compute = ComputeStack(
         app,
-        f"{spec.stack_prefix}-compute",
+        spec.stack_name(COMPUTE),
         spec=spec,
         vpc=network.vpc,
         security_groups=network.security_groups,
@@ -60,7 +61,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
     )
     observability = ObservabilityStack(
         app,
-        f"{spec.stack_prefix}-observability",
+        spec.stack_name(OBSERVABILITY),
         spec=spec,
         security_groups=network.security_groups,
         data=data,
@@ -70,7 +71,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
     )
     delivery = DeliveryStack(
         app,
-        f"{spec.stack_prefix}-delivery",
+        spec.stack_name(DELIVERY),
         spec=spec,
         vpc=network.vpc,
         security_groups=network.security_groups,

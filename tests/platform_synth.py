@@ -22,7 +22,6 @@ from spec.profiles import PROFILES
 from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("network", "data", "compute", "observability", "delivery")
 PROFILE_NAMES = ("dev", "prod")
 # prod names its domain but not its zone (the zone's id is the account's own): tests give one.
 TEST_HOSTED_ZONE_ID = "Z0TESTZONE0000"
@@ -80,7 +79,7 @@ class Synthesized:
         return Template.from_json(self.template_json(layer))
 
     def stack_name(self, layer: str) -> str:
-        return f"{self.spec.stack_prefix}-{layer}"
+        return self.spec.stack_name(layer)
 
     def validation_report(self) -> dict[str, Any]:
         report: dict[str, Any] = json.loads((self.outdir / "validation-report.json").read_text())

@@ -13,7 +13,8 @@ import pytest
 from compliance.access_ledger import AclDelivery, Entry, LedgerEntry, check_ledger, ledger
 from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import UnsupportedPolicy
-from tests.platform_synth import LAYERS, Synthesized
+from spec.names import LAYERS
+from tests.platform_synth import Synthesized
 
 Templates = dict[str, dict[str, Any]]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
-from tests.platform_synth import LAYERS, Synthesized
+from spec.names import LAYERS
+from tests.platform_synth import Synthesized
 
 
 @pytest.mark.parametrize("layer", LAYERS)

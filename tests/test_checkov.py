@@ -22,9 +22,10 @@ from compliance.checkov_findings import (
     start_checkov,
 )
 from spec.ci import ci
+from spec.names import LAYERS
 from stacks.ci_stack import build_ci
 from tests import background
-from tests.platform_synth import LAYERS, PROFILE_NAMES, Synthesized, new_app
+from tests.platform_synth import PROFILE_NAMES, Synthesized, new_app
 
 # The CI stack's template is checked too, as a profile of its own.
 CI = "ci"

@@ -30,10 +30,10 @@ from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import Principal, Request, evaluate
 from spec.ci import CiSpec, ci, ci_from_context
 from spec.errors import SpecError
-from spec.model import release_state_machine_name
+from spec.names import COMPUTE, DELIVERY, LAYERS, release_state_machine_name, stack_name
 from spec.profiles import PROFILES
 from stacks.ci_stack import build_ci
-from tests.platform_synth import LAYERS, new_app, profile_context
+from tests.platform_synth import new_app, profile_context
 from tests.test_app_cli import assert_each_refused_in_one_line
 
 CI = ci()
@@ -84,7 +84,7 @@ class CiApp:
         return decision.allowed
 
     def platform_resources(self, layer: str, resource_type: str) -> dict[str, Any]:
-        stack = f"dev-{CI.project}-{layer}"
+        stack = stack_name(CI.stack_prefix("dev"), layer)
         resources: dict[str, Any] = self.deployment.resources(stack, resource_type)
         return resources
 
@@ -132,7 +132,7 @@ EXPECTED_SUBJECTS = {
 
 def test_the_ci_context_adds_the_ci_stack_beside_the_profile(synthesized: CiApp) -> None:
     stacks = {path.name.removesuffix(".template.json") for path in synthesized.outdir.glob("*.template.json")}
-    assert stacks == {CI_STACK, *(f"dev-{CI.project}-{layer}" for layer in LAYERS)}
+    assert stacks == {CI_STACK, *(stack_name(CI.stack_prefix("dev"), layer) for layer in LAYERS)}
 
 
 @pytest.mark.parametrize("profile", ["dev", "prod"])
@@ -141,7 +141,7 @@ def test_a_profile_without_the_ci_context_has_no_ci_stack(tmp_path: Path, profil
     app = new_app(tmp_path, profile_context(profile))
     platform_app.build(app)
     stacks = {child.stack_name for child in app.node.children if isinstance(child, Stack)}
-    assert stacks == {f"{profile}-{CI.project}-{layer}" for layer in LAYERS}
+    assert stacks == {stack_name(CI.stack_prefix(profile), layer) for layer in LAYERS}
 
 
 def test_the_ci_app_passes_the_compliance_checks_acknowledging_only_on_the_roles(synthesized: CiApp) -> None:
@@ -352,7 +352,9 @@ def test_the_release_roles_match_what_the_platform_names(synthesized: CiApp) -> 
         for logical_id in synthesized.platform_resources("data", "AWS::ECR::Repository")
     ]
     assert repositories
-    stacks = [d.resolve(f"dev-{CI.project}-{layer}", {"Ref": "AWS::StackId"}) for layer in ("delivery", "compute")]
+    stacks = [
+        d.resolve(stack_name(CI.stack_prefix("dev"), layer), {"Ref": "AWS::StackId"}) for layer in (DELIVERY, COMPUTE)
+    ]
     dev, prod = CI.release_role_name("dev"), CI.release_role_name("prod")
     assert synthesized.allows(dev, "states:StartExecution", machine_arn)
     assert not synthesized.allows(prod, "states:StartExecution", machine_arn)

@@ -18,7 +18,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from tests.platform_synth import LAYERS, Synthesized
+from spec.names import LAYERS
+from tests.platform_synth import Synthesized
 
 SOURCE_KEYS = {"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths"}
 LOGS_CONTEXT = "kms:encryptioncontext:aws:logs:arn"

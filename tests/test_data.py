@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match
 
 from compliance.resource_schemas import name_properties
 from spec.connections import FILE_SYSTEM, PROMETHEUS
+from spec.names import LAYERS
 from spec.outputs import RELEASE_TAG_PREFIX
 from tests.platform_synth import Synthesized
 from tests.test_network import rules
@@ -22,10 +23,8 @@ KEEPS_DATA = ("Retain", "RetainExceptOnCreate", "Snapshot")
 
 
 def _all_resources(synth: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    manifest = synth.manifest()
-    for name, artifact in manifest["artifacts"].items():
-        if artifact["type"] == "aws:cloudformation:stack":
-            layer = name.removeprefix(f"{synth.spec.stack_prefix}-")
+    for layer in LAYERS:
+        if (synth.outdir / f"{synth.stack_name(layer)}.template.json").exists():
             for logical_id, resource in synth.template_json(layer)["Resources"].items():
                 yield layer, logical_id, resource
 

@@ -19,7 +19,8 @@ from spec.connections import (
     service_peer,
 )
 from spec.model import SUBNET_TIERS
-from tests.platform_synth import LAYERS, Synthesized, synth_spec
+from spec.names import LAYERS
+from tests.platform_synth import Synthesized, synth_spec
 
 Rule = tuple[str, str, int]  # (source peer, destination peer, port)
 

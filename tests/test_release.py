@@ -19,6 +19,7 @@ import yaml
 
 from release.definition import OneOffRun, ReleaseTargets, release_definition
 from spec import PlatformSpec
+from spec.names import COMPUTE
 from spec.outputs import RELEASE_TAG_PREFIX, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
 from spec.profiles import dev as dev_profile
 from stacks.delivery_stack import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
@@ -335,7 +336,7 @@ def plain_targets(spec: PlatformSpec) -> ReleaseTargets:
 
     delivery = spec.delivery
     return ReleaseTargets(
-        compute_stack=f"{spec.stack_prefix}-compute",
+        compute_stack=spec.stack_name(COMPUTE),
         cfn_execution_role_arn=f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-{REGION}",
         cluster_arn=f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{spec.cluster_name}",
         subnets=("subnet-0a", "subnet-0b"),

@@ -7,7 +7,8 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.platform_synth import LAYERS, Synthesized, normalised
+from spec.names import LAYERS
+from tests.platform_synth import Synthesized, normalised
 
 
 @pytest.mark.parametrize("layer", LAYERS)

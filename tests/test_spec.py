@@ -19,6 +19,7 @@ from spec import (
 )
 from spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
 from spec.context import platform_keys, refuse_unknown_keys
+from spec.names import LAYERS, stack_name
 from spec.profiles import dev, prod
 
 
@@ -293,3 +294,16 @@ def test_cdk_keys_and_known_keys_pass_and_others_are_named() -> None:
     )
     with pytest.raises(SpecError, match=r"^context foo: unknown key; the app reads env, backend_ecs_exec"):
         refuse_unknown_keys({"foo": "bar"}, known, spec=spec)
+
+
+def test_stack_names_come_from_one_place() -> None:
+    spec = spec_from_context({"env": "dev"})
+    assert [spec.stack_name(layer) for layer in LAYERS] == [
+        "dev-davidshaevel-network",
+        "dev-davidshaevel-data",
+        "dev-davidshaevel-compute",
+        "dev-davidshaevel-observability",
+        "dev-davidshaevel-delivery",
+    ]
+    with pytest.raises(ValueError, match="no layer 'computer'; the layers are network, data, compute"):
+        stack_name(spec.stack_prefix, "computer")

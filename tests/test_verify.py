@@ -26,6 +26,7 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 
 from spec import outputs
 from spec.model import PlatformSpec
+from spec.names import TARGETS_PROBE, stack_name
 from spec.profiles import dev
 from verify.__main__ import main, render
 from verify.checks import (
@@ -267,14 +268,14 @@ def _platform(clients: dict[str, Any], public_url: str = "https://d111.cloudfron
         services.append(DeployedService(name, arn, registry, log_group, target_group, release))
     probe_definition = ecs.register_task_definition(
         family="probe",
-        containerDefinitions=[{"name": outputs.PROBE_CONTAINER, "image": "prometheus:3", "memory": 512}],
+        containerDefinitions=[{"name": TARGETS_PROBE, "image": "prometheus:3", "memory": 512}],
         networkMode="awsvpc",
         requiresCompatibilities=["FARGATE"],
         cpu="256",
         memory="512",
     )["taskDefinition"]["taskDefinitionArn"]
     logs.create_log_group(logGroupName="/platform/probe")
-    probe = TargetsProbe(probe_definition, (subnet,), group, "/platform/probe", outputs.PROBE_CONTAINER)
+    probe = TargetsProbe(probe_definition, (subnet,), group, "/platform/probe", TARGETS_PROBE)
     return Deployment(
         cluster="platform",
         services=tuple(services),
@@ -303,7 +304,7 @@ def _probe_printing(clients: dict[str, Any], body: str | None) -> Any:
 
     def wait(ecs: Any, cluster: str, task_arn: str) -> None:
         ecs.stop_task(cluster=cluster, task=task_arn)
-        stream = f"{outputs.PROBE_CONTAINER}/{outputs.PROBE_CONTAINER}/{task_arn.rsplit('/', 1)[-1]}"
+        stream = f"{TARGETS_PROBE}/{TARGETS_PROBE}/{task_arn.rsplit('/', 1)[-1]}"
         clients["logs"].create_log_stream(logGroupName="/platform/probe", logStreamName=stream)
         if body is not None:
             clients["logs"].put_log_events(
@@ -462,7 +463,7 @@ def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any]) -> N
             "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
             "Outputs": {key: {"Value": value} for key, value in stack_outputs.items()},
         }
-        clients["cloudformation"].create_stack(StackName=f"dev-davidshaevel-{layer}", TemplateBody=json.dumps(template))
+        clients["cloudformation"].create_stack(StackName=spec.stack_name(layer), TemplateBody=json.dumps(template))
     deployment = load_deployment(spec, clients["cloudformation"])
     assert deployment.cluster == "platform"
     assert [s.name for s in deployment.services] == ["backend", "frontend", "prometheus"]
@@ -480,7 +481,7 @@ class _CloudFormation:
     """``describe_stacks`` over fixed outputs: as much of CloudFormation as ``load_deployment`` asks."""
 
     def __init__(self, prefix: str, values: dict[str, dict[str, str]]) -> None:
-        self.stacks = {f"{prefix}-{layer}": stack_outputs for layer, stack_outputs in values.items()}
+        self.stacks = {stack_name(prefix, layer): stack_outputs for layer, stack_outputs in values.items()}
 
     def describe_stacks(self, **request: str) -> dict[str, Any]:
         stack_outputs = self.stacks[request["StackName"]]

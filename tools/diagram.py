@@ -16,7 +16,8 @@ from typing import Any
 
 from cdk_constructs.group_rules import INGRESS, group_peers, rules_between
 from spec import spec_from_context
-from spec.connections import DATABASE, FILE_SYSTEM, GRAFANA, LOAD_BALANCER, PROMETHEUS, TARGETS_PROBE, service_peer
+from spec.connections import DATABASE, FILE_SYSTEM, GRAFANA, LOAD_BALANCER, PROMETHEUS, service_peer
+from spec.names import TARGETS_PROBE
 
 
 def _templates(directory: Path) -> dict[str, dict[str, Any]]:
@@ -78,7 +79,7 @@ def render(directory: Path) -> str:
     }
     for stack, members in stacks.items():
         present = [m for m in members if m in labels]
-        lines.append(f'  subgraph "cluster_{stack}" {{ label="{spec.stack_prefix}-{stack}"; style=dashed;')
+        lines.append(f'  subgraph "cluster_{stack}" {{ label="{spec.stack_name(stack)}"; style=dashed;')
         lines.extend(f'    "{m}" [label="{labels[m]}"];' for m in present)
         if stack == "delivery" and _resources(templates, "AWS::StepFunctions::StateMachine"):
             lines.append('    deployment [label="deployment state machine\\nmigrations, rollout, smoke tests"];')

@@ -26,6 +26,7 @@ from typing import Any
 
 from spec import SpecError, spec_from_context
 from spec.model import Architecture, PlatformSpec, ServiceSpec, check_image_tag
+from spec.names import DATA
 from tools.cli import aws_failure, fail
 
 SERVICES_ROOT = Path(__file__).resolve().parent.parent / "services"
@@ -99,7 +100,7 @@ def check_tag_is_new(spec: PlatformSpec, repositories: Sequence[str], *, tag: st
         except ecr.exceptions.RepositoryNotFoundException:
             raise ImagesError(
                 f"repository {name} does not exist: deploy the data stack first "
-                f"(cdk deploy -c env={spec.environment} {spec.stack_prefix}-data)"
+                f"(cdk deploy -c env={spec.environment} {spec.stack_name(DATA)})"
             ) from None
         unclear = [f for f in found.get("failures", []) if f.get("failureCode") != "ImageNotFound"]
         if unclear:

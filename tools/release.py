@@ -24,6 +24,7 @@ from typing import Any
 
 from spec import SpecError, spec_from_context
 from spec.model import PlatformSpec, check_image_tag
+from spec.names import COMPUTE, DELIVERY
 from spec.outputs import PUBLIC_URL, RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, image_tag_parameter, output_key
 from tools.cli import aws_failure, fail
 
@@ -55,7 +56,7 @@ def start_release(
 ) -> int:
     """Start the release of ``tag`` and, unless ``wait`` is off, follow it to its end."""
     check_image_tag("--tag", tag)
-    delivery = f"{spec.stack_prefix}-delivery"
+    delivery = spec.stack_name(DELIVERY)
     arn = stack_outputs(cloudformation, delivery).get(STATE_MACHINE_ARN)
     if arn is None:
         raise ReleaseError(f"stack {delivery} has no output {STATE_MACHINE_ARN}: deploy the current code first")
@@ -78,13 +79,13 @@ def start_release(
 
 def released_tags(spec: PlatformSpec, *, cloudformation: Any) -> dict[str, str]:
     """Service name -> the tag its stack says it runs."""
-    values = stack_outputs(cloudformation, f"{spec.stack_prefix}-compute")
+    values = stack_outputs(cloudformation, spec.stack_name(COMPUTE))
     return {s.name: values.get(output_key(s.name, RELEASED_IMAGE_TAG), "(unknown)") for s in spec.services}
 
 
 def public_url(spec: PlatformSpec, *, cloudformation: Any) -> str:
     """Where viewers reach the platform, from the compute stack's output."""
-    return str(stack_outputs(cloudformation, f"{spec.stack_prefix}-compute").get(PUBLIC_URL, "(unknown)"))
+    return str(stack_outputs(cloudformation, spec.stack_name(COMPUTE)).get(PUBLIC_URL, "(unknown)"))
 
 
 def tag_parameters(spec: PlatformSpec, compute_template: dict[str, Any]) -> list[str]:
@@ -137,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         spec = spec_from_context({"env": args.env})
         if args.command == "parameters":
-            template = args.assembly / f"{spec.stack_prefix}-compute.template.json"
+            template = args.assembly / f"{spec.stack_name(COMPUTE)}.template.json"
             if not template.exists():
                 raise ReleaseError(f"no {template.name} in {args.assembly}")
             print("\n".join(tag_parameters(spec, json.loads(template.read_text()))))

@@ -7,6 +7,7 @@ from typing import Any
 
 from spec import outputs
 from spec.model import PlatformSpec
+from spec.names import COMPUTE, DELIVERY, OBSERVABILITY, TARGETS_PROBE
 
 
 class NotDeployedError(Exception):
@@ -67,13 +68,13 @@ def _stack_outputs(cloudformation: Any, stack_name: str, environment: str) -> di
 
 
 def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
-    compute = _stack_outputs(cloudformation, f"{spec.stack_prefix}-compute", spec.environment)
-    observability = _stack_outputs(cloudformation, f"{spec.stack_prefix}-observability", spec.environment)
-    delivery = _stack_outputs(cloudformation, f"{spec.stack_prefix}-delivery", spec.environment)
+    compute = _stack_outputs(cloudformation, spec.stack_name(COMPUTE), spec.environment)
+    observability = _stack_outputs(cloudformation, spec.stack_name(OBSERVABILITY), spec.environment)
+    delivery = _stack_outputs(cloudformation, spec.stack_name(DELIVERY), spec.environment)
 
     def read(values: dict[str, str], key: str, stack: str) -> str:
         if key not in values:
-            raise NotDeployedError(f"stack {spec.stack_prefix}-{stack} has no output {key}: deploy the current code")
+            raise NotDeployedError(f"stack {spec.stack_name(stack)} has no output {key}: deploy the current code")
         return values[key]
 
     services = [
@@ -114,7 +115,7 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
             subnets=tuple(read(delivery, outputs.PROBE_SUBNETS, "delivery").split(",")),
             security_group=read(delivery, outputs.PROBE_SECURITY_GROUP, "delivery"),
             log_group=read(delivery, outputs.PROBE_LOG_GROUP, "delivery"),
-            container=outputs.PROBE_CONTAINER,
+            container=TARGETS_PROBE,
         ),
         public_url=read(compute, outputs.PUBLIC_URL, "compute"),
         api_health_path=spec.service(spec.delivery.api_service).health_check_path,
