@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dnslib import QTYPE, RCODE, RR, SRV, A
-from dnslib.server import BaseResolver, DNSServer
+from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 TTL = 10
 
@@ -77,7 +77,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def main(plan_path: str) -> int:
     plan = json.loads(Path(plan_path).read_text())
-    dns = DNSServer(CloudMapResolver(plan["services"]), address="127.0.0.1", port=53)
+    # stdout carries only the result line; the DNS server's log of each query (which Prometheus
+    # may still make while it stops, after that line) goes to stderr.
+    dns = DNSServer(
+        CloudMapResolver(plan["services"]),
+        address="127.0.0.1",
+        port=53,
+        logger=DNSLogger(logf=lambda line: print(line, file=sys.stderr, flush=True)),
+    )
     dns.start_thread()
     tasks = []
     for service in plan["services"]:
