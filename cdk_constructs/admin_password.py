@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk_constructs.secret_access import secret_handle
+from cdk_helpers.secret_access import secret_handle
 
 
 class AdminPassword(Construct):

@@ -13,12 +13,12 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from cdk_constructs.cloud_map_registration import CloudMapRegistration
-from cdk_constructs.database_settings import database_environment, grant_database_access
-from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
-from cdk_constructs.fargate_parts import linux_task_definition, private_fargate_service
 from cdk_constructs.postgres_database import PostgresDatabase
-from cdk_constructs.retention import log_retention
 from cdk_constructs.workload_containers import WorkloadContainers
+from cdk_helpers.database_access import database_environment, grant_database_access
+from cdk_helpers.fargate import linux_task_definition, private_fargate_service
+from cdk_helpers.log_groups import log_retention
+from compliance.nag_findings import acknowledge_ecs_exec
 from spec.model import ServiceSpec
 
 ARCHITECTURES = {"ARM64": ecs.CpuArchitecture.ARM64, "X86_64": ecs.CpuArchitecture.X86_64}

@@ -12,7 +12,7 @@ from constructs import Construct
 from cdk_constructs.deploy_hook import DeployHook
 from cdk_constructs.one_off_task import OneOffTask
 from cdk_constructs.postgres_database import PostgresDatabase
-from cdk_constructs.rendered_config import content_hash
+from cdk_helpers.rendered_config import content_hash
 from compliance.custom_resource_timeouts import bound_service_timeout
 from spec.model import ContainerUser
 

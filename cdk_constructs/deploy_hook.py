@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.retention import log_retention
+from cdk_helpers.log_groups import log_retention
 
 HOOKS_DIRECTORY = Path(__file__).resolve().parent.parent / "assets" / "deploy_hooks"
 

@@ -10,7 +10,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_constructs.retention import log_retention
+from cdk_helpers.log_groups import log_retention
 from release.definition import ReleaseTargets, release_definition
 from spec.model import PlatformSpec
 

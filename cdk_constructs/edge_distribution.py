@@ -18,9 +18,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from cdk_constructs.rendered_config import ASSETS
-from cdk_constructs.retention import log_retention
 from cdk_constructs.site_domain import SiteDomain
+from cdk_helpers.log_groups import log_retention
+from cdk_helpers.rendered_config import ASSETS
 from spec.model import EdgeSpec, GrafanaSpec
 
 INTERNAL_PATHS_TEMPLATE = "internal-paths.js.j2"

@@ -15,11 +15,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_constructs.config_object import grant_read_objects
-from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
-from cdk_constructs.fargate_parts import linux_task_definition, private_fargate_service
-from cdk_constructs.retention import log_retention
-from cdk_constructs.secret_access import grant_secret_read
 from cdk_constructs.workload_containers import WorkloadContainers
+from cdk_helpers.fargate import linux_task_definition, private_fargate_service
+from cdk_helpers.log_groups import log_retention
+from cdk_helpers.secret_access import grant_secret_read
+from compliance.nag_findings import acknowledge_ecs_exec
 from spec.model import ROOT, GrafanaSpec, HelperImagesSpec
 
 PROVISIONING_DIRECTORY = "/etc/grafana/provisioning"

@@ -8,9 +8,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.fargate_parts import linux_task_definition
-from cdk_constructs.retention import log_retention
 from cdk_constructs.workload_containers import WorkloadContainers
+from cdk_helpers.fargate import linux_task_definition
+from cdk_helpers.log_groups import log_retention
 from spec.model import ContainerUser
 
 SCRATCH = "/tmp"

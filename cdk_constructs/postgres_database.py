@@ -11,8 +11,8 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk_constructs.retention import log_retention
-from cdk_constructs.secret_access import grant_secret_read, secret_handle
+from cdk_helpers.log_groups import log_retention
+from cdk_helpers.secret_access import grant_secret_read, secret_handle
 from spec.model import DatabaseSpec
 
 MASTER_USERNAME = "postgres"

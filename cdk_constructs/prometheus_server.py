@@ -15,11 +15,11 @@ from constructs import Construct
 
 from cdk_constructs.cloud_map_registration import CloudMapRegistration
 from cdk_constructs.config_object import grant_read_objects
-from cdk_constructs.ecs_exec_findings import acknowledge_ecs_exec
-from cdk_constructs.fargate_parts import linux_task_definition, private_fargate_service
 from cdk_constructs.prometheus_file_system import DATA_DIRECTORY
-from cdk_constructs.retention import log_retention
 from cdk_constructs.workload_containers import WorkloadContainers
+from cdk_helpers.fargate import linux_task_definition, private_fargate_service
+from cdk_helpers.log_groups import log_retention
+from compliance.nag_findings import acknowledge_ecs_exec
 from spec.model import ROOT, HelperImagesSpec, PrometheusSpec
 
 CONFIG_DIRECTORY = "/etc/prometheus/config"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from cdk_constructs.group_rules import group_description
+from compliance.security_group_rules import group_description
 from spec.connections import (
     DATABASE,
     DATABASE_BOOTSTRAP,

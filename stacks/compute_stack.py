@@ -16,15 +16,15 @@ from cdk_constructs.application_service import ApplicationService
 from cdk_constructs.database_bootstrap import DatabaseBootstrap
 from cdk_constructs.edge_distribution import EdgeDistribution
 from cdk_constructs.fargate_cluster import FargateCluster
-from cdk_constructs.fargate_parts import capacity_strategy
 from cdk_constructs.image_repositories import ImageRepositories
 from cdk_constructs.images_present_check import ImagesPresentCheck
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.released_image_tags import ReleasedImageTags
-from cdk_constructs.rendered_config import render_database_bootstrap
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_constructs.site_domain import SiteDomain
+from cdk_helpers.fargate import capacity_strategy
+from cdk_helpers.rendered_config import render_database_bootstrap
 from spec import outputs
 from spec.model import PlatformSpec
 

@@ -24,8 +24,8 @@ from cdk_constructs.logs_key import LogsKey
 from cdk_constructs.metrics_workspace import MetricsWorkspace
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.prometheus_file_system import PrometheusFileSystem
-from cdk_constructs.retention import log_retention
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from cdk_helpers.log_groups import log_retention
 from spec.model import PlatformSpec
 
 

@@ -10,12 +10,12 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.database_settings import database_environment, grant_database_access
 from cdk_constructs.deployment_state_machine import DeploymentStateMachine, cfn_execution_role_arn
 from cdk_constructs.fargate_cluster import FargateCluster
 from cdk_constructs.image_repositories import ImageRepositories
 from cdk_constructs.one_off_task import OneOffTask
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from cdk_helpers.database_access import database_environment, grant_database_access
 from release.definition import OneOffRun, ReleaseTargets
 from spec import outputs
 from spec.model import PlatformSpec, ServiceSpec

@@ -10,13 +10,13 @@ from constructs import Construct
 
 from cdk_constructs.config_object import ConfigObjects
 from cdk_constructs.fargate_cluster import FargateCluster
-from cdk_constructs.fargate_parts import capacity_strategy
 from cdk_constructs.grafana_server import GrafanaServer
 from cdk_constructs.platform_alarms import PlatformAlarms
 from cdk_constructs.platform_dashboard import PlatformDashboard
 from cdk_constructs.prometheus_server import PrometheusServer
-from cdk_constructs.rendered_config import content_hash, render_grafana_provisioning, render_prometheus_config
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from cdk_helpers.fargate import capacity_strategy
+from cdk_helpers.rendered_config import content_hash, render_grafana_provisioning, render_prometheus_config
 from spec import outputs
 from spec.model import PlatformSpec
 from stacks.compute_stack import ComputeStack

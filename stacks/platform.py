@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from aws_cdk import Acknowledgment, App, Aspects, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
-from cdk_constructs.reachability_check import ReachabilityCheck
-from cdk_constructs.redundant_dependencies import RedundantRoleDependencies
+from compliance.cfn_lint_findings import RedundantRoleDependencies
 from compliance.custom_resource_timeouts import BoundedCustomResources
+from compliance.reachability_check import ReachabilityCheck
 from spec.model import PlatformSpec
 from spec.names import COMPUTE, DATA, DELIVERY, NETWORK, OBSERVABILITY
 from stacks.compute_stack import ComputeStack

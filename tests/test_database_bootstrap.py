@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from cdk_constructs.database_bootstrap import CONTAINER
-from cdk_constructs.rendered_config import render_database_bootstrap
+from cdk_helpers.rendered_config import render_database_bootstrap
 from compliance.access_ledger import ledger
 from compliance.iam_evaluator import Principal, Request, evaluate
 from spec.profiles import dev

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from cdk_constructs.reachability_check import reachability_problems
+from compliance.reachability_check import reachability_problems
 from spec import DomainSpec, SpecError
 from spec.connections import LOAD_BALANCER
 from spec.context import spec_from_context

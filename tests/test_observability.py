@@ -14,8 +14,8 @@ import pytest
 import yaml
 from syrupy.assertion import SnapshotAssertion
 
-from cdk_constructs import rendered_config
-from cdk_constructs.rendered_config import render_grafana_provisioning, render_prometheus_config
+from cdk_helpers import rendered_config
+from cdk_helpers.rendered_config import render_grafana_provisioning, render_prometheus_config
 from compliance.access_ledger import Entry, check_ledger, ledger
 from spec import PrometheusSpec, SpecError
 from tests.platform_synth import Synthesized, synth_spec

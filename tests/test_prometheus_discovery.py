@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from cdk_constructs.rendered_config import render_prometheus_config
+from cdk_helpers.rendered_config import render_prometheus_config
 from spec import PlatformSpec, ServiceSpec
 from spec.profiles import dev
 from tests import background

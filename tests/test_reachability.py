@@ -12,7 +12,7 @@ from aws_cdk import IPolicyValidationContext
 from aws_cdk import aws_ec2 as ec2
 
 from cdk_constructs import security_groups
-from cdk_constructs.reachability_check import ReachabilityCheck, reachability_problems
+from compliance.reachability_check import ReachabilityCheck, reachability_problems
 from spec.connections import NetworkPath
 from tests.platform_synth import Synthesized, synth_spec
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cdk_constructs.group_rules import INGRESS, group_peers, rules_between
+from compliance.security_group_rules import INGRESS, group_peers, rules_between
 from spec import spec_from_context
 from spec.connections import DATABASE, FILE_SYSTEM, GRAFANA, LOAD_BALANCER, PROMETHEUS, service_peer
 from spec.names import TARGETS_PROBE

@@ -17,7 +17,7 @@ from aws_cdk import (
     PolicyViolation,
 )
 
-from cdk_constructs.group_rules import EGRESS, INGRESS, group_peers, outside_sources, rules_between
+from compliance.security_group_rules import EGRESS, INGRESS, group_peers, outside_sources, rules_between
 from spec.connections import DATABASE, LOAD_BALANCER, peers, required_paths, service_peer
 from spec.model import PlatformSpec
 from spec.names import NETWORK
