@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from aws_cdk import Acknowledgment, Duration, Validations
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from cdk_constructs.cloud_map_registration import CloudMapRegistration
 from cdk_constructs.postgres_database import PostgresDatabase
-from cdk_constructs.workload_containers import WorkloadContainers
+from cdk_constructs.workload_containers import Container, WorkloadContainers
 from cdk_helpers.database_access import database_environment, grant_database_access
-from cdk_helpers.fargate import linux_task_definition, private_fargate_service
-from cdk_helpers.log_groups import log_retention
-from compliance.nag_findings import acknowledge_ecs_exec
+from cdk_helpers.fargate import (
+    ARCHITECTURES,
+    ROLLING,
+    Placement,
+    container_health_check,
+    linux_task_definition,
+    private_fargate_service,
+)
+from cdk_helpers.log_groups import Logging
+from compliance.nag_findings import acknowledge_ecr_pull, acknowledge_ecs_exec
 from spec.model import ServiceSpec
-
-ARCHITECTURES = {"ARM64": ecs.CpuArchitecture.ARM64, "X86_64": ecs.CpuArchitecture.X86_64}
 
 
 def node_health_check(port: int, path: str) -> ecs.HealthCheck:
@@ -33,13 +37,15 @@ def node_health_check(port: int, path: str) -> ecs.HealthCheck:
         "s=>process.exit(s.statusCode>=200&&s.statusCode<400?0:1));"
         "r.on('error',()=>process.exit(1));r.setTimeout(4000,()=>process.exit(1));"
     )
-    return ecs.HealthCheck(
-        command=["CMD", "node", "-e", script],
-        interval=Duration.seconds(30),
-        timeout=Duration.seconds(5),
-        retries=3,
-        start_period=Duration.seconds(60),
-    )
+    return container_health_check("node", "-e", script)
+
+
+@dataclass(frozen=True)
+class ListenerRoute:
+    """Where the load balancer's listener sends a service: ``priority`` orders its path rule."""
+
+    listener: elbv2.ApplicationListener
+    priority: int
 
 
 class ApplicationService(Construct):
@@ -53,61 +59,49 @@ class ApplicationService(Construct):
         construct_id: str,
         *,
         service: ServiceSpec,
-        cluster: ecs.ICluster,
-        exec_log_group: logs.ILogGroup,
-        namespace: servicediscovery.IPrivateDnsNamespace,
-        security_group: ec2.ISecurityGroup,
-        repository: ecr.IRepository,
-        image_tag: str,
-        listener: elbv2.ApplicationListener,
-        route_priority: int,
-        capacity: list[ecs.CapacityProviderStrategy],
-        callee_urls: dict[str, str],
+        placement: Placement,
+        image: ecs.ContainerImage,
+        route: ListenerRoute,
+        callee_urls: Mapping[str, str],
         database: PostgresDatabase | None,
-        logs_key: kms.IKey,
-        log_retention_days: int,
+        logging: Logging,
     ) -> None:
+        """``service``: what to run, from the spec. ``placement``: the cluster, the service's own
+        security group and the namespace it registers in. ``image``: the released image.
+        ``route``: the listener and the priority of its path rule. ``callee_urls``: the
+        environment that names each service it calls. ``database``: the database, when the
+        service uses one (it connects as its own user, with IAM). ``logging``: its log group's
+        key and retention."""
         super().__init__(scope, construct_id)
         self.spec = service
-        self.log_group = logs.LogGroup(
-            self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days)
-        )
+        self.log_group = logging.log_group(self, "Logs")
         self.task_definition = self._build_task_definition(service)
-        self.container = self._build_container(
-            service,
-            repository=repository,
-            image_tag=image_tag,
-            callee_urls=callee_urls,
-            database=database,
-        )
+        self.container = self._build_container(service, image=image, callee_urls=callee_urls, database=database)
         # No desired_count: CloudFormation then leaves the running count to
         # autoscaling, and a deploy never resets it.
         self.service = private_fargate_service(
             self,
             "Service",
-            cluster=cluster,
+            placement=placement,
             task_definition=self.task_definition,
-            security_group=security_group,
-            capacity=capacity,
             ecs_exec=service.ecs_exec,
-            min_healthy_percent=100,
-            max_healthy_percent=200,
+            rollout=ROLLING,
             health_check_grace_period=Duration.seconds(60),
         )
         self.registration = CloudMapRegistration(
             self,
             "Discovery",
-            namespace=namespace,
+            namespace=placement.registering_in(),
             name=service.name,
             service=self.service,
             container=self.container,
             container_port=service.container_port,
         )
-        self.target_group = self._route(service, listener, route_priority)
+        self.target_group = self._route(service, route)
         self._autoscale(service)
         if database is not None:
             grant_database_access(self.task_definition, database, user=service.database_user)
-        self._acknowledge(service, exec_log_group)
+        self._acknowledge(service, placement.exec_log_group)
 
     def _build_task_definition(self, service: ServiceSpec) -> ecs.FargateTaskDefinition:
         return linux_task_definition(
@@ -122,9 +116,8 @@ class ApplicationService(Construct):
         self,
         service: ServiceSpec,
         *,
-        repository: ecr.IRepository,
-        image_tag: str,
-        callee_urls: dict[str, str],
+        image: ecs.ContainerImage,
+        callee_urls: Mapping[str, str],
         database: PostgresDatabase | None,
     ) -> ecs.ContainerDefinition:
         # Where to listen and which paths to serve, from the spec: the reference services read
@@ -137,7 +130,6 @@ class ApplicationService(Construct):
         }
         if database is not None:
             environment.update(database_environment(database, user=service.database_user))
-        image = ecs.ContainerImage.from_ecr_repository(repository, tag=image_tag)
         containers = WorkloadContainers(
             self,
             "Containers",
@@ -149,18 +141,18 @@ class ApplicationService(Construct):
         )
         return containers.add(
             "App",
-            container_name=service.container_name,
-            image=image,
-            user=service.run_as,
-            port=service.container_port,
-            environment=environment,
-            health_check=node_health_check(service.container_port, service.health_check_path),
-            writable_paths=service.writable_paths,
+            Container(
+                name=service.container_name,
+                image=image,
+                user=service.run_as,
+                port=service.container_port,
+                environment=environment,
+                health_check=node_health_check(service.container_port, service.health_check_path),
+                writable_paths=service.writable_paths,
+            ),
         )
 
-    def _route(
-        self, service: ServiceSpec, listener: elbv2.ApplicationListener, priority: int
-    ) -> elbv2.ApplicationTargetGroup:
+    def _route(self, service: ServiceSpec, route: ListenerRoute) -> elbv2.ApplicationTargetGroup:
         target_group = elbv2.ApplicationTargetGroup(
             self,
             "Targets",
@@ -180,12 +172,12 @@ class ApplicationService(Construct):
         )
         self.service.attach_to_application_target_group(target_group)
         if service.route is None:
-            listener.add_target_groups(f"{service.name}-default", target_groups=[target_group])
+            route.listener.add_target_groups(f"{service.name}-default", target_groups=[target_group])
         else:
-            listener.add_target_groups(
+            route.listener.add_target_groups(
                 f"{service.name}-route",
                 target_groups=[target_group],
-                priority=priority,
+                priority=route.priority,
                 conditions=[elbv2.ListenerCondition.path_patterns([service.route])],
             )
         return target_group
@@ -198,14 +190,7 @@ class ApplicationService(Construct):
                 "of called services, database host, name and user); the database takes an IAM token, no password.",
             )
         )
-        execution_role = self.task_definition.obtain_execution_role()
-        Validations.of(execution_role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                reason="ecr:GetAuthorizationToken has no resource-level permissions; every other action of "
-                "this role names its repository, log group, secret or key.",
-            )
-        )
+        acknowledge_ecr_pull(self.task_definition)
         if service.ecs_exec:
             acknowledge_ecs_exec(self.task_definition, exec_log_group)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Aws, CustomResource
 from aws_cdk import aws_iam as iam
@@ -11,6 +13,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_constructs.deploy_hook import DeployHook
+from cdk_helpers.handles import ConfigSource
+from cdk_helpers.log_groups import Logging
 
 # Rendered files carry a content hash in their key (rendered_config.content_hash).
 _CONTENT_HASH = re.compile(r"[0-9a-f]{16}")
@@ -36,20 +40,21 @@ class ConfigObjects(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        bucket: s3.IBucket,
-        key: kms.IKey,
-        files: dict[str, str],
-        logs_key: kms.IKey,
-        log_retention_days: int,
+        source: ConfigSource,
+        files: Mapping[str, str],
+        logging: Logging,
     ) -> None:
+        """``source``: the bucket and its key. ``files``: content by object key. ``logging``:
+        the writing function's log group."""
         super().__init__(scope, construct_id)
+        self.source = source
+        bucket, key = source.bucket, source.key
         hook = DeployHook(
             self,
             "Hook",
             handler="config_object.handler",
             description="Writes rendered configuration files to the configuration bucket",
-            logs_key=logs_key,
-            log_retention_days=log_retention_days,
+            logging=logging,
         )
         # Every version of each file, not only the current keys: when a file changes, the
         # stack's clean-up deletes the object of the previous version after the policy has
@@ -83,6 +88,44 @@ class ConfigObjects(Construct):
             )
             for index, (object_key, content) in enumerate(sorted(files.items()))
         ]
+
+    def stored(self, object_keys: Sequence[str], *, list_prefix: str | None = None) -> StoredConfig:
+        """Some of the files, as a task reads them (``list_prefix`` for a recursive copy)."""
+        return StoredConfig(
+            source=self.source, object_keys=tuple(object_keys), list_prefix=list_prefix, writes=tuple(self.objects)
+        )
+
+
+@dataclass(frozen=True)
+class StoredConfig:
+    """Rendered files in the configuration bucket, as the task that reads them needs them."""
+
+    source: ConfigSource
+    object_keys: tuple[str, ...]
+    list_prefix: str | None
+    """Set for files copied recursively: the prefix the task lists."""
+    writes: tuple[CustomResource, ...]
+    """The deploy-time writes of the platform's files, which the reading service waits for."""
+
+    @property
+    def url(self) -> str:
+        """``s3://bucket/prefix`` of a tree, or ``s3://bucket/key`` of the one file."""
+        (path,) = (self.list_prefix,) if self.list_prefix is not None else self.object_keys
+        return f"s3://{self.source.bucket.bucket_name}/{path}"
+
+    def grant_read(self, grantee: iam.IGrantable) -> None:
+        grant_read_objects(
+            grantee,
+            bucket=self.source.bucket,
+            key=self.source.key,
+            object_keys=list(self.object_keys),
+            list_prefix=self.list_prefix,
+        )
+
+    def written_before(self, service: Construct) -> None:
+        """``service`` starts or changes only after the files are written."""
+        for write in self.writes:
+            service.node.add_dependency(write)
 
 
 def grant_read_objects(

@@ -6,15 +6,17 @@ from aws_cdk import Acknowledgment, CustomResource, Duration, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs.deploy_hook import DeployHook
 from cdk_constructs.one_off_task import OneOffTask
 from cdk_constructs.postgres_database import PostgresDatabase
+from cdk_constructs.workload_containers import Container
+from cdk_helpers.fargate import Placement
+from cdk_helpers.log_groups import Logging
 from cdk_helpers.rendered_config import content_hash
 from compliance.custom_resource_timeouts import bound_service_timeout
-from spec.model import ContainerUser
+from spec.model import ContainerUser, HelperImagesSpec
 
 CONTAINER = "database-bootstrap"
 # The postgres image's own user (``postgres``, 70:70 in the Alpine build): psql needs no root.
@@ -43,39 +45,41 @@ class DatabaseBootstrap(Construct):
         *,
         database: PostgresDatabase,
         sql: str,
-        image: str,
-        cluster: ecs.ICluster,
+        helper_images: HelperImagesSpec,
+        placement: Placement,
         cluster_name: str,
-        subnets: list[ec2.ISubnet],
-        security_group: ec2.ISecurityGroup,
-        volume_owner_image: str,
-        logs_key: kms.IKey,
-        log_retention_days: int,
+        logging: Logging,
     ) -> None:
+        """``database``: where the users are made, and its master secret. ``sql``: the rendered
+        bootstrap. ``helper_images``: the database client and the volume owner. ``placement``:
+        the cluster and the bootstrap's own security group. ``cluster_name``: the cluster's
+        fixed name, which the hook's permissions name. ``logging``: the task's and the hook's
+        log groups."""
         super().__init__(scope, construct_id)
         instance = database.instance
         self.task = OneOffTask(
             self,
             "Task",
-            container_name=CONTAINER,
-            image=ecs.ContainerImage.from_registry(image),
-            user=PSQL_USER,
-            volume_owner_image=ecs.ContainerImage.from_registry(volume_owner_image),
-            entry_point=["sh", "-c"],
-            command=[SCRIPT],
-            environment={
-                "PGHOST": instance.db_instance_endpoint_address,
-                "PGPORT": instance.db_instance_endpoint_port,
-                "PGDATABASE": database.database.database_name,
-                "PGSSLMODE": "require",
-                "BOOTSTRAP_SQL": sql,
-            },
-            secrets={
-                "PGUSER": ecs.Secret.from_secrets_manager(database.secret, "username"),
-                "PGPASSWORD": ecs.Secret.from_secrets_manager(database.secret, "password"),
-            },
-            logs_key=logs_key,
-            log_retention_days=log_retention_days,
+            container=Container(
+                name=CONTAINER,
+                image=ecs.ContainerImage.from_registry(helper_images.database_client),
+                user=PSQL_USER,
+                entry_point=["sh", "-c"],
+                command=[SCRIPT],
+                environment={
+                    "PGHOST": instance.db_instance_endpoint_address,
+                    "PGPORT": instance.db_instance_endpoint_port,
+                    "PGDATABASE": database.database.database_name,
+                    "PGSSLMODE": "require",
+                    "BOOTSTRAP_SQL": sql,
+                },
+                secrets={
+                    "PGUSER": ecs.Secret.from_secrets_manager(database.secret, "username"),
+                    "PGPASSWORD": ecs.Secret.from_secrets_manager(database.secret, "password"),
+                },
+            ),
+            volume_owner_image=ecs.ContainerImage.from_registry(helper_images.volume_owner),
+            logging=logging,
         )
         task_definition = self.task.task_definition
         database.grant_secret_read(task_definition.obtain_execution_role())
@@ -84,10 +88,10 @@ class DatabaseBootstrap(Construct):
             "Hook",
             handler="database_bootstrap.handler",
             description="Runs the database bootstrap task and waits for it",
-            logs_key=logs_key,
-            log_retention_days=log_retention_days,
+            logging=logging,
             timeout=HOOK_TIMEOUT,
         )
+        cluster = placement.cluster
         self._grant(hook.role, task_definition, cluster, cluster_name)
         self.resource = CustomResource(
             self,
@@ -99,8 +103,11 @@ class DatabaseBootstrap(Construct):
                 "Cluster": cluster.cluster_arn,
                 "TaskDefinition": task_definition.task_definition_arn,
                 "Container": CONTAINER,
-                "Subnets": [s.subnet_id for s in subnets],
-                "SecurityGroups": [security_group.security_group_id],
+                "Subnets": [
+                    s.subnet_id
+                    for s in cluster.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets
+                ],
+                "SecurityGroups": [placement.security_group.security_group_id],
                 "LogGroup": self.task.log_group.log_group_name,
                 # A new SQL is a new revision anyway; the hash says why the task reruns.
                 "SqlHash": content_hash(sql),

@@ -6,12 +6,10 @@ from pathlib import Path
 
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_helpers.log_groups import log_retention
+from cdk_helpers.log_groups import Logging
 
 HOOKS_DIRECTORY = Path(__file__).resolve().parent.parent / "assets" / "deploy_hooks"
 
@@ -27,12 +25,11 @@ class DeployHook(Construct):
         *,
         handler: str,
         description: str,
-        logs_key: kms.IKey,
-        log_retention_days: int,
+        logging: Logging,
         timeout: Duration | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        log_group = logs.LogGroup(self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days))
+        log_group = logging.log_group(self, "Logs")
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         log_group.grant_write(self.role)
         self.function = lambda_.Function(

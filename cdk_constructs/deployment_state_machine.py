@@ -6,11 +6,10 @@ from aws_cdk import Acknowledgment, Aws, DefaultStackSynthesizer, Fn, Stack, Val
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk_helpers.log_groups import log_retention
+from cdk_helpers.log_groups import Logging
 from release.definition import ReleaseTargets, release_definition
 from spec.model import PlatformSpec
 
@@ -40,8 +39,7 @@ class DeploymentStateMachine(Construct):
         targets: ReleaseTargets,
         one_off_task_definitions: list[ecs.TaskDefinition],
         topic_key: kms.IKey,
-        logs_key: kms.IKey,
-        log_retention_days: int,
+        logging: Logging,
     ) -> None:
         super().__init__(scope, construct_id)
         self.definition = release_definition(spec, targets)
@@ -63,7 +61,7 @@ class DeploymentStateMachine(Construct):
         )
         self._families = [task.family for task in one_off_task_definitions]
         self._grant(spec, targets, one_off_task_definitions, topic_key)
-        log_group = logs.LogGroup(self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days))
+        log_group = logging.log_group(self, "Logs")
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

@@ -6,7 +6,10 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
+
+from cdk_helpers.fargate import Placement
 
 
 def exec_configuration(*, exec_log_group: logs.ILogGroup, logs_key: kms.IKey) -> ecs.ExecuteCommandConfiguration:
@@ -21,7 +24,12 @@ def exec_configuration(*, exec_log_group: logs.ILogGroup, logs_key: kms.IKey) ->
 
 
 class FargateCluster(Construct):
-    """A cluster whose ECS Exec sessions are encrypted and logged to CloudWatch."""
+    """The platform's cluster, whose ECS Exec sessions are encrypted and logged to CloudWatch.
+
+    The compute stack creates it (``create=True``); the other stacks import it by its fixed
+    name with the same ECS Exec settings, so their services get the same session grants
+    and hold no reference to the compute stack. The session log group is the data stack's,
+    imported by its literal name (``PlatformSpec.exec_log_group_name``) everywhere."""
 
     def __init__(
         self,
@@ -29,38 +37,43 @@ class FargateCluster(Construct):
         construct_id: str,
         *,
         cluster_name: str,
+        exec_log_group_name: str,
         vpc: ec2.IVpc,
-        exec_log_group: logs.ILogGroup,
         logs_key: kms.IKey,
+        spot: bool,
+        create: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.exec_log_group = exec_log_group
-        self.cluster = ecs.Cluster(
-            self,
-            "Cluster",
-            cluster_name=cluster_name,
-            vpc=vpc,
-            container_insights_v2=ecs.ContainerInsights.ENABLED,
-            enable_fargate_capacity_providers=True,
-            execute_command_configuration=exec_configuration(exec_log_group=exec_log_group, logs_key=logs_key),
+        self.spot = spot
+        self.exec_log_group = logs.LogGroup.from_log_group_name(self, "ExecSessions", exec_log_group_name)
+        configuration = exec_configuration(exec_log_group=self.exec_log_group, logs_key=logs_key)
+        self.cluster: ecs.ICluster = (
+            ecs.Cluster(
+                self,
+                "Cluster",
+                cluster_name=cluster_name,
+                vpc=vpc,
+                container_insights_v2=ecs.ContainerInsights.ENABLED,
+                enable_fargate_capacity_providers=True,
+                execute_command_configuration=configuration,
+            )
+            if create
+            else ecs.Cluster.from_cluster_attributes(
+                self, "Cluster", cluster_name=cluster_name, vpc=vpc, execute_command_configuration=configuration
+            )
         )
 
-    @staticmethod
-    def named(
-        scope: Construct,
-        construct_id: str,
+    def placement(
+        self,
+        security_group: ec2.ISecurityGroup,
         *,
-        cluster_name: str,
-        vpc: ec2.IVpc,
-        exec_log_group: logs.ILogGroup,
-        logs_key: kms.IKey,
-    ) -> ecs.ICluster:
-        """The cluster as another stack uses it: by its fixed name, with the same ECS Exec settings
-        (so services there get the same session grants), and no reference to the compute stack."""
-        return ecs.Cluster.from_cluster_attributes(
-            scope,
-            construct_id,
-            cluster_name=cluster_name,
-            vpc=vpc,
-            execute_command_configuration=exec_configuration(exec_log_group=exec_log_group, logs_key=logs_key),
+        namespace: servicediscovery.IPrivateDnsNamespace | None = None,
+    ) -> Placement:
+        """Tasks of this cluster in ``security_group``, registered in ``namespace`` if given."""
+        return Placement(
+            cluster=self.cluster,
+            security_group=security_group,
+            spot=self.spot,
+            exec_log_group=self.exec_log_group,
+            namespace=namespace,
         )

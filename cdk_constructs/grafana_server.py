@@ -5,22 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import Acknowledgment, Duration, Validations
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk_constructs.config_object import grant_read_objects
-from cdk_constructs.workload_containers import WorkloadContainers
-from cdk_helpers.fargate import linux_task_definition, private_fargate_service
-from cdk_helpers.log_groups import log_retention
+from cdk_constructs.admin_password import AdminPassword
+from cdk_constructs.config_object import StoredConfig
+from cdk_constructs.workload_containers import Container, S3Copy, WorkloadContainers
+from cdk_helpers.fargate import Placement, Rollout, linux_task_definition, private_fargate_service, wget_health_check
+from cdk_helpers.handles import PublicEntry
+from cdk_helpers.log_groups import Logging
 from cdk_helpers.secret_access import grant_secret_read
 from compliance.nag_findings import acknowledge_ecs_exec
-from spec.model import ROOT, GrafanaSpec, HelperImagesSpec
+from spec.model import GrafanaSpec, HelperImagesSpec
 
 PROVISIONING_DIRECTORY = "/etc/grafana/provisioning"
 PROVISIONING_VOLUME = "provisioning"
@@ -77,22 +74,19 @@ class GrafanaServer(Construct):
         *,
         grafana: GrafanaSpec,
         helper_images: HelperImagesSpec,
-        cluster: ecs.ICluster,
-        exec_log_group: logs.ILogGroup,
-        security_group: ec2.ISecurityGroup,
-        capacity: list[ecs.CapacityProviderStrategy],
-        listener: elbv2.ApplicationListener,
-        public_hosts: Sequence[str],
-        admin_secret: secretsmanager.ISecret,
-        config_bucket: s3.IBucket,
-        config_key: kms.IKey,
-        provisioning_prefix: str,
-        provisioning_keys: list[str],
-        logs_key: kms.IKey,
-        log_retention_days: int,
+        placement: Placement,
+        entry: PublicEntry,
+        admin_password: AdminPassword,
+        provisioning: StoredConfig,
+        logging: Logging,
     ) -> None:
+        """``grafana``: what to run, from the spec. ``helper_images``: the volume owner and the
+        configuration loader. ``placement``: the cluster and Grafana's security group.
+        ``entry``: the listener its route is added to, and the public host names it answers
+        for. ``admin_password``: the data stack's generated secret. ``provisioning``: the
+        rendered data source and dashboards, in the configuration bucket. ``logging``: its
+        log group's key and retention."""
         super().__init__(scope, construct_id)
-        log_group = logs.LogGroup(self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days))
         self.task_definition = linux_task_definition(
             self,
             "Task",
@@ -106,101 +100,76 @@ class GrafanaServer(Construct):
             task_definition=self.task_definition,
             ecs_exec=grafana.ecs_exec,
             volume_owner_image=ecs.ContainerImage.from_registry(helper_images.volume_owner),
-            log_group=log_group,
+            log_group=logging.log_group(self, "Logs"),
         )
-        loader = containers.add(
+        loader = containers.add_s3_copy(
             "ProvisioningLoader",
-            container_name="provisioning-loader",
-            image=ecs.ContainerImage.from_registry(helper_images.config_loader),
-            user=ROOT,
-            essential=False,
-            command=[
-                "s3",
-                "cp",
-                "--recursive",
-                f"s3://{config_bucket.bucket_name}/{provisioning_prefix}",
-                "/provisioning",
-            ],
-            mount_points=[
-                ecs.MountPoint(container_path="/provisioning", source_volume=PROVISIONING_VOLUME, read_only=False)
-            ],
+            S3Copy(
+                container_name="provisioning-loader",
+                image=ecs.ContainerImage.from_registry(helper_images.config_loader),
+                source=provisioning.url,
+                volume=PROVISIONING_VOLUME,
+                mount_path="/provisioning",
+            ),
         )
         self.container = containers.add(
             "Grafana",
-            container_name=grafana.name,
-            image=ecs.ContainerImage.from_registry(grafana.image),
-            user=grafana.user,
-            port=grafana.port,
-            environment=grafana_environment(grafana, public_hosts=public_hosts),
-            secrets={"GF_SECURITY_ADMIN_PASSWORD": ecs.Secret.from_secrets_manager(admin_secret)},
-            # Alpine-based image: busybox wget is there, curl is not.
-            health_check=ecs.HealthCheck(
-                command=[
-                    "CMD",
-                    "wget",
-                    "-q",
-                    "-O",
-                    "/dev/null",
-                    f"http://127.0.0.1:{grafana.port}{grafana.health_check_path}",
+            Container(
+                name=grafana.name,
+                image=ecs.ContainerImage.from_registry(grafana.image),
+                user=grafana.user,
+                port=grafana.port,
+                environment=grafana_environment(grafana, public_hosts=entry.public_hosts),
+                secrets={"GF_SECURITY_ADMIN_PASSWORD": ecs.Secret.from_secrets_manager(admin_password.secret)},
+                health_check=wget_health_check(grafana.port, grafana.health_check_path),
+                # Its start script creates the plugins directory under the data path and
+                # exits when it cannot (packaging/docker/run.sh in grafana/grafana).
+                writable_paths=WRITABLE_PATHS,
+                mount_points=[
+                    ecs.MountPoint(
+                        container_path=PROVISIONING_DIRECTORY, source_volume=PROVISIONING_VOLUME, read_only=True
+                    )
                 ],
-                interval=Duration.seconds(30),
-                timeout=Duration.seconds(5),
-                retries=3,
-                start_period=Duration.seconds(60),
             ),
-            # Its start script creates the plugins directory under the data path and
-            # exits when it cannot (packaging/docker/run.sh in grafana/grafana).
-            writable_paths=WRITABLE_PATHS,
-            mount_points=[
-                ecs.MountPoint(container_path=PROVISIONING_DIRECTORY, source_volume=PROVISIONING_VOLUME, read_only=True)
-            ],
         )
-        self.container.add_container_dependencies(
-            ecs.ContainerDependency(container=loader, condition=ecs.ContainerDependencyCondition.SUCCESS)
+        containers.start_after(self.container, loader)
+        grant_secret_read(
+            self.task_definition.obtain_execution_role(), secret=admin_password.secret, key=provisioning.source.key
         )
-        grant_secret_read(self.task_definition.obtain_execution_role(), secret=admin_secret, key=config_key)
-        grant_read_objects(
-            self.task_definition.task_role,
-            bucket=config_bucket,
-            key=config_key,
-            object_keys=provisioning_keys,
-            list_prefix=provisioning_prefix,
-        )
+        provisioning.grant_read(self.task_definition.task_role)
         self.service = private_fargate_service(
             self,
             "Service",
-            cluster=cluster,
+            placement=placement,
             task_definition=self.task_definition,
-            security_group=security_group,
-            capacity=capacity,
             ecs_exec=grafana.ecs_exec,
-            min_healthy_percent=0,
-            max_healthy_percent=200,
+            rollout=Rollout(min_healthy_percent=0, max_healthy_percent=200),
             desired_count=1,
             health_check_grace_period=Duration.seconds(120),
         )
         self.target_group = elbv2.ApplicationTargetGroup(
             self,
             "Targets",
-            vpc=cluster.vpc,
+            vpc=placement.cluster.vpc,
             port=grafana.port,
             protocol=elbv2.ApplicationProtocol.HTTP,
             target_type=elbv2.TargetType.IP,
             deregistration_delay=Duration.seconds(30),
             health_check=elbv2.HealthCheck(path=grafana.health_check_path, healthy_http_codes="200"),
         )
+        provisioning.written_before(self.service)
         self.service.attach_to_application_target_group(self.target_group)
         elbv2.ApplicationListenerRule(
             self,
             "Route",
-            listener=listener,
+            listener=entry.listener,
             priority=ROUTE_PRIORITY,
             conditions=[elbv2.ListenerCondition.path_patterns([grafana.route, grafana.route_pattern])],
             action=elbv2.ListenerAction.forward([self.target_group]),
         )
         self._acknowledge()
         if grafana.ecs_exec:
-            acknowledge_ecs_exec(self.task_definition, exec_log_group)
+            acknowledge_ecs_exec(self.task_definition, placement.exec_log_group)
 
     def _acknowledge(self) -> None:
         Validations.of(self.task_definition).acknowledge(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aws_cdk import CustomResource
 from aws_cdk import aws_ecr as ecr
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs.deploy_hook import DeployHook
+from cdk_helpers.log_groups import Logging
 
 
 class ImagesPresentCheck(Construct):
@@ -21,8 +21,7 @@ class ImagesPresentCheck(Construct):
         construct_id: str,
         *,
         images: list[tuple[ecr.IRepository, str]],
-        logs_key: kms.IKey,
-        log_retention_days: int,
+        logging: Logging,
     ) -> None:
         super().__init__(scope, construct_id)
         hook = DeployHook(
@@ -30,8 +29,7 @@ class ImagesPresentCheck(Construct):
             "Hook",
             handler="images_present.handler",
             description="Fails the deploy when a service image is missing from ECR",
-            logs_key=logs_key,
-            log_retention_days=log_retention_days,
+            logging=logging,
         )
         for repository, _ in images:
             repository.grant(hook.role, "ecr:DescribeImages")

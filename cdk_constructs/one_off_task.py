@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.workload_containers import WorkloadContainers
+from cdk_constructs.workload_containers import Container, WorkloadContainers
 from cdk_helpers.fargate import linux_task_definition
-from cdk_helpers.log_groups import log_retention
-from spec.model import ContainerUser
+from cdk_helpers.log_groups import Logging
+from compliance.nag_findings import acknowledge_ecr_pull
 
 SCRATCH = "/tmp"
 
@@ -28,24 +28,18 @@ class OneOffTask(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        container_name: str,
-        image: ecs.ContainerImage,
-        user: ContainerUser,
+        container: Container,
         volume_owner_image: ecs.ContainerImage,
-        command: list[str] | None = None,
-        entry_point: list[str] | None = None,
-        environment: dict[str, str] | None = None,
-        secrets: dict[str, ecs.Secret] | None = None,
+        logging: Logging,
         cpu: int = 256,
         memory_mib: int = 512,
         architecture: ecs.CpuArchitecture = ecs.CpuArchitecture.ARM64,
-        logs_key: kms.IKey,
-        log_retention_days: int,
     ) -> None:
+        """``container``: what runs (``HOME`` and a writable ``/tmp`` are added). ``volume_owner_image``:
+        what hands ``/tmp`` over. ``logging``: its log group's key and retention. ``cpu``,
+        ``memory_mib``, ``architecture``: the task's size and platform."""
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self, "Logs", encryption_key=logs_key, retention=log_retention(log_retention_days)
-        )
+        self.log_group = logging.log_group(self, "Logs")
         self.task_definition = linux_task_definition(
             self, "Task", cpu=cpu, memory_mib=memory_mib, architecture=architecture
         )
@@ -59,16 +53,13 @@ class OneOffTask(Construct):
         )
         self.container = containers.add(
             "Container",
-            container_name=container_name,
-            image=image,
-            user=user,
-            command=command,
-            entry_point=entry_point,
-            environment={"HOME": SCRATCH, **(environment or {})},
-            secrets=secrets,
-            writable_paths=[SCRATCH],
+            replace(
+                container,
+                environment={"HOME": SCRATCH, **(container.environment or {})},
+                writable_paths=[SCRATCH, *container.writable_paths],
+            ),
         )
-        self._acknowledge(from_ecr=isinstance(image, ecs.EcrImage))
+        self._acknowledge(from_ecr=isinstance(container.image, ecs.EcrImage))
 
     def _acknowledge(self, *, from_ecr: bool) -> None:
         Validations.of(self.task_definition).acknowledge(
@@ -79,10 +70,4 @@ class OneOffTask(Construct):
             )
         )
         if from_ecr:
-            Validations.of(self.task_definition.obtain_execution_role()).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                    reason="ecr:GetAuthorizationToken has no resource-level permissions; every other action of "
-                    "this role names its repository, log group, secret or key.",
-                )
-            )
+            acknowledge_ecr_pull(self.task_definition)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -12,6 +14,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from cdk_constructs.application_service import ApplicationService
+from cdk_helpers.handles import Notifications
 
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
@@ -50,6 +55,7 @@ class PlatformAlarms(Construct):
             )
         )
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True, display_name="Platform alarms")
+        self.notifications = Notifications(topic=self.topic, key=key)
         # The topic's policy replaces SNS's default one, which let the account's own
         # principals publish; CloudWatch needs its own statement, limited to this
         # account's alarms ("Why didn't I receive an SNS notification for my CloudWatch
@@ -95,6 +101,19 @@ class PlatformAlarms(Construct):
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)
         self.alarms.append(alarm)
+
+    def application_services(
+        self,
+        services: Mapping[str, ApplicationService],
+        *,
+        load_balancer: elbv2.ApplicationLoadBalancer,
+        cluster_name: str,
+    ) -> None:
+        """The load balancer's 5xx rate, and each service's targets, CPU, memory and running count."""
+        self.load_balancer(load_balancer)
+        for name, application in services.items():
+            self.unhealthy_targets(name, application.target_group, load_balancer)
+            self.ecs_service(name, application.service, cluster_name=cluster_name)
 
     def load_balancer(self, load_balancer: elbv2.IApplicationLoadBalancer, *, max_error_percent: int = 5) -> None:
         metrics = load_balancer.metrics

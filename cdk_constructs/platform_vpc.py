@@ -7,11 +7,10 @@ from pathlib import Path
 from aws_cdk import Acknowledgment, Aws, CfnCreationPolicy, CfnResourceSignal, Fn, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_helpers.log_groups import log_retention
+from cdk_helpers.log_groups import Logging
 from spec.model import HTTPS_PORT, NetworkSpec
 
 NAT_SCRIPT = Path(__file__).resolve().parent.parent / "assets" / "nat_instance" / "configure-nat.sh"
@@ -29,9 +28,9 @@ class PlatformVpc(Construct):
         construct_id: str,
         *,
         network: NetworkSpec,
-        flow_log_key: kms.IKey,
-        log_retention_days: int,
+        flow_logs: Logging,
     ) -> None:
+        """``network``: the spec's network. ``flow_logs``: the flow-log group's key and retention."""
         super().__init__(scope, construct_id)
         self.vpc = self._build_vpc(network)
         if network.zone_ids:
@@ -39,7 +38,7 @@ class PlatformVpc(Construct):
         self._acknowledge_public_routes()
         if network.nat == "instance":
             self._harden_nat_instances()
-        self.flow_log_group = self._build_flow_logs(flow_log_key, log_retention_days)
+        self.flow_log_group = self._build_flow_logs(flow_logs)
 
     def _build_vpc(self, network: NetworkSpec) -> ec2.Vpc:
         nat_provider = self._nat_provider(network)
@@ -193,13 +192,8 @@ class PlatformVpc(Construct):
                 )
             )
 
-    def _build_flow_logs(self, key: kms.IKey, retention_days: int) -> logs.LogGroup:
-        group = logs.LogGroup(
-            self,
-            "FlowLogs",
-            encryption_key=key,
-            retention=log_retention(retention_days),
-        )
+    def _build_flow_logs(self, flow_logs: Logging) -> logs.LogGroup:
+        group = flow_logs.log_group(self, "FlowLogs")
         self.vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(group),

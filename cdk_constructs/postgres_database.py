@@ -11,7 +11,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cdk_helpers.log_groups import log_retention
+from cdk_helpers.log_groups import Logging
 from cdk_helpers.secret_access import grant_secret_read, secret_handle
 from spec.model import DatabaseSpec
 
@@ -37,13 +37,12 @@ class PostgresDatabase(Construct):
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
         key: kms.IKey,
-        logs_key: kms.IKey,
-        log_retention_days: int,
+        logging: Logging,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self.database = database
-        log_groups = self._build_log_groups(identifier, logs_key, log_retention_days)
+        log_groups = self._build_log_groups(identifier, logging)
         self.instance = self._build_instance(
             identifier=identifier,
             database=database,
@@ -58,16 +57,14 @@ class PostgresDatabase(Construct):
         self.secret = self._master_secret()
         self._acknowledge(database)
 
-    def _build_log_groups(self, identifier: str, key: kms.IKey, retention_days: int) -> list[logs.LogGroup]:
+    def _build_log_groups(self, identifier: str, logging: Logging) -> list[logs.LogGroup]:
         # Created here, not by RDS, so they are encrypted and have a retention
         # without the log-retention Lambda CDK would otherwise add.
         return [
-            logs.LogGroup(
+            logging.log_group(
                 self,
                 f"{export.capitalize()}Logs",
-                log_group_name=f"/aws/rds/instance/{identifier}/{export}",
-                encryption_key=key,
-                retention=log_retention(retention_days),
+                name=f"/aws/rds/instance/{identifier}/{export}",
                 removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
             )
             for export in LOG_EXPORTS

@@ -9,7 +9,7 @@ from constructs import Construct
 from spec.model import ServiceSpec
 from spec.outputs import image_tag_parameter
 
-# The spec's tag rule (spec.model.check_image_tag) in CloudFormation's terms.
+# The spec's tag rule (spec.checks.check_image_tag) in CloudFormation's terms.
 TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 
 

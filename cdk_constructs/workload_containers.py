@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import jsii
 from aws_cdk import IResolveContext, IStableStringProducer, Lazy
@@ -37,6 +38,44 @@ class _OwnerScript:
             for volume, user in sorted(self._owners.items())
         ]
         return "set -eu; " + "; ".join(steps)
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container of a task, as ``WorkloadContainers.add`` runs it."""
+
+    name: str
+    image: ecs.ContainerImage
+    user: ContainerUser
+    """The user its image names (``USER`` in its Dockerfile)."""
+    essential: bool = True
+    command: Sequence[str] | None = None
+    entry_point: Sequence[str] | None = None
+    environment: Mapping[str, str] | None = None
+    """Plain settings only; anything secret goes in ``secrets``."""
+    secrets: Mapping[str, ecs.Secret] | None = None
+    port: int | None = None
+    """The TCP port it listens on, if any."""
+    health_check: ecs.HealthCheck | None = None
+    writable_paths: Sequence[str] = ()
+    """Paths it writes: each a task volume of its own, handed to ``user`` before it starts."""
+    mount_points: Sequence[ecs.MountPoint] = ()
+    """Volumes the caller shares between containers."""
+
+
+@dataclass(frozen=True)
+class S3Copy:
+    """A configuration copied from S3 into a task volume before the containers that use it start."""
+
+    container_name: str
+    image: ecs.ContainerImage
+    """An image with the AWS CLI as its entry point (the spec's ``helper_images.config_loader``)."""
+    source: str
+    """``s3://bucket/key`` of one object, or ``s3://bucket/prefix/`` of many."""
+    volume: str
+    mount_path: str
+    file_name: str | None = None
+    """The one object's name in the volume; without it, everything under the prefix is copied."""
 
 
 class WorkloadContainers(Construct):
@@ -77,75 +116,59 @@ class WorkloadContainers(Construct):
         self._owner: ecs.ContainerDefinition | None = None
         self._waiting: set[str] = set()
 
-    def add(
-        self,
-        construct_id: str,
-        *,
-        container_name: str,
-        image: ecs.ContainerImage,
-        user: ContainerUser,
-        essential: bool = True,
-        writable_paths: Sequence[str] = (),
-        mount_points: Sequence[ecs.MountPoint] = (),
-        command: Sequence[str] | None = None,
-        entry_point: Sequence[str] | None = None,
-        environment: Mapping[str, str] | None = None,
-        secrets: Mapping[str, ecs.Secret] | None = None,
-        port: int | None = None,
-        health_check: ecs.HealthCheck | None = None,
-    ) -> ecs.ContainerDefinition:
-        """A container of the task. ``writable_paths`` become volumes its user owns;
-        ``mount_points`` are volumes the caller shares between containers."""
-        container = self._container(
-            construct_id,
-            container_name=container_name,
-            image=image,
-            user=user,
-            essential=essential,
-            command=command,
-            entry_point=entry_point,
-            environment=environment,
-            secrets=secrets,
-            port=port,
-            health_check=health_check,
-        )
-        container.add_mount_points(*mount_points)
-        for path in writable_paths:
-            volume = volume_name(container_name, path)
+    def add(self, construct_id: str, container: Container) -> ecs.ContainerDefinition:
+        """A container of the task. Its ``writable_paths`` become volumes its user owns;
+        its ``mount_points`` are volumes the caller shares between containers."""
+        definition = self._container(construct_id, container)
+        definition.add_mount_points(*container.mount_points)
+        for path in container.writable_paths:
+            volume = volume_name(container.name, path)
             self.task_definition.add_volume(name=volume)
-            container.add_mount_points(ecs.MountPoint(container_path=path, source_volume=volume, read_only=False))
-            if not user.is_root:
-                self._hand_over(volume, user, container)
-        return container
+            definition.add_mount_points(ecs.MountPoint(container_path=path, source_volume=volume, read_only=False))
+            if not container.user.is_root:
+                self._hand_over(volume, container.user, definition)
+        return definition
 
-    def _container(
-        self,
-        construct_id: str,
-        *,
-        container_name: str,
-        image: ecs.ContainerImage,
-        user: ContainerUser,
-        essential: bool,
-        command: Sequence[str] | None,
-        entry_point: Sequence[str] | None,
-        environment: Mapping[str, str] | None,
-        secrets: Mapping[str, ecs.Secret] | None,
-        port: int | None,
-        health_check: ecs.HealthCheck | None,
-    ) -> ecs.ContainerDefinition:
+    def add_s3_copy(self, construct_id: str, copy: S3Copy) -> ecs.ContainerDefinition:
+        """A short non-essential container, as root, that copies ``copy.source`` into its volume;
+        ``start_after`` makes a container wait for it to succeed."""
+        target = f"{copy.mount_path}/{copy.file_name}" if copy.file_name else copy.mount_path
+        return self.add(
+            construct_id,
+            Container(
+                name=copy.container_name,
+                image=copy.image,
+                user=ROOT,
+                essential=False,
+                command=["s3", "cp", *([] if copy.file_name else ["--recursive"]), copy.source, target],
+                mount_points=[
+                    ecs.MountPoint(container_path=copy.mount_path, source_volume=copy.volume, read_only=False)
+                ],
+            ),
+        )
+
+    @staticmethod
+    def start_after(container: ecs.ContainerDefinition, first: ecs.ContainerDefinition) -> None:
+        """``container`` starts once ``first`` has exited 0."""
+        container.add_container_dependencies(
+            ecs.ContainerDependency(container=first, condition=ecs.ContainerDependencyCondition.SUCCESS)
+        )
+
+    def _container(self, construct_id: str, container: Container) -> ecs.ContainerDefinition:
+        port = container.port
         return self.task_definition.add_container(
             construct_id,
-            container_name=container_name,
-            image=image,
-            user=user.ecs_user,
-            essential=essential,
-            command=list(command) if command is not None else None,
-            entry_point=list(entry_point) if entry_point is not None else None,
-            environment=dict(environment) if environment else None,
-            secrets=dict(secrets) if secrets else None,
+            container_name=container.name,
+            image=container.image,
+            user=container.user.ecs_user,
+            essential=container.essential,
+            command=list(container.command) if container.command is not None else None,
+            entry_point=list(container.entry_point) if container.entry_point is not None else None,
+            environment=dict(container.environment) if container.environment else None,
+            secrets=dict(container.secrets) if container.secrets else None,
             port_mappings=[ecs.PortMapping(container_port=port, protocol=ecs.Protocol.TCP)] if port else None,
-            health_check=health_check,
-            logging=ecs.LogDrivers.aws_logs(stream_prefix=container_name, log_group=self._log_group),
+            health_check=container.health_check,
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=container.name, log_group=self._log_group),
             readonly_root_filesystem=not self.ecs_exec,
             linux_parameters=(
                 ecs.LinuxParameters(self, f"{construct_id}Linux", init_process_enabled=True) if self.ecs_exec else None
@@ -168,15 +191,13 @@ class WorkloadContainers(Construct):
         if self._owner is None:
             self._owner = self._container(
                 "VolumeOwner",
-                container_name=OWNER_CONTAINER,
-                image=self._volume_owner_image,
-                user=ROOT,
-                essential=False,
-                entry_point=["sh", "-c"],
-                command=[Lazy.string(_OwnerScript(self._owners))],
-                environment=None,
-                secrets=None,
-                port=None,
-                health_check=None,
+                Container(
+                    name=OWNER_CONTAINER,
+                    image=self._volume_owner_image,
+                    user=ROOT,
+                    essential=False,
+                    entry_point=["sh", "-c"],
+                    command=[Lazy.string(_OwnerScript(self._owners))],
+                ),
             )
         return self._owner

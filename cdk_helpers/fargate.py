@@ -1,13 +1,77 @@
-"""The task-definition and service settings every Fargate workload of the platform shares."""
+"""The task-definition and service settings every Fargate workload of the platform shares, and
+the typed bundles its workload constructs take (``Placement``, ``Rollout``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
+
+ARCHITECTURES = {"ARM64": ecs.CpuArchitecture.ARM64, "X86_64": ecs.CpuArchitecture.X86_64}
+"""The spec's architecture names, as ECS takes them."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a long-running workload's tasks run and how they are found and reached."""
+
+    cluster: ecs.ICluster
+    """The platform's cluster (the compute stack's, or the same one imported by name)."""
+    security_group: ec2.ISecurityGroup
+    """The workload's own group, whose rules the network stack holds."""
+    spot: bool
+    """All tasks on Fargate Spot, or all on demand."""
+    exec_log_group: logs.ILogGroup
+    """The cluster's ECS Exec session log group: its findings are acknowledged by this name."""
+    namespace: servicediscovery.IPrivateDnsNamespace | None = None
+    """The Cloud Map namespace the workload registers in, if it registers."""
+
+    @property
+    def capacity(self) -> list[ecs.CapacityProviderStrategy]:
+        return capacity_strategy(spot=self.spot)
+
+    def registering_in(self) -> servicediscovery.IPrivateDnsNamespace:
+        """The namespace, for a workload that must register."""
+        if self.namespace is None:
+            raise ValueError("this workload registers in Cloud Map: its placement must name the namespace")
+        return self.namespace
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """How a deployment replaces tasks: the share of the desired count kept running and allowed."""
+
+    min_healthy_percent: int
+    max_healthy_percent: int
+
+
+ROLLING = Rollout(min_healthy_percent=100, max_healthy_percent=200)
+"""New tasks start and pass their checks before old ones stop: no gap in service."""
+STOP_FIRST = Rollout(min_healthy_percent=0, max_healthy_percent=100)
+"""The old task stops before the new starts: for a task that holds a lock (Prometheus's TSDB)."""
+
+
+def container_health_check(*command: str) -> ecs.HealthCheck:
+    """``CMD command...`` with the timings every workload uses: every 30 s, 5 s to answer,
+    unhealthy after 3 misses, the first 60 s not counted while the process starts."""
+    return ecs.HealthCheck(
+        command=["CMD", *command],
+        interval=Duration.seconds(30),
+        timeout=Duration.seconds(5),
+        retries=3,
+        start_period=Duration.seconds(60),
+    )
+
+
+def wget_health_check(port: int, path: str) -> ecs.HealthCheck:
+    """For busybox and Alpine images (Prometheus, Grafana): wget is there, curl is not."""
+    return container_health_check("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}")
 
 
 def linux_task_definition(
@@ -40,13 +104,10 @@ def private_fargate_service(
     scope: Construct,
     construct_id: str,
     *,
-    cluster: ecs.ICluster,
+    placement: Placement,
     task_definition: ecs.TaskDefinition,
-    security_group: ec2.ISecurityGroup,
-    capacity: list[ecs.CapacityProviderStrategy],
     ecs_exec: bool,
-    min_healthy_percent: int,
-    max_healthy_percent: int,
+    rollout: Rollout,
     desired_count: int | None = None,
     health_check_grace_period: Duration | None = None,
 ) -> ecs.FargateService:
@@ -55,16 +116,16 @@ def private_fargate_service(
     return ecs.FargateService(
         scope,
         construct_id,
-        cluster=cluster,
+        cluster=placement.cluster,
         task_definition=task_definition,
-        security_groups=[security_group],
+        security_groups=[placement.security_group],
         vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
         assign_public_ip=False,
         desired_count=desired_count,
-        capacity_provider_strategies=capacity,
+        capacity_provider_strategies=placement.capacity,
         circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-        min_healthy_percent=min_healthy_percent,
-        max_healthy_percent=max_healthy_percent,
+        min_healthy_percent=rollout.min_healthy_percent,
+        max_healthy_percent=rollout.max_healthy_percent,
         health_check_grace_period=health_check_grace_period,
         enable_execute_command=ecs_exec,
         propagate_tags=ecs.PropagatedTagSource.SERVICE,

@@ -1,8 +1,14 @@
-"""The spec keeps retention in days; CloudWatch Logs in CDK takes an enum."""
+"""How the platform keeps its logs: every log group encrypted with the logs key and kept for
+the spec's retention (the spec keeps retention in days; CloudWatch Logs in CDK takes an enum)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from constructs import Construct
 
 _BY_DAYS: dict[int, logs.RetentionDays] = {
     1: logs.RetentionDays.ONE_DAY,
@@ -33,3 +39,37 @@ _BY_DAYS: dict[int, logs.RetentionDays] = {
 def log_retention(days: int) -> logs.RetentionDays:
     """The enum member for a retention the spec has already validated."""
     return _BY_DAYS[days]
+
+
+@dataclass(frozen=True)
+class Logging:
+    """Where a construct's log groups are encrypted (``key``, the data stack's logs key or the
+    network stack's flow-log key) and how long they keep events (``retention_days``)."""
+
+    key: kms.IKey
+    retention_days: int
+
+    def __post_init__(self) -> None:
+        if self.retention_days not in _BY_DAYS:
+            raise ValueError(
+                f"log retention of {self.retention_days} days is not one CloudWatch Logs offers "
+                f"({', '.join(map(str, _BY_DAYS))})"
+            )
+
+    def log_group(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str | None = None,
+        removal_policy: RemovalPolicy | None = None,
+    ) -> logs.LogGroup:
+        """A log group kept this way; ``name`` only where another side finds it by name."""
+        return logs.LogGroup(
+            scope,
+            construct_id,
+            log_group_name=name,
+            encryption_key=self.key,
+            retention=log_retention(self.retention_days),
+            removal_policy=removal_policy,
+        )

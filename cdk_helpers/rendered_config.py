@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import jinja2
+from aws_cdk import Stack
+from constructs import Construct
 
 from spec.model import PlatformSpec
 
@@ -78,3 +80,20 @@ def content_hash(*parts: str) -> str:
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:16]
+
+
+def prometheus_config_file(scope: Construct, spec: PlatformSpec, *, remote_write_url: str | None) -> dict[str, str]:
+    """Prometheus's configuration by the object key it is written to: ``prometheus/prometheus-<hash>.yml``,
+    the hash taken of what CloudFormation will write (tokens resolved to their references), so a
+    changed configuration is a new object and a new task definition."""
+    config = render_prometheus_config(spec, remote_write_url=remote_write_url)
+    stack = Stack.of(scope)
+    resolved = stack.resolve(stack.to_json_string(config))
+    return {f"prometheus/prometheus-{content_hash(str(resolved))}.yml": config}
+
+
+def grafana_provisioning_files(spec: PlatformSpec) -> tuple[str, dict[str, str]]:
+    """Grafana's provisioning tree under ``grafana/<hash>/``, and that prefix."""
+    provisioning = render_grafana_provisioning(spec)
+    prefix = f"grafana/{content_hash(*sorted(provisioning.values()))}/"
+    return prefix, {f"{prefix}{path}": content for path, content in provisioning.items()}

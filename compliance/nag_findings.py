@@ -1,4 +1,5 @@
-"""The cdk-nag findings ECS Exec brings to a task role, acknowledged where they hold."""
+"""The cdk-nag findings the platform's workloads share, acknowledged where they hold: ECS Exec on a
+task role, and pulling from ECR on an execution role."""
 
 from __future__ import annotations
 
@@ -28,5 +29,16 @@ def acknowledge_ecs_exec(task_definition: ecs.TaskDefinition, exec_log_group: lo
             f"log-group:{group}:*]",
             reason="The trailing '*' stands for the log streams ECS Exec creates in the cluster's session "
             "log group, the only group named.",
+        )
+    )
+
+
+def acknowledge_ecr_pull(task_definition: ecs.TaskDefinition) -> None:
+    """Call only for a task that pulls from a repository of the data stack."""
+    Validations.of(task_definition.obtain_execution_role()).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            reason="ecr:GetAuthorizationToken has no resource-level permissions; every other action of "
+            "this role names its repository, log group, secret or key.",
         )
     )

@@ -38,7 +38,7 @@ from spec.model import PlatformSpec
 from spec.outputs import RELEASE_TAG_PREFIX, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
 
 State = dict[str, Any]
-# The spec's tag rule (spec.model.check_image_tag), as a JSONata regular expression.
+# The spec's tag rule (spec.checks.check_image_tag), as a JSONata regular expression.
 TAG_RULE = r"/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/"
 # What the CDK CLI acknowledges when it deploys; the release updates the same stack.
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")

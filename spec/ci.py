@@ -44,8 +44,8 @@ DEFAULT_REPOSITORY = "davidshaevel/davidshaevel-platform"
 # of the trust conditions, where IAM would read them as wildcards under StringLike.
 _OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
 _REPOSITORY = re.compile(rf"^(?P<owner>{_OWNER})/(?P<name>[A-Za-z0-9._-]{{1,100}})$")
-_PROJECT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+PROJECT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 # The CDK bootstrap template's AllowedPattern for its Qualifier parameter.
 _QUALIFIER = re.compile(r"^[A-Za-z0-9_-]{1,10}$")
 _PROVIDER_ARN = re.compile(rf"^arn:aws(-[a-z]+)*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$")
@@ -100,13 +100,13 @@ class CiSpec:
             raise SpecError("environments", self.environments, "names a profile twice")
         if self.oidc_provider_arn is not None:
             check_provider_arn("oidc_provider_arn", self.oidc_provider_arn)
-        if not isinstance(self.region, str) or not _REGION.match(self.region):
+        if not isinstance(self.region, str) or not REGION_PATTERN.match(self.region):
             raise SpecError("region", self.region, "not an AWS region name")
         if not isinstance(self.bootstrap_qualifier, str) or not _QUALIFIER.match(self.bootstrap_qualifier):
             raise SpecError(
                 "bootstrap_qualifier", self.bootstrap_qualifier, "must be 1-10 letters, digits, '_' or '-' (CDK's rule)"
             )
-        if not isinstance(self.project, str) or not _PROJECT_NAME.match(self.project):
+        if not isinstance(self.project, str) or not PROJECT_NAME_PATTERN.match(self.project):
             raise SpecError(
                 "project", self.project, "must be 3-32 lowercase letters, digits or '-', starting with a letter"
             )

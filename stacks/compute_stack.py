@@ -6,27 +6,23 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
-from cdk_constructs.application_service import ApplicationService
+from cdk_constructs.application_service import ApplicationService, ListenerRoute
 from cdk_constructs.database_bootstrap import DatabaseBootstrap
 from cdk_constructs.edge_distribution import EdgeDistribution
 from cdk_constructs.fargate_cluster import FargateCluster
-from cdk_constructs.image_repositories import ImageRepositories
 from cdk_constructs.images_present_check import ImagesPresentCheck
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
-from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.released_image_tags import ReleasedImageTags
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_constructs.site_domain import SiteDomain
-from cdk_helpers.fargate import capacity_strategy
 from cdk_helpers.rendered_config import render_database_bootstrap
 from spec import outputs
 from spec.model import PlatformSpec
+from stacks.handles import ComputeState, ObservedPlatform
 
 
 def env_name(service_name: str) -> str:
@@ -43,25 +39,22 @@ class ComputeStack(Stack):
         spec: PlatformSpec,
         vpc: ec2.IVpc,
         security_groups: PlatformSecurityGroups,
-        database: PostgresDatabase,
-        repositories: ImageRepositories,
-        access_logs: s3.IBucket,
-        logs_key: kms.IKey,
+        state: ComputeState,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        # Imported by its literal name (the data stack owns it): see PlatformSpec.exec_log_group_name.
-        exec_log_group = logs.LogGroup.from_log_group_name(self, "ExecSessions", spec.exec_log_group_name)
+        logging, repositories = state.logging, state.repositories
         cluster = FargateCluster(
             self,
             "Cluster",
             cluster_name=spec.cluster_name,
+            exec_log_group_name=spec.exec_log_group_name,
             vpc=vpc,
-            exec_log_group=exec_log_group,
-            logs_key=logs_key,
+            logs_key=logging.key,
+            spot=spec.fargate_spot,
+            create=True,
         )
         self.cluster = cluster.cluster
-        self.exec_log_group = cluster.exec_log_group
         self.namespace = servicediscovery.PrivateDnsNamespace(
             self, "Namespace", name=spec.namespace, vpc=vpc, description=f"{spec.stack_prefix} service discovery"
         )
@@ -73,31 +66,25 @@ class ComputeStack(Stack):
             security_group=sealed(self, "LoadBalancerGroup", security_groups.load_balancer),
             port=spec.edge.origin_port,
             certificate=site.origin_certificate if site else None,
-            access_logs=access_logs,
+            access_logs=state.access_logs,
             deletion_protection=spec.production,
         )
-        capacity = capacity_strategy(spot=spec.fargate_spot)
         self.released_tags = ReleasedImageTags(self, "ReleasedImageTags", services=spec.services)
         images_present = ImagesPresentCheck(
             self,
             "ImagesPresent",
             images=[(repositories.repository(s, used_from=self), self.released_tags.tag(s)) for s in spec.services],
-            logs_key=logs_key,
-            log_retention_days=spec.log_retention_days,
+            logging=logging,
         )
         bootstrap = DatabaseBootstrap(
             self,
             "DatabaseBootstrap",
-            database=database,
+            database=state.database,
             sql=render_database_bootstrap(spec),
-            image=spec.helper_images.database_client,
-            cluster=self.cluster,
+            helper_images=spec.helper_images,
+            placement=cluster.placement(sealed(self, "DatabaseBootstrapGroup", security_groups.database_bootstrap)),
             cluster_name=spec.cluster_name,
-            subnets=vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets,
-            security_group=sealed(self, "DatabaseBootstrapGroup", security_groups.database_bootstrap),
-            volume_owner_image=spec.helper_images.volume_owner,
-            logs_key=logs_key,
-            log_retention_days=spec.log_retention_days,
+            logging=logging,
         )
         self.services: dict[str, ApplicationService] = {}
         for index, service in enumerate(spec.services):
@@ -105,42 +92,40 @@ class ComputeStack(Stack):
                 self,
                 service.name,
                 service=service,
-                cluster=self.cluster,
-                exec_log_group=cluster.exec_log_group,
-                namespace=self.namespace,
-                security_group=sealed(self, f"{service.name}Group", security_groups.service(service)),
-                repository=repositories.repository(service, used_from=self),
-                image_tag=self.released_tags.tag(service),
-                listener=self.load_balancer.listener,
-                route_priority=10 * (index + 1),
-                capacity=capacity,
+                placement=cluster.placement(
+                    sealed(self, f"{service.name}Group", security_groups.service(service)), namespace=self.namespace
+                ),
+                image=ecs.ContainerImage.from_ecr_repository(
+                    repositories.repository(service, used_from=self), tag=self.released_tags.tag(service)
+                ),
+                route=ListenerRoute(listener=self.load_balancer.listener, priority=10 * (index + 1)),
                 callee_urls={env_name(c): spec.service_url(spec.service(c)) for c in service.calls},
-                database=database if service.uses_database else None,
-                logs_key=logs_key,
-                log_retention_days=spec.log_retention_days,
+                database=state.database if service.uses_database else None,
+                logging=logging,
             )
-        for application in self.services.values():
             # Images checked and database users in place before any service starts or changes.
-            application.service.node.add_dependency(images_present, bootstrap.resource)
+            self.services[service.name].service.node.add_dependency(images_present, bootstrap.resource)
         self._outputs()
         self.edge = EdgeDistribution(
             self,
             "Edge",
+            spec=spec,
             load_balancer=self.load_balancer.load_balancer,
-            edge=spec.edge,
-            uncached_routes=[
-                *(s.route for s in spec.services if s.route is not None),
-                *([spec.grafana.route_pattern] if spec.grafana else []),
-            ],
-            internal_paths=spec.edge_internal_paths(),
-            grafana=spec.grafana,
             site=site,
-            access_logs=access_logs,
-            log_group_prefix=spec.stack_prefix,
-            logs_key=logs_key,
-            log_retention_days=spec.log_retention_days,
+            access_logs=state.access_logs,
+            logging=logging,
         )
         CfnOutput(self, outputs.PUBLIC_URL, value=self.edge.public_url)
+
+    @property
+    def observed(self) -> ObservedPlatform:
+        return ObservedPlatform(
+            namespace=self.namespace,
+            listener=self.load_balancer.listener,
+            load_balancer=self.load_balancer.load_balancer,
+            public_hosts=self.edge.public_hosts,
+            services=self.services,
+        )
 
     def _outputs(self) -> None:
         """What the verify command needs to find the running platform."""

@@ -12,7 +12,6 @@ from aws_cdk import Aws, CfnResource, ReferenceStrength, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.access_log_bucket import AccessLogBucket
@@ -25,8 +24,10 @@ from cdk_constructs.metrics_workspace import MetricsWorkspace
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.prometheus_file_system import PrometheusFileSystem
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
-from cdk_helpers.log_groups import log_retention
+from cdk_helpers.handles import ConfigSource
+from cdk_helpers.log_groups import Logging
 from spec.model import PlatformSpec
+from stacks.handles import ComputeState, DeliveryState, ObservabilityState
 
 
 class DataStack(Stack):
@@ -49,12 +50,11 @@ class DataStack(Stack):
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.logs_key = LogsKey(self, "LogsKey", description=f"{spec.stack_prefix} CloudWatch log groups").key
-        self.exec_log_group = logs.LogGroup(
+        self.logging = Logging(key=self.logs_key, retention_days=spec.log_retention_days)
+        self.exec_log_group = self.logging.log_group(
             self,
             "ExecSessions",
-            log_group_name=spec.exec_log_group_name,
-            encryption_key=self.logs_key,
-            retention=log_retention(spec.log_retention_days),
+            name=spec.exec_log_group_name,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         self.access_logs = AccessLogBucket(self, "AccessLogs", retention_days=spec.access_log_retention_days).bucket
@@ -66,11 +66,10 @@ class DataStack(Stack):
             vpc=vpc,
             security_group=sealed(self, "DatabaseGroup", security_groups.database),
             key=self.data_key,
-            logs_key=self.logs_key,
-            log_retention_days=spec.log_retention_days,
+            logging=self.logging,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if spec.production else RemovalPolicy.SNAPSHOT,
         )
-        prometheus_storage = PrometheusFileSystem(
+        self.prometheus_storage = prometheus_storage = PrometheusFileSystem(
             self,
             "PrometheusStorage",
             prometheus=spec.prometheus,
@@ -97,7 +96,7 @@ class DataStack(Stack):
             releases_kept=spec.releases_kept,
             key=self.data_key,
         )
-        self.grafana_admin_password = (
+        self.grafana_admin_password: AdminPassword | None = (
             AdminPassword(self, "GrafanaAdmin", description=f"{spec.stack_prefix} Grafana admin", key=self.data_key)
             if spec.grafana
             else None
@@ -118,6 +117,26 @@ class DataStack(Stack):
             ],
         )
         self._reference_strongly()
+
+    @property
+    def for_compute(self) -> ComputeState:
+        return ComputeState(
+            logging=self.logging, database=self.database, repositories=self.repositories, access_logs=self.access_logs
+        )
+
+    @property
+    def for_observability(self) -> ObservabilityState:
+        return ObservabilityState(
+            logging=self.logging,
+            config=ConfigSource(bucket=self.config_bucket, key=self.data_key),
+            prometheus_storage=self.prometheus_storage,
+            metrics_workspace=self.metrics_workspace,
+            grafana_admin_password=self.grafana_admin_password,
+        )
+
+    @property
+    def for_delivery(self) -> DeliveryState:
+        return DeliveryState(logging=self.logging, database=self.database, repositories=self.repositories)
 
     def _reference_strongly(self) -> None:
         """Other stacks read this stack's values through exports (``Fn::ImportValue``), not the

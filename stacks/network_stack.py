@@ -12,6 +12,7 @@ from cdk_constructs.logs_key import LogsKey
 from cdk_constructs.platform_vpc import PlatformVpc
 from cdk_constructs.s3_gateway_endpoint import S3GatewayEndpoint
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from cdk_helpers.log_groups import Logging
 from spec.connections import endpoint_services
 from spec.model import PlatformSpec
 
@@ -24,8 +25,7 @@ class NetworkStack(Stack):
             self,
             "Network",
             network=spec.network,
-            flow_log_key=flow_log_key.key,
-            log_retention_days=spec.log_retention_days,
+            flow_logs=Logging(key=flow_log_key.key, retention_days=spec.log_retention_days),
         )
         self.vpc = network.vpc
         self.s3_endpoint = S3GatewayEndpoint(

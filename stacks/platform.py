@@ -52,10 +52,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         spec=spec,
         vpc=network.vpc,
         security_groups=network.security_groups,
-        database=data.database,
-        repositories=data.repositories,
-        access_logs=data.access_logs,
-        logs_key=data.logs_key,
+        state=data.for_compute,
         env=env,
         description=f"{spec.stack_prefix}: ECS cluster, Cloud Map, application services, load balancer, CloudFront",
     )
@@ -63,9 +60,10 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         app,
         spec.stack_name(OBSERVABILITY),
         spec=spec,
+        vpc=network.vpc,
         security_groups=network.security_groups,
-        data=data,
-        compute=compute,
+        state=data.for_observability,
+        platform=compute.observed,
         env=env,
         description=f"{spec.stack_prefix}: Prometheus, Grafana, alarms and dashboard",
     )
@@ -75,12 +73,14 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         spec=spec,
         vpc=network.vpc,
         security_groups=network.security_groups,
-        data=data,
-        compute=compute,
-        observability=observability,
+        state=data.for_delivery,
+        public_url=compute.edge.public_url,
+        notifications=observability.alarms.notifications,
         env=env,
         description=f"{spec.stack_prefix}: migrations and smoke-test tasks, deployment state machine, targets probe",
     )
+    # The release updates the compute stack; deploy the delivery stack after it.
+    delivery.add_stack_dependency(compute)
     Aspects.of(app).add(RedundantRoleDependencies())
     Aspects.of(app).add(BoundedCustomResources())
     Tags.of(app).add("project", spec.project)

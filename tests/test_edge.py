@@ -24,6 +24,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from cdk_constructs.edge_distribution import EdgeDistribution
+from cdk_helpers.log_groups import Logging
 from spec import PlatformSpec, ServiceSpec
 from spec.profiles import PROFILES
 from tests.platform_synth import PROFILE_NAMES, ROOT, Synthesized, synth_spec
@@ -353,18 +354,16 @@ def _edge_alone(tmp_path: Path, allowed_cidrs: tuple[str, ...]) -> dict[str, Any
     EdgeDistribution(
         stack,
         "Edge",
+        spec=replace(dev, grafana=replace(dev.grafana, allowed_cidrs=allowed_cidrs)),
         load_balancer=load_balancer,
-        edge=dev.edge,
-        uncached_routes=[],
-        internal_paths=dev.edge_internal_paths(),
-        grafana=replace(dev.grafana, allowed_cidrs=allowed_cidrs),
         site=None,
         access_logs=s3.Bucket.from_bucket_name(stack, "Logs", "access-logs"),
-        log_group_prefix="edge-test",
-        logs_key=kms.Key.from_key_arn(
-            stack, "Key", "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555"
+        logging=Logging(
+            key=kms.Key.from_key_arn(
+                stack, "Key", "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555"
+            ),
+            retention_days=30,
         ),
-        log_retention_days=30,
     )
     template: dict[str, Any] = app.synth().get_stack_by_name("Edge").template
     return template

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import yaml
 
+from cdk_constructs.release_tasks import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
 from release.definition import OneOffRun, ReleaseTargets, release_definition
 from spec import PlatformSpec
 from spec.names import COMPUTE
 from spec.outputs import RELEASE_TAG_PREFIX, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
 from spec.profiles import dev as dev_profile
-from stacks.delivery_stack import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
 from tests.platform_synth import ROOT, Synthesized
 from tests.stepfunctions.runner import Response, Scenario, Trace, error, result, run, validate
 from tests.test_access_ledger import deployment_of

@@ -1,0 +1,39 @@
+"""The edge's viewer-request function, rendered at synth: 404 for the internal paths."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from urllib.parse import unquote
+
+import jinja2
+
+from cdk_helpers.rendered_config import ASSETS
+
+INTERNAL_PATHS_TEMPLATE = "internal-paths.js.j2"
+
+
+def normalised_path(path: str) -> str:
+    """What the edge function compares: decoded, empty and ``.`` segments dropped, ``..``
+    resolved, lower-cased. Node servers resolve dot segments, and Express matches routes
+    without regard to case, so each of those spellings would reach the same handler."""
+    kept: list[str] = []
+    for segment in unquote(path, errors="strict").split("/"):
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment not in ("", "."):
+            kept.append(segment)
+    return "/" + "/".join(kept).lower()
+
+
+def render_internal_paths_function(internal_paths: Sequence[str]) -> str:
+    """The viewer-request function's code, answering 404 to exactly these paths."""
+    templates = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ASSETS / "edge")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # JavaScript, with the paths as a JSON literal
+    )
+    paths = list(dict.fromkeys(normalised_path(p) for p in internal_paths))
+    return templates.get_template(INTERNAL_PATHS_TEMPLATE).render(internal_paths=json.dumps(paths))
