@@ -1,7 +1,7 @@
 # Everything a developer or CI runs. Each target installs what is missing first.
 SHELL := /bin/bash
 ENV ?= dev
-# The hosted zone of a profile's domain, when the profile does not name it (prod: README,
+# The hosted zone of a profile's domain, when the profile does not name it (prod: docs/operations.md,
 # "Production's domain"): make synth ENV=prod HOSTED_ZONE_ID=Z0123456789ABC
 HOSTED_ZONE_ID ?=
 CONTEXT = -c env=$(ENV) $(if $(HOSTED_ZONE_ID),-c hosted_zone_id=$(HOSTED_ZONE_ID))

@@ -21,7 +21,7 @@ from stacks.platform import PlatformStacks, add_compliance_checks, build_platfor
 
 def build(app: App) -> PlatformStacks:
     """Every stack of the profile the app's context names, with the nag packs on; with
-    ``-c ci=true`` also the CI roles' stack (README, "CI roles")."""
+    ``-c ci=true`` also the CI roles' stack (docs/operations.md, "CI roles")."""
     context = app.node.get_all_context()
     spec = spec_from_context(context)
     ci = ci_from_context(context)

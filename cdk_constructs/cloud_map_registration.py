@@ -44,7 +44,7 @@ class CloudMapRegistration(Construct):
             routing_policy=servicediscovery.RoutingPolicy.MULTIVALUE,
             custom_health_check=servicediscovery.HealthCheckCustomConfig(failure_threshold=1),
         )
-        # The L2 takes one record type; the seeds' discovery needs both.
+        # The L2 takes one record type; the original platform's discovery needs both.
         cfn = self.cloud_map_service.node.default_child
         assert isinstance(cfn, servicediscovery.CfnService)
         ttl = DNS_TTL.to_seconds()

@@ -18,7 +18,7 @@ What GitHub's token carries (GitHub Docs):
 
 Both conditions are StringEquals on one literal: no wildcard can widen a role to another
 repository, branch or environment. Repositories on GitHub's immutable subject format (owner and
-repository ids in the subject) present other subjects; see the README's "CI roles".
+repository ids in the subject) present other subjects; see docs/operations.md, "CI roles".
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spec.model import PlatformSpec
-from spec.outputs import RELEASE_TAG_PREFIX, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
+from spec.names import RELEASE_TAG_PREFIX, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
 
 State = dict[str, Any]
 # The spec's tag rule (spec.checks.check_image_tag), as a JSONata regular expression.
@@ -404,7 +404,7 @@ class _Builder:
                 "ReleaseServices",
                 f"'{self.targets.compute_stack} is ' & $stack.StackStatus & ': ' & $string($stack.StackStatusReason)",
                 "NotifyFailure",
-                restored="the stack needs an operator (README: Rolling back by hand)",
+                restored="the stack needs an operator (docs/operations.md: Rolling back by hand)",
             ),
             "ReleaseTimedOut": self.note(
                 "ReleaseServices",

@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from spec.checks import PROJECT_NAME_PATTERN, REGION_PATTERN
 from spec.context import parse_bool
 from spec.errors import SpecError
 from spec.names import stack_prefix
@@ -44,8 +45,6 @@ DEFAULT_REPOSITORY = "davidshaevel/davidshaevel-platform"
 # of the trust conditions, where IAM would read them as wildcards under StringLike.
 _OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
 _REPOSITORY = re.compile(rf"^(?P<owner>{_OWNER})/(?P<name>[A-Za-z0-9._-]{{1,100}})$")
-PROJECT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 # The CDK bootstrap template's AllowedPattern for its Qualifier parameter.
 _QUALIFIER = re.compile(r"^[A-Za-z0-9_-]{1,10}$")
 _PROVIDER_ARN = re.compile(rf"^arn:aws(-[a-z]+)*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$")

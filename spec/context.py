@@ -4,7 +4,7 @@ Only ``app.py`` reads context; it hands the raw mapping here. Keys:
 
 - ``env``: the profile, ``dev`` (default) or ``prod``.
 - ``<service>_image_tag`` is refused: images are released by the deployment state machine,
-  and a deploy keeps the released tags (README, "Releasing an image").
+  and a deploy keeps the released tags (docs/operations.md, "Releasing an image").
 - ``<service>_ecs_exec``: ``true`` or ``false``, switches ECS Exec for the service (also
   ``prometheus_ecs_exec`` and, where Grafana runs, ``grafana_ecs_exec``).
 - ``hosted_zone_id``: the Route 53 hosted zone of the profile's domain (a profile with a domain
@@ -105,7 +105,8 @@ def apply_overrides(spec: PlatformSpec, context: Mapping[str, object]) -> Platfo
                 f"context {key}",
                 value,
                 "a deploy keeps the released image tags; release one with "
-                f"`python -m tools.release start --env {spec.environment} --tag <tag>` (README: Releasing an image)",
+                f"`python -m tools.release start --env {spec.environment} --tag <tag>` "
+                "(docs/operations.md: Releasing an image)",
             )
         service_changes.setdefault(name, {})["ecs_exec"] = parse_bool(key, value)
     prometheus = spec.prometheus

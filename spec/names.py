@@ -1,6 +1,6 @@
-"""The names the stacks, the tools and the tests share: stack names and their layers, and the
-fixed names of things one stack makes and another side finds. One module owns each, so no side
-rebuilds a name by hand. (Stack outputs and parameters: ``spec.outputs``.)"""
+"""The names the stacks, the tools and the tests share: stack names and their layers, the keys
+of the stacks' outputs and parameters, and the fixed names of things one stack makes and
+another side finds. This module owns each, so no side rebuilds a name by hand."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ TARGETS_PROBE = "targets-probe"
 
 
 def stack_prefix(environment: str, project: str) -> str:
-    """``dev-davidshaevel``: the seeds' naming, shared by stacks and resources (and the CI roles)."""
+    """``dev-davidshaevel``: the original platform's naming, shared by stacks and resources (and the CI roles)."""
     return f"{environment}-{project}"
 
 
@@ -32,3 +32,35 @@ def release_state_machine_name(prefix: str) -> str:
     """``dev-davidshaevel-release``: the release state machine's fixed name, so the CI's release
     role can name its ARN (Step Functions cannot narrow StartExecution by a condition)."""
     return f"{prefix}-release"
+
+
+# --- Stack outputs and parameters: what the verify command, the release and the stacks read.
+def output_key(subject: str, attribute: str) -> str:
+    """``("backend", "ServiceArn")`` -> ``BackendServiceArn`` (outputs take letters and digits only)."""
+    return "".join(part.capitalize() for part in subject.replace("_", "-").split("-")) + attribute
+
+
+CLUSTER_NAME = "ClusterName"
+SERVICE_ARN = "ServiceArn"
+CLOUD_MAP_SERVICE_ID = "CloudMapServiceId"
+TARGET_GROUP_ARN = "TargetGroupArn"
+LOG_GROUP = "LogGroup"
+STATE_MACHINE_ARN = "DeploymentStateMachineArn"
+PROBE_TASK_DEFINITION = "TargetsProbeTaskDefinitionArn"
+PROBE_SUBNETS = "TargetsProbeSubnets"
+PROBE_SECURITY_GROUP = "TargetsProbeSecurityGroup"
+PROBE_LOG_GROUP = "TargetsProbeLogGroup"
+RELEASED_IMAGE_TAG = "ReleasedImageTag"
+PUBLIC_URL = "PublicUrl"
+"""The compute stack's: where viewers reach the platform (CloudFront, or the named domain)."""
+TASK_DEFINITION_ARN = "TaskDefinitionArn"
+
+
+def image_tag_parameter(service_name: str) -> str:
+    """``backend`` -> ``BackendImageTag``: the compute stack's parameter that holds the released tag."""
+    return output_key(service_name, "ImageTag")
+
+
+# The release marks each image it releases with a second tag under this prefix; the
+# repositories' lifecycle keeps the newest of these, so what runs never expires.
+RELEASE_TAG_PREFIX = "release-"

@@ -216,7 +216,7 @@ class PlatformSpec:
 
     @property
     def stack_prefix(self) -> str:
-        """``dev-davidshaevel``: the seeds' naming, shared by stacks and resources."""
+        """``dev-davidshaevel``: the original platform's naming, shared by stacks and resources."""
         return stack_prefix(self.environment, self.project)
 
     def stack_name(self, layer: str) -> str:
@@ -241,7 +241,7 @@ class PlatformSpec:
 
     @property
     def cluster_name(self) -> str:
-        """``dev-davidshaevel-cluster``, as in the seeds. A fixed name, so the stacks that run
+        """``dev-davidshaevel-cluster``, as in the original platform. A fixed name, so the stacks that run
         tasks in it and the verify command name it literally instead of reading an output."""
         return f"{self.stack_prefix}-cluster"
 

@@ -1,6 +1,6 @@
 """The two shipped profiles.
 
-``dev`` reproduces the seeds' platform at the lowest cost that keeps every
+``dev`` reproduces the original platform at the lowest cost that keeps every
 capability; ``prod`` differs only where production must (high availability,
 longer retention, protection against deletion).
 """
@@ -25,19 +25,19 @@ PROJECT = "davidshaevel"
 NAMESPACE = "davidshaevel.local"
 REGION = "us-east-1"
 DATABASE_NAME = "davidshaevel"
-# The tag the README's first deploy pushes; later images are released by the
-# deployment state machine (README, "Releasing an image").
+# The tag the first deploy pushes (docs/operations.md); later images are released by the
+# deployment state machine (docs/operations.md, "Releasing an image").
 INITIAL_IMAGE_TAG = "initial"
 # Zones by id, the same zones in every account: both offer CloudFront VPC origins and
-# Graviton (t4g) instances; use1-az3 offers neither. README: "Choosing the zones".
+# Graviton (t4g) instances; use1-az3 offers neither. docs/operations.md: "Choosing the zones".
 ZONE_IDS = ("use1-az1", "use1-az2")
-# The seeds' production site. Its hosted zone's id is the account's own: give it with
-# -c hosted_zone_id=... or write it here (README: "Production's domain").
+# The original platform's production site. Its hosted zone's id is the account's own: give it with
+# -c hosted_zone_id=... or write it here (docs/operations.md: "Production's domain").
 PRODUCTION_DOMAIN = DomainSpec(name="davidshaevel.com", hosted_zone_name="davidshaevel.com", www=True)
 
 
 def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_exec: bool) -> tuple[ServiceSpec, ...]:
-    """The seeds' two services, sized per profile."""
+    """The original platform's two services, sized per profile."""
     backend = ServiceSpec(
         name="backend",
         container_name="backend",

@@ -20,7 +20,7 @@ from cdk_constructs.released_image_tags import ReleasedImageTags
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_constructs.site_domain import SiteDomain
 from cdk_helpers.rendered_config import render_database_bootstrap
-from spec import outputs
+from spec import names
 from spec.model import PlatformSpec
 from stacks.handles import ComputeState, ObservedPlatform
 
@@ -115,7 +115,7 @@ class ComputeStack(Stack):
             access_logs=state.access_logs,
             logging=logging,
         )
-        CfnOutput(self, outputs.PUBLIC_URL, value=self.edge.public_url)
+        CfnOutput(self, names.PUBLIC_URL, value=self.edge.public_url)
 
     @property
     def observed(self) -> ObservedPlatform:
@@ -129,14 +129,14 @@ class ComputeStack(Stack):
 
     def _outputs(self) -> None:
         """What the verify command needs to find the running platform."""
-        CfnOutput(self, outputs.CLUSTER_NAME, value=self.cluster.cluster_name)
+        CfnOutput(self, names.CLUSTER_NAME, value=self.cluster.cluster_name)
         for name, application in self.services.items():
             for attribute, value in (
-                (outputs.SERVICE_ARN, application.service.service_arn),
-                (outputs.CLOUD_MAP_SERVICE_ID, application.registration.cloud_map_service.service_id),
-                (outputs.TARGET_GROUP_ARN, application.target_group.target_group_arn),
-                (outputs.LOG_GROUP, application.log_group.log_group_name),
-                (outputs.TASK_DEFINITION_ARN, application.task_definition.task_definition_arn),
-                (outputs.RELEASED_IMAGE_TAG, self.released_tags.tag(application.spec)),
+                (names.SERVICE_ARN, application.service.service_arn),
+                (names.CLOUD_MAP_SERVICE_ID, application.registration.cloud_map_service.service_id),
+                (names.TARGET_GROUP_ARN, application.target_group.target_group_arn),
+                (names.LOG_GROUP, application.log_group.log_group_name),
+                (names.TASK_DEFINITION_ARN, application.task_definition.task_definition_arn),
+                (names.RELEASED_IMAGE_TAG, self.released_tags.tag(application.spec)),
             ):
-                CfnOutput(self, outputs.output_key(name, attribute), value=value)
+                CfnOutput(self, names.output_key(name, attribute), value=value)

@@ -16,7 +16,7 @@ from cdk_constructs.platform_dashboard import PlatformDashboard
 from cdk_constructs.prometheus_server import PrometheusServer
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_helpers.handles import PublicEntry
-from spec import outputs
+from spec import names
 from spec.model import PlatformSpec
 from stacks.handles import ObservabilityState, ObservedPlatform
 
@@ -91,8 +91,8 @@ class ObservabilityStack(Stack):
         PlatformDashboard(self, "Dashboard", name=spec.stack_prefix, alarms=self.alarms.alarms)
         name = spec.prometheus.name
         for attribute, value in (
-            (outputs.SERVICE_ARN, self.prometheus.service.service_arn),
-            (outputs.CLOUD_MAP_SERVICE_ID, self.prometheus.registration.cloud_map_service.service_id),
-            (outputs.LOG_GROUP, self.prometheus.log_group.log_group_name),
+            (names.SERVICE_ARN, self.prometheus.service.service_arn),
+            (names.CLOUD_MAP_SERVICE_ID, self.prometheus.registration.cloud_map_service.service_id),
+            (names.LOG_GROUP, self.prometheus.log_group.log_group_name),
         ):
-            CfnOutput(self, outputs.output_key(name, attribute), value=value)
+            CfnOutput(self, names.output_key(name, attribute), value=value)

@@ -30,7 +30,7 @@ from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import Principal, Request, evaluate
 from spec.ci import CiSpec, ci, ci_from_context
 from spec.errors import SpecError
-from spec.names import COMPUTE, DELIVERY, LAYERS, release_state_machine_name, stack_name
+from spec.names import COMPUTE, DATA, DELIVERY, LAYERS, release_state_machine_name, stack_name
 from spec.profiles import PROFILES
 from stacks.ci_stack import build_ci
 from tests.platform_synth import new_app, profile_context
@@ -344,12 +344,12 @@ def test_the_release_roles_reach_only_their_own_environment(synthesized: CiApp) 
 def test_the_release_roles_match_what_the_platform_names(synthesized: CiApp) -> None:
     """The dev platform synthesized beside the CI stack: its state machine, repositories and stacks."""
     d = synthesized.deployment
-    (machine,) = synthesized.platform_resources("delivery", "AWS::StepFunctions::StateMachine")
+    (machine,) = synthesized.platform_resources(DELIVERY, "AWS::StepFunctions::StateMachine")
     machine_arn = d.ref(f"dev-{CI.project}-delivery", machine)
     assert machine_arn.endswith(f":stateMachine:{release_state_machine_name(CI.stack_prefix('dev'))}")
     repositories = [
         d.get_att(f"dev-{CI.project}-data", logical_id, "Arn")
-        for logical_id in synthesized.platform_resources("data", "AWS::ECR::Repository")
+        for logical_id in synthesized.platform_resources(DATA, "AWS::ECR::Repository")
     ]
     assert repositories
     stacks = [

@@ -12,7 +12,7 @@ import pytest
 
 from spec import PlatformSpec, ServiceSpec
 from spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
-from spec.outputs import image_tag_parameter
+from spec.names import COMPUTE, image_tag_parameter
 from spec.profiles import dev as dev_profile
 from tests.platform_synth import Synthesized, synth_profile, synth_spec
 from tests.test_network import rules
@@ -21,7 +21,7 @@ Resources = dict[str, dict[str, Any]]
 
 
 def _resources(synth: Synthesized, kind: str) -> Resources:
-    return {k: v for k, v in synth.template_json("compute")["Resources"].items() if v["Type"] == kind}
+    return {k: v for k, v in synth.template_json(COMPUTE)["Resources"].items() if v["Type"] == kind}
 
 
 def task_definition(synth: Synthesized, service: ServiceSpec) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -76,7 +76,7 @@ def test_health_checks_call_node_on_the_spec_path(profile: Synthesized) -> None:
 
 
 def test_no_health_check_needs_curl_or_wget(profile: Synthesized) -> None:
-    for layer in ("compute",):
+    for layer in (COMPUTE,):
         for resource in profile.template_json(layer)["Resources"].values():
             if resource["Type"] == "AWS::ECS::TaskDefinition":
                 for container in resource["Properties"]["ContainerDefinitions"]:

@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from spec.names import LAYERS
+from spec.names import DATA, LAYERS, OBSERVABILITY
 from tests.platform_synth import Synthesized
 
 SOURCE_KEYS = {"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths"}
@@ -110,7 +110,7 @@ def test_the_check_sees_service_principals_where_they_are(profile: Synthesized) 
 
 def test_a_grant_without_its_condition_is_named(profile: Synthesized) -> None:
     templates = copy.deepcopy(_templates(profile))
-    observability = templates[profile.stack_name("observability")]
+    observability = templates[profile.stack_name(OBSERVABILITY)]
     (topic_policy,) = [b for b in observability["Resources"].values() if b["Type"] == "AWS::SNS::TopicPolicy"]
     for statement in topic_policy["Properties"]["PolicyDocument"]["Statement"]:
         statement.pop("Condition", None)
@@ -121,7 +121,7 @@ def test_a_grant_without_its_condition_is_named(profile: Synthesized) -> None:
 
 def test_a_logs_grant_for_any_account_is_named(profile: Synthesized) -> None:
     templates = copy.deepcopy(_templates(profile))
-    data = templates[profile.stack_name("data")]
+    data = templates[profile.stack_name(DATA)]
     for body in data["Resources"].values():
         if body["Type"] == "AWS::KMS::Key":
             for statement in body["Properties"]["KeyPolicy"]["Statement"]:

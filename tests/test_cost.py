@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from spec.connections import endpoint_services
+from spec.names import COMPUTE, OBSERVABILITY
 from tests.platform_synth import Synthesized
 from tools.cost import PRICES, main, price_assembly
 
@@ -33,7 +34,7 @@ def test_dev_costs_at_most_its_budget_with_every_capability(dev: Synthesized) ->
     # The web ACL with its rate rule, the known-bad-inputs group and, where Grafana runs, its allow-list.
     rules = 2 + (dev.spec.grafana is not None)
     assert f"WAF web ACL, {rules} rules (managed rule groups: 1)" in names
-    assert dev.template_json("compute")["Resources"], "CloudFront is billed by use and present in compute"
+    assert dev.template_json(COMPUTE)["Resources"], "CloudFront is billed by use and present in compute"
     total = sum(item.monthly for item in items)
     assert total <= DEV_BUDGET, f"dev costs ${total:.2f} a month"
 
@@ -54,7 +55,7 @@ def test_the_web_acl_is_priced_per_rule_with_a_managed_group_as_one(profile: Syn
 
 
 def test_cloudfront_functions_are_listed_as_billed_by_use(profile: Synthesized) -> None:
-    resources = profile.template_json("compute")["Resources"].values()
+    resources = profile.template_json(COMPUTE)["Resources"].values()
     assert any(r["Type"] == "AWS::CloudFront::Function" for r in resources)
     assert any(line.startswith("CloudFront Functions invocations") for line in PRICES["usage_based"])
     assert not any("CloudFront Function" in item.name for item in price_assembly(profile.outdir))
@@ -63,7 +64,7 @@ def test_cloudfront_functions_are_listed_as_billed_by_use(profile: Synthesized) 
 def test_every_fargate_service_is_priced(profile: Synthesized) -> None:
     services = sum(
         1
-        for layer in ("compute", "observability")
+        for layer in (COMPUTE, OBSERVABILITY)
         for resource in profile.template_json(layer)["Resources"].values()
         if resource["Type"] == "AWS::ECS::Service"
     )
@@ -90,10 +91,10 @@ def test_the_command_refuses_an_empty_directory(tmp_path: Path, capsys: pytest.C
     json.dumps(PRICES)  # the table is plain data
 
 
-def test_the_readme_shows_both_current_figures(dev: Synthesized, prod: Synthesized) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+def test_the_cost_doc_shows_both_current_figures(dev: Synthesized, prod: Synthesized) -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "cost.md").read_text()
     for synth in (dev, prod):
-        assert f"**${_total(synth):.2f}**" in readme, f"README's {synth.spec.environment} cost is stale"
+        assert f"**${_total(synth):.2f}**" in doc, f"docs/cost.md's {synth.spec.environment} cost is stale"
 
 
 def test_interface_endpoints_are_priced_per_service_and_zone(profile: Synthesized) -> None:

@@ -11,8 +11,7 @@ from aws_cdk.assertions import Match
 
 from compliance.resource_schemas import name_properties
 from spec.connections import FILE_SYSTEM, PROMETHEUS
-from spec.names import LAYERS
-from spec.outputs import RELEASE_TAG_PREFIX
+from spec.names import DATA, LAYERS, RELEASE_TAG_PREFIX
 from tests.platform_synth import Synthesized
 from tests.test_network import rules
 from tools.state_guard import STATEFUL_TYPES
@@ -61,9 +60,9 @@ def test_a_failed_first_create_leaves_no_name_behind(profile: Synthesized) -> No
     }
     # The ones the issue found: session and RDS log groups, repositories, vault (and prod's WAF log group).
     assert {
-        ("data", "AWS::Logs::LogGroup"),
-        ("data", "AWS::ECR::Repository"),
-        ("data", "AWS::Backup::BackupVault"),
+        (DATA, "AWS::Logs::LogGroup"),
+        (DATA, "AWS::ECR::Repository"),
+        (DATA, "AWS::Backup::BackupVault"),
     } <= (fixed_names)
 
 
@@ -71,19 +70,19 @@ def test_database_removal_policy_per_profile(profile: Synthesized) -> None:
     # prod names its instance, so a failed first create must not keep it; dev snapshots it.
     deletion = "RetainExceptOnCreate" if profile.spec.production else "Snapshot"
     replacement = "Retain" if profile.spec.production else "Snapshot"
-    profile.template("data").has_resource(
+    profile.template(DATA).has_resource(
         "AWS::RDS::DBInstance", {"DeletionPolicy": deletion, "UpdateReplacePolicy": replacement}
     )
 
 
 def test_data_stack_is_termination_protected(profile: Synthesized) -> None:
-    artifact = profile.manifest()["artifacts"][profile.stack_name("data")]
+    artifact = profile.manifest()["artifacts"][profile.stack_name(DATA)]
     assert artifact["properties"]["terminationProtection"] is True
 
 
 def test_database_settings_follow_the_spec(profile: Synthesized) -> None:
     database = profile.spec.database
-    profile.template("data").has_resource_properties(
+    profile.template(DATA).has_resource_properties(
         "AWS::RDS::DBInstance",
         {
             "Engine": "postgres",
@@ -108,7 +107,7 @@ def test_database_settings_follow_the_spec(profile: Synthesized) -> None:
 
 
 def test_database_forces_tls_and_logs_connections_ddl_and_role_changes(profile: Synthesized) -> None:
-    profile.template("data").has_resource_properties(
+    profile.template(DATA).has_resource_properties(
         "AWS::RDS::DBParameterGroup",
         {
             "Parameters": {
@@ -140,7 +139,7 @@ def test_only_the_spec_reaches_the_file_system(profile: Synthesized) -> None:
 
 
 def test_file_system_is_encrypted_backed_up_and_requires_tls(profile: Synthesized) -> None:
-    template = profile.template("data")
+    template = profile.template(DATA)
     template.has_resource_properties(
         "AWS::EFS::FileSystem",
         {
@@ -166,7 +165,7 @@ def test_file_system_is_encrypted_backed_up_and_requires_tls(profile: Synthesize
 
 
 def test_buckets_are_private_versioned_encrypted_and_tls_only(profile: Synthesized) -> None:
-    template = profile.template("data")
+    template = profile.template(DATA)
     buckets = template.find_resources("AWS::S3::Bucket")
     assert len(buckets) == 2
     for logical_id, bucket in buckets.items():
@@ -189,7 +188,7 @@ def test_buckets_are_private_versioned_encrypted_and_tls_only(profile: Synthesiz
 
 
 def test_config_bucket_uses_kms_and_logs_access(profile: Synthesized) -> None:
-    profile.template("data").has_resource_properties(
+    profile.template(DATA).has_resource_properties(
         "AWS::S3::Bucket",
         {
             "BucketEncryption": {
@@ -210,7 +209,7 @@ def test_config_bucket_uses_kms_and_logs_access(profile: Synthesized) -> None:
 
 
 def test_log_bucket_expires_logs_after_the_profile_retention(profile: Synthesized) -> None:
-    profile.template("data").has_resource_properties(
+    profile.template(DATA).has_resource_properties(
         "AWS::S3::Bucket",
         {
             "LifecycleConfiguration": {
@@ -223,12 +222,12 @@ def test_log_bucket_expires_logs_after_the_profile_retention(profile: Synthesize
 def test_one_repository_per_service(profile: Synthesized) -> None:
     repositories = {
         r["Properties"]["RepositoryName"]: r["Properties"]
-        for r in profile.template("data").find_resources("AWS::ECR::Repository").values()
+        for r in profile.template(DATA).find_resources("AWS::ECR::Repository").values()
     }
     assert set(repositories) == {f"{profile.spec.stack_prefix}/{s.name}" for s in profile.spec.services}
     (data_key,) = [
         k
-        for k, v in profile.template("data").find_resources("AWS::KMS::Key").items()
+        for k, v in profile.template(DATA).find_resources("AWS::KMS::Key").items()
         if v["Properties"]["Description"].endswith(
             "data at rest: database, file system, configuration, images, backups"
         )
@@ -253,7 +252,7 @@ def test_one_repository_per_service(profile: Synthesized) -> None:
 
 
 def test_backups_cover_database_and_file_system_daily(profile: Synthesized) -> None:
-    template = profile.template("data")
+    template = profile.template(DATA)
     template.has_resource_properties("AWS::Backup::BackupVault", {"EncryptionKeyArn": Match.any_value()})
     template.has_resource_properties(
         "AWS::Backup::BackupPlan",
@@ -279,7 +278,7 @@ def test_backups_cover_database_and_file_system_daily(profile: Synthesized) -> N
 
 
 def test_keys_rotate(profile: Synthesized) -> None:
-    keys = profile.template("data").find_resources("AWS::KMS::Key")
+    keys = profile.template(DATA).find_resources("AWS::KMS::Key")
     assert keys
     assert all(key["Properties"]["EnableKeyRotation"] is True for key in keys.values())
 

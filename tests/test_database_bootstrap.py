@@ -17,6 +17,7 @@ from cdk_constructs.database_bootstrap import CONTAINER
 from cdk_helpers.rendered_config import render_database_bootstrap
 from compliance.access_ledger import ledger
 from compliance.iam_evaluator import Principal, Request, evaluate
+from spec.names import COMPUTE, DATA, DELIVERY
 from spec.profiles import dev
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
@@ -25,7 +26,7 @@ from tests.test_access_ledger import deployment_of
 
 
 def _container(synth: Synthesized) -> dict[str, Any]:
-    for resource in synth.template_json("compute")["Resources"].values():
+    for resource in synth.template_json(COMPUTE)["Resources"].values():
         if resource["Type"] == "AWS::ECS::TaskDefinition":
             for container in resource["Properties"]["ContainerDefinitions"]:
                 if container["Name"] == CONTAINER:
@@ -125,7 +126,7 @@ def test_the_sql_follows_the_spec() -> None:
 
 def test_only_the_bootstrap_task_can_read_the_master_secret(profile: Synthesized) -> None:
     deployment = deployment_of(profile)
-    data = profile.stack_name("data")
+    data = profile.stack_name(DATA)
     (instance,) = deployment.resources(data, "AWS::RDS::DBInstance")
     secret = deployment.get_att(data, instance, "MasterUserSecret.SecretArn")
     readers = []
@@ -152,7 +153,7 @@ def test_only_the_bootstrap_task_can_read_the_master_secret(profile: Synthesized
 
 
 def test_no_service_or_migration_task_holds_a_database_password(profile: Synthesized) -> None:
-    text = json.dumps([profile.template_json(layer)["Resources"] for layer in ("compute", "delivery")], sort_keys=True)
+    text = json.dumps([profile.template_json(layer)["Resources"] for layer in (COMPUTE, DELIVERY)], sort_keys=True)
     for name in ("DB_MASTER_USERNAME", "DB_MASTER_PASSWORD", "DB_PASSWORD"):
         assert name not in text
 

@@ -9,14 +9,15 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from compliance.access_ledger import EXECUTION_LOG_ACTIONS, TRACE_ACTIONS
-from spec import outputs
+from spec import names
+from spec.names import COMPUTE, DELIVERY
 from tests.platform_synth import Synthesized
 
 Resources = dict[str, dict[str, Any]]
 
 
 def _resources(synth: Synthesized, kind: str) -> Resources:
-    return {k: v for k, v in synth.template_json("delivery")["Resources"].items() if v["Type"] == kind}
+    return {k: v for k, v in synth.template_json(DELIVERY)["Resources"].items() if v["Type"] == kind}
 
 
 def definition(synth: Synthesized) -> dict[str, Any]:
@@ -96,7 +97,7 @@ def test_the_release_updates_exactly_the_compute_stack_with_the_bootstrap_role(p
 
 def test_the_role_trusts_only_step_functions_of_this_account(profile: Synthesized) -> None:
     (machine,) = _resources(profile, "AWS::StepFunctions::StateMachine").values()
-    role = profile.template_json("delivery")["Resources"][machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]]
+    role = profile.template_json(DELIVERY)["Resources"][machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]]
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "states.amazonaws.com"}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
@@ -176,22 +177,22 @@ def test_smoke_tests_get_the_derived_urls(profile: Synthesized) -> None:
 
 
 def test_outputs_for_the_verify_command(profile: Synthesized) -> None:
-    delivery_outputs = set(profile.template_json("delivery")["Outputs"])
+    delivery_outputs = set(profile.template_json(DELIVERY)["Outputs"])
     assert {
-        outputs.STATE_MACHINE_ARN,
-        outputs.PROBE_TASK_DEFINITION,
-        outputs.PROBE_SUBNETS,
-        outputs.PROBE_SECURITY_GROUP,
-        outputs.PROBE_LOG_GROUP,
+        names.STATE_MACHINE_ARN,
+        names.PROBE_TASK_DEFINITION,
+        names.PROBE_SUBNETS,
+        names.PROBE_SECURITY_GROUP,
+        names.PROBE_LOG_GROUP,
     } <= delivery_outputs
-    compute_outputs = set(profile.template_json("compute")["Outputs"])
+    compute_outputs = set(profile.template_json(COMPUTE)["Outputs"])
     for service in profile.spec.services:
         for attribute in (
-            outputs.SERVICE_ARN,
-            outputs.CLOUD_MAP_SERVICE_ID,
-            outputs.TARGET_GROUP_ARN,
-            outputs.LOG_GROUP,
-            outputs.TASK_DEFINITION_ARN,
-            outputs.RELEASED_IMAGE_TAG,
+            names.SERVICE_ARN,
+            names.CLOUD_MAP_SERVICE_ID,
+            names.TARGET_GROUP_ARN,
+            names.LOG_GROUP,
+            names.TASK_DEFINITION_ARN,
+            names.RELEASED_IMAGE_TAG,
         ):
-            assert outputs.output_key(service.name, attribute) in compute_outputs
+            assert names.output_key(service.name, attribute) in compute_outputs

@@ -30,6 +30,7 @@ from compliance.reachability_check import reachability_problems
 from spec import DomainSpec, SpecError
 from spec.connections import LOAD_BALANCER
 from spec.context import spec_from_context
+from spec.names import COMPUTE, DELIVERY, NETWORK, OBSERVABILITY, PUBLIC_URL
 from spec.profiles import prod as prod_profile
 from tests.platform_synth import TEST_HOSTED_ZONE_ID, Synthesized, synth_spec
 
@@ -53,7 +54,7 @@ def _one(template: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def _distribution(synth: Synthesized) -> dict[str, Any]:
-    config: dict[str, Any] = _one(synth.template_json("compute"), "AWS::CloudFront::Distribution")["DistributionConfig"]
+    config: dict[str, Any] = _one(synth.template_json(COMPUTE), "AWS::CloudFront::Distribution")["DistributionConfig"]
     return config
 
 
@@ -61,7 +62,7 @@ def _certificates(synth: Synthesized) -> dict[str, dict[str, Any]]:
     """Certificate logical id -> properties."""
     return {
         k: v["Properties"]
-        for k, v in _resources(synth.template_json("compute"), "AWS::CertificateManager::Certificate").items()
+        for k, v in _resources(synth.template_json(COMPUTE), "AWS::CertificateManager::Certificate").items()
     }
 
 
@@ -69,7 +70,7 @@ def _records(synth: Synthesized) -> set[tuple[str, str, str]]:
     """(name, type, what the alias points at) of every record the stack writes into the zone."""
     found = set()
     for props in (
-        r["Properties"] for r in _resources(synth.template_json("compute"), "AWS::Route53::RecordSet").values()
+        r["Properties"] for r in _resources(synth.template_json(COMPUTE), "AWS::Route53::RecordSet").values()
     ):
         assert props["HostedZoneId"] == synth.spec.edge.domain.hosted_zone_id  # type: ignore[union-attr]
         target = str(props["AliasTarget"]["DNSName"])
@@ -96,7 +97,7 @@ def test_production_needs_its_own_domain() -> None:
         replace(prod_profile(), edge=replace(prod_profile().edge, domain=None))
 
 
-def test_prod_names_the_seeds_domain_and_takes_its_zone_from_context() -> None:
+def test_prod_names_the_original_domain_and_takes_its_zone_from_context() -> None:
     assert prod_profile().edge.domain == DomainSpec(name=DOMAIN, hosted_zone_name=DOMAIN, www=True)
     spec = spec_from_context({"env": "prod", "hosted_zone_id": TEST_HOSTED_ZONE_ID})
     assert spec.edge.domain is not None
@@ -165,7 +166,7 @@ def test_each_name_has_ipv4_and_ipv6_alias_records(prod: Synthesized) -> None:
 
 
 def test_cloudfront_reaches_the_load_balancer_over_tls_1_2_by_a_name_on_its_certificate(prod: Synthesized) -> None:
-    template = prod.template_json("compute")
+    template = prod.template_json(COMPUTE)
     listener = _one(template, "AWS::ElasticLoadBalancingV2::Listener")
     assert (listener["Protocol"], listener["Port"]) == ("HTTPS", 443)
     assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -185,7 +186,7 @@ def test_cloudfront_reaches_the_load_balancer_over_tls_1_2_by_a_name_on_its_cert
 
 
 def test_without_a_domain_the_origin_stays_http_inside_the_vpc(dev: Synthesized) -> None:
-    template = dev.template_json("compute")
+    template = dev.template_json(COMPUTE)
     listener = _one(template, "AWS::ElasticLoadBalancingV2::Listener")
     assert (listener["Protocol"], listener["Port"]) == ("HTTP", 80)
     vpc_origin = _one(template, "AWS::CloudFront::VpcOrigin")["VpcOriginEndpointConfig"]
@@ -215,14 +216,14 @@ def _load_balancer_ingress(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_only_cloudfront_reaches_the_load_balancer_and_only_on_443(prod: Synthesized) -> None:
-    (rule,) = _load_balancer_ingress(prod.template_json("network"))
+    (rule,) = _load_balancer_ingress(prod.template_json(NETWORK))
     assert rule["SourcePrefixListId"] == prod.spec.edge.origin_facing_prefix_list
     assert (rule["FromPort"], rule["ToPort"]) == (443, 443)
 
 
 def test_the_reachability_check_names_a_stale_origin_port(prod: Synthesized) -> None:
     """Port 80 left open (and 443 missing) fails every synth, naming both."""
-    template = copy.deepcopy(prod.template_json("network"))
+    template = copy.deepcopy(prod.template_json(NETWORK))
     (rule,) = _load_balancer_ingress(template)
     rule["FromPort"] = rule["ToPort"] = 80
     prefix_list = prod.spec.edge.origin_facing_prefix_list
@@ -239,10 +240,10 @@ def test_the_reachability_check_names_a_stale_origin_port(prod: Synthesized) -> 
 
 
 def test_the_public_url_and_the_smoke_tests_follow_the_domain(prod: Synthesized) -> None:
-    assert prod.template_json("compute")["Outputs"]["PublicUrl"]["Value"] == f"https://{DOMAIN}"
+    assert prod.template_json(COMPUTE)["Outputs"][PUBLIC_URL]["Value"] == f"https://{DOMAIN}"
     environment = {
         e["Name"]: e["Value"]
-        for r in _resources(prod.template_json("delivery"), "AWS::ECS::TaskDefinition").values()
+        for r in _resources(prod.template_json(DELIVERY), "AWS::ECS::TaskDefinition").values()
         for c in r["Properties"]["ContainerDefinitions"]
         if c["Name"] == "smoke-tests"
         for e in c.get("Environment", [])
@@ -258,11 +259,11 @@ def test_dev_with_a_named_domain_serves_it_and_grafana_follows(dev: Synthesized,
     )
     synth = synth_spec(tmp_path, replace(dev.spec, edge=replace(dev.spec.edge, domain=domain)), checks=True)
     assert _distribution(synth)["Aliases"] == ["dev.example.com", "www.dev.example.com"]
-    listener = _one(synth.template_json("compute"), "AWS::ElasticLoadBalancingV2::Listener")
+    listener = _one(synth.template_json(COMPUTE), "AWS::ElasticLoadBalancingV2::Listener")
     assert (listener["Protocol"], listener["Port"]) == ("HTTPS", 443)
     grafana = next(
         c
-        for r in _resources(synth.template_json("observability"), "AWS::ECS::TaskDefinition").values()
+        for r in _resources(synth.template_json(OBSERVABILITY), "AWS::ECS::TaskDefinition").values()
         for c in r["Properties"]["ContainerDefinitions"]
         if c["Name"] == "grafana"
     )

@@ -26,6 +26,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_constructs.edge_distribution import EdgeDistribution
 from cdk_helpers.log_groups import Logging
 from spec import PlatformSpec, ServiceSpec
+from spec.names import COMPUTE, OBSERVABILITY
 from spec.profiles import PROFILES
 from tests.platform_synth import PROFILE_NAMES, ROOT, Synthesized, synth_spec
 
@@ -71,7 +72,7 @@ def synths(synthesized: dict[str, Synthesized], variant: Synthesized) -> dict[st
 
 
 def _resources(synth: Synthesized, kind: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in synth.template_json("compute")["Resources"].items() if v["Type"] == kind}
+    return {k: v for k, v in synth.template_json(COMPUTE)["Resources"].items() if v["Type"] == kind}
 
 
 def _function(synth: Synthesized) -> tuple[str, dict[str, Any]]:
@@ -412,7 +413,7 @@ def test_waf_logs_leave_out_cookies_and_credentials(profile: Synthesized) -> Non
 def test_grafana_sets_secure_cookies_no_gravatar_and_keeps_login_protection(dev: Synthesized) -> None:
     (grafana,) = [
         container
-        for resource in dev.template_json("observability")["Resources"].values()
+        for resource in dev.template_json(OBSERVABILITY)["Resources"].values()
         if resource["Type"] == "AWS::ECS::TaskDefinition"
         for container in resource["Properties"]["ContainerDefinitions"]
         if container["Name"] == "grafana"

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from spec.outputs import image_tag_parameter
+from spec.names import COMPUTE, image_tag_parameter
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
 
@@ -109,7 +109,7 @@ def test_response_reaches_cloudformation(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_every_service_waits_for_the_check_of_every_image(profile: Synthesized) -> None:
-    resources = profile.template_json("compute")["Resources"]
+    resources = profile.template_json(COMPUTE)["Resources"]
     (check_id,) = [k for k, v in resources.items() if v["Type"] == "Custom::ImagesPresent"]
     images = resources[check_id]["Properties"]["Images"]
     assert [image["Tag"] for image in images] == [{"Ref": image_tag_parameter(s.name)} for s in profile.spec.services]

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from spec.outputs import RELEASE_TAG_PREFIX
+from spec.names import DATA, RELEASE_TAG_PREFIX
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
 
@@ -60,7 +60,7 @@ def expire(images: list[Image], rules: list[dict[str, Any]]) -> list[Image]:
 
 def _policy(synth: Synthesized) -> list[dict[str, Any]]:
     (repository, *_) = [
-        r for r in synth.template_json("data")["Resources"].values() if r["Type"] == "AWS::ECR::Repository"
+        r for r in synth.template_json(DATA)["Resources"].values() if r["Type"] == "AWS::ECR::Repository"
     ]
     rules: list[dict[str, Any]] = json.loads(repository["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"])[
         "rules"

@@ -197,7 +197,7 @@ def test_a_service_without_a_dockerfile_is_named_before_anything_is_pushed(
     assert _main(services) == 2
     assert _error(capsys) == (
         f"error: no Dockerfile at {services / 'frontend' / 'Dockerfile'}: build and push "
-        f"dev-davidshaevel/frontend:{TAG} yourself (README, 'Building images')"
+        f"dev-davidshaevel/frontend:{TAG} yourself (docs/operations.md, 'Building images')"
     )
     assert docker.calls() == []
 

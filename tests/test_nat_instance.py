@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cdk_constructs.platform_vpc import NAT_SCRIPT
+from spec.names import NETWORK
 from tests.platform_synth import Synthesized
 
 # Stand-ins for the commands the script calls, each recording its arguments. The
@@ -99,14 +100,14 @@ def test_a_package_manager_that_keeps_failing_fails_the_deploy(tmp_path: Path) -
 
 
 def _nat_instances(synth: Synthesized) -> dict[str, dict[str, Any]]:
-    resources = synth.template_json("network")["Resources"]
+    resources = synth.template_json(NETWORK)["Resources"]
     return {k: v for k, v in resources.items() if v["Type"] == "AWS::EC2::Instance"}
 
 
 def test_the_nat_instance_runs_the_script_and_waits_for_its_signal(dev: Synthesized) -> None:
     instances = _nat_instances(dev)
     assert len(instances) == dev.spec.network.nat_gateways
-    resources = dev.template_json("network")["Resources"]
+    resources = dev.template_json(NETWORK)["Resources"]
     for logical_id, instance in instances.items():
         assert instance["CreationPolicy"] == {"ResourceSignal": {"Count": 1, "Timeout": "PT15M"}}
         parts = instance["Properties"]["UserData"]["Fn::Base64"]["Fn::Join"][1]
@@ -127,5 +128,5 @@ def test_the_nat_instance_runs_the_script_and_waits_for_its_signal(dev: Synthesi
 
 def test_production_uses_managed_nat_gateways(prod: Synthesized) -> None:
     assert _nat_instances(prod) == {}
-    gateways = [r for r in prod.template_json("network")["Resources"].values() if r["Type"] == "AWS::EC2::NatGateway"]
+    gateways = [r for r in prod.template_json(NETWORK)["Resources"].values() if r["Type"] == "AWS::EC2::NatGateway"]
     assert len(gateways) == prod.spec.network.nat_gateways

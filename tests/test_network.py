@@ -19,7 +19,7 @@ from spec.connections import (
     service_peer,
 )
 from spec.model import SUBNET_TIERS
-from spec.names import LAYERS
+from spec.names import COMPUTE, LAYERS, NETWORK
 from tests.platform_synth import Synthesized, synth_spec
 
 Rule = tuple[str, str, int]  # (source peer, destination peer, port)
@@ -56,7 +56,7 @@ def _ref(value: Any) -> str:
 
 def rules(synth: Synthesized) -> tuple[set[Rule], set[Rule]]:
     """(ingress rules, egress rules) between the platform's groups, by peer name."""
-    template = synth.template_json("network")
+    template = synth.template_json(NETWORK)
     groups = _group_peers(template, synth)
     ingress: set[Rule] = set()
     egress: set[Rule] = set()
@@ -77,7 +77,7 @@ def rules(synth: Synthesized) -> tuple[set[Rule], set[Rule]]:
 
 def outside_ingress(synth: Synthesized) -> set[tuple[str, str, int]]:
     """(source, destination peer, port) for ingress from outside the platform's groups."""
-    template = synth.template_json("network")
+    template = synth.template_json(NETWORK)
     groups = _group_peers(template, synth)
     admitted: set[tuple[str, str, int]] = set()
 
@@ -115,13 +115,13 @@ def test_nothing_but_cloudfront_reaches_the_load_balancer(profile: Synthesized) 
     edge, network = profile.spec.edge, profile.spec.network
     nat = {(network.cidr, "nat-instance", 443)} if network.nat == "instance" else set()
     assert outside_ingress(profile) == {(edge.origin_facing_prefix_list, LOAD_BALANCER, edge.origin_port)} | nat
-    template = profile.template_json("compute")
+    template = profile.template_json(COMPUTE)
     balancers = [r for r in template["Resources"].values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
     assert [b["Properties"]["Scheme"] for b in balancers] == ["internal"]
 
 
 def test_each_rule_is_declared_once(profile: Synthesized) -> None:
-    template = profile.template_json("network")
+    template = profile.template_json(NETWORK)
     seen: list[tuple[str, str]] = []
     for resource in template["Resources"].values():
         if resource["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
@@ -131,7 +131,7 @@ def test_each_rule_is_declared_once(profile: Synthesized) -> None:
     assert len(seen) == len(set(seen))
 
 
-def test_the_seeds_outage_cannot_recur(dev: Synthesized) -> None:
+def test_the_original_platforms_outage_cannot_recur(dev: Synthesized) -> None:
     """DNS discovery worked while Prometheus had no path to the services' ports."""
     ingress, egress = rules(dev)
     for service in dev.spec.services:
@@ -158,7 +158,7 @@ def test_frontend_reaches_backend_on_its_port(dev: Synthesized) -> None:
 
 
 def test_groups_have_no_open_egress_but_https(profile: Synthesized) -> None:
-    template = profile.template_json("network")
+    template = profile.template_json(NETWORK)
     nat_groups = _nat_instance_groups(template)
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::EC2::SecurityGroup" or logical_id in nat_groups:
@@ -171,13 +171,13 @@ def test_groups_have_no_open_egress_but_https(profile: Synthesized) -> None:
 
 
 def test_one_group_per_party(profile: Synthesized) -> None:
-    groups = _group_peers(profile.template_json("network"), profile)
+    groups = _group_peers(profile.template_json(NETWORK), profile)
     assert sorted(groups.values()) == sorted(peers(profile.spec))
     assert LOAD_BALANCER in groups.values()
 
 
 def test_nat_per_profile(profile: Synthesized) -> None:
-    network, template = profile.spec.network, profile.template("network")
+    network, template = profile.spec.network, profile.template(NETWORK)
     gateways = network.nat_gateways if network.nat == "gateway" else 0
     template.resource_count_is("AWS::EC2::NatGateway", gateways)
     template.resource_count_is("AWS::EC2::Instance", network.nat_gateways - gateways)
@@ -194,7 +194,7 @@ def test_nat_per_profile(profile: Synthesized) -> None:
 
 
 def test_subnet_tiers(profile: Synthesized) -> None:
-    template = profile.template("network")
+    template = profile.template(NETWORK)
     zones = profile.spec.network.max_azs
     template.resource_count_is("AWS::EC2::Subnet", 3 * zones)
     template.has_resource_properties("AWS::EC2::VPC", {"CidrBlock": profile.spec.network.cidr})
@@ -203,7 +203,7 @@ def test_subnet_tiers(profile: Synthesized) -> None:
 
 
 def test_flow_logs_capture_all_traffic_into_an_encrypted_group(profile: Synthesized) -> None:
-    template = profile.template("network")
+    template = profile.template(NETWORK)
     template.has_resource_properties(
         "AWS::EC2::FlowLog", {"ResourceType": "VPC", "TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"}
     )
@@ -215,7 +215,7 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_group(profile: Synthesi
 
 
 def test_default_security_group_is_closed(profile: Synthesized) -> None:
-    profile.template("network").resource_count_is("Custom::VpcRestrictDefaultSG", 1)
+    profile.template(NETWORK).resource_count_is("Custom::VpcRestrictDefaultSG", 1)
 
 
 def test_a_port_change_moves_every_rule_that_involves_it(dev: Synthesized, tmp_path: Path) -> None:
@@ -251,7 +251,7 @@ def test_subnets_are_placed_in_the_zones_the_spec_names_by_id(profile: Synthesiz
     A subnet takes a zone id directly (AWS::EC2::Subnet AvailabilityZoneId)."""
     zone_ids = profile.spec.network.zone_ids
     assert zone_ids
-    subnets = [r["Properties"] for r in profile.template_json("network")["Resources"].values()
+    subnets = [r["Properties"] for r in profile.template_json(NETWORK)["Resources"].values()
                if r["Type"] == "AWS::EC2::Subnet"]  # fmt: skip
     assert sorted(s["AvailabilityZoneId"] for s in subnets) == sorted(zone_ids * len(SUBNET_TIERS))
     assert all("AvailabilityZone" not in s for s in subnets)

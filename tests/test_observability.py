@@ -18,6 +18,7 @@ from cdk_helpers import rendered_config
 from cdk_helpers.rendered_config import render_grafana_provisioning, render_prometheus_config
 from compliance.access_ledger import Entry, check_ledger, ledger
 from spec import PrometheusSpec, SpecError
+from spec.names import COMPUTE, DATA, OBSERVABILITY
 from tests.platform_synth import Synthesized, synth_spec
 from tests.test_access_ledger import deployment_of
 
@@ -30,12 +31,12 @@ def _resources(synth: Synthesized, layer: str, kind: str) -> Resources:
 
 def _config_objects(synth: Synthesized) -> dict[str, Any]:
     """S3 key -> content of every rendered file the stack writes."""
-    objects = _resources(synth, "observability", "Custom::ConfigObject").values()
+    objects = _resources(synth, OBSERVABILITY, "Custom::ConfigObject").values()
     return {o["Properties"]["Key"]: o["Properties"]["Content"] for o in objects}
 
 
 def _prometheus_task(synth: Synthesized) -> dict[str, Any]:
-    for task in _resources(synth, "observability", "AWS::ECS::TaskDefinition").values():
+    for task in _resources(synth, OBSERVABILITY, "AWS::ECS::TaskDefinition").values():
         names = [c["Name"] for c in task["Properties"]["ContainerDefinitions"]]
         if synth.spec.prometheus.name in names:
             properties: dict[str, Any] = task["Properties"]
@@ -69,7 +70,7 @@ def test_one_srv_job_per_service_and_one_service_per_job(profile: Synthesized) -
     assert set(jobs) == {profile.spec.prometheus.name, *(s.name for s in profile.spec.services)}
     registered = {
         f"{r['Properties']['Name']}.{profile.spec.namespace}"
-        for r in _resources(profile, "compute", "AWS::ServiceDiscovery::Service").values()
+        for r in _resources(profile, COMPUTE, "AWS::ServiceDiscovery::Service").values()
     }
     for service in profile.spec.services:
         job = jobs[service.name]
@@ -122,7 +123,7 @@ def test_prometheus_runs_as_the_issue_describes(profile: Synthesized) -> None:
     (efs,) = [v["EFSVolumeConfiguration"] for v in task["Volumes"] if "EFSVolumeConfiguration" in v]
     assert efs["TransitEncryption"] == "ENABLED"
     assert efs["AuthorizationConfig"]["IAM"] == "ENABLED"
-    services = _resources(profile, "observability", "AWS::ECS::Service")
+    services = _resources(profile, OBSERVABILITY, "AWS::ECS::Service")
     (service,) = [
         s["Properties"]
         for s in services.values()
@@ -134,7 +135,7 @@ def test_prometheus_runs_as_the_issue_describes(profile: Synthesized) -> None:
     assert service["ServiceRegistries"][0]["ContainerPort"] == prometheus.port
     (registry,) = [
         r["Properties"]
-        for r in _resources(profile, "observability", "AWS::ServiceDiscovery::Service").values()
+        for r in _resources(profile, OBSERVABILITY, "AWS::ServiceDiscovery::Service").values()
         if r["Properties"]["Name"] == prometheus.name
     ]
     assert registry["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 10}, {"Type": "SRV", "TTL": 10}]
@@ -145,7 +146,7 @@ def test_prometheus_reads_exactly_its_configuration_object(profile: Synthesized)
     role_id = task["TaskRoleArn"]["Fn::GetAtt"][0]
     statements = [
         statement
-        for policy in _resources(profile, "observability", "AWS::IAM::Policy").values()
+        for policy in _resources(profile, OBSERVABILITY, "AWS::IAM::Policy").values()
         if {"Ref": role_id} in policy["Properties"]["Roles"]
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
@@ -157,7 +158,7 @@ def test_prometheus_reads_exactly_its_configuration_object(profile: Synthesized)
 
 def test_grafana_per_profile(profile: Synthesized) -> None:
     grafana = profile.spec.grafana
-    tasks = _resources(profile, "observability", "AWS::ECS::TaskDefinition").values()
+    tasks = _resources(profile, OBSERVABILITY, "AWS::ECS::TaskDefinition").values()
     containers = {c["Name"]: c for t in tasks for c in t["Properties"]["ContainerDefinitions"]}
     if grafana is None:
         assert "grafana" not in containers
@@ -166,7 +167,7 @@ def test_grafana_per_profile(profile: Synthesized) -> None:
     assert environment["GF_SERVER_SERVE_FROM_SUB_PATH"] == "true"
     assert environment["GF_SERVER_HTTP_PORT"] == str(grafana.port)
     assert [s["Name"] for s in containers["grafana"]["Secrets"]] == ["GF_SECURITY_ADMIN_PASSWORD"]
-    (rule,) = _resources(profile, "observability", "AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    (rule,) = _resources(profile, OBSERVABILITY, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
     assert rule["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"] == [grafana.route, grafana.route_pattern]
     provisioning = render_grafana_provisioning(profile.spec)
     datasource = yaml.safe_load(provisioning["datasources/prometheus.yml"])["datasources"][0]
@@ -181,21 +182,21 @@ def test_grafana_per_profile(profile: Synthesized) -> None:
 
 
 def test_every_alarm_notifies_when_it_fires_and_when_it_clears(profile: Synthesized) -> None:
-    alarms = _resources(profile, "observability", "AWS::CloudWatch::Alarm")
-    (topic_id,) = _resources(profile, "observability", "AWS::SNS::Topic")
+    alarms = _resources(profile, OBSERVABILITY, "AWS::CloudWatch::Alarm")
+    (topic_id,) = _resources(profile, OBSERVABILITY, "AWS::SNS::Topic")
     # load balancer 5xx; per service: unhealthy targets, CPU, memory, below desired; Prometheus; database x3
     assert len(alarms) == 1 + 4 * len(profile.spec.services) + 1 + 3
     for logical_id, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}], logical_id
         assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}], logical_id
-    (dashboard,) = _resources(profile, "observability", "AWS::CloudWatch::Dashboard").values()
+    (dashboard,) = _resources(profile, OBSERVABILITY, "AWS::CloudWatch::Dashboard").values()
     assert dashboard["Properties"]["DashboardName"] == profile.spec.stack_prefix
 
 
 def test_remote_write_to_a_managed_workspace(dev: Synthesized, tmp_path: Path) -> None:
     spec = replace(dev.spec, prometheus=replace(dev.spec.prometheus, remote_write=True))
     synth = synth_spec(tmp_path, spec, checks=True)
-    assert len(_resources(synth, "data", "AWS::APS::Workspace")) == 1
+    assert len(_resources(synth, DATA, "AWS::APS::Workspace")) == 1
     (content,) = [json.dumps(c) for k, c in _config_objects(synth).items() if k.startswith("prometheus/")]
     assert "remote_write:" in content
     assert "PrometheusEndpoint" in content  # the workspace's endpoint, resolved at deploy

@@ -14,6 +14,7 @@ from aws_cdk import aws_ec2 as ec2
 from cdk_constructs import security_groups
 from compliance.reachability_check import ReachabilityCheck, reachability_problems
 from spec.connections import NetworkPath
+from spec.names import COMPUTE, DATA, NETWORK
 from tests.platform_synth import Synthesized, synth_spec
 
 
@@ -22,7 +23,7 @@ def _messages(spec: Any, template: dict[str, Any]) -> list[str]:
 
 
 def test_the_shipped_profiles_are_reachable(profile: Synthesized) -> None:
-    assert _messages(profile.spec, profile.template_json("network")) == []
+    assert _messages(profile.spec, profile.template_json(NETWORK)) == []
 
 
 def _drop_rule(template: dict[str, Any], kind: str, port: int) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def _drop_rule(template: dict[str, Any], kind: str, port: int) -> dict[str, Any]
 )
 def test_a_missing_side_is_named(dev: Synthesized, kind: str, side: str) -> None:
     backend = dev.spec.service("backend")
-    template = _drop_rule(dev.template_json("network"), kind, backend.container_port)
+    template = _drop_rule(dev.template_json(NETWORK), kind, backend.container_port)
     owner = "service-backend" if side == "ingress" else "prometheus"
     assert _messages(dev.spec, template) == [
         f"prometheus -> service-backend:{backend.container_port} (prometheus scrapes backend /api/metrics): "
@@ -52,7 +53,7 @@ def test_a_missing_side_is_named(dev: Synthesized, kind: str, side: str) -> None
 
 
 def test_anything_else_reaching_the_database_fails(dev: Synthesized) -> None:
-    template = copy.deepcopy(dev.template_json("network"))
+    template = copy.deepcopy(dev.template_json(NETWORK))
     resources = template["Resources"]
     groups = {
         r["Properties"]["GroupDescription"].split(" ", 1)[1]: k
@@ -103,7 +104,7 @@ def test_removing_a_rule_from_the_code_fails_the_synth(
 
 def test_the_check_fails_when_it_cannot_find_the_network_template(dev: Synthesized) -> None:
     """A check that cannot see what it checks must fail, naming what it looked for."""
-    others = [str(dev.outdir / f"{dev.stack_name(layer)}.template.json") for layer in ("data", "compute")]
+    others = [str(dev.outdir / f"{dev.stack_name(layer)}.template.json") for layer in (DATA, COMPUTE)]
     context = cast(IPolicyValidationContext, SimpleNamespace(template_paths=others))
     report = ReachabilityCheck(dev.spec).validate(context)
     assert report.success is False

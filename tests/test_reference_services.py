@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from spec import PlatformSpec, ServiceSpec
+from spec.names import COMPUTE, DELIVERY
 from tests import background
 from tests.platform_synth import ROOT, Synthesized
 from tests.postgres import Postgres, rds_like_database
@@ -80,7 +81,7 @@ class LocalPlatform:
         return values
 
     def service_container(self, service: ServiceSpec) -> dict[str, Any]:
-        return container_definition(self.synth.template_json("compute"), service.container_name)
+        return container_definition(self.synth.template_json(COMPUTE), service.container_name)
 
     def start(self, service: ServiceSpec) -> None:
         directory = image_directory(service)
@@ -94,7 +95,7 @@ class LocalPlatform:
 
     def one_off(self, name: str, service: ServiceSpec, **overrides: str) -> subprocess.CompletedProcess[str]:
         """A delivery task's own command on its service's image."""
-        container = container_definition(self.synth.template_json("delivery"), name)
+        container = container_definition(self.synth.template_json(DELIVERY), name)
         directory = image_directory(service)
         environment = {**self.environment(directory, container), **overrides}
         return run(container["Command"], cwd=directory, environment=environment)
@@ -117,7 +118,7 @@ def _migrate(platform: LocalPlatform) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def platform(postgres: Postgres, dev: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     spec = dev.spec
-    bootstrap = container_definition(dev.template_json("compute"), "database-bootstrap")
+    bootstrap = container_definition(dev.template_json(COMPUTE), "database-bootstrap")
     directory = tmp_path_factory.mktemp("local-platform")
     home = directory / "home"
     home.mkdir()
@@ -138,7 +139,7 @@ def platform(postgres: Postgres, dev: Synthesized, tmp_path_factory: pytest.Temp
                 local.start(service)
             (function,) = [
                 r["Properties"]["FunctionCode"]
-                for r in dev.template_json("compute")["Resources"].values()
+                for r in dev.template_json(COMPUTE)["Resources"].values()
                 if r["Type"] == "AWS::CloudFront::Function"
             ]
             # The load balancer's listener rules: each service's route, and the default one.
@@ -212,7 +213,7 @@ def test_the_migrations_refuse_a_changed_history(platform: LocalPlatform, tmp_pa
     (copy / "node_modules").symlink_to(source / "node_modules")
     first = sorted((copy / "migrations").glob("*.sql"))[0]
     first.write_text(first.read_text() + "\n-- edited after it was applied\n")
-    container = container_definition(platform.synth.template_json("delivery"), "migrations")
+    container = container_definition(platform.synth.template_json(DELIVERY), "migrations")
     result = run(container["Command"], cwd=copy, environment=platform.environment(source, container))
     assert result.returncode == 1
     assert first.name in result.stdout + result.stderr
@@ -267,7 +268,7 @@ def test_a_stopped_or_silent_service_is_unhealthy_within_the_timeout(platform: L
 
 def test_the_smoke_tests_pass_through_the_edge(platform: LocalPlatform) -> None:
     delivery = platform.spec.delivery
-    container = container_definition(platform.synth.template_json("delivery"), "smoke-tests")
+    container = container_definition(platform.synth.template_json(DELIVERY), "smoke-tests")
     assert task_environment(container)["INTERNAL_PATHS"] == ",".join(platform.spec.edge_internal_paths())
     result = platform.one_off(
         "smoke-tests", platform.spec.service(delivery.smoke_test_service), WEB_URL=platform.edge_url

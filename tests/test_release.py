@@ -20,8 +20,15 @@ import yaml
 from cdk_constructs.release_tasks import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
 from release.definition import OneOffRun, ReleaseTargets, release_definition
 from spec import PlatformSpec
-from spec.names import COMPUTE
-from spec.outputs import RELEASE_TAG_PREFIX, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
+from spec.names import (
+    COMPUTE,
+    DELIVERY,
+    RELEASE_TAG_PREFIX,
+    SERVICE_ARN,
+    TASK_DEFINITION_ARN,
+    image_tag_parameter,
+    output_key,
+)
 from spec.profiles import dev as dev_profile
 from tests.platform_synth import ROOT, Synthesized
 from tests.stepfunctions.runner import Response, Scenario, Trace, error, result, run, validate
@@ -319,7 +326,7 @@ def deployment(task_definition: str, status: str, rollout: str) -> dict[str, Any
 def synthesized_definition(synth: Synthesized) -> dict[str, Any]:
     """The profile's definition as CloudFormation would deploy it (references resolved)."""
     deployment_ = deployment_of(synth)
-    stack = synth.stack_name("delivery")
+    stack = synth.stack_name(DELIVERY)
     (machine,) = deployment_.resources(stack, "AWS::StepFunctions::StateMachine").values()
     definition: dict[str, Any] = json.loads(deployment_.resolve(stack, machine["Properties"]["DefinitionString"]))
     return definition
@@ -775,7 +782,7 @@ def test_asl_validator_accepts_both_synthesized_definitions(synthesized: dict[st
 
 def test_every_service_image_comes_from_its_tag_parameter(profile: Synthesized) -> None:
     """The only place a service's tag is written is its parameter, which the release sets."""
-    template = profile.template_json("compute")
+    template = profile.template_json(COMPUTE)
     for service in profile.spec.services:
         name = image_tag_parameter(service.name)
         parameter = template["Parameters"][name]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from spec import SpecError
-from spec.outputs import PUBLIC_URL, RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, output_key
+from spec.names import COMPUTE, PUBLIC_URL, RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, output_key
 from spec.profiles import dev
 from tests.platform_synth import Synthesized
 from tools import release
@@ -93,8 +93,8 @@ def test_show_reads_the_released_tags_from_the_stack() -> None:
 
 
 def test_show_prints_where_viewers_reach_the_platform(dev: Synthesized) -> None:
-    (output,) = [k for k in dev.template_json("compute")["Outputs"] if k == PUBLIC_URL]
-    assert dev.template_json("compute")["Outputs"][output]["Value"]["Fn::Join"][1][0] == "https://"
+    (output,) = [k for k in dev.template_json(COMPUTE)["Outputs"] if k == PUBLIC_URL]
+    assert dev.template_json(COMPUTE)["Outputs"][output]["Value"]["Fn::Join"][1][0] == "https://"
     cloudformation = CloudFormation({"dev-davidshaevel-compute": {PUBLIC_URL: "https://d1.cloudfront.net"}})
     assert release.public_url(dev.spec, cloudformation=cloudformation) == "https://d1.cloudfront.net"
 
@@ -108,7 +108,7 @@ def test_the_offline_check_names_each_services_parameter(dev: Synthesized, capsy
 
 
 def test_the_offline_check_refuses_a_template_that_writes_a_tag(dev: Synthesized) -> None:
-    template = copy.deepcopy(dev.template_json("compute"))
+    template = copy.deepcopy(dev.template_json(COMPUTE))
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::ECS::TaskDefinition":
             for container in resource["Properties"]["ContainerDefinitions"]:

@@ -23,7 +23,7 @@ from spec.names import LAYERS, stack_name
 from spec.profiles import dev, prod
 
 
-def test_dev_reproduces_the_seeds_platform() -> None:
+def test_dev_reproduces_the_original_platform() -> None:
     spec = spec_from_context({})
     assert spec.environment == "dev"
     assert spec.stack_prefix == "dev-davidshaevel"
@@ -193,7 +193,8 @@ BAD_INPUTS: dict[str, tuple[Callable[[], PlatformSpec], str]] = {
     "image tag given to a deploy": (
         _from_context({"backend_image_tag": "sha-4f2a9c1"}),
         "context backend_image_tag: a deploy keeps the released image tags; release one with "
-        "`python -m tools.release start --env dev --tag <tag>` (README: Releasing an image) (got 'sha-4f2a9c1')",
+        "`python -m tools.release start --env dev --tag <tag>` (docs/operations.md: Releasing an image) "
+        "(got 'sha-4f2a9c1')",
     ),
     "non-boolean ECS Exec override": (
         _from_context({"frontend_ecs_exec": "yes"}),

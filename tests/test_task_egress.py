@@ -20,7 +20,7 @@ from compliance.cloudformation_values import Deployment
 from compliance.task_egress import egress_problems
 from spec.connections import ENDPOINTS, enclosed_services, endpoint_services, internet_peers, service_peer, task_peers
 from spec.errors import SpecError
-from spec.outputs import PROBE_TASK_DEFINITION
+from spec.names import COMPUTE, DELIVERY, NETWORK, PROBE_TASK_DEFINITION
 from spec.profiles import dev as dev_profile
 from spec.profiles import prod as prod_profile
 from tests.platform_synth import Synthesized, profile_spec, synth_spec
@@ -63,7 +63,7 @@ def _egress(template: dict[str, Any], group: str) -> list[dict[str, Any]]:
 
 
 def test_prod_application_tasks_leave_the_vpc_only_through_the_endpoints(prod: Synthesized) -> None:
-    template = prod.template_json("network")
+    template = prod.template_json(NETWORK)
     groups = _groups(template)
     for service in prod.spec.services:
         rules = _egress(template, groups[service_peer(service)])
@@ -88,7 +88,7 @@ def test_prod_application_tasks_leave_the_vpc_only_through_the_endpoints(prod: S
 def test_dev_keeps_the_nat_for_everything(dev: Synthesized) -> None:
     """No interface endpoints in dev (their price would double the network bill): every task
     group keeps HTTPS to any address, and the free S3 gateway endpoint still carries S3."""
-    template = dev.template_json("network")
+    template = dev.template_json(NETWORK)
     kinds = [
         body["Properties"].get("VpcEndpointType", "Gateway")
         for body in template["Resources"].values()
@@ -110,7 +110,7 @@ def _mutated(prod: Synthesized) -> Templates:
 def test_an_endpoint_that_does_not_admit_a_task_is_found(prod: Synthesized) -> None:
     """Private DNS sends Prometheus's log calls to the endpoint although its group may go anywhere."""
     templates = _mutated(prod)
-    network = templates[prod.stack_name("network")]
+    network = templates[prod.stack_name(NETWORK)]
     groups = _groups(network)
     prometheus, endpoints = groups["prometheus"], groups[ENDPOINTS]
     for logical_id, body in list(network["Resources"].items()):
@@ -131,7 +131,7 @@ def test_a_public_image_in_an_enclosed_task_is_found(prod: Synthesized) -> None:
     """The volume owner once pulled busybox from a public registry: in prod's backend group
     that pull has nowhere to go."""
     templates = _mutated(prod)
-    compute = templates[prod.stack_name("compute")]
+    compute = templates[prod.stack_name(COMPUTE)]
     (backend,) = [
         body
         for body in compute["Resources"].values()
@@ -148,7 +148,7 @@ def test_a_public_image_in_an_enclosed_task_is_found(prod: Synthesized) -> None:
 
 def test_s3_without_its_prefix_list_is_found(prod: Synthesized) -> None:
     templates = _mutated(prod)
-    network = templates[prod.stack_name("network")]
+    network = templates[prod.stack_name(NETWORK)]
     for logical_id, body in list(network["Resources"].items()):
         if body["Type"] == "AWS::EC2::SecurityGroupEgress" and "DestinationPrefixListId" in body["Properties"]:
             del network["Resources"][logical_id]
@@ -164,7 +164,7 @@ def test_the_smoke_tests_reach_the_public_url(prod: Synthesized) -> None:
     """Their WEB_URL is CloudFront's public name: in a group whose way out ends at the endpoints
     (the frontend's, where they once ran) that call would have nowhere to go."""
     templates = _mutated(prod)
-    network = templates[prod.stack_name("network")]
+    network = templates[prod.stack_name(NETWORK)]
     smoke = _groups(network)["smoke-tests"]
     network["Resources"][smoke]["Properties"]["SecurityGroupEgress"] = [
         rule
@@ -187,7 +187,7 @@ def test_the_smoke_tests_reach_the_public_url(prod: Synthesized) -> None:
 
 def test_a_task_nothing_runs_is_named(prod: Synthesized) -> None:
     templates = _mutated(prod)
-    del templates[prod.stack_name("delivery")]["Outputs"][PROBE_TASK_DEFINITION]
+    del templates[prod.stack_name(DELIVERY)]["Outputs"][PROBE_TASK_DEFINITION]
     assert any(
         "targets-probe task" in p and "nothing in the deployment says where it runs" in p
         for p in _problems(prod, templates)
@@ -207,7 +207,7 @@ def opened(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 
 def test_a_service_that_reaches_the_internet_keeps_its_way_out(opened: Synthesized) -> None:
-    template = opened.template_json("network")
+    template = opened.template_json(NETWORK)
     groups = _groups(template)
     assert any(r.get("CidrIp") == ANYWHERE for r in _egress(template, groups["service-backend"]))
     assert not any(r.get("CidrIp") == ANYWHERE for r in _egress(template, groups["service-frontend"]))

@@ -24,7 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from moto import mock_aws
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 
-from spec import outputs
+from spec import names
 from spec.model import PlatformSpec
 from spec.names import TARGETS_PROBE, stack_name
 from spec.profiles import dev
@@ -434,25 +434,25 @@ def test_a_check_that_cannot_run_counts_as_failed(clients: dict[str, Any]) -> No
 def _stack_values(spec: PlatformSpec) -> dict[str, dict[str, str]]:
     """Every output the verify command reads, by stack layer."""
     values: dict[str, dict[str, str]] = {
-        "compute": {outputs.CLUSTER_NAME: "platform", outputs.PUBLIC_URL: "https://d111.cloudfront.net"},
+        "compute": {names.CLUSTER_NAME: "platform", names.PUBLIC_URL: "https://d111.cloudfront.net"},
         "observability": {},
         "delivery": {},
     }
     for service in spec.services:
         for attribute in (
-            outputs.SERVICE_ARN,
-            outputs.CLOUD_MAP_SERVICE_ID,
-            outputs.TARGET_GROUP_ARN,
-            outputs.LOG_GROUP,
-            outputs.TASK_DEFINITION_ARN,
-            outputs.RELEASED_IMAGE_TAG,
+            names.SERVICE_ARN,
+            names.CLOUD_MAP_SERVICE_ID,
+            names.TARGET_GROUP_ARN,
+            names.LOG_GROUP,
+            names.TASK_DEFINITION_ARN,
+            names.RELEASED_IMAGE_TAG,
         ):
-            values["compute"][outputs.output_key(service.name, attribute)] = f"{service.name}-{attribute}"
-    for attribute in (outputs.SERVICE_ARN, outputs.CLOUD_MAP_SERVICE_ID, outputs.LOG_GROUP):
-        values["observability"][outputs.output_key("prometheus", attribute)] = f"prometheus-{attribute}"
-    for key in (outputs.PROBE_TASK_DEFINITION, outputs.PROBE_SECURITY_GROUP, outputs.PROBE_LOG_GROUP):
+            values["compute"][names.output_key(service.name, attribute)] = f"{service.name}-{attribute}"
+    for attribute in (names.SERVICE_ARN, names.CLOUD_MAP_SERVICE_ID, names.LOG_GROUP):
+        values["observability"][names.output_key("prometheus", attribute)] = f"prometheus-{attribute}"
+    for key in (names.PROBE_TASK_DEFINITION, names.PROBE_SECURITY_GROUP, names.PROBE_LOG_GROUP):
         values["delivery"][key] = key
-    values["delivery"][outputs.PROBE_SUBNETS] = "subnet-a,subnet-b"
+    values["delivery"][names.PROBE_SUBNETS] = "subnet-a,subnet-b"
     return values
 
 
@@ -467,10 +467,10 @@ def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any]) -> N
     deployment = load_deployment(spec, clients["cloudformation"])
     assert deployment.cluster == "platform"
     assert [s.name for s in deployment.services] == ["backend", "frontend", "prometheus"]
-    assert deployment.services[0].target_group_arn == f"backend-{outputs.TARGET_GROUP_ARN}"
+    assert deployment.services[0].target_group_arn == f"backend-{names.TARGET_GROUP_ARN}"
     assert deployment.services[2].target_group_arn is None
     assert deployment.services[0].release == Release(
-        image_tag=f"backend-{outputs.RELEASED_IMAGE_TAG}", task_definition_arn=f"backend-{outputs.TASK_DEFINITION_ARN}"
+        image_tag=f"backend-{names.RELEASED_IMAGE_TAG}", task_definition_arn=f"backend-{names.TASK_DEFINITION_ARN}"
     )
     assert deployment.services[2].release is None
     assert deployment.probe.subnets == ("subnet-a", "subnet-b")
@@ -491,7 +491,7 @@ class _CloudFormation:
 def test_a_compute_stack_without_the_public_url_is_not_deployed() -> None:
     spec = dev()
     values = _stack_values(spec)
-    del values["compute"][outputs.PUBLIC_URL]
+    del values["compute"][names.PUBLIC_URL]
     with pytest.raises(NotDeployedError, match="stack dev-davidshaevel-compute has no output PublicUrl: deploy the"):
         load_deployment(spec, _CloudFormation(spec.stack_prefix, values))
 

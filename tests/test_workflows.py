@@ -50,7 +50,7 @@ def test_actions_are_pinned_by_commit_and_permissions_are_least(workflow: Path) 
     assert all(" # v" in line for line in workflow.read_text().splitlines() if "uses:" in line)
 
 
-# --- Which role each job assumes (stacks/ci_stack.py defines them; README "CI roles") ---------
+# --- Which role each job assumes (stacks/ci_stack.py defines them; docs/operations.md "CI roles") ---------
 
 CREDENTIALS_ACTION = "aws-actions/configure-aws-credentials@"
 ACCOUNT = "${{ vars.AWS_ACCOUNT_ID }}"
@@ -199,7 +199,7 @@ def test_the_release_credentials_last_as_long_as_the_role_allows() -> None:
 
 
 def test_every_prod_synth_in_ci_names_the_hosted_zone() -> None:
-    """prod synthesizes only with its zone's id (README: "Production's domain"), which CI reads
+    """prod synthesizes only with its zone's id (docs/operations.md: "Production's domain"), which CI reads
     from the repository variable PROD_HOSTED_ZONE_ID, through the step's environment."""
     steps = [
         step

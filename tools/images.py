@@ -81,7 +81,7 @@ def build_contexts(
         if not (context / "Dockerfile").is_file():
             raise ImagesError(
                 f"no Dockerfile at {context / 'Dockerfile'}: build and push "
-                f"{repository_name(spec, service)}:{tag} yourself (README, 'Building images')"
+                f"{repository_name(spec, service)}:{tag} yourself (docs/operations.md, 'Building images')"
             )
         contexts[service.name] = context
     return contexts

@@ -24,8 +24,15 @@ from typing import Any
 
 from spec import SpecError, spec_from_context
 from spec.model import PlatformSpec, check_image_tag
-from spec.names import COMPUTE, DELIVERY
-from spec.outputs import PUBLIC_URL, RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, image_tag_parameter, output_key
+from spec.names import (
+    COMPUTE,
+    DELIVERY,
+    PUBLIC_URL,
+    RELEASED_IMAGE_TAG,
+    STATE_MACHINE_ARN,
+    image_tag_parameter,
+    output_key,
+)
 from tools.cli import aws_failure, fail
 
 POLL_SECONDS = 15

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from spec import outputs
+from spec import names
 from spec.model import PlatformSpec
 from spec.names import COMPUTE, DELIVERY, OBSERVABILITY, TARGETS_PROBE
 
@@ -80,17 +80,13 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
     services = [
         DeployedService(
             name=service.name,
-            service_arn=read(compute, outputs.output_key(service.name, outputs.SERVICE_ARN), "compute"),
-            cloud_map_service_id=read(
-                compute, outputs.output_key(service.name, outputs.CLOUD_MAP_SERVICE_ID), "compute"
-            ),
-            log_group=read(compute, outputs.output_key(service.name, outputs.LOG_GROUP), "compute"),
-            target_group_arn=read(compute, outputs.output_key(service.name, outputs.TARGET_GROUP_ARN), "compute"),
+            service_arn=read(compute, names.output_key(service.name, names.SERVICE_ARN), "compute"),
+            cloud_map_service_id=read(compute, names.output_key(service.name, names.CLOUD_MAP_SERVICE_ID), "compute"),
+            log_group=read(compute, names.output_key(service.name, names.LOG_GROUP), "compute"),
+            target_group_arn=read(compute, names.output_key(service.name, names.TARGET_GROUP_ARN), "compute"),
             release=Release(
-                image_tag=read(compute, outputs.output_key(service.name, outputs.RELEASED_IMAGE_TAG), "compute"),
-                task_definition_arn=read(
-                    compute, outputs.output_key(service.name, outputs.TASK_DEFINITION_ARN), "compute"
-                ),
+                image_tag=read(compute, names.output_key(service.name, names.RELEASED_IMAGE_TAG), "compute"),
+                task_definition_arn=read(compute, names.output_key(service.name, names.TASK_DEFINITION_ARN), "compute"),
             ),
         )
         for service in spec.services
@@ -99,24 +95,24 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
     services.append(
         DeployedService(
             name=name,
-            service_arn=read(observability, outputs.output_key(name, outputs.SERVICE_ARN), "observability"),
+            service_arn=read(observability, names.output_key(name, names.SERVICE_ARN), "observability"),
             cloud_map_service_id=read(
-                observability, outputs.output_key(name, outputs.CLOUD_MAP_SERVICE_ID), "observability"
+                observability, names.output_key(name, names.CLOUD_MAP_SERVICE_ID), "observability"
             ),
-            log_group=read(observability, outputs.output_key(name, outputs.LOG_GROUP), "observability"),
+            log_group=read(observability, names.output_key(name, names.LOG_GROUP), "observability"),
             target_group_arn=None,
         )
     )
     return Deployment(
-        cluster=read(compute, outputs.CLUSTER_NAME, "compute"),
+        cluster=read(compute, names.CLUSTER_NAME, "compute"),
         services=tuple(services),
         probe=TargetsProbe(
-            task_definition_arn=read(delivery, outputs.PROBE_TASK_DEFINITION, "delivery"),
-            subnets=tuple(read(delivery, outputs.PROBE_SUBNETS, "delivery").split(",")),
-            security_group=read(delivery, outputs.PROBE_SECURITY_GROUP, "delivery"),
-            log_group=read(delivery, outputs.PROBE_LOG_GROUP, "delivery"),
+            task_definition_arn=read(delivery, names.PROBE_TASK_DEFINITION, "delivery"),
+            subnets=tuple(read(delivery, names.PROBE_SUBNETS, "delivery").split(",")),
+            security_group=read(delivery, names.PROBE_SECURITY_GROUP, "delivery"),
+            log_group=read(delivery, names.PROBE_LOG_GROUP, "delivery"),
             container=TARGETS_PROBE,
         ),
-        public_url=read(compute, outputs.PUBLIC_URL, "compute"),
+        public_url=read(compute, names.PUBLIC_URL, "compute"),
         api_health_path=spec.service(spec.delivery.api_service).health_check_path,
     )

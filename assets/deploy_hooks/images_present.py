@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 from cfn_response import respond
 
-FIRST_DEPLOY_HINT = "Push them first: README, 'First deploy into an empty account'."
+FIRST_DEPLOY_HINT = "Push them first: docs/operations.md, 'First deploy into an empty account'."
 
 
 def missing_images(images: list[dict[str, str]], ecr: Any) -> list[str]:
