@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # per fresh checkout on the same machine; a cold cache only costs time.
 export MYPY_CACHE_DIR ?= $(or $(HOME),/tmp)/.cache/davidshaevel-platform/mypy
 
-.PHONY: install tools synth test lint typecheck snapshots diff cost bench diagram images clean
+.PHONY: install tools synth test test-unit lint typecheck snapshots diff cost bench diagram images clean
 
 # Checked while the Makefile is read, so a missing TAG stops before installing anything.
 ifneq ($(filter images,$(MAKECMDGOALS)),)
@@ -56,6 +56,10 @@ synth: install
 test: install tools lint typecheck
 	python -m pytest -q
 
+## test-unit: the unit tests only (tests/unit: no synth, no services), for the edit loop
+test-unit: install
+	python -m pytest -q tests/unit
+
 lint: install
 	ruff check .
 	ruff format --check .
@@ -65,7 +69,7 @@ typecheck: install
 
 ## snapshots: rewrite the template snapshots; review them with git diff before committing
 snapshots: install
-	python -m pytest -q tests/test_snapshots.py --snapshot-update
+	python -m pytest -q tests/synth/test_snapshots.py tests/synth/test_delivery.py --snapshot-update
 
 ## diff: cdk diff of every stack against BASE (default: the merge base with main), no AWS
 ## credentials needed; fails when a stateful resource would be replaced or removed

@@ -94,7 +94,7 @@ def add_compliance_checks(app: App, spec: PlatformSpec) -> None:
     Validations.of(app).acknowledge(
         Acknowledgment(
             id="NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy",
-            # tests/test_compliance.py holds this reason true for the whole app.
+            # tests/synth/test_compliance.py holds this reason true for the whole app.
             reason="Every inline policy in this app is the policy CDK writes on one role it created, "
             "holding exactly the grants made to that role; it cannot be attached to any other "
             "principal, which keeps each role's permissions in one reviewed place.",

@@ -12,7 +12,9 @@ _ROOT = Path(__file__).resolve().parent.parent
 # jsii starts the Node on PATH when aws_cdk is first imported; use the pinned one.
 os.environ["PATH"] = f"{_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
 
-from tests import background, test_checkov, test_prometheus_discovery, test_reference_services  # noqa: E402
+from tests import background  # noqa: E402
+from tests.integration import test_prometheus_discovery, test_reference_services  # noqa: E402
+from tests.linters import test_checkov  # noqa: E402
 from tests.platform_synth import PROFILE_NAMES, Synthesized, profile_context, synth_profile  # noqa: E402
 from tests.postgres import Postgres, missing, running_postgres  # noqa: E402
 
@@ -47,7 +49,7 @@ _COLLECTED: set[str] = set()
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     _COLLECTED.update(item.nodeid for item in items)
     files = {nodeid.split("::")[0] for nodeid in _COLLECTED}
-    if "tests/test_prometheus_discovery.py" in files and test_prometheus_discovery.UNAVAILABLE is None:
+    if "tests/integration/test_prometheus_discovery.py" in files and test_prometheus_discovery.UNAVAILABLE is None:
         background.start("discovery", test_prometheus_discovery.start_runs)
     if any(nodeid.endswith("::test_the_reference_services_own_tests_pass") for nodeid in _COLLECTED):
         background.start("service-tests", test_reference_services.start_service_tests)
@@ -64,7 +66,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesiz
     profiles = {
         name: synth_profile(tmp_path_factory.mktemp(f"cdk-{name}"), profile_context(name)) for name in PROFILE_NAMES
     }
-    if any(nodeid.startswith("tests/test_checkov.py::") for nodeid in _COLLECTED):
+    if any(nodeid.startswith("tests/linters/test_checkov.py::") for nodeid in _COLLECTED):
         background.start("checkov", lambda: test_checkov.start_run(profiles))
     return profiles
 

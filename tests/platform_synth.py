@@ -7,7 +7,10 @@ per session (see ``conftest.py``) and shared by every test that reads it.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,3 +124,25 @@ def normalised(template: dict[str, Any]) -> dict[str, Any]:
         if section in data and not data[section]:
             del data[section]
     return data
+
+
+def assert_each_refused_in_one_line(tmp_path: Path, cases: Mapping[str, tuple[dict[str, str], str]]) -> None:
+    """Runs ``app.py`` once per case, side by side (each pays for starting the CDK's Node
+    runtime), with the case's context as the CDK CLI hands it over: each must exit 2 with
+    exactly its line on stderr, no traceback and nothing written."""
+    running = {}
+    for case, (context, _) in cases.items():
+        outdir = tmp_path / case.replace(" ", "-")
+        env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
+        running[case] = (
+            outdir,
+            subprocess.Popen(
+                [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            ),
+        )
+    for case, (outdir, process) in running.items():
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 2, case
+        assert stderr.strip().splitlines() == [cases[case][1]]
+        assert "Traceback" not in stdout + stderr
+        assert not outdir.exists() or not any(outdir.iterdir())

@@ -56,7 +56,7 @@ class DockerStepError(Exception):
 
 def repository_name(spec: PlatformSpec, service: ServiceSpec) -> str:
     """``dev-davidshaevel/backend``, as the data stack names it (``ImageRepositories`` with the
-    stack prefix; tests/test_data.py checks the template)."""
+    stack prefix; tests/synth/test_data.py checks the template)."""
     return f"{spec.stack_prefix}/{service.name}"
 
 

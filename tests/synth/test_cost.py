@@ -92,7 +92,7 @@ def test_the_command_refuses_an_empty_directory(tmp_path: Path, capsys: pytest.C
 
 
 def test_the_cost_doc_shows_both_current_figures(dev: Synthesized, prod: Synthesized) -> None:
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "cost.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cost.md").read_text()
     for synth in (dev, prod):
         assert f"**${_total(synth):.2f}**" in doc, f"docs/cost.md's {synth.spec.environment} cost is stale"
 

@@ -13,19 +13,8 @@ import pytest
 from compliance.access_ledger import AclDelivery, Entry, LedgerEntry, check_ledger, ledger
 from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import UnsupportedPolicy
-from spec.names import LAYERS
 from tests.platform_synth import Synthesized
-
-Templates = dict[str, dict[str, Any]]
-
-
-def templates_of(synth: Synthesized) -> Templates:
-    return {synth.stack_name(layer): synth.template_json(layer) for layer in LAYERS}
-
-
-def deployment_of(synth: Synthesized, templates: Templates | None = None) -> Deployment:
-    return Deployment(templates or templates_of(synth), region=synth.spec.region)
-
+from tests.templates import Templates, deployment_of, templates_of
 
 _LEDGERS: dict[Path, tuple[Deployment, list[LedgerEntry]]] = {}
 

@@ -19,7 +19,7 @@ from tools import images
 TAG = "sha-4f2a9c1"
 ACCOUNT = "123456789012"  # moto's
 REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
-# As the data stack names them (tests/test_data.py checks the template).
+# As the data stack names them (tests/synth/test_data.py checks the template).
 REPOSITORIES = {"backend": "dev-davidshaevel/backend", "frontend": "dev-davidshaevel/frontend"}
 
 # Records each call as one JSON line (its arguments, and stdin when it is given a password);

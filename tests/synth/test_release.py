@@ -32,7 +32,7 @@ from spec.names import (
 from spec.profiles import dev as dev_profile
 from tests.platform_synth import ROOT, Synthesized
 from tests.stepfunctions.runner import Response, Scenario, Trace, error, result, run, validate
-from tests.test_access_ledger import deployment_of
+from tests.templates import deployment_of
 from tests.variants import with_third_service
 
 ACCOUNT = "111122223333"

@@ -23,7 +23,7 @@ from compliance.custom_resource_timeouts import is_custom_resource
 from compliance.resource_schemas import create_only_properties
 from spec.names import LAYERS
 from tests.platform_synth import Synthesized
-from tests.test_access_ledger import deployment_of
+from tests.templates import deployment_of
 
 ROOT_USER = "0:0"
 

@@ -73,7 +73,7 @@ def test_the_command_refuses_missing_input(tmp_path: Path, capsys: pytest.Captur
 
 def test_make_diff_refuses_a_base_that_does_not_exist_and_keeps_cdk_out() -> None:
     """The README once named a tag that did not exist, and `make diff` deleted cdk.out first."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     marker = root / "cdk.out" / "kept-by-make-diff.txt"
     marker.parent.mkdir(exist_ok=True)
     marker.write_text("a synth the user made")

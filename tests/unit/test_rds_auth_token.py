@@ -21,7 +21,7 @@ import botocore.auth
 import botocore.session
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NODE = ROOT / "node_modules" / ".bin" / "node"
 MODULE = ROOT / "services" / "backend" / "src" / "rds-auth-token.js"
 

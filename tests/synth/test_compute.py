@@ -15,7 +15,7 @@ from spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
 from spec.names import COMPUTE, image_tag_parameter
 from spec.profiles import dev as dev_profile
 from tests.platform_synth import Synthesized, synth_profile, synth_spec
-from tests.test_network import rules
+from tests.templates import rules
 
 Resources = dict[str, dict[str, Any]]
 
@@ -241,10 +241,10 @@ def test_cloudfront_redirects_to_https_and_never_caches_service_routes(profile: 
     assert uncached == dict.fromkeys(routes, caching_disabled)
     assert "VpcOriginConfig" in config["Origins"][0]
     assert config["Logging"]["Prefix"] == "cloudfront/"
-    # Every profile has its web ACL (tests/test_edge.py checks its rules).
+    # Every profile has its web ACL (tests/synth/test_edge.py checks its rules).
     (web_acl_id,) = _resources(profile, "AWS::WAFv2::WebACL")
     assert config["WebACLId"] == {"Fn::GetAtt": [web_acl_id, "Arn"]}
-    # The origin's protocol and port: tests/test_domain.py.
+    # The origin's protocol and port: tests/synth/test_domain.py.
 
 
 def test_a_third_service_needs_no_code_change(dev: Synthesized, tmp_path: Path) -> None:

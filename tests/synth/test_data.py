@@ -13,7 +13,7 @@ from compliance.resource_schemas import name_properties
 from spec.connections import FILE_SYSTEM, PROMETHEUS
 from spec.names import DATA, LAYERS, RELEASE_TAG_PREFIX
 from tests.platform_synth import Synthesized
-from tests.test_network import rules
+from tests.templates import rules
 from tools.state_guard import STATEFUL_TYPES
 
 # RetainExceptOnCreate keeps the resource on every operation but the failed create that made it,

@@ -22,7 +22,7 @@ from spec.profiles import dev
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
 from tests.postgres import MASTER, Postgres, rds_like_database
-from tests.test_access_ledger import deployment_of
+from tests.templates import deployment_of
 
 
 def _container(synth: Synthesized) -> dict[str, Any]:

@@ -33,8 +33,7 @@ from spec.errors import SpecError
 from spec.names import COMPUTE, DATA, DELIVERY, LAYERS, release_state_machine_name, stack_name
 from spec.profiles import PROFILES
 from stacks.ci_stack import build_ci
-from tests.platform_synth import new_app, profile_context
-from tests.test_app_cli import assert_each_refused_in_one_line
+from tests.platform_synth import assert_each_refused_in_one_line, new_app, profile_context
 
 CI = ci()
 CI_STACK = CI.stack_name

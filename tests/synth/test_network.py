@@ -21,19 +21,7 @@ from spec.connections import (
 from spec.model import SUBNET_TIERS
 from spec.names import COMPUTE, LAYERS, NETWORK
 from tests.platform_synth import Synthesized, synth_spec
-
-Rule = tuple[str, str, int]  # (source peer, destination peer, port)
-
-
-def _group_peers(template: dict[str, Any], synth: Synthesized) -> dict[str, str]:
-    """Security group logical id -> peer key, read from each group's description."""
-    prefix = f"{synth.spec.stack_prefix} "
-    return {
-        logical_id: resource["Properties"]["GroupDescription"].removeprefix(prefix)
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::EC2::SecurityGroup"
-        and resource["Properties"]["GroupDescription"].startswith(prefix)
-    }
+from tests.templates import Rule, group_peers, group_ref, rules
 
 
 def _nat_instance_groups(template: dict[str, Any]) -> set[str]:
@@ -46,39 +34,10 @@ def _nat_instance_groups(template: dict[str, Any]) -> set[str]:
     }
 
 
-def _ref(value: Any) -> str:
-    """The logical id in a ``Fn::GetAtt [X, GroupId]``."""
-    assert isinstance(value, dict), value
-    assert "Fn::GetAtt" in value, value
-    logical_id: str = value["Fn::GetAtt"][0]
-    return logical_id
-
-
-def rules(synth: Synthesized) -> tuple[set[Rule], set[Rule]]:
-    """(ingress rules, egress rules) between the platform's groups, by peer name."""
-    template = synth.template_json(NETWORK)
-    groups = _group_peers(template, synth)
-    ingress: set[Rule] = set()
-    egress: set[Rule] = set()
-    for resource in template["Resources"].values():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::EC2::SecurityGroupIngress" and "SourceSecurityGroupId" in props:
-            assert props["FromPort"] == props["ToPort"]
-            ingress.add(
-                (groups[_ref(props["SourceSecurityGroupId"])], groups[_ref(props["GroupId"])], props["FromPort"])
-            )
-        elif resource["Type"] == "AWS::EC2::SecurityGroupEgress" and "DestinationSecurityGroupId" in props:
-            assert props["FromPort"] == props["ToPort"]
-            egress.add(
-                (groups[_ref(props["GroupId"])], groups[_ref(props["DestinationSecurityGroupId"])], props["FromPort"])
-            )
-    return ingress, egress
-
-
 def outside_ingress(synth: Synthesized) -> set[tuple[str, str, int]]:
     """(source, destination peer, port) for ingress from outside the platform's groups."""
     template = synth.template_json(NETWORK)
-    groups = _group_peers(template, synth)
+    groups = group_peers(template, synth)
     admitted: set[tuple[str, str, int]] = set()
 
     def admit(rule: dict[str, Any], group_logical_id: str) -> None:
@@ -97,7 +56,7 @@ def outside_ingress(synth: Synthesized) -> set[tuple[str, str, int]]:
             resource["Type"] == "AWS::EC2::SecurityGroupIngress"
             and "SourceSecurityGroupId" not in resource["Properties"]
         ):
-            admit(resource["Properties"], _ref(resource["Properties"]["GroupId"]))
+            admit(resource["Properties"], group_ref(resource["Properties"]["GroupId"]))
     return admitted
 
 
@@ -171,7 +130,7 @@ def test_groups_have_no_open_egress_but_https(profile: Synthesized) -> None:
 
 
 def test_one_group_per_party(profile: Synthesized) -> None:
-    groups = _group_peers(profile.template_json(NETWORK), profile)
+    groups = group_peers(profile.template_json(NETWORK), profile)
     assert sorted(groups.values()) == sorted(peers(profile.spec))
     assert LOAD_BALANCER in groups.values()
 

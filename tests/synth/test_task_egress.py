@@ -24,7 +24,7 @@ from spec.names import COMPUTE, DELIVERY, NETWORK, PROBE_TASK_DEFINITION
 from spec.profiles import dev as dev_profile
 from spec.profiles import prod as prod_profile
 from tests.platform_synth import Synthesized, profile_spec, synth_spec
-from tests.test_access_ledger import Templates, deployment_of, templates_of
+from tests.templates import Templates, deployment_of, templates_of
 
 ANYWHERE = "0.0.0.0/0"
 

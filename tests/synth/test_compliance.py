@@ -41,7 +41,7 @@ def _acknowledged_rules(synth: Synthesized) -> set[str]:
     }
 
 
-SECURITY_DOC = Path(__file__).resolve().parent.parent / "docs" / "security.md"
+SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 ACKNOWLEDGED_HEADING = "\n## Acknowledged findings\n"
 
 

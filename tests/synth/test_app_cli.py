@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from collections.abc import Mapping
 from pathlib import Path
 
-from tests.platform_synth import ROOT
+from tests.platform_synth import assert_each_refused_in_one_line
 
 KNOWN = "env, backend_ecs_exec, frontend_ecs_exec, prometheus_ecs_exec, grafana_ecs_exec, ci, ci_oidc_provider_arn"
 CASES = {
@@ -44,28 +39,6 @@ CASES = {
         f"error: context ENV: unknown key; did you mean env? the app reads {KNOWN} (got 'prod')",
     ),
 }
-
-
-def assert_each_refused_in_one_line(tmp_path: Path, cases: Mapping[str, tuple[dict[str, str], str]]) -> None:
-    """Runs ``app.py`` once per case, side by side (each pays for starting the CDK's Node
-    runtime), with the case's context as the CDK CLI hands it over: each must exit 2 with
-    exactly its line on stderr, no traceback and nothing written."""
-    running = {}
-    for case, (context, _) in cases.items():
-        outdir = tmp_path / case.replace(" ", "-")
-        env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
-        running[case] = (
-            outdir,
-            subprocess.Popen(
-                [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            ),
-        )
-    for case, (outdir, process) in running.items():
-        stdout, stderr = process.communicate(timeout=120)
-        assert process.returncode == 2, case
-        assert stderr.strip().splitlines() == [cases[case][1]]
-        assert "Traceback" not in stdout + stderr
-        assert not outdir.exists() or not any(outdir.iterdir())
 
 
 def test_bad_context_exits_with_one_line_and_no_output(tmp_path: Path) -> None:

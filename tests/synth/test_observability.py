@@ -20,7 +20,7 @@ from compliance.access_ledger import Entry, check_ledger, ledger
 from spec import PrometheusSpec, SpecError
 from spec.names import COMPUTE, DATA, OBSERVABILITY
 from tests.platform_synth import Synthesized, synth_spec
-from tests.test_access_ledger import deployment_of
+from tests.templates import deployment_of
 
 Resources = dict[str, dict[str, Any]]
 
