@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, CustomResource, Duration, Stack, Validations
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -12,7 +11,7 @@ from cdk_constructs.deploy_hook import DeployHook
 from cdk_constructs.one_off_task import OneOffTask
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.workload_containers import Container
-from cdk_helpers.fargate import Placement
+from cdk_helpers.fargate import Placement, task_subnet_ids
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.rendered_config import content_hash
 from compliance.custom_resource_timeouts import bound_service_timeout
@@ -103,10 +102,7 @@ class DatabaseBootstrap(Construct):
                 "Cluster": cluster.cluster_arn,
                 "TaskDefinition": task_definition.task_definition_arn,
                 "Container": CONTAINER,
-                "Subnets": [
-                    s.subnet_id
-                    for s in cluster.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets
-                ],
+                "Subnets": task_subnet_ids(cluster.vpc),
                 "SecurityGroups": [placement.security_group.security_group_id],
                 "LogGroup": self.task.log_group.log_group_name,
                 # A new SQL is a new revision anyway; the hash says why the task reruns.

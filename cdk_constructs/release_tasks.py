@@ -15,6 +15,7 @@ from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_constructs.workload_containers import Container
 from cdk_helpers.database_access import database_environment, grant_database_access
+from cdk_helpers.fargate import task_subnet_ids
 from cdk_helpers.log_groups import Logging
 from release.definition import OneOffRun, ReleaseTargets
 from spec.model import PlatformSpec, ServiceSpec
@@ -140,12 +141,11 @@ def release_targets(
             security_group_id=sealed(scope, f"{step}Group", group).security_group_id,
         )
 
-    subnets = cluster.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets
     return ReleaseTargets(
         compute_stack=spec.stack_name(COMPUTE),
         cfn_execution_role_arn=cfn_execution_role_arn(scope),
         cluster_arn=cluster.cluster_arn,
-        subnets=tuple(s.subnet_id for s in subnets),
+        subnets=tuple(task_subnet_ids(cluster.vpc)),
         topic_arn=topic.topic_arn,
         repositories={s.name: repositories.repository_name(s) for s in spec.services},
         migrations=run("Migrations", migrations, security_groups.service(migrations.service)),

@@ -6,11 +6,9 @@ import json
 from collections.abc import Sequence
 from urllib.parse import unquote
 
-import jinja2
+from cdk_helpers.rendered_config import render_asset
 
-from cdk_helpers.rendered_config import ASSETS
-
-INTERNAL_PATHS_TEMPLATE = "internal-paths.js.j2"
+INTERNAL_PATHS_TEMPLATE = "edge/internal-paths.js.j2"
 
 
 def normalised_path(path: str) -> str:
@@ -29,11 +27,6 @@ def normalised_path(path: str) -> str:
 
 def render_internal_paths_function(internal_paths: Sequence[str]) -> str:
     """The viewer-request function's code, answering 404 to exactly these paths."""
-    templates = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(ASSETS / "edge")),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,  # JavaScript, with the paths as a JSON literal
-    )
     paths = list(dict.fromkeys(normalised_path(p) for p in internal_paths))
-    return templates.get_template(INTERNAL_PATHS_TEMPLATE).render(internal_paths=json.dumps(paths))
+    # The paths go in as a JSON literal; the shared environment does not escape (autoescape off).
+    return render_asset(INTERNAL_PATHS_TEMPLATE, internal_paths=json.dumps(paths))

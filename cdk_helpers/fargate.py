@@ -57,6 +57,15 @@ STOP_FIRST = Rollout(min_healthy_percent=0, max_healthy_percent=100)
 """The old task stops before the new starts: for a task that holds a lock (Prometheus's TSDB)."""
 
 
+TASK_SUBNET_TYPE = ec2.SubnetType.PRIVATE_WITH_EGRESS
+"""Where every task of the platform runs: the application tier, without public addresses."""
+
+
+def task_subnet_ids(vpc: ec2.IVpc) -> list[str]:
+    """The application subnets' ids, for a task started by a hook, the release or verify."""
+    return [subnet.subnet_id for subnet in vpc.select_subnets(subnet_type=TASK_SUBNET_TYPE).subnets]
+
+
 def container_health_check(*command: str) -> ecs.HealthCheck:
     """``CMD command...`` with the timings every workload uses: every 30 s, 5 s to answer,
     unhealthy after 3 misses, the first 60 s not counted while the process starts."""
@@ -119,7 +128,7 @@ def private_fargate_service(
         cluster=placement.cluster,
         task_definition=task_definition,
         security_groups=[placement.security_group],
-        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+        vpc_subnets=ec2.SubnetSelection(subnet_type=TASK_SUBNET_TYPE),
         assign_public_ip=False,
         desired_count=desired_count,
         capacity_provider_strategies=placement.capacity,

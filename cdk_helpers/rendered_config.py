@@ -31,6 +31,12 @@ def scrape_jobs(spec: PlatformSpec) -> list[dict[str, str]]:
     ]
 
 
+def render_asset(path: str, **values: object) -> str:
+    """``assets/<path>`` rendered with ``values``: a value the template names and is not given
+    fails the synth (undefined values are strict)."""
+    return _TEMPLATES.get_template(path).render(**values)
+
+
 def render_prometheus_config(spec: PlatformSpec, *, remote_write_url: str | None = None) -> str:
     return _TEMPLATES.get_template("prometheus/prometheus.yml.j2").render(
         prometheus=spec.prometheus,

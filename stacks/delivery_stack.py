@@ -12,6 +12,7 @@ from cdk_constructs.deployment_state_machine import DeploymentStateMachine
 from cdk_constructs.fargate_cluster import FargateCluster
 from cdk_constructs.release_tasks import MigrationsTask, SmokeTestsTask, TargetsProbeTask, release_targets
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from cdk_helpers.fargate import task_subnet_ids
 from cdk_helpers.handles import Notifications
 from spec import names
 from spec.model import PlatformSpec
@@ -68,11 +69,10 @@ class DeliveryStack(Stack):
             logging=logging,
         )
         probe_group = sealed(self, "TargetsProbeGroup", security_groups.targets_probe)
-        subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnets
         for key, value in (
             (names.STATE_MACHINE_ARN, self.deployment.state_machine.state_machine_arn),
             (names.PROBE_TASK_DEFINITION, self.targets_probe.task_definition.task_definition_arn),
-            (names.PROBE_SUBNETS, Fn.join(",", [s.subnet_id for s in subnets])),
+            (names.PROBE_SUBNETS, Fn.join(",", task_subnet_ids(vpc))),
             (names.PROBE_SECURITY_GROUP, probe_group.security_group_id),
             (names.PROBE_LOG_GROUP, self.targets_probe.log_group.log_group_name),
         ):
