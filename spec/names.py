@@ -54,6 +54,15 @@ RELEASED_IMAGE_TAG = "ReleasedImageTag"
 PUBLIC_URL = "PublicUrl"
 """The compute stack's: where viewers reach the platform (CloudFront, or the named domain)."""
 TASK_DEFINITION_ARN = "TaskDefinitionArn"
+SERVICE_OUTPUTS = (
+    SERVICE_ARN,
+    CLOUD_MAP_SERVICE_ID,
+    TARGET_GROUP_ARN,
+    LOG_GROUP,
+    TASK_DEFINITION_ARN,
+    RELEASED_IMAGE_TAG,
+)
+"""What the compute stack puts out for each application service, as ``output_key(service, attribute)``."""
 
 
 def image_tag_parameter(service_name: str) -> str:

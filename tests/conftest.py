@@ -13,10 +13,12 @@ _ROOT = Path(__file__).resolve().parent.parent
 os.environ["PATH"] = f"{_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
 
 from tests import background  # noqa: E402
-from tests.integration import test_prometheus_discovery, test_reference_services  # noqa: E402
-from tests.linters import test_checkov  # noqa: E402
+from tests.checkov_run import start_run as start_checkov  # noqa: E402
+from tests.discovery.runs import UNAVAILABLE as NAMESPACES_UNAVAILABLE  # noqa: E402
+from tests.discovery.runs import start_runs as start_discovery  # noqa: E402
 from tests.platform_synth import PROFILE_NAMES, Synthesized, profile_context, synth_profile  # noqa: E402
 from tests.postgres import Postgres, missing, running_postgres  # noqa: E402
+from tests.reference_services import start_service_tests  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -49,10 +51,10 @@ _COLLECTED: set[str] = set()
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     _COLLECTED.update(item.nodeid for item in items)
     files = {nodeid.split("::")[0] for nodeid in _COLLECTED}
-    if "tests/integration/test_prometheus_discovery.py" in files and test_prometheus_discovery.UNAVAILABLE is None:
-        background.start("discovery", test_prometheus_discovery.start_runs)
+    if "tests/integration/test_prometheus_discovery.py" in files and NAMESPACES_UNAVAILABLE is None:
+        background.start("discovery", start_discovery)
     if any(nodeid.endswith("::test_the_reference_services_own_tests_pass") for nodeid in _COLLECTED):
-        background.start("service-tests", test_reference_services.start_service_tests)
+        background.start("service-tests", start_service_tests)
 
 
 def pytest_sessionfinish() -> None:
@@ -67,7 +69,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesiz
         name: synth_profile(tmp_path_factory.mktemp(f"cdk-{name}"), profile_context(name)) for name in PROFILE_NAMES
     }
     if any(nodeid.startswith("tests/linters/test_checkov.py::") for nodeid in _COLLECTED):
-        background.start("checkov", lambda: test_checkov.start_run(profiles))
+        background.start("checkov", lambda: start_checkov(profiles))
     return profiles
 
 

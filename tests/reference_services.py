@@ -11,6 +11,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -143,3 +144,18 @@ class Processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def start_service_tests() -> tuple[dict[str, tuple[subprocess.Popen[bytes], Path]], list[subprocess.Popen[bytes]]]:
+    """Each service's node:test suite (``npm test``), side by side; started as the session starts
+    (tests/background.py), since it mostly waits on its own servers and timeouts."""
+    home = Path(tempfile.mkdtemp(prefix="service-tests-"))
+    running = {}
+    for directory in sorted(p.parent for p in (ROOT / "services").glob("*/package.json")):
+        log = home / f"{directory.name}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                ["npm", "test"], cwd=directory, env=base_environment(home), stdout=output, stderr=output
+            )
+        running[directory.name] = (process, log)
+    return running, [process for process, _ in running.values()]

@@ -17,7 +17,7 @@ from typing import Any
 from compliance.security_group_rules import INGRESS, group_peers, rules_between
 from spec import spec_from_context
 from spec.connections import DATABASE, FILE_SYSTEM, GRAFANA, LOAD_BALANCER, PROMETHEUS, service_peer
-from spec.names import TARGETS_PROBE
+from spec.names import COMPUTE, DATA, DELIVERY, NETWORK, OBSERVABILITY, TARGETS_PROBE
 
 
 def _templates(directory: Path) -> dict[str, dict[str, Any]]:
@@ -33,7 +33,7 @@ def _resources(templates: dict[str, dict[str, Any]], kind: str) -> list[dict[str
 
 def render(directory: Path) -> str:
     templates = _templates(directory)
-    network_name = next(name for name in templates if name.endswith("-network"))
+    network_name = next(name for name in templates if name.endswith(f"-{NETWORK}"))
     environment = network_name.split("-", 1)[0]
     spec = spec_from_context({"env": environment})
     registered = {
@@ -72,16 +72,16 @@ def render(directory: Path) -> str:
         lines.append('  viewers -> cloudfront [label="HTTPS"];')
         lines.append(f'  cloudfront -> "{LOAD_BALANCER}" [label="VPC origin :{spec.edge.origin_port}"];')
     stacks = {
-        "compute": [LOAD_BALANCER, *(service_peer(s) for s in spec.services)],
-        "observability": [PROMETHEUS, GRAFANA],
-        "data": [DATABASE, FILE_SYSTEM],
-        "delivery": [TARGETS_PROBE],
+        COMPUTE: [LOAD_BALANCER, *(service_peer(s) for s in spec.services)],
+        OBSERVABILITY: [PROMETHEUS, GRAFANA],
+        DATA: [DATABASE, FILE_SYSTEM],
+        DELIVERY: [TARGETS_PROBE],
     }
     for stack, members in stacks.items():
         present = [m for m in members if m in labels]
         lines.append(f'  subgraph "cluster_{stack}" {{ label="{spec.stack_name(stack)}"; style=dashed;')
         lines.extend(f'    "{m}" [label="{labels[m]}"];' for m in present)
-        if stack == "delivery" and _resources(templates, "AWS::StepFunctions::StateMachine"):
+        if stack == DELIVERY and _resources(templates, "AWS::StepFunctions::StateMachine"):
             lines.append('    deployment [label="deployment state machine\\nmigrations, rollout, smoke tests"];')
         lines.append("  }")
     network = templates[network_name]

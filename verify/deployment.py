@@ -80,13 +80,13 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
     services = [
         DeployedService(
             name=service.name,
-            service_arn=read(compute, names.output_key(service.name, names.SERVICE_ARN), "compute"),
-            cloud_map_service_id=read(compute, names.output_key(service.name, names.CLOUD_MAP_SERVICE_ID), "compute"),
-            log_group=read(compute, names.output_key(service.name, names.LOG_GROUP), "compute"),
-            target_group_arn=read(compute, names.output_key(service.name, names.TARGET_GROUP_ARN), "compute"),
+            service_arn=read(compute, names.output_key(service.name, names.SERVICE_ARN), COMPUTE),
+            cloud_map_service_id=read(compute, names.output_key(service.name, names.CLOUD_MAP_SERVICE_ID), COMPUTE),
+            log_group=read(compute, names.output_key(service.name, names.LOG_GROUP), COMPUTE),
+            target_group_arn=read(compute, names.output_key(service.name, names.TARGET_GROUP_ARN), COMPUTE),
             release=Release(
-                image_tag=read(compute, names.output_key(service.name, names.RELEASED_IMAGE_TAG), "compute"),
-                task_definition_arn=read(compute, names.output_key(service.name, names.TASK_DEFINITION_ARN), "compute"),
+                image_tag=read(compute, names.output_key(service.name, names.RELEASED_IMAGE_TAG), COMPUTE),
+                task_definition_arn=read(compute, names.output_key(service.name, names.TASK_DEFINITION_ARN), COMPUTE),
             ),
         )
         for service in spec.services
@@ -95,24 +95,22 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
     services.append(
         DeployedService(
             name=name,
-            service_arn=read(observability, names.output_key(name, names.SERVICE_ARN), "observability"),
-            cloud_map_service_id=read(
-                observability, names.output_key(name, names.CLOUD_MAP_SERVICE_ID), "observability"
-            ),
-            log_group=read(observability, names.output_key(name, names.LOG_GROUP), "observability"),
+            service_arn=read(observability, names.output_key(name, names.SERVICE_ARN), OBSERVABILITY),
+            cloud_map_service_id=read(observability, names.output_key(name, names.CLOUD_MAP_SERVICE_ID), OBSERVABILITY),
+            log_group=read(observability, names.output_key(name, names.LOG_GROUP), OBSERVABILITY),
             target_group_arn=None,
         )
     )
     return Deployment(
-        cluster=read(compute, names.CLUSTER_NAME, "compute"),
+        cluster=read(compute, names.CLUSTER_NAME, COMPUTE),
         services=tuple(services),
         probe=TargetsProbe(
-            task_definition_arn=read(delivery, names.PROBE_TASK_DEFINITION, "delivery"),
-            subnets=tuple(read(delivery, names.PROBE_SUBNETS, "delivery").split(",")),
-            security_group=read(delivery, names.PROBE_SECURITY_GROUP, "delivery"),
-            log_group=read(delivery, names.PROBE_LOG_GROUP, "delivery"),
+            task_definition_arn=read(delivery, names.PROBE_TASK_DEFINITION, DELIVERY),
+            subnets=tuple(read(delivery, names.PROBE_SUBNETS, DELIVERY).split(",")),
+            security_group=read(delivery, names.PROBE_SECURITY_GROUP, DELIVERY),
+            log_group=read(delivery, names.PROBE_LOG_GROUP, DELIVERY),
             container=TARGETS_PROBE,
         ),
-        public_url=read(compute, names.PUBLIC_URL, "compute"),
+        public_url=read(compute, names.PUBLIC_URL, COMPUTE),
         api_health_path=spec.service(spec.delivery.api_service).health_check_path,
     )

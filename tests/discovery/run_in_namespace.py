@@ -1,4 +1,4 @@
-"""Runs inside a fresh network namespace (see test_prometheus_discovery.py).
+"""Runs inside a fresh network namespace (see runs.py, and tests/integration/test_prometheus_discovery.py).
 
 Serves the DNS that Cloud Map would (SRV and A records for every service of the
 plan), runs the reference service of each task (its image's command with the pinned

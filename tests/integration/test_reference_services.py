@@ -14,7 +14,6 @@ import re
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -41,6 +40,7 @@ from tests.reference_services import (
     image_directory,
     inside_the_vpc,
     run,
+    start_service_tests,
     task_environment,
 )
 
@@ -313,21 +313,6 @@ def test_the_backend_signs_in_as_its_own_user_over_verified_tls(platform: LocalP
 
 
 # --- The services' own tests ------------------------------------------------------------------
-
-
-def start_service_tests() -> tuple[dict[str, tuple[subprocess.Popen[bytes], Path]], list[subprocess.Popen[bytes]]]:
-    """Each service's node:test suite, side by side; started as the session starts
-    (tests/background.py), since it mostly waits on its own servers and timeouts."""
-    home = Path(tempfile.mkdtemp(prefix="service-tests-"))
-    running = {}
-    for directory in sorted(p.parent for p in (ROOT / "services").glob("*/package.json")):
-        log = home / f"{directory.name}.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                ["npm", "test"], cwd=directory, env=base_environment(home), stdout=output, stderr=output
-            )
-        running[directory.name] = (process, log)
-    return running, [process for process, _ in running.values()]
 
 
 def test_the_reference_services_own_tests_pass() -> None:

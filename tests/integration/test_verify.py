@@ -434,25 +434,18 @@ def test_a_check_that_cannot_run_counts_as_failed(clients: dict[str, Any]) -> No
 def _stack_values(spec: PlatformSpec) -> dict[str, dict[str, str]]:
     """Every output the verify command reads, by stack layer."""
     values: dict[str, dict[str, str]] = {
-        "compute": {names.CLUSTER_NAME: "platform", names.PUBLIC_URL: "https://d111.cloudfront.net"},
-        "observability": {},
-        "delivery": {},
+        names.COMPUTE: {names.CLUSTER_NAME: "platform", names.PUBLIC_URL: "https://d111.cloudfront.net"},
+        names.OBSERVABILITY: {},
+        names.DELIVERY: {},
     }
     for service in spec.services:
-        for attribute in (
-            names.SERVICE_ARN,
-            names.CLOUD_MAP_SERVICE_ID,
-            names.TARGET_GROUP_ARN,
-            names.LOG_GROUP,
-            names.TASK_DEFINITION_ARN,
-            names.RELEASED_IMAGE_TAG,
-        ):
-            values["compute"][names.output_key(service.name, attribute)] = f"{service.name}-{attribute}"
+        for attribute in names.SERVICE_OUTPUTS:
+            values[names.COMPUTE][names.output_key(service.name, attribute)] = f"{service.name}-{attribute}"
     for attribute in (names.SERVICE_ARN, names.CLOUD_MAP_SERVICE_ID, names.LOG_GROUP):
-        values["observability"][names.output_key("prometheus", attribute)] = f"prometheus-{attribute}"
+        values[names.OBSERVABILITY][names.output_key("prometheus", attribute)] = f"prometheus-{attribute}"
     for key in (names.PROBE_TASK_DEFINITION, names.PROBE_SECURITY_GROUP, names.PROBE_LOG_GROUP):
-        values["delivery"][key] = key
-    values["delivery"][names.PROBE_SUBNETS] = "subnet-a,subnet-b"
+        values[names.DELIVERY][key] = key
+    values[names.DELIVERY][names.PROBE_SUBNETS] = "subnet-a,subnet-b"
     return values
 
 
@@ -491,7 +484,7 @@ class _CloudFormation:
 def test_a_compute_stack_without_the_public_url_is_not_deployed() -> None:
     spec = dev()
     values = _stack_values(spec)
-    del values["compute"][names.PUBLIC_URL]
+    del values[names.COMPUTE][names.PUBLIC_URL]
     with pytest.raises(NotDeployedError, match="stack dev-davidshaevel-compute has no output PublicUrl: deploy the"):
         load_deployment(spec, _CloudFormation(spec.stack_prefix, values))
 

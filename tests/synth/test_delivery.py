@@ -86,7 +86,7 @@ def test_the_release_updates_exactly_the_compute_stack_with_the_bootstrap_role(p
         "cloudformation:DescribeStacks",
         "cloudformation:UpdateStack",
     ]
-    assert f":stack/{profile.stack_name('compute')}/*" in json.dumps(stack["Resource"])
+    assert f":stack/{profile.stack_name(COMPUTE)}/*" in json.dumps(stack["Resource"])
     passes = [s for s in statements if "iam:PassRole" in _actions(s)]
     (to_cloudformation,) = [
         s for s in passes if s["Condition"]["StringEquals"]["iam:PassedToService"] == "cloudformation.amazonaws.com"
@@ -187,12 +187,5 @@ def test_outputs_for_the_verify_command(profile: Synthesized) -> None:
     } <= delivery_outputs
     compute_outputs = set(profile.template_json(COMPUTE)["Outputs"])
     for service in profile.spec.services:
-        for attribute in (
-            names.SERVICE_ARN,
-            names.CLOUD_MAP_SERVICE_ID,
-            names.TARGET_GROUP_ARN,
-            names.LOG_GROUP,
-            names.TASK_DEFINITION_ARN,
-            names.RELEASED_IMAGE_TAG,
-        ):
+        for attribute in names.SERVICE_OUTPUTS:
             assert names.output_key(service.name, attribute) in compute_outputs
