@@ -10,7 +10,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_helpers.log_groups import Logging
-from release.definition import ReleaseTargets, release_definition
+from release.definition import release_definition
+from release.targets import ReleaseTargets
 from spec.model import PlatformSpec
 
 ECS_EVENTS_RULE = "StepFunctionsGetEventsForECSTaskRule"

@@ -17,7 +17,7 @@ from cdk_constructs.workload_containers import Container
 from cdk_helpers.database_access import database_environment, grant_database_access
 from cdk_helpers.fargate import task_subnet_ids
 from cdk_helpers.log_groups import Logging
-from release.definition import OneOffRun, ReleaseTargets
+from release.targets import OneOffRun, ReleaseTargets
 from spec.model import PlatformSpec, ServiceSpec
 from spec.names import COMPUTE, TARGETS_PROBE
 

@@ -25,63 +25,36 @@ Step Functions gives ``Arguments`` only ``$states.input`` and ``$states.context`
 ``$states.result`` exists in a Task's ``Output`` and ``Assign``, ``$states.errorOutput`` in a
 ``Catch`` (developer guide, "Passing data between states with variables"). Anything read
 from a result is therefore assigned to a variable first.
+
+The inputs are in ``release.targets`` and the generic pieces (SDK calls, failure notes) in
+``release.states``; the flow stays in this one file because its states name each other.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from release.states import (
+    AWS_CALL_TIMEOUT_SECONDS,
+    TRANSIENT_RETRY,
+    State,
+    aws_call,
+    catch,
+    jsonata,
+    jsonata_list,
+    note,
+)
+from release.targets import OneOffRun, ReleaseTargets
 from spec.model import PlatformSpec
 from spec.names import RELEASE_TAG_PREFIX, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
 
-State = dict[str, Any]
 # The spec's tag rule (spec.checks.check_image_tag), as a JSONata regular expression.
 TAG_RULE = r"/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/"
 # What the CDK CLI acknowledges when it deploys; the release updates the same stack.
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
 STABLE_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 NO_UPDATES = "No updates are to be performed"
-AWS_CALL_TIMEOUT_SECONDS = 60
-
-
-@dataclass(frozen=True, kw_only=True)
-class OneOffRun:
-    """A task that runs to completion on the new image: migrations, smoke tests."""
-
-    step: str
-    """State-name stem and failed-step name (``Migrations``)."""
-    task_definition_arn: str
-    """The revision the stacks define; each release registers a copy with the new image."""
-    repository_uri: str
-    """The service's repository: every container on an image from it gets the new tag."""
-    security_group_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReleaseTargets:
-    """What the release acts on, by name: the stacks' tokens at synth, plain strings in tests."""
-
-    compute_stack: str
-    cfn_execution_role_arn: str
-    cluster_arn: str
-    subnets: tuple[str, ...]
-    topic_arn: str
-    repositories: Mapping[str, str]
-    """Service name -> ECR repository name."""
-    migrations: OneOffRun
-    smoke_tests: OneOffRun
-
-
-def jsonata(expression: str) -> str:
-    return "{% " + expression + " %}"
-
-
-def _list(values: list[str] | tuple[str, ...]) -> str:
-    """A JSONata array literal of strings."""
-    return json.dumps(list(values))
 
 
 class _Builder:
@@ -94,34 +67,14 @@ class _Builder:
         self.task_timeout = delivery.task_timeout_minutes * 60
         self.tag_keys = [image_tag_parameter(s.name) for s in spec.services]
 
-    # --- pieces ---------------------------------------------------------------------------
-
-    def catch(self, step: str, next_state: str) -> State:
-        """On any error: remember the step and what went wrong, go to ``next_state``."""
-        return {
-            "ErrorEquals": ["States.ALL"],
-            "Assign": {
-                "failedStep": step,
-                "failure": jsonata("$states.errorOutput.Error & ': ' & $substring($states.errorOutput.Cause, 0, 1500)"),
-            },
-            "Next": next_state,
-        }
-
-    def aws(self, resource: str, arguments: Any, **fields: Any) -> State:
-        return {
-            "Type": "Task",
-            "Resource": f"arn:aws:states:::aws-sdk:{resource}",
-            "Arguments": arguments,
-            "TimeoutSeconds": AWS_CALL_TIMEOUT_SECONDS,
-            **fields,
-        }
+    # --- the compute stack -------------------------------------------------------------------
 
     def describe_stack(self, **fields: Any) -> State:
         """Read the compute stack; transient API errors are retried."""
-        return self.aws(
+        return aws_call(
             "cloudformation:describeStacks",
             {"StackName": self.targets.compute_stack},
-            Retry=[{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
+            Retry=TRANSIENT_RETRY,
             **fields,
         )
 
@@ -129,11 +82,11 @@ class _Builder:
         """Update the compute stack: previous template, tag parameters set, the rest kept."""
         parameters = jsonata(
             "$append([], $map($stack.Parameters, function($p) {"
-            f" $p.ParameterKey in {_list(self.tag_keys)}"
+            f" $p.ParameterKey in {jsonata_list(self.tag_keys)}"
             f" ? {{'ParameterKey': $p.ParameterKey, 'ParameterValue': {tag_value}}}"
             " : {'ParameterKey': $p.ParameterKey, 'UsePreviousValue': true} }))"
         )
-        return self.aws(
+        return aws_call(
             "cloudformation:updateStack",
             {
                 "StackName": self.targets.compute_stack,
@@ -145,14 +98,6 @@ class _Builder:
             },
             **fields,
         )
-
-    def note(self, step: str, failure: str, next_state: str, **assign: str) -> State:
-        """A Pass state that records a failure found by looking (not by an error)."""
-        return {
-            "Type": "Pass",
-            "Assign": {"failedStep": step, "failure": jsonata(failure), **assign},
-            "Next": next_state,
-        }
 
     # --- the flow -----------------------------------------------------------------------------
 
@@ -222,24 +167,24 @@ class _Builder:
                 Assign={
                     "stack": jsonata("$states.result.Stacks[0]"),
                     "previousTags": jsonata(
-                        f"$states.result.Stacks[0].Parameters[ParameterKey in {_list(self.tag_keys)}]"
+                        f"$states.result.Stacks[0].Parameters[ParameterKey in {jsonata_list(self.tag_keys)}]"
                         "{ParameterKey: ParameterValue}"
                     ),
                 },
-                Catch=[self.catch("ReadReleasedTags", "NotifyFailure")],
+                Catch=[catch("ReadReleasedTags", "NotifyFailure")],
                 Next="StackReady",
             ),
             "StackReady": {
                 "Type": "Choice",
                 "Choices": [
                     {
-                        "Condition": jsonata(f"$stack.StackStatus in {_list(STABLE_STATUSES)}"),
+                        "Condition": jsonata(f"$stack.StackStatus in {jsonata_list(STABLE_STATUSES)}"),
                         "Next": "MarkImages",
                     }
                 ],
                 "Default": "StackBusy",
             },
-            "StackBusy": self.note(
+            "StackBusy": note(
                 "ReadReleasedTags",
                 f"'{self.targets.compute_stack} is ' & $stack.StackStatus & ': another update is under way'",
                 "NotifyFailure",
@@ -257,7 +202,7 @@ class _Builder:
                     "ProcessorConfig": {"Mode": "INLINE"},
                     "StartAt": "GetImage",
                     "States": {
-                        "GetImage": self.aws(
+                        "GetImage": aws_call(
                             "ecr:batchGetImage",
                             {
                                 "RepositoryName": jsonata("$states.input.repository"),
@@ -280,7 +225,7 @@ class _Builder:
                             "Error": "ImageMissing",
                             "Cause": jsonata("$states.input.repository & ':' & $imageTag & ' is not in ECR'"),
                         },
-                        "TagImage": self.aws(
+                        "TagImage": aws_call(
                             "ecr:putImage",
                             {
                                 "RepositoryName": jsonata("$states.input.repository"),
@@ -292,7 +237,7 @@ class _Builder:
                         ),
                     },
                 },
-                "Catch": [self.catch("MarkImages", "NotifyFailure")],
+                "Catch": [catch("MarkImages", "NotifyFailure")],
                 "Next": f"Describe{self.targets.migrations.step}",
             }
         }
@@ -313,18 +258,18 @@ class _Builder:
             f"? $merge([$c, {{'Image': '{run.repository_uri}:' & $imageTag}}]) : $c }}))}})"
         )
         return {
-            f"Describe{run.step}": self.aws(
+            f"Describe{run.step}": aws_call(
                 "ecs:describeTaskDefinition",
                 {"TaskDefinition": run.task_definition_arn},
                 Assign={described: jsonata("$states.result.TaskDefinition")},
-                Catch=[self.catch(f"Describe{run.step}", on_failure)],
+                Catch=[catch(f"Describe{run.step}", on_failure)],
                 Next=f"Register{run.step}",
             ),
-            f"Register{run.step}": self.aws(
+            f"Register{run.step}": aws_call(
                 "ecs:registerTaskDefinition",
                 register,
                 Assign={registered: jsonata("$states.result.TaskDefinition.TaskDefinitionArn")},
-                Catch=[self.catch(f"Register{run.step}", on_failure)],
+                Catch=[catch(f"Register{run.step}", on_failure)],
                 Next=f"Run{run.step}",
             ),
             f"Run{run.step}": {
@@ -343,7 +288,7 @@ class _Builder:
                     },
                 },
                 "TimeoutSeconds": self.task_timeout,
-                "Catch": [self.catch(f"Run{run.step}", on_failure)],
+                "Catch": [catch(f"Run{run.step}", on_failure)],
                 "Next": next_state,
             },
         }
@@ -355,7 +300,7 @@ class _Builder:
                 "$imageTag",
                 "release",
                 Assign={"polls": 0, "restored": "CloudFormation restored the previous tags"},
-                Catch=[self.catch("ReleaseServices", "ReleaseRefused")],
+                Catch=[catch("ReleaseServices", "ReleaseRefused")],
                 Next="WaitForRelease",
             ),
             # Every service already runs this tag: nothing to update; the services are still checked.
@@ -369,7 +314,7 @@ class _Builder:
                     "outputs": jsonata("$states.result.Stacks[0].Outputs{OutputKey: OutputValue}"),
                     "restored": "nothing was changed",
                 },
-                Catch=[self.catch("ReleaseServices", "NotifyFailure")],
+                Catch=[catch("ReleaseServices", "NotifyFailure")],
                 Next="CheckServices",
             ),
             "WaitForRelease": {"Type": "Wait", "Seconds": self.poll_seconds, "Next": "CheckRelease"},
@@ -379,7 +324,7 @@ class _Builder:
                     "outputs": jsonata("$states.result.Stacks[0].Outputs{OutputKey: OutputValue}"),
                     "polls": jsonata("$polls + 1"),
                 },
-                Catch=[self.catch("ReleaseServices", "RollBack")],
+                Catch=[catch("ReleaseServices", "RollBack")],
                 Next="ReleaseFinished",
             ),
             "ReleaseFinished": {
@@ -395,23 +340,23 @@ class _Builder:
                 ],
                 "Default": "WaitForRelease",
             },
-            "ReleaseRolledBack": self.note(
+            "ReleaseRolledBack": note(
                 "ReleaseServices",
                 "'CloudFormation rolled the update back: ' & $string($stack.StackStatusReason)",
                 "NotifyFailure",
             ),
-            "ReleaseStuck": self.note(
+            "ReleaseStuck": note(
                 "ReleaseServices",
                 f"'{self.targets.compute_stack} is ' & $stack.StackStatus & ': ' & $string($stack.StackStatusReason)",
                 "NotifyFailure",
                 restored="the stack needs an operator (docs/operations.md: Rolling back by hand)",
             ),
-            "ReleaseTimedOut": self.note(
+            "ReleaseTimedOut": note(
                 "ReleaseServices",
                 f"'the update did not finish after {self.max_polls} checks, {self.poll_seconds} s apart'",
                 "CancelRelease",
             ),
-            "CancelRelease": self.aws(
+            "CancelRelease": aws_call(
                 "cloudformation:cancelUpdateStack",
                 {"StackName": self.targets.compute_stack},
                 Assign={"polls": 0, "restoredStatus": "UPDATE_ROLLBACK_COMPLETE"},
@@ -431,7 +376,7 @@ class _Builder:
         services = [
             (output_key(s.name, SERVICE_ARN), output_key(s.name, TASK_DEFINITION_ARN)) for s in self.spec.services
         ]
-        service_keys = _list([arn for arn, _ in services])
+        service_keys = jsonata_list([arn for arn, _ in services])
         expected = (
             "$merge($append([], $map("
             + json.dumps([list(p) for p in services])
@@ -448,15 +393,15 @@ class _Builder:
         )
         n = len(self.spec.services)
         return {
-            "CheckServices": self.aws(
+            "CheckServices": aws_call(
                 "ecs:describeServices",
                 {
                     "Cluster": self.targets.cluster_arn,
                     "Services": jsonata(f"$append([], $map({service_keys}, function($k) {{ $lookup($outputs, $k) }}))"),
                 },
                 Assign={"rollouts": rollouts, "polls": jsonata("$polls + 1")},
-                Retry=[{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
-                Catch=[self.catch("CheckServices", "RollBack")],
+                Retry=TRANSIENT_RETRY,
+                Catch=[catch("CheckServices", "RollBack")],
                 Next="ServicesReleased",
             ),
             "ServicesReleased": {
@@ -476,7 +421,7 @@ class _Builder:
                 "Default": "WaitForServices",
             },
             "WaitForServices": {"Type": "Wait", "Seconds": self.poll_seconds, "Next": "CheckServices"},
-            "NotReleased": self.note(
+            "NotReleased": note(
                 "CheckServices",
                 "'not running the released revision: ' & $join($map($rollouts[state != 'released'], "
                 "function($r) { $r.service & ' (' & $r.state & ')' }), ', ')",

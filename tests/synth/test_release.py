@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from cdk_constructs.release_tasks import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
-from release.definition import OneOffRun, ReleaseTargets, release_definition
+from release.definition import release_definition
+from release.targets import OneOffRun, ReleaseTargets
 from spec import PlatformSpec
 from spec.names import (
     COMPUTE,
