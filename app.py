@@ -11,10 +11,10 @@ import sys
 
 from aws_cdk import App
 
-from spec import SpecError, spec_from_context
-from spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
-from spec.ci import ci_from_context
-from spec.context import platform_keys, refuse_unknown_keys, require_hosted_zone
+from platform_spec import SpecError, spec_from_context
+from platform_spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
+from platform_spec.ci import ci_from_context
+from platform_spec.context import platform_keys, refuse_unknown_keys, require_hosted_zone
 from stacks.ci_stack import build_ci
 from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
 

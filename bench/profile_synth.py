@@ -15,7 +15,7 @@ os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['
 started = time.perf_counter()
 import aws_cdk  # noqa: E402
 
-from spec import spec_from_context  # noqa: E402
+from platform_spec import spec_from_context  # noqa: E402
 from stacks.platform import add_compliance_checks, build_platform  # noqa: E402
 from tests.platform_synth import new_app  # noqa: E402
 

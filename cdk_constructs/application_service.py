@@ -25,7 +25,7 @@ from cdk_helpers.fargate import (
 )
 from cdk_helpers.log_groups import Logging
 from compliance.nag_findings import acknowledge_ecr_pull, acknowledge_ecs_exec
-from spec.model import ServiceSpec
+from platform_spec import ServiceSpec
 
 
 def node_health_check(port: int, path: str) -> ecs.HealthCheck:

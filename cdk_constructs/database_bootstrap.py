@@ -15,7 +15,7 @@ from cdk_helpers.fargate import Placement, task_subnet_ids
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.rendered_config import content_hash
 from compliance.custom_resource_timeouts import bound_service_timeout
-from spec.model import ContainerUser, HelperImagesSpec
+from platform_spec import ContainerUser, HelperImagesSpec
 
 CONTAINER = "database-bootstrap"
 # The postgres image's own user (``postgres``, 70:70 in the Alpine build): psql needs no root.

@@ -10,9 +10,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_helpers.log_groups import Logging
+from platform_spec import PlatformSpec
 from release.definition import release_definition
 from release.targets import ReleaseTargets
-from spec.model import PlatformSpec
 
 ECS_EVENTS_RULE = "StepFunctionsGetEventsForECSTaskRule"
 

@@ -13,7 +13,7 @@ from cdk_constructs.site_domain import SiteDomain
 from cdk_helpers.edge_function import render_internal_paths_function
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.web_acl import edge_web_acl
-from spec.model import PlatformSpec
+from platform_spec import PlatformSpec
 
 # TLS 1.2 or newer with forward-secret ciphers, for viewers of the platform's own domain
 # (CloudFront developer guide, "Supported protocols and ciphers between viewers and CloudFront").

@@ -27,8 +27,8 @@ from aws_cdk import Acknowledgment, Aws, Duration, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from spec.ci import GITHUB_OIDC_HOST, STS_AUDIENCE, CiSpec
-from spec.names import COMPUTE, DELIVERY, release_state_machine_name, stack_name
+from platform_spec.ci import GITHUB_OIDC_HOST, STS_AUDIENCE, CiSpec
+from platform_spec.names import COMPUTE, DELIVERY, release_state_machine_name, stack_name
 
 BOOTSTRAP_ROLE_KINDS = ("deploy", "file-publishing", "image-publishing", "lookup")
 """The roles ``cdk bootstrap`` creates and the CDK CLI assumes to deploy (modern bootstrap)."""

@@ -17,7 +17,7 @@ from cdk_helpers.handles import PublicEntry
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.secret_access import grant_secret_read
 from compliance.nag_findings import acknowledge_ecs_exec
-from spec.model import GrafanaSpec, HelperImagesSpec
+from platform_spec import GrafanaSpec, HelperImagesSpec
 
 PROVISIONING_DIRECTORY = "/etc/grafana/provisioning"
 PROVISIONING_VOLUME = "provisioning"

@@ -7,8 +7,8 @@ from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from spec.model import ServiceSpec
-from spec.names import RELEASE_TAG_PREFIX
+from platform_spec import ServiceSpec
+from platform_spec.names import RELEASE_TAG_PREFIX
 
 
 def lifecycle_rules(*, initial_tag: str, releases_kept: int, images_kept: int) -> list[ecr.LifecycleRule]:

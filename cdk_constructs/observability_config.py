@@ -10,7 +10,7 @@ from cdk_constructs.config_object import ConfigObjects, StoredConfig
 from cdk_helpers.handles import ConfigSource
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.rendered_config import grafana_provisioning_files, prometheus_config_file
-from spec.model import PlatformSpec
+from platform_spec import PlatformSpec
 
 
 class ObservabilityConfig(ConfigObjects):

@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_helpers.log_groups import Logging
-from spec.model import HTTPS_PORT, NetworkSpec
+from platform_spec import HTTPS_PORT, NetworkSpec
 
 NAT_SCRIPT = Path(__file__).resolve().parent.parent / "assets" / "nat_instance" / "configure-nat.sh"
 # Retries with back-off take at most about three minutes; the rest is margin.

@@ -13,7 +13,7 @@ from constructs import Construct
 
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.secret_access import grant_secret_read, secret_handle
-from spec.model import DatabaseSpec
+from platform_spec import DatabaseSpec
 
 MASTER_USERNAME = "postgres"
 LOG_EXPORTS = ("postgresql", "upgrade")

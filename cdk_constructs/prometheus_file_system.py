@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from spec.model import PrometheusSpec
+from platform_spec import PrometheusSpec
 
 DATA_DIRECTORY = "/prometheus"
 

@@ -14,7 +14,7 @@ from cdk_constructs.workload_containers import Container, S3Copy, WorkloadContai
 from cdk_helpers.fargate import STOP_FIRST, Placement, linux_task_definition, private_fargate_service, wget_health_check
 from cdk_helpers.log_groups import Logging
 from compliance.nag_findings import acknowledge_ecs_exec
-from spec.model import HelperImagesSpec, PrometheusSpec
+from platform_spec import HelperImagesSpec, PrometheusSpec
 
 CONFIG_DIRECTORY = "/etc/prometheus/config"
 CONFIG_FILE = "prometheus.yml"

@@ -17,9 +17,9 @@ from cdk_constructs.workload_containers import Container
 from cdk_helpers.database_access import database_environment, grant_database_access
 from cdk_helpers.fargate import task_subnet_ids
 from cdk_helpers.log_groups import Logging
+from platform_spec import PlatformSpec, ServiceSpec
+from platform_spec.names import COMPUTE, TARGETS_PROBE
 from release.targets import OneOffRun, ReleaseTargets
-from spec.model import PlatformSpec, ServiceSpec
-from spec.names import COMPUTE, TARGETS_PROBE
 
 MIGRATIONS_CONTAINER = "migrations"
 SMOKE_TESTS_CONTAINER = "smoke-tests"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from aws_cdk import CfnParameter
 from constructs import Construct
 
-from spec.model import ServiceSpec
-from spec.names import image_tag_parameter
+from platform_spec import ServiceSpec
+from platform_spec.names import image_tag_parameter
 
-# The spec's tag rule (spec.checks.check_image_tag) in CloudFormation's terms.
+# The spec's tag rule (platform_spec.checks.check_image_tag) in CloudFormation's terms.
 TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 
 

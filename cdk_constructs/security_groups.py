@@ -1,7 +1,7 @@
 """Every security group of the platform and every rule between them.
 
 All groups and rules live in one construct in the network stack: a rule is
-declared once, from ``spec.connections.required_paths``, as an ingress on the
+declared once, from ``platform_spec.connections.required_paths``, as an ingress on the
 destination's group and an egress on the source's. No other construct adds
 rules, so none can be missing on one side or managed in two places.
 """
@@ -12,7 +12,8 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from compliance.security_group_rules import group_description
-from spec.connections import (
+from platform_spec import HTTPS_PORT, PlatformSpec, ServiceSpec
+from platform_spec.connections import (
     DATABASE,
     DATABASE_BOOTSTRAP,
     ENDPOINTS,
@@ -28,8 +29,7 @@ from spec.connections import (
     required_paths,
     service_peer,
 )
-from spec.model import HTTPS_PORT, PlatformSpec, ServiceSpec
-from spec.names import TARGETS_PROBE
+from platform_spec.names import TARGETS_PROBE
 
 
 def sealed(scope: Construct, construct_id: str, group: ec2.ISecurityGroup) -> ec2.ISecurityGroup:
@@ -42,7 +42,7 @@ def sealed(scope: Construct, construct_id: str, group: ec2.ISecurityGroup) -> ec
 
 
 class PlatformSecurityGroups(Construct):
-    """One group per party of ``spec.connections.peers`` and the derived rules."""
+    """One group per party of ``platform_spec.connections.peers`` and the derived rules."""
 
     def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, spec: PlatformSpec) -> None:
         super().__init__(scope, construct_id)

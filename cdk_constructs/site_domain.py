@@ -9,7 +9,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
-from spec.model import DomainSpec
+from platform_spec import DomainSpec
 
 
 class SiteDomain(Construct):
@@ -22,7 +22,7 @@ class SiteDomain(Construct):
     name cannot be. The stack must be in us-east-1, where CloudFront reads certificates."""
 
     def __init__(self, scope: Construct, construct_id: str, *, domain: DomainSpec) -> None:
-        """``domain`` must carry its hosted zone's id (``spec.context.require_hosted_zone``)."""
+        """``domain`` must carry its hosted zone's id (``platform_spec.context.require_hosted_zone``)."""
         super().__init__(scope, construct_id)
         if domain.hosted_zone_id is None:
             raise ValueError(f"{domain.name}: the hosted zone id is needed to synthesize the domain")

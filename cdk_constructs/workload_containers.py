@@ -13,7 +13,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from spec.model import ROOT, ContainerUser
+from platform_spec import ROOT, ContainerUser
 
 OWNER_CONTAINER = "volume-owner"
 # Where the owner container mounts each volume it hands over.

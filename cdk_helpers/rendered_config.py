@@ -10,7 +10,7 @@ import jinja2
 from aws_cdk import Stack
 from constructs import Construct
 
-from spec.model import PlatformSpec
+from platform_spec import PlatformSpec
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 GRAFANA_DASHBOARDS_PATH = "/etc/grafana/provisioning/dashboards"

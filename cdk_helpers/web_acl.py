@@ -11,7 +11,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from cdk_helpers.log_groups import Logging
-from spec.model import EdgeSpec, GrafanaSpec
+from platform_spec import EdgeSpec, GrafanaSpec
 
 # Rule names and priorities are fixed, so a profile that drops a rule leaves the others'
 # metrics and order as they were. Known bad addresses go first and never count against

@@ -18,9 +18,9 @@ from aws_cdk import (
 )
 
 from compliance.security_group_rules import EGRESS, INGRESS, group_peers, outside_sources, rules_between
-from spec.connections import DATABASE, LOAD_BALANCER, peers, required_paths, service_peer
-from spec.model import PlatformSpec
-from spec.names import NETWORK
+from platform_spec import PlatformSpec
+from platform_spec.connections import DATABASE, LOAD_BALANCER, peers, required_paths, service_peer
+from platform_spec.names import NETWORK
 
 RULE = "platform-reachability"
 

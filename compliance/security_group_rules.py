@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from spec.connections import peers
-from spec.model import PlatformSpec
+from platform_spec import PlatformSpec
+from platform_spec.connections import peers
 
 Rule = tuple[str, str, int]  # (source peer, destination peer, port)
 INGRESS = ("AWS::EC2::SecurityGroupIngress", "SourceSecurityGroupId")

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from compliance.cloudformation_values import Deployment, TemplateError
-from spec.names import PROBE_SECURITY_GROUP, PROBE_TASK_DEFINITION
+from platform_spec.names import PROBE_SECURITY_GROUP, PROBE_TASK_DEFINITION
 
 HTTPS = 443
 _URL = re.compile(r"^https?://")

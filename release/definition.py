@@ -35,6 +35,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from platform_spec import PlatformSpec
+from platform_spec.names import RELEASE_TAG_PREFIX, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
 from release.states import (
     AWS_CALL_TIMEOUT_SECONDS,
     TRANSIENT_RETRY,
@@ -46,10 +48,8 @@ from release.states import (
     note,
 )
 from release.targets import OneOffRun, ReleaseTargets
-from spec.model import PlatformSpec
-from spec.names import RELEASE_TAG_PREFIX, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
 
-# The spec's tag rule (spec.checks.check_image_tag), as a JSONata regular expression.
+# The spec's tag rule (platform_spec.checks.check_image_tag), as a JSONata regular expression.
 TAG_RULE = r"/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/"
 # What the CDK CLI acknowledges when it deploys; the release updates the same stack.
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")

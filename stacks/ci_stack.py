@@ -13,7 +13,7 @@ from aws_cdk import App, CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
 from cdk_constructs.github_deploy_roles import GitHubDeployRoles
-from spec.ci import CiSpec
+from platform_spec.ci import CiSpec
 
 
 class CiStack(Stack):

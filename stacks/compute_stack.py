@@ -20,8 +20,7 @@ from cdk_constructs.released_image_tags import ReleasedImageTags
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_constructs.site_domain import SiteDomain
 from cdk_helpers.rendered_config import render_database_bootstrap
-from spec import names
-from spec.model import PlatformSpec
+from platform_spec import PlatformSpec, names
 from stacks.handles import ComputeState, ObservedPlatform
 
 

@@ -26,7 +26,7 @@ from cdk_constructs.prometheus_file_system import PrometheusFileSystem
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_helpers.handles import ConfigSource
 from cdk_helpers.log_groups import Logging
-from spec.model import PlatformSpec
+from platform_spec import PlatformSpec
 from stacks.handles import ComputeState, DeliveryState, ObservabilityState
 
 

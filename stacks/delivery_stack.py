@@ -14,8 +14,7 @@ from cdk_constructs.release_tasks import MigrationsTask, SmokeTestsTask, Targets
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_helpers.fargate import task_subnet_ids
 from cdk_helpers.handles import Notifications
-from spec import names
-from spec.model import PlatformSpec
+from platform_spec import PlatformSpec, names
 from stacks.handles import DeliveryState
 
 

@@ -13,8 +13,8 @@ from cdk_constructs.platform_vpc import PlatformVpc
 from cdk_constructs.s3_gateway_endpoint import S3GatewayEndpoint
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_helpers.log_groups import Logging
-from spec.connections import endpoint_services
-from spec.model import PlatformSpec
+from platform_spec import PlatformSpec
+from platform_spec.connections import endpoint_services
 
 
 class NetworkStack(Stack):

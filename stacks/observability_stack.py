@@ -16,8 +16,7 @@ from cdk_constructs.platform_dashboard import PlatformDashboard
 from cdk_constructs.prometheus_server import PrometheusServer
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_helpers.handles import PublicEntry
-from spec import names
-from spec.model import PlatformSpec
+from platform_spec import PlatformSpec, names
 from stacks.handles import ObservabilityState, ObservedPlatform
 
 

@@ -10,8 +10,8 @@ from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from compliance.cfn_lint_findings import RedundantRoleDependencies
 from compliance.custom_resource_timeouts import BoundedCustomResources
 from compliance.reachability_check import ReachabilityCheck
-from spec.model import PlatformSpec
-from spec.names import COMPUTE, DATA, DELIVERY, NETWORK, OBSERVABILITY
+from platform_spec import PlatformSpec
+from platform_spec.names import COMPUTE, DATA, DELIVERY, NETWORK, OBSERVABILITY
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
 from stacks.delivery_stack import DeliveryStack

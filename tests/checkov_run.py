@@ -11,8 +11,8 @@ from pathlib import Path
 from aws_cdk import CfnResource, Stack
 
 from compliance.checkov_findings import start_checkov
-from spec.ci import ci
-from spec.names import LAYERS
+from platform_spec.ci import ci
+from platform_spec.names import LAYERS
 from stacks.ci_stack import build_ci
 from tests.platform_synth import Synthesized, new_app
 

@@ -20,8 +20,8 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 import app as platform_app
-from spec import PlatformSpec, spec_from_context
-from spec.profiles import PROFILES
+from platform_spec import PlatformSpec, spec_from_context
+from platform_spec.profiles import PROFILES
 from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
 
 ROOT = Path(__file__).resolve().parent.parent

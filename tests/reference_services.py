@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spec import PlatformSpec, ServiceSpec
+from platform_spec import PlatformSpec, ServiceSpec
 from tests.platform_synth import ROOT
 
 SERVICES = ROOT / "services"

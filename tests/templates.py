@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from compliance.cloudformation_values import Deployment
-from spec.names import LAYERS, NETWORK
+from platform_spec.names import LAYERS, NETWORK
 from tests.platform_synth import Synthesized
 
 Templates = dict[str, dict[str, Any]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from spec import PlatformSpec
+from platform_spec import PlatformSpec
 
 
 def with_third_service(spec: PlatformSpec) -> PlatformSpec:

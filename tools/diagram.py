@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from compliance.security_group_rules import INGRESS, group_peers, rules_between
-from spec import spec_from_context
-from spec.connections import DATABASE, FILE_SYSTEM, GRAFANA, LOAD_BALANCER, PROMETHEUS, service_peer
-from spec.names import COMPUTE, DATA, DELIVERY, NETWORK, OBSERVABILITY, TARGETS_PROBE
+from platform_spec import spec_from_context
+from platform_spec.connections import DATABASE, FILE_SYSTEM, GRAFANA, LOAD_BALANCER, PROMETHEUS, service_peer
+from platform_spec.names import COMPUTE, DATA, DELIVERY, NETWORK, OBSERVABILITY, TARGETS_PROBE
 
 
 def _templates(directory: Path) -> dict[str, dict[str, Any]]:

@@ -24,9 +24,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from spec import SpecError, spec_from_context
-from spec.model import Architecture, PlatformSpec, ServiceSpec, check_image_tag
-from spec.names import DATA
+from platform_spec import Architecture, PlatformSpec, ServiceSpec, SpecError, check_image_tag, spec_from_context
+from platform_spec.names import DATA
 from tools.cli import aws_failure, fail
 
 SERVICES_ROOT = Path(__file__).resolve().parent.parent / "services"

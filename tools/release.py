@@ -22,9 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from spec import SpecError, spec_from_context
-from spec.model import PlatformSpec, check_image_tag
-from spec.names import (
+from platform_spec import PlatformSpec, SpecError, check_image_tag, spec_from_context
+from platform_spec.names import (
     COMPUTE,
     DELIVERY,
     PUBLIC_URL,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from spec import SpecError, spec_from_context
+from platform_spec import SpecError, spec_from_context
 from tools.cli import NO_CREDENTIALS, fail
 from verify.checks import CheckResult, Status, run_all
 from verify.deployment import NotDeployedError, load_deployment

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from spec import names
-from spec.model import PlatformSpec
-from spec.names import COMPUTE, DELIVERY, OBSERVABILITY, TARGETS_PROBE
+from platform_spec import PlatformSpec, names
+from platform_spec.names import COMPUTE, DELIVERY, OBSERVABILITY, TARGETS_PROBE
 
 
 class NotDeployedError(Exception):

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from cdk_helpers.rendered_config import render_prometheus_config
-from spec import PlatformSpec, ServiceSpec
-from spec.profiles import dev
+from platform_spec import PlatformSpec, ServiceSpec
+from platform_spec.profiles import dev
 from tests.discovery import run_in_namespace
 from tests.platform_synth import ROOT
 from tests.reference_services import SERVICES, base_environment, dockerfile_command

@@ -17,8 +17,8 @@ from cdk_constructs.database_bootstrap import CONTAINER
 from cdk_helpers.rendered_config import render_database_bootstrap
 from compliance.access_ledger import ledger
 from compliance.iam_evaluator import Principal, Request, evaluate
-from spec.names import COMPUTE, DATA, DELIVERY
-from spec.profiles import dev
+from platform_spec.names import COMPUTE, DATA, DELIVERY
+from platform_spec.profiles import dev
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
 from tests.postgres import MASTER, Postgres, rds_like_database

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from spec.profiles import dev
+from platform_spec.profiles import dev
 from tools import images
 
 TAG = "sha-4f2a9c1"

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from spec import PlatformSpec, ServiceSpec
-from spec.names import COMPUTE, DELIVERY
+from platform_spec import PlatformSpec, ServiceSpec
+from platform_spec.names import COMPUTE, DELIVERY
 from tests import background
 from tests.platform_synth import ROOT, Synthesized
 from tests.postgres import Postgres, rds_like_database

@@ -12,7 +12,7 @@ import pytest
 from constructs import Construct
 
 from cdk_constructs.config_bucket import ConfigBucket
-from spec.names import LAYERS
+from platform_spec.names import LAYERS
 from stacks import data_stack
 from tests.platform_synth import Synthesized, synth_spec
 from tools.state_guard import main, state_risks

@@ -24,10 +24,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from moto import mock_aws
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 
-from spec import names
-from spec.model import PlatformSpec
-from spec.names import TARGETS_PROBE, stack_name
-from spec.profiles import dev
+from platform_spec import PlatformSpec, names
+from platform_spec.names import TARGETS_PROBE, stack_name
+from platform_spec.profiles import dev
 from verify.__main__ import main, render
 from verify.checks import (
     Status,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
-from spec.names import LAYERS
+from platform_spec.names import LAYERS
 from tests.platform_synth import Synthesized
 
 

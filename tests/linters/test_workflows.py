@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from spec.ci import ci
+from platform_spec.ci import ci
 from tests.platform_synth import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

@@ -28,10 +28,10 @@ from cdk_constructs.github_deploy_roles import (
 )
 from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import Principal, Request, evaluate
-from spec.ci import CiSpec, ci, ci_from_context
-from spec.errors import SpecError
-from spec.names import COMPUTE, DATA, DELIVERY, LAYERS, release_state_machine_name, stack_name
-from spec.profiles import PROFILES
+from platform_spec.ci import CiSpec, ci, ci_from_context
+from platform_spec.errors import SpecError
+from platform_spec.names import COMPUTE, DATA, DELIVERY, LAYERS, release_state_machine_name, stack_name
+from platform_spec.profiles import PROFILES
 from stacks.ci_stack import build_ci
 from tests.platform_synth import assert_each_refused_in_one_line, new_app, profile_context
 

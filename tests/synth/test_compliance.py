@@ -11,8 +11,8 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_s3 as s3
 
-from spec.names import LAYERS
-from spec.profiles import dev
+from platform_spec.names import LAYERS
+from platform_spec.profiles import dev
 from stacks.platform import add_compliance_checks
 from tests.platform_synth import Synthesized, new_app
 

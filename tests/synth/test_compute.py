@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from spec import PlatformSpec, ServiceSpec
-from spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
-from spec.names import COMPUTE, image_tag_parameter
-from spec.profiles import dev as dev_profile
+from platform_spec import PlatformSpec, ServiceSpec
+from platform_spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
+from platform_spec.names import COMPUTE, image_tag_parameter
+from platform_spec.profiles import dev as dev_profile
 from tests.platform_synth import Synthesized, synth_profile, synth_spec
 from tests.templates import rules
 

@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from spec.names import DATA, LAYERS, OBSERVABILITY
+from platform_spec.names import DATA, LAYERS, OBSERVABILITY
 from tests.platform_synth import Synthesized
 
 SOURCE_KEYS = {"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths"}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from spec.connections import endpoint_services
-from spec.names import COMPUTE, OBSERVABILITY
+from platform_spec.connections import endpoint_services
+from platform_spec.names import COMPUTE, OBSERVABILITY
 from tests.platform_synth import Synthesized
 from tools.cost import PRICES, main, price_assembly
 

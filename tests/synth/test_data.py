@@ -10,8 +10,8 @@ import pytest
 from aws_cdk.assertions import Match
 
 from compliance.resource_schemas import name_properties
-from spec.connections import FILE_SYSTEM, PROMETHEUS
-from spec.names import DATA, LAYERS, RELEASE_TAG_PREFIX
+from platform_spec.connections import FILE_SYSTEM, PROMETHEUS
+from platform_spec.names import DATA, LAYERS, RELEASE_TAG_PREFIX
 from tests.platform_synth import Synthesized
 from tests.templates import rules
 from tools.state_guard import STATEFUL_TYPES

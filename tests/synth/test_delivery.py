@@ -9,8 +9,8 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from compliance.access_ledger import EXECUTION_LOG_ACTIONS, TRACE_ACTIONS
-from spec import names
-from spec.names import COMPUTE, DELIVERY
+from platform_spec import names
+from platform_spec.names import COMPUTE, DELIVERY
 from tests.platform_synth import Synthesized
 
 Resources = dict[str, dict[str, Any]]

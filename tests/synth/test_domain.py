@@ -27,11 +27,11 @@ from typing import Any
 import pytest
 
 from compliance.reachability_check import reachability_problems
-from spec import DomainSpec, SpecError
-from spec.connections import LOAD_BALANCER
-from spec.context import spec_from_context
-from spec.names import COMPUTE, DELIVERY, NETWORK, OBSERVABILITY, PUBLIC_URL
-from spec.profiles import prod as prod_profile
+from platform_spec import DomainSpec, SpecError
+from platform_spec.connections import LOAD_BALANCER
+from platform_spec.context import spec_from_context
+from platform_spec.names import COMPUTE, DELIVERY, NETWORK, OBSERVABILITY, PUBLIC_URL
+from platform_spec.profiles import prod as prod_profile
 from tests.platform_synth import TEST_HOSTED_ZONE_ID, Synthesized, synth_spec
 
 # The prod profile's domain, and the cdk-nag rules a domain makes pass instead of acknowledged.

@@ -25,9 +25,9 @@ from aws_cdk import aws_s3 as s3
 
 from cdk_constructs.edge_distribution import EdgeDistribution
 from cdk_helpers.log_groups import Logging
-from spec import PlatformSpec, ServiceSpec
-from spec.names import COMPUTE, OBSERVABILITY
-from spec.profiles import PROFILES
+from platform_spec import PlatformSpec, ServiceSpec
+from platform_spec.names import COMPUTE, OBSERVABILITY
+from platform_spec.profiles import PROFILES
 from tests.platform_synth import PROFILE_NAMES, ROOT, Synthesized, synth_spec
 
 NODE = ROOT / "node_modules" / ".bin" / "node"

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from spec.names import COMPUTE, image_tag_parameter
+from platform_spec.names import COMPUTE, image_tag_parameter
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
 

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from spec.names import DATA, RELEASE_TAG_PREFIX
+from platform_spec.names import DATA, RELEASE_TAG_PREFIX
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cdk_constructs.platform_vpc import NAT_SCRIPT
-from spec.names import NETWORK
+from platform_spec.names import NETWORK
 from tests.platform_synth import Synthesized
 
 # Stand-ins for the commands the script calls, each recording its arguments. The

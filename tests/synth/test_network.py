@@ -9,7 +9,8 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from spec.connections import (
+from platform_spec import SUBNET_TIERS
+from platform_spec.connections import (
     DATABASE,
     DATABASE_BOOTSTRAP,
     LOAD_BALANCER,
@@ -18,8 +19,7 @@ from spec.connections import (
     required_paths,
     service_peer,
 )
-from spec.model import SUBNET_TIERS
-from spec.names import COMPUTE, LAYERS, NETWORK
+from platform_spec.names import COMPUTE, LAYERS, NETWORK
 from tests.platform_synth import Synthesized, synth_spec
 from tests.templates import Rule, group_peers, group_ref, rules
 

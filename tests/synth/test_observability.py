@@ -17,8 +17,8 @@ from syrupy.assertion import SnapshotAssertion
 from cdk_helpers import rendered_config
 from cdk_helpers.rendered_config import render_grafana_provisioning, render_prometheus_config
 from compliance.access_ledger import Entry, check_ledger, ledger
-from spec import PrometheusSpec, SpecError
-from spec.names import COMPUTE, DATA, OBSERVABILITY
+from platform_spec import PrometheusSpec, SpecError
+from platform_spec.names import COMPUTE, DATA, OBSERVABILITY
 from tests.platform_synth import Synthesized, synth_spec
 from tests.templates import deployment_of
 

@@ -13,8 +13,8 @@ from aws_cdk import aws_ec2 as ec2
 
 from cdk_constructs import security_groups
 from compliance.reachability_check import ReachabilityCheck, reachability_problems
-from spec.connections import NetworkPath
-from spec.names import COMPUTE, DATA, NETWORK
+from platform_spec.connections import NetworkPath
+from platform_spec.names import COMPUTE, DATA, NETWORK
 from tests.platform_synth import Synthesized, synth_spec
 
 

@@ -18,10 +18,8 @@ import pytest
 import yaml
 
 from cdk_constructs.release_tasks import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
-from release.definition import release_definition
-from release.targets import OneOffRun, ReleaseTargets
-from spec import PlatformSpec
-from spec.names import (
+from platform_spec import PlatformSpec
+from platform_spec.names import (
     COMPUTE,
     DELIVERY,
     RELEASE_TAG_PREFIX,
@@ -30,7 +28,9 @@ from spec.names import (
     image_tag_parameter,
     output_key,
 )
-from spec.profiles import dev as dev_profile
+from platform_spec.profiles import dev as dev_profile
+from release.definition import release_definition
+from release.targets import OneOffRun, ReleaseTargets
 from tests.platform_synth import ROOT, Synthesized
 from tests.stepfunctions.runner import Response, Scenario, Trace, error, result, run, validate
 from tests.templates import deployment_of

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from spec import SpecError
-from spec.names import COMPUTE, PUBLIC_URL, RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, output_key
-from spec.profiles import dev
+from platform_spec import SpecError
+from platform_spec.names import COMPUTE, PUBLIC_URL, RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, output_key
+from platform_spec.profiles import dev
 from tests.platform_synth import Synthesized
 from tools import release
 

@@ -21,7 +21,7 @@ import pytest
 from compliance.cloudformation_values import Deployment
 from compliance.custom_resource_timeouts import is_custom_resource
 from compliance.resource_schemas import create_only_properties
-from spec.names import LAYERS
+from platform_spec.names import LAYERS
 from tests.platform_synth import Synthesized
 from tests.templates import deployment_of
 

@@ -7,7 +7,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from spec.names import LAYERS
+from platform_spec.names import LAYERS
 from tests.platform_synth import Synthesized, normalised
 
 

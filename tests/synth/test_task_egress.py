@@ -18,11 +18,18 @@ import pytest
 
 from compliance.cloudformation_values import Deployment
 from compliance.task_egress import egress_problems
-from spec.connections import ENDPOINTS, enclosed_services, endpoint_services, internet_peers, service_peer, task_peers
-from spec.errors import SpecError
-from spec.names import COMPUTE, DELIVERY, NETWORK, PROBE_TASK_DEFINITION
-from spec.profiles import dev as dev_profile
-from spec.profiles import prod as prod_profile
+from platform_spec.connections import (
+    ENDPOINTS,
+    enclosed_services,
+    endpoint_services,
+    internet_peers,
+    service_peer,
+    task_peers,
+)
+from platform_spec.errors import SpecError
+from platform_spec.names import COMPUTE, DELIVERY, NETWORK, PROBE_TASK_DEFINITION
+from platform_spec.profiles import dev as dev_profile
+from platform_spec.profiles import prod as prod_profile
 from tests.platform_synth import Synthesized, profile_spec, synth_spec
 from tests.templates import Templates, deployment_of, templates_of
 

@@ -7,7 +7,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 
 from cdk_helpers.log_groups import log_retention
-from spec.model import LOG_RETENTION_DAYS, POSTGRES_VERSIONS
+from platform_spec import LOG_RETENTION_DAYS, POSTGRES_VERSIONS
 
 
 @pytest.mark.parametrize("version", POSTGRES_VERSIONS)

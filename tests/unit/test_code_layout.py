@@ -14,14 +14,24 @@ from pathlib import Path
 import pytest
 from constructs import Construct
 
-from spec import names
+from platform_spec import names
 from tests.platform_synth import ROOT
 
 # The application's own code: what synthesizes, verifies, releases and checks the platform.
-APPLICATION = ("app.py", "spec", "stacks", "cdk_constructs", "cdk_helpers", "compliance", "release", "verify", "tools")
-NAMING_MODULE = ROOT / "spec" / "names.py"
+APPLICATION = (
+    "app.py",
+    "platform_spec",
+    "stacks",
+    "cdk_constructs",
+    "cdk_helpers",
+    "compliance",
+    "release",
+    "verify",
+    "tools",
+)
+NAMING_MODULE = ROOT / "platform_spec" / "names.py"
 MAX_LINES = 300
-SMALL_FOLDERS = ("cdk_constructs", "stacks", "spec")
+SMALL_FOLDERS = ("cdk_constructs", "stacks", "platform_spec")
 
 
 def _python_files(*places: str) -> Iterator[Path]:
@@ -108,7 +118,7 @@ def test_only_the_naming_module_spells_a_stack_name_or_an_output_key() -> None:
         if path != NAMING_MODULE
         for finding in _spelled(path, _relative(path))
     ]
-    assert spelled == [], "use spec.names (stack_name, output_key and the layer and key constants)"
+    assert spelled == [], "use platform_spec.names (stack_name, output_key and the layer and key constants)"
 
 
 def test_the_naming_check_finds_what_it_looks_for(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from spec import (
+from platform_spec import (
     ContainerUser,
     DatabaseSpec,
     NetworkSpec,
@@ -17,10 +17,10 @@ from spec import (
     SpecError,
     spec_from_context,
 )
-from spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
-from spec.context import platform_keys, refuse_unknown_keys
-from spec.names import LAYERS, stack_name
-from spec.profiles import dev, prod
+from platform_spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
+from platform_spec.context import platform_keys, refuse_unknown_keys
+from platform_spec.names import LAYERS, stack_name
+from platform_spec.profiles import dev, prod
 
 
 def test_dev_reproduces_the_original_platform() -> None:

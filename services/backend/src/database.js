@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const { Client, Pool } = require('pg');
 const { CredentialsError, authToken, createCredentialProvider, regionFrom } = require('./rds-auth-token');
 
-// The platform's rule for database names (spec/model.py), so it can go unquoted into search_path.
+// The platform's rule for database names (platform_spec/database.py), so it can go unquoted into search_path.
 const SCHEMA_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 const SSL_MODES = new Set(['require', 'disable']);
 

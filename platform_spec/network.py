@@ -7,11 +7,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from spec.checks import (
+from platform_spec.checks import (
     PREFIX_LIST_PATTERN,
     ZONE_ID_PATTERN,
 )
-from spec.errors import SpecError
+from platform_spec.errors import SpecError
 
 # Zones whose load balancers CloudFront VPC origins cannot reach ("Restrict access with VPC
 # origins", supported Regions and Availability Zones:

@@ -21,11 +21,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from spec.checks import PROJECT_NAME_PATTERN, REGION_PATTERN
-from spec.context import parse_bool
-from spec.errors import SpecError
-from spec.names import stack_prefix
-from spec.profiles import PROFILES, PROJECT, REGION
+from platform_spec.checks import PROJECT_NAME_PATTERN, REGION_PATTERN
+from platform_spec.context import parse_bool
+from platform_spec.errors import SpecError
+from platform_spec.names import stack_prefix
+from platform_spec.profiles import PROFILES, PROJECT, REGION
 
 CI_KEY = "ci"
 """Context key: ``-c ci=true`` adds the CI stack to the app."""

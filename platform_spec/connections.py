@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spec.model import HTTPS_PORT, NFS_PORT, PlatformSpec, ServiceSpec
-from spec.names import TARGETS_PROBE
+from platform_spec.checks import HTTPS_PORT, NFS_PORT
+from platform_spec.names import TARGETS_PROBE
+from platform_spec.platform import PlatformSpec
+from platform_spec.workloads import ServiceSpec
 
 LOAD_BALANCER = "load-balancer"
 PROMETHEUS = "prometheus"

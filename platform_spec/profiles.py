@@ -10,16 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from spec.model import (
-    DatabaseSpec,
-    DomainSpec,
-    EdgeSpec,
-    GrafanaSpec,
-    NetworkSpec,
-    PlatformSpec,
-    PrometheusSpec,
-    ServiceSpec,
-)
+from platform_spec.database import DatabaseSpec
+from platform_spec.edge import DomainSpec, EdgeSpec
+from platform_spec.network import NetworkSpec
+from platform_spec.platform import PlatformSpec
+from platform_spec.workloads import GrafanaSpec, PrometheusSpec, ServiceSpec
 
 PROJECT = "davidshaevel"
 NAMESPACE = "davidshaevel.local"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from spec.checks import (
+from platform_spec.checks import (
     ACCOUNT_PATTERN,
     DNS_LABEL_PATTERN,
     EMAIL_PATTERN,
@@ -15,21 +15,21 @@ from spec.checks import (
     check_log_retention,
     region_zone_prefix,
 )
-from spec.database import (
+from platform_spec.database import (
     DatabaseSpec,
 )
-from spec.delivery import (
+from platform_spec.delivery import (
     DeliverySpec,
 )
-from spec.edge import (
+from platform_spec.edge import (
     EdgeSpec,
 )
-from spec.errors import SpecError
-from spec.names import release_state_machine_name, stack_name, stack_prefix
-from spec.network import (
+from platform_spec.errors import SpecError
+from platform_spec.names import release_state_machine_name, stack_name, stack_prefix
+from platform_spec.network import (
     NetworkSpec,
 )
-from spec.workloads import (
+from platform_spec.workloads import (
     GrafanaSpec,
     HelperImagesSpec,
     PrometheusSpec,
@@ -220,12 +220,12 @@ class PlatformSpec:
         return stack_prefix(self.environment, self.project)
 
     def stack_name(self, layer: str) -> str:
-        """``dev-davidshaevel-compute``: this profile's stack of ``layer`` (``spec.names.LAYERS``)."""
+        """``dev-davidshaevel-compute``: this profile's stack of ``layer`` (``platform_spec.names.LAYERS``)."""
         return stack_name(self.stack_prefix, layer)
 
     @property
     def release_state_machine_name(self) -> str:
-        """``dev-davidshaevel-release``: see ``spec.names.release_state_machine_name``."""
+        """``dev-davidshaevel-release``: see ``platform_spec.names.release_state_machine_name``."""
         return release_state_machine_name(self.stack_prefix)
 
     @property

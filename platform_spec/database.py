@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from spec.checks import (
+from platform_spec.checks import (
     RESERVED_NAMES,
     check_port,
 )
-from spec.errors import SpecError
+from platform_spec.errors import SpecError
 
 # PostgreSQL versions RDS offers that this project supports; tests check that
 # aws-cdk-lib knows each one.

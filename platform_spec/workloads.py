@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spec.checks import (
+from platform_spec.checks import (
     CONTAINER_NAME_PATTERN,
     DNS_LABEL_PATTERN,
     Architecture,
@@ -17,7 +17,7 @@ from spec.checks import (
     check_posix_id,
     check_url_path,
 )
-from spec.errors import SpecError
+from platform_spec.errors import SpecError
 
 
 @dataclass(frozen=True, kw_only=True)

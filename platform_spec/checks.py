@@ -7,7 +7,7 @@ import ipaddress
 import re
 from typing import Literal
 
-from spec.errors import SpecError
+from platform_spec.errors import SpecError
 
 Architecture = Literal["ARM64", "X86_64"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spec.errors import SpecError
+from platform_spec.errors import SpecError
 
 
 @dataclass(frozen=True, kw_only=True)

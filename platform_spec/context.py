@@ -22,9 +22,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from spec.errors import SpecError
-from spec.model import PlatformSpec, check_hosted_zone_id
-from spec.profiles import DEFAULT_PROFILE, PROFILES
+from platform_spec.checks import check_hosted_zone_id
+from platform_spec.errors import SpecError
+from platform_spec.platform import PlatformSpec
+from platform_spec.profiles import DEFAULT_PROFILE, PROFILES
 
 PROFILE_KEY = "env"
 HOSTED_ZONE_KEY = "hosted_zone_id"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spec.checks import (
+from platform_spec.checks import (
     HTTP_PORT,
     HTTPS_PORT,
     NAMESPACE_PATTERN,
     PREFIX_LIST_PATTERN,
     check_hosted_zone_id,
 )
-from spec.errors import SpecError
+from platform_spec.errors import SpecError
 
 
 @dataclass(frozen=True, kw_only=True)
