@@ -176,6 +176,11 @@ class ServiceSpec:
         """The PostgreSQL user the service signs in as with IAM authentication."""
         return self.name.replace("-", "_")
 
+    @property
+    def url_variable(self) -> str:
+        """``BACKEND_URL``: the environment variable its callers read its URL from."""
+        return f"{self.name.upper().replace('-', '_')}_URL"
+
 
 @dataclass(frozen=True, kw_only=True)
 class PrometheusSpec:

@@ -24,11 +24,6 @@ from platform_spec import PlatformSpec, names
 from stacks.handles import ComputeState, ObservedPlatform
 
 
-def env_name(service_name: str) -> str:
-    """``backend`` -> ``BACKEND_URL``: the variable a caller reads the service's URL from."""
-    return f"{service_name.upper().replace('-', '_')}_URL"
-
-
 class ComputeStack(Stack):
     def __init__(
         self,
@@ -98,7 +93,7 @@ class ComputeStack(Stack):
                     repositories.repository(service, used_from=self), tag=self.released_tags.tag(service)
                 ),
                 route=ListenerRoute(listener=self.load_balancer.listener, priority=10 * (index + 1)),
-                callee_urls={env_name(c): spec.service_url(spec.service(c)) for c in service.calls},
+                callee_urls={spec.service(c).url_variable: spec.service_url(spec.service(c)) for c in service.calls},
                 database=state.database if service.uses_database else None,
                 logging=logging,
             )

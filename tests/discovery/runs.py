@@ -54,7 +54,7 @@ def _task_environment(spec: PlatformSpec, service: ServiceSpec, home: Path) -> d
         "PORT": str(service.container_port),
         "HEALTH_CHECK_PATH": service.health_check_path,
         "METRICS_PATH": service.metrics_path,
-        **{f"{name.upper()}_URL": spec.service_url(spec.service(name)) for name in service.calls},
+        **{spec.service(name).url_variable: spec.service_url(spec.service(name)) for name in service.calls},
     }
     if service.uses_database:
         environment.update(

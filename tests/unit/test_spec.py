@@ -308,3 +308,11 @@ def test_stack_names_come_from_one_place() -> None:
     ]
     with pytest.raises(ValueError, match="no layer 'computer'; the layers are network, data, compute"):
         stack_name(spec.stack_prefix, "computer")
+
+
+def test_each_service_names_the_variable_its_callers_read_its_url_from() -> None:
+    """The compute stack sets it on every caller, and the reference services read it; a name
+    with '-' becomes '_', since a shell cannot name a variable with '-'."""
+    backend = dev().service("backend")
+    assert backend.url_variable == "BACKEND_URL"
+    assert replace(backend, name="admin-panel", container_name="admin-panel").url_variable == "ADMIN_PANEL_URL"
