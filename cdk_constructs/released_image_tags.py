@@ -7,10 +7,11 @@ from aws_cdk import CfnParameter
 from constructs import Construct
 
 from platform_spec import ServiceSpec
+from platform_spec.checks import IMAGE_TAG_PATTERN
 from platform_spec.names import image_tag_parameter
 
-# The spec's tag rule (platform_spec.checks.check_image_tag) in CloudFormation's terms.
-TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+# The spec's tag rule as the parameter's AllowedPattern (the same syntax serves both).
+TAG_PATTERN = IMAGE_TAG_PATTERN.pattern
 
 
 class ReleasedImageTags(Construct):

@@ -36,6 +36,7 @@ import json
 from typing import Any
 
 from platform_spec import PlatformSpec
+from platform_spec.checks import IMAGE_TAG_PATTERN
 from platform_spec.names import RELEASE_TAG_PREFIX, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
 from release.states import (
     AWS_CALL_TIMEOUT_SECONDS,
@@ -49,8 +50,8 @@ from release.states import (
 )
 from release.targets import OneOffRun, ReleaseTargets
 
-# The spec's tag rule (platform_spec.checks.check_image_tag), as a JSONata regular expression.
-TAG_RULE = r"/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/"
+# The spec's tag rule, as a JSONata regular expression (the same syntax between the slashes).
+TAG_RULE = f"/{IMAGE_TAG_PATTERN.pattern}/"
 # What the CDK CLI acknowledges when it deploys; the release updates the same stack.
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
 STABLE_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
