@@ -37,8 +37,7 @@ class CheckovRun:
 
 
 def start_run(synthesized: dict[str, Synthesized]) -> tuple[CheckovRun, list[subprocess.Popen[str]]]:
-    """One checkov run over every template of both profiles and the CI stack (its start-up is
-    most of its time); started as soon as the profiles are synthesized (tests/background.py)."""
+    """Synthesize the CI stack beside the profiles and start checkov over every template."""
     profile_of: dict[Path, str] = {}
     paths: dict[tuple[str, str], str] = {}
     for name, synth in synthesized.items():

@@ -138,23 +138,23 @@ def test_the_naming_check_finds_what_it_looks_for(tmp_path: Path) -> None:
 TEST_KINDS = ("unit", "synth", "linters", "integration")
 
 
+def _imported(node: ast.AST) -> list[str]:
+    """The dotted names an import statement brings in (``from a import b`` -> ``a``, ``a.b``)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module:
+        return [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    return []
+
+
 def test_no_test_module_imports_another() -> None:
-    """Shared test code lives in tests/*.py helpers; importing a test module runs its fixtures'
-    collection twice and hides what the suite depends on."""
-    imports = []
-    for path in _python_files("tests"):
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            modules = (
-                [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else [alias.name for alias in node.names]
-                if isinstance(node, ast.Import)
-                else []
-            )
-            for module in modules:
-                parts = module.split(".")
-                if parts[0] == "tests" and (len(parts) > 1 and parts[1] in TEST_KINDS):
-                    imports.append(f"{_relative(path)}: {module}")
-                if isinstance(node, ast.ImportFrom) and parts[0] == "tests":
-                    imports += [f"{_relative(path)}: {alias.name}" for alias in node.names if alias.name in TEST_KINDS]
+    """Shared test code lives in the tests/*.py helpers, so what a test depends on is a helper
+    anyone can find, never another test file."""
+    imports = [
+        f"{_relative(path)}: {name}"
+        for path in _python_files("tests")
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        for name in _imported(node)
+        if name.split(".")[:2] in [["tests", kind] for kind in TEST_KINDS]
+    ]
     assert imports == []
