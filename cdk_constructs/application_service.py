@@ -14,6 +14,7 @@ from constructs import Construct
 from cdk_constructs.cloud_map_registration import CloudMapRegistration
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.workload_containers import Container, WorkloadContainers
+from cdk_helpers.app_settings import ecs_secrets
 from cdk_helpers.database_access import database_environment, grant_database_access
 from cdk_helpers.fargate import (
     ARCHITECTURES,
@@ -26,18 +27,29 @@ from cdk_helpers.fargate import (
 from cdk_helpers.log_groups import Logging
 from compliance.nag_findings import acknowledge_ecr_pull, acknowledge_ecs_exec
 from platform_spec import ServiceSpec
+from platform_spec.health_checks import health_check_command
 
 
-def node_health_check(port: int, path: str) -> ecs.HealthCheck:
-    """A container health check with Node's own ``http`` module: the images are
-    node:alpine, which has neither curl nor (reliably) wget. 127.0.0.1, not
-    localhost, because Node may resolve localhost to ::1 where the app does not listen."""
-    script = (
-        f"const r=require('http').get('http://127.0.0.1:{port}{path}',"
-        "s=>process.exit(s.statusCode>=200&&s.statusCode<400?0:1));"
-        "r.on('error',()=>process.exit(1));r.setTimeout(4000,()=>process.exit(1));"
-    )
-    return container_health_check("node", "-e", script)
+def service_health_check(service: ServiceSpec) -> ecs.HealthCheck | None:
+    """The container health check the spec says the image can run (``platform_spec.health_checks``)."""
+    command = health_check_command(service)
+    return container_health_check(*command) if command else None
+
+
+def service_environment(service: ServiceSpec, callee_urls: Mapping[str, str]) -> dict[str, str]:
+    """What the platform tells the app (its port and paths, the URLs of what it calls), then the
+    service's own settings. The reference services read these, so a changed port or path in the
+    spec needs no change in the image."""
+    platform = {
+        "PORT": str(service.container_port) if service.container_port is not None else None,
+        "HEALTH_CHECK_PATH": service.health_check_path,
+        "METRICS_PATH": service.metrics_path if service.scraped else None,
+    }
+    return {
+        **{name: value for name, value in platform.items() if value is not None},
+        **callee_urls,
+        **service.settings,
+    }
 
 
 @dataclass(frozen=True)
@@ -49,9 +61,9 @@ class ListenerRoute:
 
 
 class ApplicationService(Construct):
-    """Task definition, container, Fargate service, Cloud Map registration,
-    target group and route, and autoscaling: everything about one service of
-    the spec, all derived from its ``ServiceSpec``."""
+    """Task definition, container, Fargate service, Cloud Map registration (where it has a
+    port), target group and route (where it is public), and autoscaling: everything about one
+    service of the spec, all derived from its ``ServiceSpec``."""
 
     def __init__(
         self,
@@ -68,7 +80,7 @@ class ApplicationService(Construct):
     ) -> None:
         """``service``: what to run, from the spec. ``placement``: the cluster, the service's own
         security group and the namespace it registers in. ``image``: the released image.
-        ``route``: the listener and the priority of its path rule. ``callee_urls``: the
+        ``route``: the listener and the priority of its path rule, for a public service. ``callee_urls``: the
         environment that names each service it calls. ``database``: the database, when the
         service uses one (it connects as its own user, with IAM). ``logging``: its log group's
         key and retention."""
@@ -88,16 +100,20 @@ class ApplicationService(Construct):
             rollout=ROLLING,
             health_check_grace_period=Duration.seconds(60),
         )
-        self.registration = CloudMapRegistration(
-            self,
-            "Discovery",
-            namespace=placement.registering_in(),
-            name=service.name,
-            service=self.service,
-            container=self.container,
-            container_port=service.container_port,
-        )
-        self.target_group = self._route(service, route)
+        self.registration: CloudMapRegistration | None = None
+        """Its name in Cloud Map (A and SRV), where it has a port: how callers and Prometheus find it."""
+        if service.container_port is not None:
+            self.registration = CloudMapRegistration(
+                self,
+                "Discovery",
+                namespace=placement.registering_in(),
+                name=service.name,
+                service=self.service,
+                container=self.container,
+                container_port=service.container_port,
+            )
+        self.target_group = self._route(service, route) if service.is_public else None
+        """Its load-balancer target group, where it is public."""
         self._autoscale(service)
         if database is not None:
             grant_database_access(self.task_definition, database, user=service.database_user)
@@ -120,14 +136,7 @@ class ApplicationService(Construct):
         callee_urls: Mapping[str, str],
         database: PostgresDatabase | None,
     ) -> ecs.ContainerDefinition:
-        # Where to listen and which paths to serve, from the spec: the reference services read
-        # them, so a changed port or path in the spec needs no change in the image.
-        environment = {
-            "PORT": str(service.container_port),
-            "HEALTH_CHECK_PATH": service.health_check_path,
-            "METRICS_PATH": service.metrics_path,
-            **callee_urls,
-        }
+        environment = service_environment(service, callee_urls)
         if database is not None:
             environment.update(database_environment(database, user=service.database_user))
         containers = WorkloadContainers(
@@ -147,7 +156,8 @@ class ApplicationService(Construct):
                 user=service.run_as,
                 port=service.container_port,
                 environment=environment,
-                health_check=node_health_check(service.container_port, service.health_check_path),
+                secrets=ecs_secrets(self, service.secrets, execution_role=self.task_definition.obtain_execution_role()),
+                health_check=service_health_check(service),
                 writable_paths=service.writable_paths,
             ),
         )
@@ -157,7 +167,7 @@ class ApplicationService(Construct):
             self,
             "Targets",
             vpc=self.service.cluster.vpc,
-            port=service.container_port,
+            port=service.port,
             protocol=elbv2.ApplicationProtocol.HTTP,
             target_type=elbv2.TargetType.IP,
             deregistration_delay=Duration.seconds(30),
@@ -186,8 +196,9 @@ class ApplicationService(Construct):
         Validations.of(self.task_definition).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-ECS2",
-                reason="The environment holds only non-secret settings derived from the spec (port, the URLs "
-                "of called services, database host, name and user); the database takes an IAM token, no password.",
+                reason="The environment holds only what the spec declares plain: the port and paths, the URLs "
+                "of called services, database host, name and user, and the service's own settings; its secrets "
+                "arrive as ECS secrets, and the database takes an IAM token, no password.",
             )
         )
         acknowledge_ecr_pull(self.task_definition)
@@ -197,6 +208,7 @@ class ApplicationService(Construct):
     def _autoscale(self, service: ServiceSpec) -> None:
         scaling = self.service.auto_scale_task_count(min_capacity=service.min_tasks, max_capacity=service.max_tasks)
         scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=service.scale_at_cpu_percent)
-        scaling.scale_on_request_count(
-            "Requests", requests_per_target=service.scale_at_requests_per_task, target_group=self.target_group
-        )
+        if self.target_group is not None:
+            scaling.scale_on_request_count(
+                "Requests", requests_per_target=service.scale_at_requests_per_task, target_group=self.target_group
+            )

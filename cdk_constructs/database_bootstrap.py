@@ -15,6 +15,7 @@ from cdk_helpers.fargate import Placement, task_subnet_ids
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.rendered_config import content_hash
 from compliance.custom_resource_timeouts import bound_service_timeout
+from compliance.nag_findings import finding_arn
 from platform_spec import ContainerUser, HelperImagesSpec
 
 CONTAINER = "database-bootstrap"
@@ -141,14 +142,13 @@ class DatabaseBootstrap(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             )
         )
-        prefix = f"arn:{stack.partition}:ecs:{stack.region}:<AWS::AccountId>:%s"
         for pattern, reason in (
             (
-                prefix % f"task-definition/{task_definition.family}:*",
+                finding_arn(stack, "ecs", f"task-definition/{task_definition.family}:*"),
                 "Any revision of the bootstrap's one family: a changed SQL is a new revision.",
             ),
             (
-                prefix % f"task/{cluster_name}/*",
+                finding_arn(stack, "ecs", f"task/{cluster_name}/*"),
                 "The bootstrap task's id is made when it starts; limited to the cluster by ecs:cluster.",
             ),
         ):

@@ -10,6 +10,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk_helpers.log_groups import Logging
+from compliance.nag_findings import finding_arn
 from platform_spec import PlatformSpec
 from release.definition import release_definition
 from release.targets import ReleaseTargets
@@ -173,24 +174,23 @@ class DeploymentStateMachine(Construct):
                 "and X-Ray tracing have no resource-level permissions; every other call names its resources.",
             )
         )
-        prefix = f"arn:{stack.partition}:%s:{stack.region}:<AWS::AccountId>:%s"
         for pattern, reason in (
             (
-                prefix % ("cloudformation", f"stack/{targets.compute_stack}/*"),
+                finding_arn(stack, "cloudformation", f"stack/{targets.compute_stack}/*"),
                 "The one stack the release updates: CloudFormation adds an id to its name when it creates it.",
             ),
             (
-                prefix % ("ecs", f"service/{spec.cluster_name}/*"),
+                finding_arn(stack, "ecs", f"service/{spec.cluster_name}/*"),
                 "Services of the platform's cluster, whose names CloudFormation makes; read only, to see which "
                 "revision each runs.",
             ),
             (
-                prefix % ("ecs", f"task/{spec.cluster_name}/*"),
+                finding_arn(stack, "ecs", f"task/{spec.cluster_name}/*"),
                 "Tasks of the platform's cluster, whose ids are made at run time; also limited by ecs:cluster.",
             ),
             *(
                 (
-                    prefix % ("ecs", f"task-definition/{family}:*"),
+                    finding_arn(stack, "ecs", f"task-definition/{family}:*"),
                     "Any revision of this one family: the release registers a new revision each time.",
                 )
                 for family in self._families

@@ -9,8 +9,9 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_constructs.edge_guards import internal_paths_function
 from cdk_constructs.site_domain import SiteDomain
-from cdk_helpers.edge_function import render_internal_paths_function
+from cdk_helpers.handles import EdgeGuardsHandle
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.web_acl import edge_web_acl
 from platform_spec import PlatformSpec
@@ -39,15 +40,17 @@ class EdgeDistribution(Construct):
         site: SiteDomain | None,
         access_logs: s3.IBucket,
         logging: Logging,
+        guards: EdgeGuardsHandle | None = None,
     ) -> None:
         """``spec``: the edge's settings, the routes it never caches, the paths it hides and
         Grafana's allow-list. ``load_balancer``: the internal origin. ``site``: the platform's own
         domain, if it has one. ``access_logs``: the bucket for CloudFront's logs. ``logging``:
-        the web ACL's log group."""
+        the web ACL's log group. ``guards``: the web ACL and function made in us-east-1 for a
+        platform elsewhere; ``None`` makes them here (the platform is in us-east-1)."""
         super().__init__(scope, construct_id)
         edge = spec.edge
         uncached_routes = [
-            *(s.route for s in spec.services if s.route is not None),
+            *(s.route for s in spec.public_services if s.route is not None),
             *([spec.grafana.route_pattern] if spec.grafana else []),
         ]
         if (site is None) == edge.origin_https:
@@ -66,14 +69,14 @@ class EdgeDistribution(Construct):
                 protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
                 origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
             )
-        # Prometheus scrapes the tasks inside the VPC; from outside, these paths do not exist.
-        internal_paths_function = cloudfront.Function(
-            self,
-            "InternalPaths",
-            code=cloudfront.FunctionCode.from_inline(render_internal_paths_function(spec.edge_internal_paths())),
-            runtime=cloudfront.FunctionRuntime.JS_2_0,
-            comment="Answers 404 to the services' metrics and internal paths",
-        )
+        if guards is None:
+            web_acl_arn = edge_web_acl(
+                self, edge=edge, grafana=spec.grafana, log_group_prefix=spec.stack_prefix, logging=logging
+            ).attr_arn
+            viewer_request: cloudfront.IFunction = internal_paths_function(self, spec=spec)
+        else:
+            web_acl_arn, viewer_request = guards.web_acl_arn, guards.viewer_request_function
+        self.web_acl_arn = web_acl_arn
 
         def behaviour(cache_policy: cloudfront.ICachePolicy) -> cloudfront.BehaviorOptions:
             return cloudfront.BehaviorOptions(
@@ -85,15 +88,12 @@ class EdgeDistribution(Construct):
                 response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
                 function_associations=[
                     cloudfront.FunctionAssociation(
-                        function=internal_paths_function, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                        function=viewer_request, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
                     )
                 ],
                 compress=True,
             )
 
-        self.web_acl = edge_web_acl(
-            self, edge=edge, grafana=spec.grafana, log_group_prefix=spec.stack_prefix, logging=logging
-        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -109,7 +109,7 @@ class EdgeDistribution(Construct):
             enable_logging=True,
             log_bucket=access_logs,
             log_file_prefix="cloudfront/",
-            web_acl_id=self.web_acl.attr_arn,
+            web_acl_id=web_acl_arn,
         )
         if site is not None:
             site.point_at_distribution(self.distribution)

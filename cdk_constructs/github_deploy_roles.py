@@ -1,4 +1,5 @@
-"""GitHub's OIDC provider and the CI roles, each trusting exactly one subject of GitHub's token.
+"""GitHub's OIDC provider and the CI roles, each trusting exactly the subjects of GitHub's token it
+names: one for this repository's roles, one per application repository for an app-release role.
 
 What GitHub's token carries (GitHub Docs):
 
@@ -16,7 +17,7 @@ What GitHub's token carries (GitHub Docs):
   asks for by default), and the trust policy tests ``token.actions.githubusercontent.com:aud``
   and ``token.actions.githubusercontent.com:sub`` with StringEquals.
 
-Both conditions are StringEquals on one literal: no wildcard can widen a role to another
+Both conditions are StringEquals on literals: no wildcard can widen a role to another
 repository, branch or environment. Repositories on GitHub's immutable subject format (owner and
 repository ids in the subject) present other subjects; see docs/operations.md, "CI roles".
 """
@@ -61,7 +62,8 @@ def bootstrap_role_arn(kind: str, *, qualifier: str, region: str) -> str:
 
 class GitHubDeployRoles(Construct):
     """The provider (or the account's existing one), the pull-request diff role, and a deploy
-    and a release role per environment; fixed names, one-hour sessions, no managed policies."""
+    and a release role per environment (and an app-release role per environment where the spec
+    names application repositories); fixed names, short sessions, no managed policies."""
 
     def __init__(self, scope: Construct, construct_id: str, *, spec: CiSpec) -> None:
         """``spec`` names the repository, the environments, the provider and the bootstrap qualifier."""
@@ -84,6 +86,7 @@ class GitHubDeployRoles(Construct):
         self._grant_diff()
         self.deploy_roles: dict[str, iam.Role] = {}
         self.release_roles: dict[str, iam.Role] = {}
+        self.app_release_roles: dict[str, iam.Role] = {}
         for environment in spec.environments:
             self.deploy_roles[environment] = self._role(
                 f"Deploy-{environment}",
@@ -91,7 +94,7 @@ class GitHubDeployRoles(Construct):
                 subject=spec.environment_subject(environment),
                 description=f"Jobs of {spec.repository} in GitHub environment {environment}: cdk deploy",
             )
-            self._grant_deploy(self.deploy_roles[environment])
+            self._grant_deploy(self.deploy_roles[environment], environment)
             release_environment = spec.release_environment(environment)
             self.release_roles[environment] = self._role(
                 f"Release-{environment}",
@@ -101,9 +104,28 @@ class GitHubDeployRoles(Construct):
                 session=Duration.hours(spec.release_session_hours),
             )
             self._grant_release(self.release_roles[environment], environment)
+            if spec.application_repositories:
+                self.app_release_roles[environment] = self._role(
+                    f"AppRelease-{environment}",
+                    role_name=spec.app_release_role_name(environment),
+                    subject=[
+                        spec.environment_subject(release_environment, repository=repository)
+                        for repository in spec.application_repositories
+                    ],
+                    description=f"Jobs of {', '.join(spec.application_repositories)} in GitHub environment "
+                    f"{release_environment}: push images, release",
+                    session=Duration.hours(spec.release_session_hours),
+                )
+                self._grant_release(self.app_release_roles[environment], environment)
 
     def _role(
-        self, construct_id: str, *, role_name: str, subject: str, description: str, session: Duration = MAX_SESSION
+        self,
+        construct_id: str,
+        *,
+        role_name: str,
+        subject: str | list[str],
+        description: str,
+        session: Duration = MAX_SESSION,
     ) -> iam.Role:
         return iam.Role(
             self,
@@ -123,23 +145,34 @@ class GitHubDeployRoles(Construct):
             max_session_duration=session,
         )
 
-    def _bootstrap_role(self, kind: str) -> str:
-        return bootstrap_role_arn(kind, qualifier=self._spec.bootstrap_qualifier, region=self._spec.region)
+    def _bootstrap_role(self, kind: str, region: str) -> str:
+        return bootstrap_role_arn(kind, qualifier=self._spec.bootstrap_qualifier, region=region)
 
-    def _arn(self, service: str, resource: str) -> str:
-        return f"arn:{Aws.PARTITION}:{service}:{self._spec.region}:{Aws.ACCOUNT_ID}:{resource}"
+    def _arn(self, service: str, resource: str, *, environment: str) -> str:
+        """A resource of ``environment``'s platform, in its region."""
+        region = self._spec.region_of(environment)
+        return f"arn:{Aws.PARTITION}:{service}:{region}:{Aws.ACCOUNT_ID}:{resource}"
 
     def _grant_diff(self) -> None:
         """``cdk diff --method template`` reads deployed templates through the bootstrap's lookup
         role (read-only by CDK's design); the CloudFormation reads cover the CLI's fallback to
         the caller's own credentials. No statement can change anything."""
-        self.diff_role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[self._bootstrap_role("lookup")])
+        lookup_roles = sorted(
+            {
+                self._bootstrap_role("lookup", region)
+                for environment in self._spec.environments
+                for region in self._spec.bootstrap_regions(environment)
+            }
         )
-        stacks = [
-            self._arn("cloudformation", f"stack/{self._spec.stack_prefix(environment)}-*/*")
-            for environment in self._spec.environments
-        ]
+        self.diff_role.add_to_principal_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=lookup_roles))
+        stacks = sorted(
+            {
+                f"arn:{Aws.PARTITION}:cloudformation:{region}:{Aws.ACCOUNT_ID}:stack/"
+                f"{self._spec.stack_prefix(environment)}-*/*"
+                for environment in self._spec.environments
+                for region in self._spec.bootstrap_regions(environment)
+            }
+        )
         self.diff_role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(CLOUDFORMATION_READ_ACTIONS), resources=stacks)
         )
@@ -154,12 +187,18 @@ class GitHubDeployRoles(Construct):
             )
         )
 
-    def _grant_deploy(self, role: iam.Role) -> None:
-        """With modern bootstrap the CLI does everything through these four roles; the deploy
-        role hands CloudFormation the bootstrap's execution role, whose policy bounds a deploy."""
+    def _grant_deploy(self, role: iam.Role, environment: str) -> None:
+        """With modern bootstrap the CLI does everything through these four roles, in each region
+        the environment's stacks are in; the deploy role hands CloudFormation the bootstrap's
+        execution role, whose policy bounds a deploy."""
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["sts:AssumeRole"], resources=[self._bootstrap_role(kind) for kind in BOOTSTRAP_ROLE_KINDS]
+                actions=["sts:AssumeRole"],
+                resources=[
+                    self._bootstrap_role(kind, region)
+                    for region in self._spec.bootstrap_regions(environment)
+                    for kind in BOOTSTRAP_ROLE_KINDS
+                ],
             )
         )
 
@@ -169,12 +208,16 @@ class GitHubDeployRoles(Construct):
         environment's images."""
         prefix = self._spec.stack_prefix(environment)
         machine = release_state_machine_name(prefix)
-        executions = self._arn("states", f"execution:{machine}:*")
-        stacks = [self._arn("cloudformation", f"stack/{stack_name(prefix, layer)}/*") for layer in (DELIVERY, COMPUTE)]
-        repositories = self._arn("ecr", f"repository/{prefix}/*")
+        executions = self._arn("states", f"execution:{machine}:*", environment=environment)
+        stacks = [
+            self._arn("cloudformation", f"stack/{stack_name(prefix, layer)}/*", environment=environment)
+            for layer in (DELIVERY, COMPUTE)
+        ]
+        repositories = self._arn("ecr", f"repository/{prefix}/*", environment=environment)
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["states:StartExecution"], resources=[self._arn("states", f"stateMachine:{machine}")]
+                actions=["states:StartExecution"],
+                resources=[self._arn("states", f"stateMachine:{machine}", environment=environment)],
             )
         )
         role.add_to_principal_policy(iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions]))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from cdk_constructs.workload_containers import Container, WorkloadContainers
@@ -34,10 +36,12 @@ class OneOffTask(Construct):
         cpu: int = 256,
         memory_mib: int = 512,
         architecture: ecs.CpuArchitecture = ecs.CpuArchitecture.ARM64,
+        secrets: Callable[[iam.IRole], Mapping[str, ecs.Secret]] | None = None,
     ) -> None:
         """``container``: what runs (``HOME`` and a writable ``/tmp`` are added). ``volume_owner_image``:
         what hands ``/tmp`` over. ``logging``: its log group's key and retention. ``cpu``,
-        ``memory_mib``, ``architecture``: the task's size and platform."""
+        ``memory_mib``, ``architecture``: the task's size and platform. ``secrets``: the container's
+        secrets, made for the task's execution role once it exists."""
         super().__init__(scope, construct_id)
         self.log_group = logging.log_group(self, "Logs")
         self.task_definition = linux_task_definition(
@@ -56,6 +60,7 @@ class OneOffTask(Construct):
             replace(
                 container,
                 environment={"HOME": SCRATCH, **(container.environment or {})},
+                secrets=secrets(self.task_definition.obtain_execution_role()) if secrets else container.secrets,
                 writable_paths=[SCRATCH, *container.writable_paths],
             ),
         )

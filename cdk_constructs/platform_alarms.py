@@ -109,10 +109,12 @@ class PlatformAlarms(Construct):
         load_balancer: elbv2.ApplicationLoadBalancer,
         cluster_name: str,
     ) -> None:
-        """The load balancer's 5xx rate, and each service's targets, CPU, memory and running count."""
+        """The load balancer's 5xx rate, each public service's targets, and every service's CPU,
+        memory and running count."""
         self.load_balancer(load_balancer)
         for name, application in services.items():
-            self.unhealthy_targets(name, application.target_group, load_balancer)
+            if application.target_group is not None:
+                self.unhealthy_targets(name, application.target_group, load_balancer)
             self.ecs_service(name, application.service, cluster_name=cluster_name)
 
     def load_balancer(self, load_balancer: elbv2.IApplicationLoadBalancer, *, max_error_percent: int = 5) -> None:

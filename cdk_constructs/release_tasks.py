@@ -14,6 +14,7 @@ from cdk_constructs.one_off_task import OneOffTask
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_constructs.workload_containers import Container
+from cdk_helpers.app_settings import ecs_secrets
 from cdk_helpers.database_access import database_environment, grant_database_access
 from cdk_helpers.fargate import task_subnet_ids
 from cdk_helpers.log_groups import Logging
@@ -33,8 +34,8 @@ def _initial_image(scope: Construct, service: ServiceSpec, repositories: ImageRe
 
 class MigrationsTask(OneOffTask):
     """The migrations, on the migrating service's image (which hands ``/tmp`` over itself, so the
-    task reaches no registry the service does not), signed in as the migrator: the schema's
-    owner, never the master user."""
+    task reaches no registry the service does not), with the service's own settings and secrets,
+    signed in as the migrator: the schema's owner, never the master user."""
 
     def __init__(
         self,
@@ -57,17 +58,18 @@ class MigrationsTask(OneOffTask):
                 image=image,
                 user=self.service.run_as,
                 command=list(spec.delivery.migrate_command),
-                environment=database_environment(database, user=migrator),
+                environment={**self.service.settings, **database_environment(database, user=migrator)},
             ),
             volume_owner_image=image,
             logging=logging,
+            secrets=lambda role: ecs_secrets(self, self.service.secrets, execution_role=role),
         )
         grant_database_access(self.task_definition, database, user=migrator)
 
 
 class SmokeTestsTask(OneOffTask):
-    """The smoke tests, on their service's image, against the API inside the VPC and the public
-    URL outside it, including the paths the edge must answer 404 to."""
+    """The smoke tests, on their service's image and with its settings and secrets, against the API
+    inside the VPC and the public URL outside it, including the paths the edge must answer 404 to."""
 
     def __init__(
         self,
@@ -90,6 +92,7 @@ class SmokeTestsTask(OneOffTask):
                 user=self.service.run_as,
                 command=list(spec.delivery.smoke_test_command),
                 environment={
+                    **self.service.settings,
                     "API_URL": spec.service_url(spec.service(spec.delivery.api_service)),
                     "WEB_URL": public_url,
                     "INTERNAL_PATHS": ",".join(spec.edge_internal_paths()),
@@ -97,6 +100,7 @@ class SmokeTestsTask(OneOffTask):
             ),
             volume_owner_image=image,
             logging=logging,
+            secrets=lambda role: ecs_secrets(self, self.service.secrets, execution_role=role),
         )
 
 

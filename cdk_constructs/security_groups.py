@@ -79,7 +79,7 @@ class PlatformSecurityGroups(Construct):
         # for image layers and configuration, through the gateway endpoint.
         for service in enclosed_services(spec):
             self._groups[service_peer(service)].add_egress_rule(
-                ec2.Peer.prefix_list(spec.network.s3_prefix_list),
+                ec2.Peer.prefix_list(spec.s3_prefix_list),
                 ec2.Port.tcp(HTTPS_PORT),
                 "S3 through the gateway endpoint",
             )
@@ -88,7 +88,7 @@ class PlatformSecurityGroups(Construct):
         # CloudFront's VPC origin reaches the internal load balancer from
         # addresses in its origin-facing prefix list; nothing else may.
         self._groups[LOAD_BALANCER].add_ingress_rule(
-            ec2.Peer.prefix_list(spec.edge.origin_facing_prefix_list),
+            ec2.Peer.prefix_list(spec.origin_facing_prefix_list),
             ec2.Port.tcp(spec.edge.origin_port),
             "CloudFront VPC origin",
         )

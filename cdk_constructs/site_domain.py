@@ -9,6 +9,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
 from constructs import Construct
 
+from cdk_constructs.edge_guards import hosted_zone, viewer_certificate
 from platform_spec import DomainSpec
 
 
@@ -19,28 +20,29 @@ class SiteDomain(Construct):
     balancer serves to CloudFront. CloudFront checks that the origin's certificate carries the
     origin's domain name ("Requiring HTTPS for communication between CloudFront and your custom
     origin", CloudFront developer guide), which the load balancer's own ``elb.amazonaws.com``
-    name cannot be. The stack must be in us-east-1, where CloudFront reads certificates."""
+    name cannot be. The load balancer's certificate lives in its region; CloudFront reads the
+    viewer certificate from us-east-1 only, so a platform elsewhere brings it from its edge stack."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, domain: DomainSpec) -> None:
-        """``domain`` must carry its hosted zone's id (``platform_spec.context.require_hosted_zone``)."""
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        domain: DomainSpec,
+        viewer: acm.ICertificate | None = None,
+    ) -> None:
+        """``domain`` must carry its hosted zone's id (``platform_spec.context.require_hosted_zone``).
+        ``viewer``: the viewer certificate made in us-east-1 (``EdgeGuards``); ``None`` makes it
+        here, for a platform in us-east-1."""
         super().__init__(scope, construct_id)
-        if domain.hosted_zone_id is None:
-            raise ValueError(f"{domain.name}: the hosted zone id is needed to synthesize the domain")
         self.domain = domain
-        # By id and name: synth makes no lookups.
-        self.zone = route53.PublicHostedZone.from_public_hosted_zone_attributes(
-            self, "Zone", hosted_zone_id=domain.hosted_zone_id, zone_name=domain.hosted_zone_name
-        )
-        validation = acm.CertificateValidation.from_dns(self.zone)
-        self.viewer_certificate = acm.Certificate(
-            self,
-            "ViewerCertificate",
-            domain_name=domain.name,
-            subject_alternative_names=list(domain.site_names[1:]) or None,
-            validation=validation,
-        )
+        self.zone = hosted_zone(self, "Zone", domain=domain)
+        self.viewer_certificate = viewer or viewer_certificate(self, domain=domain, zone=self.zone)
         self.origin_certificate = acm.Certificate(
-            self, "OriginCertificate", domain_name=domain.origin_name, validation=validation
+            self,
+            "OriginCertificate",
+            domain_name=domain.origin_name,
+            validation=acm.CertificateValidation.from_dns(self.zone),
         )
 
     def point_at_distribution(self, distribution: cloudfront.IDistribution) -> None:

@@ -13,6 +13,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
+from platform_spec.health_checks import wget_probe
+
 ARCHITECTURES = {"ARM64": ecs.CpuArchitecture.ARM64, "X86_64": ecs.CpuArchitecture.X86_64}
 """The spec's architecture names, as ECS takes them."""
 
@@ -80,7 +82,7 @@ def container_health_check(*command: str) -> ecs.HealthCheck:
 
 def wget_health_check(port: int, path: str) -> ecs.HealthCheck:
     """For busybox and Alpine images (Prometheus, Grafana): wget is there, curl is not."""
-    return container_health_check("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}")
+    return container_health_check(*wget_probe(port, path))
 
 
 def linux_task_definition(

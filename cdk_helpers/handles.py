@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -35,3 +37,13 @@ class Notifications:
 
     topic: sns.ITopic
     key: kms.IKey
+
+
+@dataclass(frozen=True)
+class EdgeGuardsHandle:
+    """What the distribution takes from the us-east-1 edge stack (``EdgeGuards``)."""
+
+    web_acl_arn: str
+    viewer_request_function: cloudfront.IFunction
+    viewer_certificate: acm.ICertificate | None
+    """The domain's viewer certificate, where the platform has its own domain."""

@@ -24,10 +24,10 @@ _TEMPLATES = jinja2.Environment(
 
 
 def scrape_jobs(spec: PlatformSpec) -> list[dict[str, str]]:
-    """One job per application service: its name, SRV name and metrics path."""
+    """One job per scraped application service: its name, SRV name and metrics path."""
     return [
-        {"name": service.name, "dns_name": spec.dns_name(service), "metrics_path": service.metrics_path}
-        for service in spec.services
+        {"name": service.name, "dns_name": spec.dns_name(service), "metrics_path": str(service.metrics_path)}
+        for service in spec.scraped_services
     ]
 
 

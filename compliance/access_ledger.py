@@ -67,6 +67,40 @@ TRACE_ACTIONS = (
 
 
 @dataclass(frozen=True)
+class ExternalSecret:
+    """A secret a task reads that no stack of the deployment creates (the spec names it): the ARN IAM
+    authorizes a read against, and the customer managed key that encrypts it, if any."""
+
+    arn: str
+    """The secret's complete ARN (for a Secrets Manager secret named without its suffix, one with
+    a suffix of the form Secrets Manager appends), or the SSM parameter's ARN."""
+    key_arn: str | None = None
+    """``None``: the service's AWS managed key, which any principal of the account may use through
+    the service ("AWS managed keys", KMS developer guide)."""
+
+
+def default_key_policy(key_arn: str, account: str) -> NamedPolicy:
+    """The key policy a customer managed key is created with unless told otherwise ("Default key
+    policy", KMS developer guide): the account's IAM policies decide. A key of the user's own is
+    assumed to keep it (docs/adopting.md, "Settings and secrets")."""
+    return NamedPolicy(
+        name=f"{key_arn} (assumed: the default key policy)",
+        document={
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Enable IAM User Permissions",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        },
+    )
+
+
+@dataclass(frozen=True)
 class Caller:
     """Who makes a call: a role of the deployment, an AWS service, or an AWS-owned account."""
 
@@ -88,6 +122,8 @@ class Entry:
     key: str | None = None
     """The KMS key the call uses, for the table; a call *on* a key has it as its resource."""
     context: Mapping[str, str | bool | Sequence[str]] = field(default_factory=dict)
+    outside_policy: NamedPolicy | None = None
+    """The resource's policy where the resource is not in the deployment (a user's own key)."""
 
     def check(self, deployment: Deployment) -> Decision:
         context: dict[str, str | bool | Sequence[str]] = {"aws:SecureTransport": True, **self.context}
@@ -96,7 +132,7 @@ class Entry:
             Request(principal=self.caller.principal, action=self.action, resource=self.resource, context=context),
             account=deployment.account,
             identity_policies=identity,
-            resource_policy=deployment.resource_policy(self.resource),
+            resource_policy=self.outside_policy or deployment.resource_policy(self.resource),
             resource_is_kms_key=_is_key(self.resource),
             external_principal=self.caller.external,
         )
@@ -196,9 +232,12 @@ def check_ledger(deployment: Deployment, entries: Sequence[LedgerEntry]) -> list
     return failures
 
 
-def ledger(deployment: Deployment) -> list[LedgerEntry]:
-    """Every run-time call the deployed templates depend on."""
-    reader = _Reader(deployment)
+def ledger(
+    deployment: Deployment, *, external_secrets: Mapping[str, ExternalSecret] | None = None
+) -> list[LedgerEntry]:
+    """Every run-time call the deployed templates depend on. ``external_secrets``: the secrets tasks
+    read that the deployment does not create, by the ARN the task definition names."""
+    reader = _Reader(deployment, external_secrets or {})
     return [
         *reader.task_definitions(),
         *reader.exec_sessions(),
@@ -253,8 +292,9 @@ def _logical_id(value: Any) -> str | None:
 class _Reader:
     """Reads the entries off the templates of one deployment."""
 
-    def __init__(self, deployment: Deployment) -> None:
+    def __init__(self, deployment: Deployment, external_secrets: Mapping[str, ExternalSecret]) -> None:
         self.d = deployment
+        self.external_secrets = external_secrets
         self.partition, self.region, self.account = deployment.partition, deployment.region, deployment.account
 
     # --- helpers --------------------------------------------------------------------------
@@ -292,8 +332,8 @@ class _Reader:
     def _log_stream(self, group: str, stream: str) -> str:
         return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{group}:log-stream:{stream}"
 
-    def _log_group_arn(self, group: str) -> str:
-        return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{group}"
+    def _log_group_arn(self, group: str, *, region: str | None = None) -> str:
+        return f"arn:{self.partition}:logs:{region or self.region}:{self.account}:log-group:{group}"
 
     def _via(self, service: str) -> dict[str, str]:
         return {"kms:ViaService": f"{service}.{self.region}.amazonaws.com"}
@@ -314,7 +354,7 @@ class _Reader:
             if self.d.get_att(stack, logical_id, "MasterUserSecret.SecretArn") == secret_arn:
                 master: str | None = self._props(stack, body).get("MasterUserSecret", {}).get("KmsKeyId")
                 return master
-        raise ValueError(f"no secret {secret_arn} in the deployment")
+        raise ValueError(f"no secret {secret_arn} in the deployment, nor named as an external secret")
 
     def _s3_read(self, caller: Caller, purpose: str, bucket: str, object_key: str) -> list[LedgerEntry]:
         arn = f"arn:{self.partition}:s3:::{bucket}/{object_key}"
@@ -363,12 +403,36 @@ class _Reader:
             for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
                 yield Entry(f"{name}: send its logs", execution, action, stream)
         for secret in container.get("Secrets", []):
-            secret_arn = ":".join(str(secret["ValueFrom"]).split(":")[:7])
-            purpose = f"{name}: read {secret['Name']}"
-            key = self._secret_key(secret_arn)
-            yield Entry(purpose, execution, "secretsmanager:GetSecretValue", secret_arn, key=key)
-            if key is not None:
-                yield Entry(purpose, execution, "kms:Decrypt", key, key=key, context=self._via("secretsmanager"))
+            yield from self._secret(execution, f"{name}: read {secret['Name']}", str(secret["ValueFrom"]))
+
+    def _secret(self, execution: Caller, purpose: str, value_from: str) -> Iterator[Entry]:
+        """ECS reads a secret with the execution role ("Required IAM permissions for Amazon ECS
+        secrets"): GetSecretValue on a Secrets Manager secret (``valueFrom`` may add a JSON key,
+        version stage and id after the ARN), GetParameters on an SSM parameter; each decrypted
+        through its service with the key that encrypts it."""
+        parameter = ":ssm:" in value_from
+        arn = value_from if parameter else ":".join(value_from.split(":")[:7])
+        action, service = (
+            ("ssm:GetParameters", "ssm") if parameter else ("secretsmanager:GetSecretValue", "secretsmanager")
+        )
+        external = self.external_secrets.get(arn)
+        if external is not None:
+            yield Entry(purpose, execution, action, external.arn, key=external.key_arn)
+            if external.key_arn is not None:
+                yield Entry(
+                    purpose,
+                    execution,
+                    "kms:Decrypt",
+                    external.key_arn,
+                    key=external.key_arn,
+                    context=self._via(service),
+                    outside_policy=default_key_policy(external.key_arn, self.account),
+                )
+            return
+        key = self._secret_key(arn)
+        yield Entry(purpose, execution, action, arn, key=key)
+        if key is not None:
+            yield Entry(purpose, execution, "kms:Decrypt", key, key=key, context=self._via(service))
 
     def _s3_loader(self, task: Caller, container: Mapping[str, Any]) -> Iterator[LedgerEntry]:
         """An init container that copies from S3 (``s3 cp [--recursive] s3://bucket/key dest``)."""
@@ -651,13 +715,15 @@ class _Reader:
     def encrypted_log_groups(self) -> Iterator[Entry]:
         """CloudWatch Logs encrypts each group with its key (CloudWatch Logs user guide,
         "Encrypt log data in CloudWatch Logs using AWS KMS": the key policy)."""
-        logs = self._service(f"logs.{self.region}.amazonaws.com")
         for stack, logical_id, body in self._all("AWS::Logs::LogGroup"):
             key = self._props(stack, body).get("KmsKeyId")
             if key is None:
                 continue
+            # The service principal and the group's ARN are those of the stack's own region.
+            region = self.d.region_of(stack)
+            logs = self._service(f"logs.{region}.amazonaws.com")
             group = self.d.ref(stack, logical_id)
-            context = {"kms:EncryptionContext:aws:logs:arn": self._log_group_arn(group)}
+            context = {"kms:EncryptionContext:aws:logs:arn": self._log_group_arn(group, region=region)}
             for action in ("kms:GenerateDataKey", "kms:Decrypt"):
                 yield Entry(f"log group {group}: encrypted at rest", logs, action, key, key=key, context=context)
 
@@ -751,26 +817,55 @@ def render(entries: Sequence[LedgerEntry], deployment: Deployment) -> str:
     return "\n".join(lines)
 
 
-def deployment_of(cloud_assembly: Path, *, region: str) -> Deployment:
+def deployment_of(cloud_assembly: Path, *, region: str | None = None) -> Deployment:
+    """The stacks of a cloud assembly, each in the region its manifest names (``region`` for
+    those whose environment names none)."""
     templates = {
         path.name.removesuffix(".template.json"): json.loads(path.read_text())
         for path in sorted(cloud_assembly.glob("*.template.json"))
     }
     if not templates:
         raise ValueError(f"no templates in {cloud_assembly}")
-    return Deployment(templates, region=region)
+    regions = assembly_regions(cloud_assembly)
+    home = region or max(set(regions.values()), key=list(regions.values()).count, default="us-east-1")
+    return Deployment(
+        templates, region=home, stack_regions={s: r for s, r in regions.items() if r != home and s in templates}
+    )
+
+
+def assembly_regions(cloud_assembly: Path) -> dict[str, str]:
+    """Each stack's region as the cloud assembly's manifest names it (``aws://account/region``)."""
+    manifest = (
+        json.loads((cloud_assembly / "manifest.json").read_text())
+        if (cloud_assembly / "manifest.json").exists()
+        else {}
+    )
+    regions = {}
+    for name, artifact in manifest.get("artifacts", {}).items():
+        if artifact.get("type") == "aws:cloudformation:stack":
+            region = str(artifact.get("environment", "")).rsplit("/", 1)[-1]
+            if region and region != "unknown-region":
+                regions[name] = region
+    return regions
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) not in (1, 2):
-        print("usage: python -m compliance.access_ledger CLOUD_ASSEMBLY [REGION]", file=sys.stderr)
+    from compliance.external_secrets import external_secrets  # noqa: PLC0415 (it imports this module)
+    from platform_spec import SpecError, spec_from_context  # noqa: PLC0415
+
+    if len(argv) != 2:
+        print(
+            "usage: python -m compliance.access_ledger CLOUD_ASSEMBLY PROFILE (the profile it was synthesized from)",
+            file=sys.stderr,
+        )
         return 2
     try:
-        deployment = deployment_of(Path(argv[0]), region=argv[1] if len(argv) == 2 else "us-east-1")
-    except ValueError as error:
+        spec = spec_from_context({"env": argv[1]})
+        deployment = deployment_of(Path(argv[0]), region=spec.region)
+        entries = ledger(deployment, external_secrets=external_secrets(spec, account=deployment.account))
+    except (ValueError, SpecError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    entries = ledger(deployment)
     print(render(entries, deployment))
     failures = check_ledger(deployment, entries)
     print(f"\n{len(entries)} calls, {len(failures)} refused")

@@ -49,7 +49,8 @@ _Facts = dict[str, Callable[[], Any]]
 
 
 class Deployment:
-    """A set of stacks deployed together in one account and region (stack name -> template JSON)."""
+    """A set of stacks deployed together in one account (stack name -> template JSON), in one
+    region but for the stacks ``stack_regions`` places elsewhere."""
 
     def __init__(
         self,
@@ -57,14 +58,21 @@ class Deployment:
         *,
         account: str = "111122223333",
         region: str = "us-east-1",
+        stack_regions: Mapping[str, str] | None = None,
         partition: str = "aws",
         aws_managed_policies: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        """``aws_managed_policies`` maps an AWS-managed policy ARN to its document, when a caller knows it."""
+        """``region``: where the stacks are; ``stack_regions``: the stacks deployed elsewhere (a
+        platform's us-east-1 edge stack). ``aws_managed_policies`` maps an AWS-managed policy ARN
+        to its document, when a caller knows it."""
         if not re.fullmatch(r"\d{12}", account):
             raise ValueError(f"account must be 12 digits, got {account!r}")
         self.account = account
         self.region = region
+        self._stack_regions = dict(stack_regions or {})
+        unknown = sorted(set(self._stack_regions) - set(templates))
+        if unknown:
+            raise ValueError(f"stack_regions names stacks not in the deployment: {', '.join(unknown)}")
         self.partition = partition
         self._templates = dict(templates)
         self._aws_managed = dict(aws_managed_policies or {})
@@ -78,6 +86,10 @@ class Deployment:
     @property
     def stacks(self) -> list[str]:
         return list(self._templates)
+
+    def region_of(self, stack: str) -> str:
+        """Where ``stack`` is deployed."""
+        return self._stack_regions.get(stack, self.region)
 
     def resolve(self, stack: str, value: Any) -> Any:
         """Replace every intrinsic in ``value`` with its deployed value; AWS::NoValue at the top gives None."""
@@ -194,7 +206,8 @@ class Deployment:
             property_name = "ResourcePolicy"
         elif kind == "AWS::Logs::ResourcePolicy":
             # Logs resource policies are account-wide; their statements name the log groups.
-            covers = arn.startswith(f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:")
+            region = self.region_of(stack)
+            covers = arn.startswith(f"arn:{self.partition}:logs:{region}:{self.account}:log-group:")
         elif kind in _POLICY_PROPERTIES:
             property_name, attribute = _POLICY_PROPERTIES[kind]
             covers = property_name in raw and self._fact(stack, logical_id, attribute) == arn
@@ -293,11 +306,11 @@ class Deployment:
         stack_uuid = _token(f"{stack}/stack-id", 32, _HEX)
         values: dict[str, Any] = {
             "AWS::AccountId": self.account,
-            "AWS::Region": self.region,
+            "AWS::Region": self.region_of(stack),
             "AWS::Partition": self.partition,
             "AWS::URLSuffix": "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com",
             "AWS::StackName": stack,
-            "AWS::StackId": f"arn:{self.partition}:cloudformation:{self.region}:{self.account}:stack/{stack}/"
+            "AWS::StackId": f"arn:{self.partition}:cloudformation:{self.region_of(stack)}:{self.account}:stack/{stack}/"
             + _uuid(stack_uuid),
             "AWS::NoValue": _NO_VALUE,
             "AWS::NotificationARNs": [],
@@ -386,7 +399,7 @@ class Deployment:
         return base64.b64encode(text.encode()).decode()
 
     def _fn_get_azs(self, stack: str, argument: Any) -> list[str]:
-        region = self._text(self._resolve(stack, argument), f"stack {stack} Fn::GetAZs") or self.region
+        region = self._text(self._resolve(stack, argument), f"stack {stack} Fn::GetAZs") or self.region_of(stack)
         return [f"{region}a", f"{region}b", f"{region}c"]
 
     def _fn_find_in_map(self, stack: str, argument: Any) -> Any:
@@ -419,11 +432,15 @@ class Deployment:
         if not isinstance(argument, Mapping) or not {"StackName", "OutputName"} <= set(argument):
             raise TemplateError(f"stack {stack}: malformed Fn::GetStackOutput {argument!r}")
         arguments = self._resolve(stack, dict(argument))
-        if arguments.get("Region", self.region) != self.region:
-            raise TemplateError(f"stack {stack}: Fn::GetStackOutput from region {arguments['Region']} is not modelled")
         other, output_name = arguments["StackName"], arguments["OutputName"]
         if other not in self._templates:
             raise TemplateError(f"stack {stack}: Fn::GetStackOutput names stack {other}, not in this deployment")
+        # Without Region it reads the consumer's own region (CloudFormation, "Fn::GetStackOutput").
+        region = arguments.get("Region", self.region_of(stack))
+        if region != self.region_of(other):
+            raise TemplateError(
+                f"stack {stack}: Fn::GetStackOutput looks for {other} in {region}, but it is in {self.region_of(other)}"
+            )
         return self.output(other, output_name)
 
     # --- Conditions ---------------------------------------------------------------------------
@@ -561,9 +578,14 @@ class _Resource:
         generated = f"{self.stack}-{self.logical_id}"[: max_len - len(suffix) - 1] + "-" + suffix
         return generated.lower() if lower else generated
 
+    @property
+    def region(self) -> str:
+        """Where this resource's stack is deployed."""
+        return self.deployment.region_of(self.stack)
+
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         d = self.deployment
-        return f"arn:{d.partition}:{service}:{d.region if regional else ''}:{d.account}:{resource}"
+        return f"arn:{d.partition}:{service}:{self.region if regional else ''}:{d.account}:{resource}"
 
     def required(self, name: str) -> str:
         value = self.text(name)
@@ -616,7 +638,7 @@ def _instance_profile(r: _Resource) -> _Facts:
 
 def _bucket(r: _Resource) -> _Facts:
     name = _named(r, "BucketName", max_len=63, lower=True)
-    region = r.deployment.region
+    region = r.region
     return {
         "Ref": name,
         "Arn": lambda: f"arn:{r.deployment.partition}:s3:::{name()}",
@@ -657,7 +679,7 @@ def _repository(r: _Resource) -> _Facts:
     return {
         "Ref": name,
         "Arn": lambda: r.arn("ecr", f"repository/{name()}"),
-        "RepositoryUri": lambda: f"{d.account}.dkr.ecr.{d.region}.amazonaws.com/{name()}",
+        "RepositoryUri": lambda: f"{d.account}.dkr.ecr.{r.region}.amazonaws.com/{name()}",
     }
 
 
@@ -691,7 +713,7 @@ def _db_instance(r: _Resource) -> _Facts:
 
     return {
         "Ref": identifier,
-        "Endpoint.Address": lambda: f"{identifier()}.{r.token(12, _LOWER)}.{r.deployment.region}.rds.amazonaws.com",
+        "Endpoint.Address": lambda: f"{identifier()}.{r.token(12, _LOWER)}.{r.region}.rds.amazonaws.com",
         "Endpoint.Port": port,
         "DbiResourceId": _constant("db-" + r.token(26, _UPPER, "dbi")),
         "DBInstanceArn": lambda: r.arn("rds", f"db:{identifier()}"),
@@ -778,7 +800,7 @@ def _load_balancer(r: _Resource) -> _Facts:
 
     def dns_name() -> str:
         internal = "internal-" if r.text("Scheme") == "internal" else ""
-        return f"{internal}{name()}-{r.token(10, string.digits)}.{r.deployment.region}.elb.amazonaws.com"
+        return f"{internal}{name()}-{r.token(10, string.digits)}.{r.region}.elb.amazonaws.com"
 
     def arn() -> str:
         return r.arn("elasticloadbalancing", f"loadbalancer/{full_name()}")
@@ -910,7 +932,7 @@ def _workspace(r: _Resource) -> _Facts:
     def arn() -> str:
         return r.arn("aps", f"workspace/{ident()}")
 
-    endpoint = f"https://aps-workspaces.{r.deployment.region}.amazonaws.com/workspaces/{ident()}/"
+    endpoint = f"https://aps-workspaces.{r.region}.amazonaws.com/workspaces/{ident()}/"
     return {"Ref": arn, "Arn": arn, "WorkspaceId": ident, "PrometheusEndpoint": _constant(endpoint)}
 
 
@@ -924,7 +946,7 @@ def _web_acl(r: _Resource) -> _Facts:
             raise TemplateError(f"{r.stack}/{r.logical_id}: unknown WebACL Scope {scope!r}")
         d = r.deployment
         # CloudFront web ACLs live in us-east-1 under "global", whatever the stack's region.
-        region, path = ("us-east-1", "global") if scope == "CLOUDFRONT" else (d.region, "regional")
+        region, path = ("us-east-1", "global") if scope == "CLOUDFRONT" else (r.region, "regional")
         return f"arn:{d.partition}:wafv2:{region}:{d.account}:{path}/webacl/{name()}/{ident()}"
 
     return {
@@ -941,7 +963,7 @@ def _ip_set(r: _Resource) -> _Facts:
 
     def arn() -> str:
         d = r.deployment
-        region, path = ("us-east-1", "global") if r.required("Scope") == "CLOUDFRONT" else (d.region, "regional")
+        region, path = ("us-east-1", "global") if r.required("Scope") == "CLOUDFRONT" else (r.region, "regional")
         return f"arn:{d.partition}:wafv2:{region}:{d.account}:{path}/ipset/{name()}/{ident()}"
 
     return {"Ref": lambda: f"{name()}|{ident()}|{r.required('Scope')}", "Arn": arn, "Id": ident}

@@ -3,9 +3,21 @@ task role, and pulling from ECR on an execution role."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, Stack, Token, Validations
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
+
+
+def finding_arn(stack: Stack, service: str, resource: str) -> str:
+    """An ARN in ``stack``'s region and account as cdk-nag spells it in a finding id: a pseudo
+    parameter the stack leaves open as ``<AWS::AccountId>`` (and so on), a value the stack pins
+    (the spec's ``account``) as itself."""
+
+    def spelled(value: str, pseudo: str) -> str:
+        return f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
+
+    partition, region = spelled(stack.partition, "Partition"), spelled(stack.region, "Region")
+    return f"arn:{partition}:{service}:{region}:{spelled(stack.account, 'AccountId')}:{resource}"
 
 
 def acknowledge_ecs_exec(task_definition: ecs.TaskDefinition, exec_log_group: logs.ILogGroup) -> None:
@@ -25,8 +37,7 @@ def acknowledge_ecs_exec(task_definition: ecs.TaskDefinition, exec_log_group: lo
     assert isinstance(group, str), "the ECS Exec log group must be named literally"
     task_role.acknowledge(
         Acknowledgment(
-            id=f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:logs:{stack.region}:<AWS::AccountId>:"
-            f"log-group:{group}:*]",
+            id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{finding_arn(stack, 'logs', f'log-group:{group}:*')}]",
             reason="The trailing '*' stands for the log streams ECS Exec creates in the cluster's session "
             "log group, the only group named.",
         )

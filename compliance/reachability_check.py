@@ -69,7 +69,8 @@ def _edge_problems(spec: PlatformSpec, network_template: dict[str, Any], groups:
     platform's own domain, 80 without) from the origin-facing prefix list, and nothing from
     outside the platform reaches it on any other port or from anywhere else."""
     edge = spec.edge
-    cloudfront = f"cloudfront ({edge.origin_facing_prefix_list})"
+    prefix_list = spec.origin_facing_prefix_list
+    cloudfront = f"cloudfront ({prefix_list})"
     balancer_group = next((lid for lid, peer in groups.items() if peer == LOAD_BALANCER), "")
     admitted = outside_sources(network_template, balancer_group)
     problems = [
@@ -79,9 +80,9 @@ def _edge_problems(spec: PlatformSpec, network_template: dict[str, Any], groups:
             logical_id,
         )
         for source, port, logical_id in admitted
-        if (source, port) != (edge.origin_facing_prefix_list, edge.origin_port)
+        if (source, port) != (prefix_list, edge.origin_port)
     ]
-    if not any((source, port) == (edge.origin_facing_prefix_list, edge.origin_port) for source, port, _ in admitted):
+    if not any((source, port) == (prefix_list, edge.origin_port) for source, port, _ in admitted):
         problems.append(
             Problem(
                 f"{cloudfront} -> {LOAD_BALANCER}:{edge.origin_port} (CloudFront's VPC origin): missing the "

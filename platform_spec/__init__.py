@@ -7,7 +7,10 @@ dataclasses are frozen and validate themselves when they are built, so a
 CDK: it is plain data, cheap to build and to test.
 
 - ``platform_spec.checks``: the rules fields are checked against (Fargate sizes, ports, names, images)
-- ``platform_spec.workloads``: application services, Prometheus, Grafana, helper images, container users
+- ``platform_spec.services``: the application services, of three kinds (public, internal, worker)
+- ``platform_spec.secrets``: a service's settings and the secrets it reads as it starts
+- ``platform_spec.workloads``: Prometheus, Grafana, helper images, container users
+- ``platform_spec.regions``: what the platform knows of each region without a lookup
 - ``platform_spec.network``: the VPC
 - ``platform_spec.database``: PostgreSQL
 - ``platform_spec.edge``: CloudFront and the platform's domain
@@ -38,6 +41,17 @@ from platform_spec.edge import ORIGIN_LABEL, DomainSpec, EdgeSpec
 from platform_spec.errors import SpecError
 from platform_spec.network import SUBNET_TIERS, VPC_ORIGIN_UNSUPPORTED_ZONE_IDS, NetworkSpec
 from platform_spec.platform import PlatformSpec
+from platform_spec.secrets import ParameterStoreSecret, Secret, SecretsManagerSecret
+from platform_spec.services import (
+    HEALTH_CHECK_TOOLS,
+    INTERNAL,
+    PUBLIC,
+    SERVICE_KINDS,
+    WORKER,
+    HealthCheck,
+    ServiceKind,
+    ServiceSpec,
+)
 from platform_spec.workloads import (
     NODE_USER,
     ROOT,
@@ -45,22 +59,26 @@ from platform_spec.workloads import (
     GrafanaSpec,
     HelperImagesSpec,
     PrometheusSpec,
-    ServiceSpec,
 )
 
 __all__ = [
     "DATABASE_INSTANCE_CLASSES",
     "FARGATE_SIZES",
+    "HEALTH_CHECK_TOOLS",
     "HTTPS_PORT",
     "HTTP_PORT",
+    "INTERNAL",
     "LOG_RETENTION_DAYS",
     "NFS_PORT",
     "NODE_USER",
     "ORIGIN_LABEL",
     "POSTGRES_VERSIONS",
+    "PUBLIC",
     "ROOT",
+    "SERVICE_KINDS",
     "SUBNET_TIERS",
     "VPC_ORIGIN_UNSUPPORTED_ZONE_IDS",
+    "WORKER",
     "Architecture",
     "ContainerUser",
     "DatabaseSpec",
@@ -68,10 +86,15 @@ __all__ = [
     "DomainSpec",
     "EdgeSpec",
     "GrafanaSpec",
+    "HealthCheck",
     "HelperImagesSpec",
     "NetworkSpec",
+    "ParameterStoreSecret",
     "PlatformSpec",
     "PrometheusSpec",
+    "Secret",
+    "SecretsManagerSecret",
+    "ServiceKind",
     "ServiceSpec",
     "SpecError",
     "check_hosted_zone_id",

@@ -9,10 +9,15 @@ exactly one subject of GitHub's token (the formats are cited in
 - ``davidshaevel-ci-diff``: the repository's pull requests (read-only, for ``cdk diff``);
 - ``davidshaevel-ci-deploy-<env>``: jobs in the GitHub environment ``<env>`` (``deploy.yml``);
 - ``davidshaevel-ci-release-<env>``: jobs in the GitHub environment ``release-<env>``
-  (``release.yml``), so releasing to prod can need its own reviewers.
+  (``release.yml``), so releasing to prod can need its own reviewers;
+- ``davidshaevel-ci-app-release-<env>``: jobs of the application repositories (where the
+  services' code lives) in their own GitHub environment ``release-<env>``: push the images and
+  start a release, nothing else.
 
-The names are fixed so that a workflow can build each ARN from the account id alone.
-Like the rest of ``spec``, this imports nothing from CDK.
+The names are fixed so that a workflow can build each ARN from the account id alone
+(``python -m tools.ci_settings`` prints them, with each environment's region, from this spec).
+Like the rest of ``spec``, this imports nothing from CDK, so a workflow runs it before installing
+anything.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from platform_spec.checks import PROJECT_NAME_PATTERN, REGION_PATTERN
 from platform_spec.context import parse_bool
 from platform_spec.errors import SpecError
 from platform_spec.names import stack_prefix
-from platform_spec.profiles import PROFILES, PROJECT, REGION
+from platform_spec.profiles import APPLICATION_REPOSITORIES, CI_REPOSITORY, PROFILES, PROJECT
+from platform_spec.regions import CLOUDFRONT_REGION
 
 CI_KEY = "ci"
 """Context key: ``-c ci=true`` adds the CI stack to the app."""
@@ -36,7 +42,6 @@ CONTEXT_KEYS = (CI_KEY, PROVIDER_KEY)
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
 CDK_DEFAULT_QUALIFIER = "hnb659fds"
-DEFAULT_REPOSITORY = "davidshaevel/davidshaevel-platform"
 
 # GitHub documents no grammar for these; these are the rules its sign-up and "new
 # repository" forms enforce: an account name is 1-39 letters, digits or single inner
@@ -48,6 +53,19 @@ _REPOSITORY = re.compile(rf"^(?P<owner>{_OWNER})/(?P<name>[A-Za-z0-9._-]{{1,100}
 # The CDK bootstrap template's AllowedPattern for its Qualifier parameter.
 _QUALIFIER = re.compile(r"^[A-Za-z0-9_-]{1,10}$")
 _PROVIDER_ARN = re.compile(rf"^arn:aws(-[a-z]+)*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$")
+
+
+def check_repository(field_name: str, value: object) -> str:
+    if not isinstance(value, str) or not _REPOSITORY.match(value):
+        raise SpecError(
+            field_name,
+            value,
+            "must be a GitHub repository 'owner/name' (owner: 1-39 letters, digits or inner single '-'; "
+            "name: 1-100 letters, digits, '.', '_' or '-')",
+        )
+    if value.split("/")[1] in (".", ".."):
+        raise SpecError(field_name, value, "'.' and '..' are not repository names")
+    return value
 
 
 def check_provider_arn(field_name: str, value: object) -> None:
@@ -65,15 +83,19 @@ class CiSpec:
     """The GitHub repository whose workflows deploy the platform, and what each may assume."""
 
     repository: str
-    """``owner/name`` exactly as GitHub spells it: the token's ``sub`` claim is compared with
-    StringEquals, which is case-sensitive."""
+    """``owner/name`` of this repository, exactly as GitHub spells it: the token's ``sub`` claim is
+    compared with StringEquals, which is case-sensitive."""
+    application_repositories: tuple[str, ...] = ()
+    """Repositories that build the services' images in their own pipelines: each may push the
+    images and start a release, through the app-release role of each environment."""
     environments: tuple[str, ...] = ("dev", "prod")
     """The platform profiles CI deploys and releases; one deploy and one release role each."""
     oidc_provider_arn: str | None = None
     """``None``: the stack creates the provider for ``token.actions.githubusercontent.com``. An
     account holds at most one provider per URL, so an account that has one names it here."""
-    region: str = REGION
-    """The region of the platform's stacks and of the CDK bootstrap the deploy roles use."""
+    region: str | None = None
+    """The region of the platform's stacks, when every environment's should be overridden;
+    ``None``: each environment's profile names its own (``region_of``)."""
     bootstrap_qualifier: str = CDK_DEFAULT_QUALIFIER
     """The qualifier of ``cdk bootstrap`` (CDK's default unless the account was bootstrapped
     with ``--qualifier``); it is part of every bootstrap role's name."""
@@ -81,15 +103,17 @@ class CiSpec:
     """Project name: the platform's stacks are ``<env>-<project>-<layer>``."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.repository, str) or not _REPOSITORY.match(self.repository):
-            raise SpecError(
-                "repository",
-                self.repository,
-                "must be a GitHub repository 'owner/name' (owner: 1-39 letters, digits or inner single '-'; "
-                "name: 1-100 letters, digits, '.', '_' or '-')",
-            )
-        if self.repository.split("/")[1] in (".", ".."):
-            raise SpecError("repository", self.repository, "'.' and '..' are not repository names")
+        check_repository("repository", self.repository)
+        if not isinstance(self.application_repositories, tuple):
+            raise SpecError("application_repositories", self.application_repositories, "must be a tuple")
+        for repository in self.application_repositories:
+            check_repository("application_repositories", repository)
+            if repository == self.repository:
+                raise SpecError(
+                    "application_repositories", repository, "this repository already has its own release role"
+                )
+        if len(set(self.application_repositories)) != len(self.application_repositories):
+            raise SpecError("application_repositories", self.application_repositories, "names a repository twice")
         if not isinstance(self.environments, tuple) or not self.environments:
             raise SpecError("environments", self.environments, "must be a non-empty tuple of profile names")
         for environment in self.environments:
@@ -99,7 +123,7 @@ class CiSpec:
             raise SpecError("environments", self.environments, "names a profile twice")
         if self.oidc_provider_arn is not None:
             check_provider_arn("oidc_provider_arn", self.oidc_provider_arn)
-        if not isinstance(self.region, str) or not REGION_PATTERN.match(self.region):
+        if self.region is not None and (not isinstance(self.region, str) or not REGION_PATTERN.match(self.region)):
             raise SpecError("region", self.region, "not an AWS region name")
         if not isinstance(self.bootstrap_qualifier, str) or not _QUALIFIER.match(self.bootstrap_qualifier):
             raise SpecError(
@@ -125,6 +149,25 @@ class CiSpec:
     def release_role_name(self, environment: str) -> str:
         return f"{self.project}-ci-release-{environment}"
 
+    def app_release_role_name(self, environment: str) -> str:
+        """The application repositories' role in ``environment``: push images, start a release."""
+        return f"{self.project}-ci-app-release-{environment}"
+
+    def region_of(self, environment: str) -> str:
+        """Where ``environment``'s platform stacks are."""
+        return self.region or PROFILES[environment]().region
+
+    def bootstrap_regions(self, environment: str) -> tuple[str, ...]:
+        """The regions ``environment``'s deploy reaches through the CDK bootstrap: the platform's,
+        and us-east-1 where the platform has its edge stack there (``PlatformSpec.layers``)."""
+        region = self.region_of(environment)
+        return (region,) if region == CLOUDFRONT_REGION else (region, CLOUDFRONT_REGION)
+
+    @property
+    def home_region(self) -> str:
+        """Where the CI stack itself is deployed: the first environment's region (IAM is global)."""
+        return self.region_of(self.environments[0])
+
     @staticmethod
     def release_environment(environment: str) -> str:
         """The GitHub environment the release workflow runs in for a platform environment."""
@@ -135,9 +178,10 @@ class CiSpec:
         """The ``sub`` of a job run for a pull request that names no GitHub environment."""
         return f"repo:{self.repository}:pull_request"
 
-    def environment_subject(self, github_environment: str) -> str:
-        """The ``sub`` of any job that names the GitHub environment, whatever its event."""
-        return f"repo:{self.repository}:environment:{github_environment}"
+    def environment_subject(self, github_environment: str, *, repository: str | None = None) -> str:
+        """The ``sub`` of any job of ``repository`` (this one by default) that names the GitHub
+        environment, whatever its event."""
+        return f"repo:{repository or self.repository}:environment:{github_environment}"
 
     @property
     def release_session_hours(self) -> int:
@@ -154,8 +198,11 @@ class CiSpec:
 
 
 def ci() -> CiSpec:
-    """The shipped CI description: this repository, both profiles, a provider of the stack's own."""
-    return CiSpec(repository=DEFAULT_REPOSITORY)
+    """The CI description of ``platform_spec.profiles``: this repository and the application
+    repositories named there, every profile, a provider of the stack's own."""
+    return CiSpec(
+        repository=CI_REPOSITORY, application_repositories=APPLICATION_REPOSITORIES, environments=tuple(PROFILES)
+    )
 
 
 def ci_from_context(context: Mapping[str, object]) -> CiSpec | None:

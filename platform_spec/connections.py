@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from platform_spec.checks import HTTPS_PORT, NFS_PORT
 from platform_spec.names import TARGETS_PROBE
 from platform_spec.platform import PlatformSpec
-from platform_spec.workloads import ServiceSpec
+from platform_spec.services import ServiceSpec
 
 LOAD_BALANCER = "load-balancer"
 PROMETHEUS = "prometheus"
@@ -111,29 +111,31 @@ class NetworkPath:
 def required_paths(spec: PlatformSpec) -> tuple[NetworkPath, ...]:
     paths: list[NetworkPath] = []
     for service in spec.services:
-        paths.append(
-            NetworkPath(
-                source=LOAD_BALANCER,
-                destination=service_peer(service),
-                port=service.container_port,
-                purpose=f"load balancer forwards to {service.name}",
+        if service.is_public:
+            paths.append(
+                NetworkPath(
+                    source=LOAD_BALANCER,
+                    destination=service_peer(service),
+                    port=service.port,
+                    purpose=f"load balancer forwards to {service.name}",
+                )
             )
-        )
-        paths.append(
-            NetworkPath(
-                source=PROMETHEUS,
-                destination=service_peer(service),
-                port=service.container_port,
-                purpose=f"prometheus scrapes {service.name} {service.metrics_path}",
+        if service.scraped:
+            paths.append(
+                NetworkPath(
+                    source=PROMETHEUS,
+                    destination=service_peer(service),
+                    port=service.port,
+                    purpose=f"prometheus scrapes {service.name} {service.metrics_path}",
+                )
             )
-        )
         for callee_name in service.calls:
             callee = spec.service(callee_name)
             paths.append(
                 NetworkPath(
                     source=service_peer(service),
                     destination=service_peer(callee),
-                    port=callee.container_port,
+                    port=callee.port,
                     purpose=f"{service.name} calls {callee.name}",
                 )
             )
@@ -151,7 +153,7 @@ def required_paths(spec: PlatformSpec) -> tuple[NetworkPath, ...]:
         NetworkPath(
             source=SMOKE_TESTS,
             destination=service_peer(api),
-            port=api.container_port,
+            port=api.port,
             purpose=f"the smoke tests call {api.name}",
         )
     )

@@ -61,9 +61,10 @@ ORIGIN_LABEL = "origin"
 class EdgeSpec:
     """How viewers reach the platform: CloudFront, through a VPC origin, to the internal load balancer."""
 
-    origin_facing_prefix_list: str = "pl-3b927c52"
-    """Id of ``com.amazonaws.global.cloudfront.origin-facing`` in the region (us-east-1's by default):
-    the only source the load balancer admits. ``aws ec2 describe-managed-prefix-lists`` shows it."""
+    origin_facing_prefix_list: str | None = None
+    """Id of ``com.amazonaws.global.cloudfront.origin-facing`` in the platform's region: the only
+    source the load balancer admits. ``None``: the id ``platform_spec.regions`` knows for the
+    region; ``aws ec2 describe-managed-prefix-lists`` shows it where it knows none."""
     domain: DomainSpec | None = None
     """The platform's own domain; ``None`` serves on the distribution's cloudfront.net name, with
     CloudFront's default certificate and plain HTTP from CloudFront to the load balancer inside
@@ -93,7 +94,8 @@ class EdgeSpec:
                 self.requests_per_5_minutes,
                 "must be from 10 to 2000000000 (WAF's bounds)",
             )
-        if not isinstance(self.origin_facing_prefix_list, str) or not PREFIX_LIST_PATTERN.match(
-            self.origin_facing_prefix_list
+        if self.origin_facing_prefix_list is not None and (
+            not isinstance(self.origin_facing_prefix_list, str)
+            or not PREFIX_LIST_PATTERN.match(self.origin_facing_prefix_list)
         ):
             raise SpecError("edge.origin_facing_prefix_list", self.origin_facing_prefix_list, "not a prefix list id")

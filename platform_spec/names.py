@@ -11,6 +11,9 @@ OBSERVABILITY = "observability"
 DELIVERY = "delivery"
 LAYERS = (NETWORK, DATA, COMPUTE, OBSERVABILITY, DELIVERY)
 """Each profile's stacks, in the order they deploy."""
+EDGE = "edge"
+"""The stack in us-east-1 of a platform in another region: CloudFront's certificate, web ACL and
+edge function (``PlatformSpec.layers``)."""
 
 TARGETS_PROBE = "targets-probe"
 """The verify command's one-off task: its security group's party and its container's name."""
@@ -23,8 +26,8 @@ def stack_prefix(environment: str, project: str) -> str:
 
 def stack_name(prefix: str, layer: str) -> str:
     """``dev-davidshaevel-compute``: the stack of ``layer`` in the profile named by ``prefix``."""
-    if layer not in LAYERS:
-        raise ValueError(f"no layer {layer!r}; the layers are {', '.join(LAYERS)}")
+    if layer not in (EDGE, *LAYERS):
+        raise ValueError(f"no layer {layer!r}; the layers are {', '.join((*LAYERS, EDGE))}")
     return f"{prefix}-{layer}"
 
 
@@ -62,7 +65,18 @@ SERVICE_OUTPUTS = (
     TASK_DEFINITION_ARN,
     RELEASED_IMAGE_TAG,
 )
-"""What the compute stack puts out for each application service, as ``output_key(service, attribute)``."""
+"""What the compute stack may put out for an application service, as ``output_key(service, attribute)``:
+``service_outputs`` says which, by what the service has."""
+
+
+def service_outputs(*, registered: bool, public: bool) -> tuple[str, ...]:
+    """The outputs of one service: its Cloud Map id where it is registered (it has a port), its
+    target group where it is public, the rest always."""
+    return tuple(
+        attribute
+        for attribute in SERVICE_OUTPUTS
+        if (attribute != CLOUD_MAP_SERVICE_ID or registered) and (attribute != TARGET_GROUP_ARN or public)
+    )
 
 
 def image_tag_parameter(service_name: str) -> str:

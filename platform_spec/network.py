@@ -46,9 +46,10 @@ class NetworkSpec:
     """Interface VPC endpoints for what application tasks need to start (ECR, CloudWatch Logs,
     and SSM messages where ECS Exec is on), in every zone, so those tasks' HTTPS egress can be
     narrowed to the endpoints and S3. Each endpoint costs about $7.30 a month per zone."""
-    s3_prefix_list: str = "pl-63a5400a"
-    """The AWS-managed prefix list of S3 in the region (``com.amazonaws.us-east-1.s3``): the
-    destination of tasks' S3 traffic through the gateway endpoint, in security-group rules."""
+    s3_prefix_list: str | None = None
+    """The AWS-managed prefix list of S3 in the region (``com.amazonaws.<region>.s3``): the
+    destination of enclosed tasks' S3 traffic through the gateway endpoint, in security-group
+    rules. ``None``: the id ``platform_spec.regions`` knows for the region."""
 
     def __post_init__(self) -> None:
         try:
@@ -70,7 +71,9 @@ class NetworkSpec:
         self._check_zone_ids()
         if not isinstance(self.interface_endpoints, bool):
             raise SpecError("network.interface_endpoints", self.interface_endpoints, "must be true or false")
-        if not isinstance(self.s3_prefix_list, str) or not PREFIX_LIST_PATTERN.match(self.s3_prefix_list):
+        if self.s3_prefix_list is not None and (
+            not isinstance(self.s3_prefix_list, str) or not PREFIX_LIST_PATTERN.match(self.s3_prefix_list)
+        ):
             raise SpecError("network.s3_prefix_list", self.s3_prefix_list, "not a prefix list id such as 'pl-63a5400a'")
         if self.nat not in ("gateway", "instance"):
             raise SpecError("network.nat", self.nat, "must be 'gateway' or 'instance'")

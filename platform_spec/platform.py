@@ -11,7 +11,6 @@ from platform_spec.checks import (
     NAMESPACE_PATTERN,
     PROJECT_NAME_PATTERN,
     REGION_PATTERN,
-    RESERVED_NAMES,
     check_log_retention,
     region_zone_prefix,
 )
@@ -25,15 +24,23 @@ from platform_spec.edge import (
     EdgeSpec,
 )
 from platform_spec.errors import SpecError
-from platform_spec.names import release_state_machine_name, stack_name, stack_prefix
+from platform_spec.names import EDGE, LAYERS, release_state_machine_name, stack_name, stack_prefix
 from platform_spec.network import (
     NetworkSpec,
 )
+from platform_spec.regions import (
+    CLOUDFRONT_REGION,
+    ORIGIN_FACING_PREFIX_LISTS,
+    S3_PREFIX_LISTS,
+    origin_facing_lookup,
+    s3_lookup,
+)
+from platform_spec.service_checks import check_services
+from platform_spec.services import ServiceSpec
 from platform_spec.workloads import (
     GrafanaSpec,
     HelperImagesSpec,
     PrometheusSpec,
-    ServiceSpec,
 )
 
 
@@ -48,8 +55,10 @@ class PlatformSpec:
     account: str | None
     """AWS account to pin the stacks to; ``None`` keeps them environment-agnostic."""
     region: str
-    """AWS region of the stacks. Needed at synth: load balancer access logging and
-    the CloudFront web ACL depend on it. No lookup is made with it."""
+    """AWS region of the stacks. Needed at synth: load balancer access logging, the prefix lists
+    the security groups name and where CloudFront's pieces go depend on it. No lookup is made
+    with it. Outside us-east-1, CloudFront's certificate, web ACL and edge function go to a
+    small stack there (``PlatformSpec.layers``)."""
     network: NetworkSpec
     namespace: str
     """Cloud Map private DNS namespace (``davidshaevel.local``)."""
@@ -78,6 +87,9 @@ class PlatformSpec:
     releases_kept: int = 10
     """Released images each repository keeps (tagged ``release-...`` by the release): what runs
     and what a roll-back may return to never expires."""
+    monthly_budget_usd: float | None = None
+    """The fixed monthly cost at list prices (``make cost``) the profile should stay within; the
+    tests hold it. ``None``: no budget."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.project, str) or not PROJECT_NAME_PATTERN.match(self.project):
@@ -113,24 +125,39 @@ class PlatformSpec:
             raise SpecError(
                 "releases_kept", self.releases_kept, "must be from 2 to 1000 (what runs and one to roll back to)"
             )
+        if self.monthly_budget_usd is not None and not 0 < self.monthly_budget_usd <= 1_000_000:
+            raise SpecError("monthly_budget_usd", self.monthly_budget_usd, "must be above 0 (US dollars a month)")
         self._check_placement()
         if self.alarm_email is not None and not EMAIL_PATTERN.match(self.alarm_email):
             raise SpecError("alarm_email", self.alarm_email, "not an email address")
-        self._check_services()
+        check_services(self)
         if self.production:
             self._check_production()
 
     def _check_placement(self) -> None:
-        if self.region != "us-east-1":
-            raise SpecError(
-                "region",
-                self.region,
-                "the stacks deploy to us-east-1: CloudFront's web ACL (every profile has one) "
-                "and certificate live there",
-            )
         for zone_id in self.network.zone_ids:
             if not zone_id.startswith(region_zone_prefix(self.region) + "-"):
-                raise SpecError("network.zone_ids", zone_id, f"not a zone of {self.region}")
+                raise SpecError(
+                    "network.zone_ids",
+                    zone_id,
+                    f"not a zone of {self.region} (its zone ids start with {region_zone_prefix(self.region)}-)",
+                )
+        if self.edge.origin_facing_prefix_list is None and self.region not in ORIGIN_FACING_PREFIX_LISTS:
+            raise SpecError(
+                "edge.origin_facing_prefix_list",
+                None,
+                f"name CloudFront's origin-facing prefix list of {self.region}: {origin_facing_lookup(self.region)}",
+            )
+        if (
+            self.network.interface_endpoints
+            and self.network.s3_prefix_list is None
+            and self.region not in S3_PREFIX_LISTS
+        ):
+            raise SpecError(
+                "network.s3_prefix_list",
+                None,
+                f"name the S3 prefix list of {self.region} (interface endpoints need it): {s3_lookup(self.region)}",
+            )
 
     def _check_production(self) -> None:
         if self.edge.domain is None:
@@ -155,63 +182,6 @@ class PlatformSpec:
                 "network.nat_gateways",
                 self.network.nat_gateways,
                 f"production needs a NAT gateway in each of its {self.network.max_azs} zones",
-            )
-
-    def _platform_ports(self) -> dict[int, str]:
-        """Ports of the platform's own tasks, each owner named, for the uniqueness check."""
-        ports: dict[int, str] = {self.prometheus.port: "prometheus.port"}
-        if self.grafana is not None:
-            if self.grafana.port in ports:
-                raise SpecError("grafana.port", self.grafana.port, f"port already used by {ports[self.grafana.port]}")
-            ports[self.grafana.port] = "grafana.port"
-        return ports
-
-    def _check_services(self) -> None:
-        if not self.services:
-            raise SpecError("services", self.services, "the platform needs at least one service")
-        names: set[str] = set()
-        containers: set[str] = set()
-        ports = self._platform_ports()
-        routes: dict[str | None, str] = {}
-        for service in self.services:
-            where = f"services[{service.name}]"
-            if service.name in names:
-                raise SpecError("services[].name", service.name, "service name used twice")
-            if service.name in (self.prometheus.name, GrafanaSpec.name):
-                raise SpecError("services[].name", service.name, "name taken by the platform's own service")
-            names.add(service.name)
-            if service.container_name in containers:
-                raise SpecError(f"{where}.container_name", service.container_name, "container name used twice")
-            containers.add(service.container_name)
-            if service.container_port in ports:
-                raise SpecError(
-                    f"{where}.container_port",
-                    service.container_port,
-                    f"port already used by {ports[service.container_port]}",
-                )
-            ports[service.container_port] = f"{where}.container_port"
-            if service.route in routes:
-                what = "the default route" if service.route is None else "route"
-                raise SpecError(f"{where}.route", service.route, f"{what} already taken by {routes[service.route]}")
-            routes[service.route] = where
-        self._check_routes(routes)
-        for service in self.services:
-            for callee in service.calls:
-                if callee not in names:
-                    raise SpecError(f"services[{service.name}].calls", callee, "no service by that name")
-        self._check_delivery(names)
-        for user in self.database_users():
-            if user == self.database.migrator_user or user in RESERVED_NAMES:
-                raise SpecError("services[].name", user, "that database user name is taken (migrator or PostgreSQL's)")
-
-    def _check_delivery(self, names: set[str]) -> None:
-        delivery = self.delivery
-        for field_name in ("migrations_service", "api_service", "smoke_test_service"):
-            if getattr(delivery, field_name) not in names:
-                raise SpecError(f"delivery.{field_name}", getattr(delivery, field_name), "no service by that name")
-        if not self.service(delivery.migrations_service).uses_database:
-            raise SpecError(
-                "delivery.migrations_service", delivery.migrations_service, "that service does not use the database"
             )
 
     @property
@@ -245,16 +215,6 @@ class PlatformSpec:
         tasks in it and the verify command name it literally instead of reading an output."""
         return f"{self.stack_prefix}-cluster"
 
-    def _check_routes(self, routes: dict[str | None, str]) -> None:
-        if self.grafana is not None and any(r is not None and r.startswith(self.grafana.route) for r in routes):
-            raise SpecError("grafana.route", self.grafana.route, "a service's route already uses this path")
-        if None not in routes:
-            raise SpecError(
-                "services[].route",
-                tuple(s.route for s in self.services),
-                "one service must take the load balancer's default route (route None)",
-            )
-
     @property
     def exec_log_group_name(self) -> str:
         """Where ECS Exec sessions are logged. A fixed name, kept in the data stack, so every
@@ -267,13 +227,55 @@ class PlatformSpec:
         return f"http://{self.prometheus.name}.{self.namespace}:{self.prometheus.port}"
 
     def edge_internal_paths(self) -> tuple[str, ...]:
-        """Paths the edge answers 404 to: every service's metrics path and its internal paths."""
-        paths = [p for s in self.services for p in (s.metrics_path, *s.internal_paths)]
+        """Paths the edge answers 404 to: every public service's metrics path and its internal
+        paths (a path ending in ``/*``, everything under it)."""
+        paths = [p for s in self.public_services for p in (s.metrics_path, *s.internal_paths) if p is not None]
         return tuple(dict.fromkeys(paths))
 
     def service_url(self, service: ServiceSpec) -> str:
         """How other tasks call the service: its Cloud Map name and container port."""
-        return f"http://{self.dns_name(service)}:{service.container_port}"
+        return f"http://{self.dns_name(service)}:{service.port}"
+
+    @property
+    def public_services(self) -> tuple[ServiceSpec, ...]:
+        """The services behind the load balancer and the edge."""
+        return tuple(s for s in self.services if s.is_public)
+
+    @property
+    def scraped_services(self) -> tuple[ServiceSpec, ...]:
+        """The services Prometheus discovers and scrapes."""
+        return tuple(s for s in self.services if s.scraped)
+
+    @property
+    def registered_services(self) -> tuple[ServiceSpec, ...]:
+        """The services with a Cloud Map registration (A and SRV): those with a port."""
+        return tuple(s for s in self.services if s.has_port)
+
+    @property
+    def origin_facing_prefix_list(self) -> str:
+        """CloudFront's origin-facing prefix list in the region: the spec's, or the known id."""
+        return self.edge.origin_facing_prefix_list or ORIGIN_FACING_PREFIX_LISTS[self.region]
+
+    @property
+    def s3_prefix_list(self) -> str:
+        """The region's S3 prefix list, for the enclosed tasks' egress through the gateway endpoint."""
+        if self.network.s3_prefix_list is not None:
+            return self.network.s3_prefix_list
+        if self.region not in S3_PREFIX_LISTS:
+            raise ValueError(f"no S3 prefix list is known for {self.region}: name it in network.s3_prefix_list")
+        return S3_PREFIX_LISTS[self.region]
+
+    @property
+    def edge_in_own_stack(self) -> bool:
+        """CloudFront's certificate, web ACL and edge function are in a stack of their own in
+        us-east-1, because the platform's stacks are elsewhere."""
+        return self.region != CLOUDFRONT_REGION
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """This profile's stacks, in the order they deploy: ``names.LAYERS``, after the edge's own
+        stack where the platform is outside us-east-1."""
+        return ((EDGE,) if self.edge_in_own_stack else ()) + LAYERS
 
     def service(self, name: str) -> ServiceSpec:
         for service in self.services:

@@ -14,7 +14,8 @@ from platform_spec.database import DatabaseSpec
 from platform_spec.edge import DomainSpec, EdgeSpec
 from platform_spec.network import NetworkSpec
 from platform_spec.platform import PlatformSpec
-from platform_spec.workloads import GrafanaSpec, PrometheusSpec, ServiceSpec
+from platform_spec.services import ServiceSpec
+from platform_spec.workloads import GrafanaSpec, PrometheusSpec
 
 PROJECT = "davidshaevel"
 NAMESPACE = "davidshaevel.local"
@@ -29,6 +30,10 @@ ZONE_IDS = ("use1-az1", "use1-az2")
 # The original platform's production site. Its hosted zone's id is the account's own: give it with
 # -c hosted_zone_id=... or write it here (docs/operations.md: "Production's domain").
 PRODUCTION_DOMAIN = DomainSpec(name="davidshaevel.com", hosted_zone_name="davidshaevel.com", www=True)
+# The GitHub repository whose workflows deploy the platform (owner/name, as GitHub spells it), and
+# the repositories that build the services' images and start releases themselves (docs/adopting.md).
+CI_REPOSITORY = "davidshaevel/davidshaevel-platform"
+APPLICATION_REPOSITORIES: tuple[str, ...] = ()
 
 
 def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_exec: bool) -> tuple[ServiceSpec, ...]:

@@ -1,17 +1,13 @@
-"""What runs on Fargate: each application service, Prometheus, Grafana, the helper images,
-and the users their containers run as."""
+"""What runs on Fargate besides the application services (``platform_spec.services``): Prometheus,
+Grafana, the helper images, and the users containers run as."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from platform_spec.checks import (
-    CONTAINER_NAME_PATTERN,
-    DNS_LABEL_PATTERN,
-    Architecture,
     check_cidr,
     check_fargate_size,
-    check_image_tag,
     check_pinned_image,
     check_port,
     check_posix_id,
@@ -49,137 +45,6 @@ class ContainerUser:
 ROOT = ContainerUser(uid=0, gid=0)
 NODE_USER = ContainerUser(uid=1000, gid=1000)
 """The ``node`` user of the official node images (``USER node``)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServiceSpec:
-    """One containerised application service behind the load balancer."""
-
-    name: str
-    """Cloud Map name and the stem of every resource name (``backend``)."""
-    container_name: str
-    """Name of the application container in the task (``backend``)."""
-    container_port: int
-    """Port the container listens on; every rule, registration and check uses it."""
-    health_check_path: str
-    """HTTP path that answers 200 when the service is healthy."""
-    metrics_path: str
-    """HTTP path Prometheus scrapes."""
-    route: str | None
-    """Load-balancer path pattern (``/api/*``); ``None`` makes it the default route."""
-    cpu: int
-    """Fargate CPU units for the task."""
-    memory_mib: int
-    """Fargate memory for the task, in MiB."""
-    min_tasks: int
-    """Fewest running tasks autoscaling keeps."""
-    max_tasks: int
-    """Most running tasks autoscaling allows."""
-    ecs_exec: bool
-    """Whether operators may open a shell in the task with ECS Exec."""
-    initial_image_tag: str
-    """The tag a first deploy runs: the default of the service's image-tag stack parameter.
-    Releases change that parameter (the deployment state machine); a deploy keeps it."""
-    calls: tuple[str, ...] = ()
-    """Names of the services this one sends requests to."""
-    uses_database: bool = False
-    """Whether the service connects to PostgreSQL."""
-    architecture: Architecture = "ARM64"
-    """CPU architecture of the image and the task."""
-    internal_paths: tuple[str, ...] = ()
-    """Paths of this service the edge answers 404 to, besides ``metrics_path`` (always internal):
-    reachable only inside the VPC."""
-    writable_paths: tuple[str, ...] = ("/tmp",)
-    """Directories the app writes to; everything else of the root filesystem is read-only.
-    The image's own ``sh``, ``chown`` and ``chmod`` hand them to ``run_as`` as the task starts
-    (a task that reaches AWS only through VPC endpoints cannot pull a helper image)."""
-    reaches_internet: bool = False
-    """Whether the app itself calls hosts outside the VPC over HTTPS. Where the network has
-    interface endpoints, only such services keep HTTPS egress to any address; the others
-    reach ECR, CloudWatch Logs and S3 through the endpoints and nothing else."""
-    run_as: ContainerUser = NODE_USER
-    """The user the image runs as (its ``USER``); the task runs the container as this user
-    and gives it ``writable_paths``. Default: ``node`` (1000:1000) of the node images."""
-    scale_at_cpu_percent: int = 60
-    """Average CPU utilisation autoscaling holds the service at."""
-    scale_at_requests_per_task: int = 1000
-    """Load-balancer requests per task per minute autoscaling holds the service at."""
-
-    def __post_init__(self) -> None:
-        self._check_names()
-        self._check_endpoints()
-        self._check_sizing()
-        self._check_relations()
-
-    @property
-    def _where(self) -> str:
-        return f"services[{self.name}]"
-
-    def _check_names(self) -> None:
-        if not isinstance(self.name, str) or not DNS_LABEL_PATTERN.match(self.name):
-            raise SpecError(
-                "services[].name",
-                self.name,
-                "service name must be a DNS label: lowercase letters, digits and '-', starting with a letter",
-            )
-        if not isinstance(self.container_name, str) or not CONTAINER_NAME_PATTERN.match(self.container_name):
-            raise SpecError(
-                f"{self._where}.container_name",
-                self.container_name,
-                "container name must be letters, digits, '_' or '-'",
-            )
-        check_image_tag(f"{self._where}.initial_image_tag", self.initial_image_tag)
-
-    def _check_endpoints(self) -> None:
-        where = self._where
-        check_port(f"{where}.container_port", self.container_port)
-        check_url_path(f"{where}.health_check_path", self.health_check_path)
-        check_url_path(f"{where}.metrics_path", self.metrics_path)
-        if self.route is not None:
-            check_url_path(f"{where}.route", self.route)
-        for path in self.writable_paths:
-            check_url_path(f"{where}.writable_paths", path)
-        for path in self.internal_paths:
-            check_url_path(f"{where}.internal_paths", path)
-
-    def _check_sizing(self) -> None:
-        where = self._where
-        check_fargate_size(where, self.cpu, self.memory_mib)
-        if isinstance(self.min_tasks, bool) or not isinstance(self.min_tasks, int) or self.min_tasks < 1:
-            raise SpecError(f"{where}.min_tasks", self.min_tasks, "must be a whole number of at least 1")
-        if isinstance(self.max_tasks, bool) or not isinstance(self.max_tasks, int):
-            raise SpecError(f"{where}.max_tasks", self.max_tasks, "must be a whole number")
-        if self.min_tasks > self.max_tasks:
-            raise SpecError(f"{where}.min_tasks", self.min_tasks, f"min_tasks is above max_tasks ({self.max_tasks})")
-        if not 10 <= self.scale_at_cpu_percent <= 90:
-            raise SpecError(f"{where}.scale_at_cpu_percent", self.scale_at_cpu_percent, "must be from 10 to 90")
-        if not 1 <= self.scale_at_requests_per_task <= 1_000_000:
-            raise SpecError(
-                f"{where}.scale_at_requests_per_task", self.scale_at_requests_per_task, "must be from 1 to 1000000"
-            )
-        if self.architecture not in ("ARM64", "X86_64"):
-            raise SpecError(f"{where}.architecture", self.architecture, "must be ARM64 or X86_64")
-
-    def _check_relations(self) -> None:
-        where = self._where
-        if not isinstance(self.ecs_exec, bool):
-            raise SpecError(f"{where}.ecs_exec", self.ecs_exec, "must be true or false")
-        if not isinstance(self.reaches_internet, bool):
-            raise SpecError(f"{where}.reaches_internet", self.reaches_internet, "must be true or false")
-        if self.name in self.calls:
-            raise SpecError(f"{where}.calls", self.calls, "a service does not call itself")
-        if len(set(self.calls)) != len(self.calls):
-            raise SpecError(f"{where}.calls", self.calls, "a service is named twice")
-
-    @property
-    def database_user(self) -> str:
-        """The PostgreSQL user the service signs in as with IAM authentication."""
-        return self.name.replace("-", "_")
-
-    @property
-    def url_variable(self) -> str:
-        """``BACKEND_URL``: the environment variable its callers read its URL from."""
-        return f"{self.name.upper().replace('-', '_')}_URL"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,17 +28,19 @@ class CiStack(Stack):
             CfnOutput(self, f"DeployRoleArn{environment.capitalize()}", value=role.role_arn)
         for environment, role in self.roles.release_roles.items():
             CfnOutput(self, f"ReleaseRoleArn{environment.capitalize()}", value=role.role_arn)
+        for environment, role in self.roles.app_release_roles.items():
+            CfnOutput(self, f"AppReleaseRoleArn{environment.capitalize()}", value=role.role_arn)
         # The app tags every stack with the profile it builds; these roles serve every profile.
         Tags.of(self).remove("environment")
 
 
 def build_ci(app: App, spec: CiSpec) -> CiStack:
-    # The account stays open (the roles are written with ${AWS::AccountId}); the region is fixed
-    # because the bootstrap roles and the platform's ARNs name it.
+    # The account stays open (the roles are written with ${AWS::AccountId}); the roles are global,
+    # and each names the regions of its environment's stacks itself.
     return CiStack(
         app,
         spec.stack_name,
         spec=spec,
-        env=Environment(region=spec.region),
+        env=Environment(region=spec.home_region),
         description=f"{spec.stack_name}: GitHub OIDC provider and the roles of {spec.repository}'s workflows",
     )

@@ -19,6 +19,7 @@ from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.released_image_tags import ReleasedImageTags
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_constructs.site_domain import SiteDomain
+from cdk_helpers.handles import EdgeGuardsHandle
 from cdk_helpers.rendered_config import render_database_bootstrap
 from platform_spec import PlatformSpec, names
 from stacks.handles import ComputeState, ObservedPlatform
@@ -34,6 +35,7 @@ class ComputeStack(Stack):
         vpc: ec2.IVpc,
         security_groups: PlatformSecurityGroups,
         state: ComputeState,
+        edge_guards: EdgeGuardsHandle | None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -52,7 +54,16 @@ class ComputeStack(Stack):
         self.namespace = servicediscovery.PrivateDnsNamespace(
             self, "Namespace", name=spec.namespace, vpc=vpc, description=f"{spec.stack_prefix} service discovery"
         )
-        site = SiteDomain(self, "Domain", domain=spec.edge.domain) if spec.edge.domain else None
+        site = (
+            SiteDomain(
+                self,
+                "Domain",
+                domain=spec.edge.domain,
+                viewer=edge_guards.viewer_certificate if edge_guards else None,
+            )
+            if spec.edge.domain
+            else None
+        )
         self.load_balancer = InternalLoadBalancer(
             self,
             "LoadBalancer",
@@ -108,6 +119,7 @@ class ComputeStack(Stack):
             site=site,
             access_logs=state.access_logs,
             logging=logging,
+            guards=edge_guards,
         )
         CfnOutput(self, names.PUBLIC_URL, value=self.edge.public_url)
 
@@ -125,12 +137,17 @@ class ComputeStack(Stack):
         """What the verify command needs to find the running platform."""
         CfnOutput(self, names.CLUSTER_NAME, value=self.cluster.cluster_name)
         for name, application in self.services.items():
-            for attribute, value in (
-                (names.SERVICE_ARN, application.service.service_arn),
-                (names.CLOUD_MAP_SERVICE_ID, application.registration.cloud_map_service.service_id),
-                (names.TARGET_GROUP_ARN, application.target_group.target_group_arn),
-                (names.LOG_GROUP, application.log_group.log_group_name),
-                (names.TASK_DEFINITION_ARN, application.task_definition.task_definition_arn),
-                (names.RELEASED_IMAGE_TAG, self.released_tags.tag(application.spec)),
+            values = {
+                names.SERVICE_ARN: application.service.service_arn,
+                names.LOG_GROUP: application.log_group.log_group_name,
+                names.TASK_DEFINITION_ARN: application.task_definition.task_definition_arn,
+                names.RELEASED_IMAGE_TAG: self.released_tags.tag(application.spec),
+            }
+            if application.registration is not None:
+                values[names.CLOUD_MAP_SERVICE_ID] = application.registration.cloud_map_service.service_id
+            if application.target_group is not None:
+                values[names.TARGET_GROUP_ARN] = application.target_group.target_group_arn
+            for attribute in names.service_outputs(
+                registered=application.registration is not None, public=application.target_group is not None
             ):
-                CfnOutput(self, names.output_key(name, attribute), value=value)
+                CfnOutput(self, names.output_key(name, attribute), value=values[attribute])

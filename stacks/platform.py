@@ -5,16 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, App, Aspects, Environment, Tags, Validations
+from aws_cdk.region_info import RegionInfo
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from compliance.cfn_lint_findings import RedundantRoleDependencies
 from compliance.custom_resource_timeouts import BoundedCustomResources
 from compliance.reachability_check import ReachabilityCheck
-from platform_spec import PlatformSpec
-from platform_spec.names import COMPUTE, DATA, DELIVERY, NETWORK, OBSERVABILITY
+from platform_spec import PlatformSpec, SpecError
+from platform_spec.names import COMPUTE, DATA, DELIVERY, EDGE, NETWORK, OBSERVABILITY
+from platform_spec.regions import CLOUDFRONT_REGION
 from stacks.compute_stack import ComputeStack
 from stacks.data_stack import DataStack
 from stacks.delivery_stack import DeliveryStack
+from stacks.edge_stack import EdgeStack
 from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
 
@@ -26,10 +29,31 @@ class PlatformStacks:
     compute: ComputeStack
     observability: ObservabilityStack
     delivery: DeliveryStack
+    edge: EdgeStack | None
+    """CloudFront's pieces in us-east-1, for a platform in another region."""
+
+
+def _edge_stack(app: App, spec: PlatformSpec) -> EdgeStack | None:
+    """The us-east-1 stack of a platform elsewhere; its values reach the compute stack through
+    CDK's cross-region references (SSM parameters written into the platform's region)."""
+    if not spec.edge_in_own_stack:
+        return None
+    # CloudFront delivers no standard logs to buckets in opt-in regions ("Standard logging
+    # (legacy)", choosing a bucket), and the access-log bucket is in the platform's region.
+    if RegionInfo.get(spec.region).is_opt_in_region:
+        raise SpecError("region", spec.region, "an opt-in region: CloudFront delivers no access logs to buckets there")
+    return EdgeStack(
+        app,
+        spec.stack_name(EDGE),
+        spec=spec,
+        env=Environment(account=spec.account, region=CLOUDFRONT_REGION),
+        description=f"{spec.stack_prefix}: CloudFront's web ACL, viewer-request function and certificate",
+    )
 
 
 def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
     env = Environment(account=spec.account, region=spec.region)
+    edge = _edge_stack(app, spec)
     network = NetworkStack(
         app,
         spec.stack_name(NETWORK),
@@ -53,9 +77,12 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         vpc=network.vpc,
         security_groups=network.security_groups,
         state=data.for_compute,
+        edge_guards=edge.guards.handle if edge else None,
         env=env,
         description=f"{spec.stack_prefix}: ECS cluster, Cloud Map, application services, load balancer, CloudFront",
     )
+    if edge is not None:
+        compute.add_stack_dependency(edge)
     observability = ObservabilityStack(
         app,
         spec.stack_name(OBSERVABILITY),
@@ -85,7 +112,9 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
     Aspects.of(app).add(BoundedCustomResources())
     Tags.of(app).add("project", spec.project)
     Tags.of(app).add("environment", spec.environment)
-    return PlatformStacks(network=network, data=data, compute=compute, observability=observability, delivery=delivery)
+    return PlatformStacks(
+        network=network, data=data, compute=compute, observability=observability, delivery=delivery, edge=edge
+    )
 
 
 def add_compliance_checks(app: App, spec: PlatformSpec) -> None:

@@ -16,9 +16,21 @@ from tests import background  # noqa: E402
 from tests.checkov_run import start_run as start_checkov  # noqa: E402
 from tests.discovery.runs import UNAVAILABLE as NAMESPACES_UNAVAILABLE  # noqa: E402
 from tests.discovery.runs import start_runs as start_discovery  # noqa: E402
-from tests.platform_synth import PROFILE_NAMES, Synthesized, profile_context, synth_profile  # noqa: E402
+from tests.platform_synth import (  # noqa: E402
+    PROFILE_NAMES,
+    Synthesized,
+    profile_context,
+    profile_spec,
+    synth_profile,
+    synth_spec,
+)
 from tests.postgres import Postgres, missing, running_postgres  # noqa: E402
 from tests.reference_services import start_service_tests  # noqa: E402
+from tests.variants import every_kind_variant  # noqa: E402
+
+KINDS = "every kind"
+"""The variant the profile fixture runs beside the shipped profiles: dev with a service of every
+kind, and settings and secrets of every form (tests/variants.py)."""
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +96,26 @@ def prod(synthesized: dict[str, Synthesized]) -> Synthesized:
 
 
 @pytest.fixture(params=PROFILE_NAMES)
+def shipped(request: pytest.FixtureRequest, synthesized: dict[str, Synthesized]) -> Synthesized:
+    """Each shipped profile only: for what is compared with committed files (snapshots)."""
+    result: Synthesized = synthesized[request.param]
+    return result
+
+
+@pytest.fixture(scope="session")
+def kinds(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """dev with a service of every kind and settings and secrets of every form, synthesized once, with
+    the compliance checks (cdk-nag, reachability) as a synth runs them."""
+    return synth_spec(tmp_path_factory.mktemp("cdk-kinds"), every_kind_variant(profile_spec("dev")), checks=True)
+
+
+@pytest.fixture(params=(*PROFILE_NAMES, KINDS))
 def profile(request: pytest.FixtureRequest, synthesized: dict[str, Synthesized]) -> Synthesized:
+    """Each shipped profile, and the variant with every kind of service: what holds for one holds
+    for whatever services a spec has."""
+    if request.param == KINDS:
+        kinds: Synthesized = request.getfixturevalue("kinds")
+        return kinds
     result: Synthesized = synthesized[request.param]
     return result
 

@@ -142,7 +142,12 @@ def assert_each_refused_in_one_line(tmp_path: Path, cases: Mapping[str, tuple[di
         )
     for case, (outdir, process) in running.items():
         stdout, stderr = process.communicate(timeout=120)
-        assert process.returncode == 2, case
-        assert stderr.strip().splitlines() == [cases[case][1]]
-        assert "Traceback" not in stdout + stderr
-        assert not outdir.exists() or not any(outdir.iterdir())
+        expected = cases[case][1]
+        said = (
+            f"{case}: app.py exited {process.returncode} and printed\n{stdout}{stderr}\nexpected exit 2 and\n{expected}"
+        )
+        assert process.returncode == 2, said
+        assert stderr.strip().splitlines() == [expected], said
+        assert "Traceback" not in stdout + stderr, said
+        written = sorted(p.name for p in outdir.iterdir()) if outdir.exists() else []
+        assert not written, f"{case}: app.py refused the input but wrote {written} to {outdir}"

@@ -5,19 +5,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from compliance.access_ledger import LedgerEntry, ledger
 from compliance.cloudformation_values import Deployment
-from platform_spec.names import LAYERS, NETWORK
+from compliance.external_secrets import external_secrets
+from platform_spec.names import EDGE, NETWORK
+from platform_spec.regions import CLOUDFRONT_REGION
 from tests.platform_synth import Synthesized
 
 Templates = dict[str, dict[str, Any]]
 
 
 def templates_of(synth: Synthesized) -> Templates:
-    return {synth.stack_name(layer): synth.template_json(layer) for layer in LAYERS}
+    """Every stack of the profile, the us-east-1 edge stack included where it has one."""
+    return {synth.stack_name(layer): synth.template_json(layer) for layer in synth.spec.layers}
 
 
 def deployment_of(synth: Synthesized, templates: Templates | None = None) -> Deployment:
-    return Deployment(templates or templates_of(synth), region=synth.spec.region)
+    """The profile's stacks as deployed: each in its region."""
+    templates = templates or templates_of(synth)
+    edge = synth.stack_name(EDGE)
+    return Deployment(
+        templates,
+        region=synth.spec.region,
+        stack_regions={edge: CLOUDFRONT_REGION} if edge in templates else None,
+    )
+
+
+def ledger_of(synth: Synthesized, deployment: Deployment) -> list[LedgerEntry]:
+    """The access ledger of the profile's deployment, with the secrets its spec names but no stack creates."""
+    return ledger(deployment, external_secrets=external_secrets(synth.spec, account=deployment.account))
 
 
 Rule = tuple[str, str, int]  # (source peer, destination peer, port)

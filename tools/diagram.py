@@ -48,11 +48,14 @@ def render(directory: Path) -> str:
         TARGETS_PROBE: "targets probe\\n(verify)",
     }
     for service in spec.services:
-        assert (service.container_name, service.container_port) in registered, service.name
-        route = service.route or "default route"
-        address = f"{spec.dns_name(service)}:{service.container_port}"
         tasks = f"{service.min_tasks}-{service.max_tasks} tasks"
-        labels[service_peer(service)] = f"{service.name}\\n{address}\\n{route}, {tasks}"
+        if service.container_port is None:
+            labels[service_peer(service)] = f"{service.name}\\nworker, {tasks}"
+            continue
+        assert (service.container_name, service.container_port) in registered, service.name
+        reached = (service.route or "default route") if service.is_public else service.kind
+        address = f"{spec.dns_name(service)}:{service.container_port}"
+        labels[service_peer(service)] = f"{service.name}\\n{address}\\n{reached}, {tasks}"
     if (spec.prometheus.name, spec.prometheus.port) in registered:
         labels[PROMETHEUS] = f"Prometheus\\n{spec.prometheus.name}.{spec.namespace}:{spec.prometheus.port}"
     if spec.grafana and _resources(templates, "AWS::ElasticLoadBalancingV2::ListenerRule"):

@@ -303,13 +303,15 @@ def run_all(
         results.append(service_running(ecs, deployment.cluster, service))
         if service.release is not None:
             results.append(released_revision(ecs, deployment.cluster, service))
-        results.append(cloud_map_matches(ecs, clients["servicediscovery"], deployment.cluster, service))
+        if service.cloud_map_service_id is not None:
+            results.append(cloud_map_matches(ecs, clients["servicediscovery"], deployment.cluster, service))
         results.append(no_error_logs(clients["logs"], service, minutes=log_minutes))
         if service.target_group_arn is not None:
             results.append(targets_healthy(clients["elbv2"], service))
     results.append(prometheus_targets_up(ecs, clients["logs"], deployment.cluster, deployment.probe, wait=wait))
     opener = opener or public_opener()
     results.append(site_answers(opener, deployment.public_url))
-    results.append(api_health_through_edge(opener, deployment.public_url, deployment.api_health_path))
+    if deployment.api_health_path is not None:
+        results.append(api_health_through_edge(opener, deployment.public_url, deployment.api_health_path))
     results.append(http_redirects_to_https(opener, deployment.public_url))
     return results

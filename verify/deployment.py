@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from platform_spec import PlatformSpec, names
+from platform_spec import PlatformSpec, ServiceSpec, names
 from platform_spec.names import COMPUTE, DELIVERY, OBSERVABILITY, TARGETS_PROBE
 
 
@@ -25,10 +25,11 @@ class Release:
 class DeployedService:
     name: str
     service_arn: str
-    cloud_map_service_id: str
+    cloud_map_service_id: str | None
+    """``None`` for a service without a port: nothing finds it through Cloud Map (a worker)."""
     log_group: str
     target_group_arn: str | None
-    """``None`` for services the load balancer does not route to (Prometheus)."""
+    """``None`` for services the load balancer does not route to (Prometheus, internal services, workers)."""
     release: Release | None = None
     """``None`` for the platform's own services, which run pinned images."""
 
@@ -50,8 +51,9 @@ class Deployment:
     public_url: str
     """Where viewers reach the platform, without a trailing slash (``https://d111.cloudfront.net``,
     or ``https://davidshaevel.com`` with a domain): the compute stack's output."""
-    api_health_path: str
-    """The API service's health path (``/api/health``), asked for through the edge."""
+    api_health_path: str | None
+    """The API service's health path (``/api/health``), asked for through the edge where the API
+    service is public; ``None`` where it is reached only inside the VPC."""
 
 
 def _stack_outputs(cloudformation: Any, stack_name: str, environment: str) -> dict[str, str]:
@@ -76,13 +78,17 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
             raise NotDeployedError(f"stack {spec.stack_name(stack)} has no output {key}: deploy the current code")
         return values[key]
 
+    def service_output(service: ServiceSpec, attribute: str) -> str | None:
+        wanted = names.service_outputs(registered=service.has_port, public=service.is_public)
+        return read(compute, names.output_key(service.name, attribute), COMPUTE) if attribute in wanted else None
+
     services = [
         DeployedService(
             name=service.name,
             service_arn=read(compute, names.output_key(service.name, names.SERVICE_ARN), COMPUTE),
-            cloud_map_service_id=read(compute, names.output_key(service.name, names.CLOUD_MAP_SERVICE_ID), COMPUTE),
+            cloud_map_service_id=service_output(service, names.CLOUD_MAP_SERVICE_ID),
             log_group=read(compute, names.output_key(service.name, names.LOG_GROUP), COMPUTE),
-            target_group_arn=read(compute, names.output_key(service.name, names.TARGET_GROUP_ARN), COMPUTE),
+            target_group_arn=service_output(service, names.TARGET_GROUP_ARN),
             release=Release(
                 image_tag=read(compute, names.output_key(service.name, names.RELEASED_IMAGE_TAG), COMPUTE),
                 task_definition_arn=read(compute, names.output_key(service.name, names.TASK_DEFINITION_ARN), COMPUTE),
@@ -100,6 +106,7 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
             target_group_arn=None,
         )
     )
+    api = spec.service(spec.delivery.api_service)
     return Deployment(
         cluster=read(compute, names.CLUSTER_NAME, COMPUTE),
         services=tuple(services),
@@ -111,5 +118,5 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
             container=TARGETS_PROBE,
         ),
         public_url=read(compute, names.PUBLIC_URL, COMPUTE),
-        api_health_path=spec.service(spec.delivery.api_service).health_check_path,
+        api_health_path=api.health_check_path if api.is_public else None,
     )

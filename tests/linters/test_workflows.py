@@ -72,8 +72,27 @@ def _roles(job: dict[str, Any]) -> list[str]:
     ]
 
 
-def _role_arn(role_name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:role/{role_name}"
+SETTINGS_STEP = "ci"
+"""The id of the step that reads the job's role and region from the spec (tools.ci_settings)."""
+
+
+def _from_settings(job: dict[str, Any], output: str) -> str:
+    return f"${{{{ steps.{SETTINGS_STEP}.outputs.{output} }}}}"
+
+
+def _settings_environment(job: dict[str, Any]) -> str:
+    """The expression of the environment the job's settings step asks tools.ci_settings for."""
+    (step,) = [step for step in job["steps"] if step.get("id") == SETTINGS_STEP]
+    assert re.search(
+        r"python -m tools\.ci_settings --env \S+ --account \"\$AWS_ACCOUNT_ID\" >> \"\$GITHUB_OUTPUT\"$", step["run"]
+    ), step["run"]
+    assert _step_env(job, step)["AWS_ACCOUNT_ID"] == ACCOUNT
+    (argument,) = re.findall(r"--env (\S+)", step["run"])
+    return _step_env(job, step)[argument.strip('"$')] if argument.startswith('"$') else argument
+
+
+def _credentials(job: dict[str, Any]) -> list[dict[str, str]]:
+    return [step["with"] for step in job["steps"] if step.get("uses", "").startswith(CREDENTIALS_ACTION)]
 
 
 def test_each_deploy_job_assumes_the_deploy_role_of_its_own_environment() -> None:
@@ -83,14 +102,18 @@ def test_each_deploy_job_assumes_the_deploy_role_of_its_own_environment() -> Non
     for name, job in jobs.items():
         # The job's environment is what the token's subject carries and the role trusts.
         assert job["environment"] == name
-        assert _roles(job) == [_role_arn(spec.deploy_role_name(name))], name
+        assert _settings_environment(job) == name
+        assert _roles(job) == [_from_settings(job, "deploy_role")], name
+        assert [c["aws-region"] for c in _credentials(job)] == [_from_settings(job, "region")]
 
 
 def test_the_release_job_runs_in_release_env_and_assumes_that_environments_release_role() -> None:
     spec = ci()
     (job,) = _jobs("release.yml").values()
     assert job["environment"] == spec.release_environment(RELEASE_ENV)
-    assert _roles(job) == [_role_arn(spec.release_role_name(RELEASE_ENV))]
+    assert _settings_environment(job) == RELEASE_ENV
+    assert _roles(job) == [_from_settings(job, "release_role")]
+    assert [c["aws-region"] for c in _credentials(job)] == [_from_settings(job, "region")]
     # Only a platform environment gets that far: another name has no role, and no GitHub environment created.
     listed = ", ".join(f'"{environment}"' for environment in spec.environments)
     assert job["if"] == f"${{{{ contains(fromJSON('[{listed}]'), {RELEASE_ENV_EXPRESSION}) }}}}"
@@ -104,15 +127,57 @@ def test_the_pull_request_workflow_gets_only_the_read_only_diff_role() -> None:
     jobs = _jobs("pull-request.yml")
     assert all("environment" not in job for job in jobs.values()), "an environment would change the token's subject"
     assert {name: _roles(job) for name, job in jobs.items() if _roles(job)} == {
-        "diff": [_role_arn(spec.diff_role_name)]
+        "diff": [_from_settings(jobs["diff"], "diff_role")]
     }
+    assert _settings_environment(jobs["diff"]) in spec.environments
     text = (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
-    # Not even one built from an expression: no name starts like a deploy or release role's.
-    assert spec.deploy_role_name("") not in text
-    assert spec.release_role_name("") not in text
+    # Not even one built from an expression: no deploy or release role is named or read.
+    for forbidden in ("deploy_role", "release_role", spec.deploy_role_name(""), spec.release_role_name("")):
+        assert forbidden not in text, forbidden
     # Without a change set, cdk diff reads the deployed templates through the lookup role the diff role may assume.
     live = next(step for step in jobs["diff"]["steps"] if step.get("name") == "Live diff against the deployed stacks")
     assert "--method template" in live["run"]
+
+
+def test_the_settings_the_workflows_read_are_the_specs_own() -> None:
+    """What tools.ci_settings prints, run as the workflows run it: with the runner's bare Python
+    (no site packages, nothing installed), before any install step."""
+    spec = ci()
+    for environment in spec.environments:
+        printed = subprocess.run(
+            [sys.executable, "-S", "-m", "tools.ci_settings", "--env", environment, "--account", "111122223333"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        settings = dict(line.split("=", 1) for line in printed.splitlines())
+        role = "arn:aws:iam::111122223333:role/{}".format
+        assert settings["region"] == spec.region_of(environment)
+        assert settings["deploy_role"] == role(spec.deploy_role_name(environment))
+        assert settings["release_role"] == role(spec.release_role_name(environment))
+        assert settings["diff_role"] == role(spec.diff_role_name)
+        assert ("app_release_role" in settings) == bool(spec.application_repositories)
+    refused = subprocess.run(
+        [sys.executable, "-S", "-m", "tools.ci_settings", "--env", "no-such-env", "--account", "111122223333"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: --env: not an environment of the CI spec")
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_the_settings_step_runs_before_anything_is_installed_where_it_must() -> None:
+    """deploy.yml takes credentials before ``make synth`` installs the packages: its settings step
+    must need nothing installed (the runner's Python, not the virtualenv's)."""
+    for job in _jobs("deploy.yml").values():
+        names = [step.get("id") or step.get("name") or step.get("uses", "") for step in job["steps"]]
+        (step,) = [step for step in job["steps"] if step.get("id") == SETTINGS_STEP]
+        assert step["run"].startswith("python -m tools.ci_settings ")
+        assert names.index(SETTINGS_STEP) < next(i for i, n in enumerate(names) if "configure-aws-credentials" in n)
 
 
 def test_no_workflow_uses_the_shared_role_any_more() -> None:

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from compliance.access_ledger import AclDelivery, Entry, LedgerEntry, check_ledger, ledger
+from compliance.access_ledger import AclDelivery, Entry, LedgerEntry, check_ledger
 from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import UnsupportedPolicy
+from platform_spec.names import OBSERVABILITY
 from tests.platform_synth import Synthesized
-from tests.templates import Templates, deployment_of, templates_of
+from tests.templates import Templates, deployment_of, ledger_of, templates_of
 
 _LEDGERS: dict[Path, tuple[Deployment, list[LedgerEntry]]] = {}
 
@@ -23,7 +24,7 @@ def _ledger(synth: Synthesized) -> tuple[Deployment, list[LedgerEntry]]:
     """Each profile's ledger, read once per session."""
     if synth.outdir not in _LEDGERS:
         deployment = deployment_of(synth)
-        _LEDGERS[synth.outdir] = (deployment, ledger(deployment))
+        _LEDGERS[synth.outdir] = (deployment, ledger_of(synth, deployment))
     return _LEDGERS[synth.outdir]
 
 
@@ -110,7 +111,7 @@ def _failures_after(synth: Synthesized, edit: Callable[[Templates], None]) -> li
     templates = copy.deepcopy(templates_of(synth))
     edit(templates)
     deployment = deployment_of(synth, templates)
-    return [str(f) for f in check_ledger(deployment, ledger(deployment))]
+    return [str(f) for f in check_ledger(deployment, ledger_of(synth, deployment))]
 
 
 def _resources(templates: Templates, kind: str) -> list[dict[str, Any]]:
@@ -135,7 +136,7 @@ def test_without_the_topic_policys_cloudwatch_allow_no_alarm_can_notify(dev: Syn
     for failure in failures:
         assert failure.startswith("alarm ")
         assert "cloudwatch.amazonaws.com -> sns:Publish" in failure
-        assert "no statement of dev-davidshaevel-observability/AlarmsTopicPolicy" in failure
+        assert f"no statement of {dev.stack_name(OBSERVABILITY)}/AlarmsTopicPolicy" in failure
 
 
 def test_a_publish_from_another_accounts_alarm_is_refused(dev: Synthesized) -> None:

@@ -4,41 +4,55 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from platform_spec import spec_from_context
+from platform_spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
+from platform_spec.context import DEFAULT_PROFILE, platform_keys
+from platform_spec.profiles import PROFILES
 from tests.platform_synth import assert_each_refused_in_one_line
 
-KNOWN = "env, backend_ecs_exec, frontend_ecs_exec, prometheus_ecs_exec, grafana_ecs_exec, ci, ci_oidc_provider_arn"
+DEFAULT = spec_from_context({})
+KNOWN = ", ".join((*platform_keys(DEFAULT), *CI_CONTEXT_KEYS))
+# A profile with a domain whose zone it does not name (prod, as shipped), and one without a domain.
+WITH_DOMAIN = next(
+    (name for name, build in PROFILES.items() if (d := build().edge.domain) and d.hosted_zone_id is None), None
+)
+WITHOUT_DOMAIN = next(name for name, build in PROFILES.items() if build().edge.domain is None)
+
 CASES = {
     "unknown profile": (
-        {"env": "staging"},
-        "error: context env: unknown profile; choose one of dev, prod (got 'staging')",
+        {"env": "no-such-profile"},
+        f"error: context env: unknown profile; choose one of {', '.join(PROFILES)} (got 'no-such-profile')",
     ),
     "non-boolean toggle": (
-        {"backend_ecs_exec": "maybe"},
-        "error: context backend_ecs_exec: must be true or false (got 'maybe')",
-    ),
-    # prod names its domain; the zone's id is the account's own and synth makes no lookups.
-    "production without its hosted zone": (
-        {"env": "prod"},
-        "error: context hosted_zone_id: profile prod serves davidshaevel.com: give the id of its Route 53 public "
-        "hosted zone davidshaevel.com with -c hosted_zone_id=Z... (aws route53 list-hosted-zones-by-name "
-        "--dns-name davidshaevel.com) or in DomainSpec.hosted_zone_id (got None)",
+        {f"{DEFAULT.services[0].name}_ecs_exec": "maybe"},
+        f"error: context {DEFAULT.services[0].name}_ecs_exec: must be true or false (got 'maybe')",
     ),
     "a hosted zone for a profile without a domain": (
-        {"env": "dev", "hosted_zone_id": "Z0123456789ABC"},
-        "error: context hosted_zone_id: profile dev names no domain (EdgeSpec.domain) for a hosted zone to serve "
-        "(got 'Z0123456789ABC')",
-    ),
-    "a hosted zone id that is not one": (
-        {"env": "prod", "hosted_zone_id": "davidshaevel.com"},
-        "error: context hosted_zone_id: not a Route 53 hosted zone id (Z followed by capitals and digits) "
-        "(got 'davidshaevel.com')",
+        {"env": WITHOUT_DOMAIN, "hosted_zone_id": "Z0123456789ABC"},
+        f"error: context hosted_zone_id: profile {WITHOUT_DOMAIN} names no domain (EdgeSpec.domain) for a hosted "
+        "zone to serve (got 'Z0123456789ABC')",
     ),
     # `cdk synth -c ENV=prod` once synthesized dev, silently.
     "misspelt profile key": (
-        {"ENV": "prod"},
-        f"error: context ENV: unknown key; did you mean env? the app reads {KNOWN} (got 'prod')",
+        {"ENV": DEFAULT_PROFILE},
+        f"error: context ENV: unknown key; did you mean env? the app reads {KNOWN} (got '{DEFAULT_PROFILE}')",
     ),
 }
+if WITH_DOMAIN is not None:
+    domain = PROFILES[WITH_DOMAIN]().edge.domain
+    assert domain is not None
+    # The zone's id is the account's own and synth makes no lookups.
+    CASES["a domain without its hosted zone"] = (
+        {"env": WITH_DOMAIN},
+        f"error: context hosted_zone_id: profile {WITH_DOMAIN} serves {domain.name}: give the id of its Route 53 "
+        f"public hosted zone {domain.hosted_zone_name} with -c hosted_zone_id=Z... (aws route53 "
+        f"list-hosted-zones-by-name --dns-name {domain.hosted_zone_name}) or in DomainSpec.hosted_zone_id (got None)",
+    )
+    CASES["a hosted zone id that is not one"] = (
+        {"env": WITH_DOMAIN, "hosted_zone_id": domain.name},
+        "error: context hosted_zone_id: not a Route 53 hosted zone id (Z followed by capitals and digits) "
+        f"(got '{domain.name}')",
+    )
 
 
 def test_bad_context_exits_with_one_line_and_no_output(tmp_path: Path) -> None:

@@ -26,14 +26,15 @@ from cdk_constructs.github_deploy_roles import (
     CLOUDFORMATION_READ_ACTIONS,
     ECR_PUSH_PULL_ACTIONS,
 )
+from compliance.access_ledger import assembly_regions
 from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import Principal, Request, evaluate
 from platform_spec.ci import CiSpec, ci, ci_from_context
 from platform_spec.errors import SpecError
-from platform_spec.names import COMPUTE, DATA, DELIVERY, LAYERS, release_state_machine_name, stack_name
+from platform_spec.names import COMPUTE, DATA, DELIVERY, release_state_machine_name, stack_name
 from platform_spec.profiles import PROFILES
 from stacks.ci_stack import build_ci
-from tests.platform_synth import assert_each_refused_in_one_line, new_app, profile_context
+from tests.platform_synth import PROFILE_NAMES, assert_each_refused_in_one_line, new_app, profile_context, profile_spec
 
 CI = ci()
 CI_STACK = CI.stack_name
@@ -102,26 +103,39 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> CiApp:
         path.name.removesuffix(".template.json"): json.loads(path.read_text())
         for path in outdir.glob("*.template.json")
     }
-    return CiApp(outdir=outdir, deployment=Deployment(templates, account=ACCOUNT, region=CI.region))
+    regions = assembly_regions(outdir)
+    home = regions[CI.stack_name]
+    stack_regions = {name: region for name, region in regions.items() if region != home and name in templates}
+    return CiApp(
+        outdir=outdir, deployment=Deployment(templates, account=ACCOUNT, region=home, stack_regions=stack_regions)
+    )
 
 
-def _bootstrap_role(kind: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:role/cdk-{CI.bootstrap_qualifier}-{kind}-role-{ACCOUNT}-{CI.region}"
+def _bootstrap_role(kind: str, region: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/cdk-{CI.bootstrap_qualifier}-{kind}-role-{ACCOUNT}-{region}"
 
 
-def _stack_arn(name: str) -> str:
-    return f"arn:aws:cloudformation:{CI.region}:{ACCOUNT}:stack/{name}/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+def _bootstrap_roles(kind: str, environment: str) -> list[str]:
+    """The bootstrap role of ``kind`` in each region ``environment``'s stacks are deployed to."""
+    return [_bootstrap_role(kind, region) for region in CI.bootstrap_regions(environment)]
 
 
-EXPECTED_SUBJECTS = {
-    CI.diff_role_name: "repo:davidshaevel/davidshaevel-platform:pull_request",
+def _stack_arn(name: str, region: str) -> str:
+    return f"arn:aws:cloudformation:{region}:{ACCOUNT}:stack/{name}/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
+
+def _layer_arn(environment: str, layer: str) -> str:
+    return _stack_arn(stack_name(CI.stack_prefix(environment), layer), CI.region_of(environment))
+
+
+EXPECTED_SUBJECTS: dict[str, str | list[str]] = {
+    CI.diff_role_name: f"repo:{CI.repository}:pull_request",
+    **{CI.deploy_role_name(env): f"repo:{CI.repository}:environment:{env}" for env in CI.environments},
+    **{CI.release_role_name(env): f"repo:{CI.repository}:environment:release-{env}" for env in CI.environments},
     **{
-        CI.deploy_role_name(env): f"repo:davidshaevel/davidshaevel-platform:environment:{env}"
+        CI.app_release_role_name(env): [f"repo:{app}:environment:release-{env}" for app in CI.application_repositories]
         for env in CI.environments
-    },
-    **{
-        CI.release_role_name(env): f"repo:davidshaevel/davidshaevel-platform:environment:release-{env}"
-        for env in CI.environments
+        if CI.application_repositories
     },
 }
 
@@ -131,16 +145,18 @@ EXPECTED_SUBJECTS = {
 
 def test_the_ci_context_adds_the_ci_stack_beside_the_profile(synthesized: CiApp) -> None:
     stacks = {path.name.removesuffix(".template.json") for path in synthesized.outdir.glob("*.template.json")}
-    assert stacks == {CI_STACK, *(stack_name(CI.stack_prefix("dev"), layer) for layer in LAYERS)}
+    dev = profile_spec("dev")
+    assert stacks == {CI_STACK, *(dev.stack_name(layer) for layer in dev.layers)}
 
 
-@pytest.mark.parametrize("profile", ["dev", "prod"])
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
 def test_a_profile_without_the_ci_context_has_no_ci_stack(tmp_path: Path, profile: str) -> None:
     """What ``cdk synth`` and ``cdk deploy --all -c env=...`` see: the stacks ``app.build`` adds."""
     app = new_app(tmp_path, profile_context(profile))
     platform_app.build(app)
     stacks = {child.stack_name for child in app.node.children if isinstance(child, Stack)}
-    assert stacks == {stack_name(CI.stack_prefix(profile), layer) for layer in LAYERS}
+    spec = profile_spec(profile)
+    assert stacks == {spec.stack_name(layer) for layer in spec.layers}
 
 
 def test_the_ci_app_passes_the_compliance_checks_acknowledging_only_on_the_roles(synthesized: CiApp) -> None:
@@ -162,14 +178,15 @@ def test_the_ci_app_passes_the_compliance_checks_acknowledging_only_on_the_roles
     # The diff role's acknowledged wildcards are stack ids of the platform's stacks, nothing else.
     diff = {rule for rule, path, _ in ours if "/DiffRole/" in path and rule.startswith("AwsSolutions-IAM5")}
     assert diff == {
-        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:{CI.region}:<AWS::AccountId>:"
-        f"stack/{env}-{CI.project}-*/*]"
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:{region}:<AWS::AccountId>:"
+        f"stack/{CI.stack_prefix(env)}-*/*]"
         for env in CI.environments
+        for region in CI.bootstrap_regions(env)
     }
 
 
 def test_the_template_passes_cfn_lint(synthesized: CiApp) -> None:
-    findings = lint_file(synthesized.outdir / f"{CI_STACK}.template.json", config=ManualArgs(regions=[CI.region]))
+    findings = lint_file(synthesized.outdir / f"{CI_STACK}.template.json", config=ManualArgs(regions=[CI.home_region]))
     assert [f"{m.rule.id} {m.message} ({m.path_string})" for m in findings] == []
 
 
@@ -202,7 +219,7 @@ def test_an_existing_provider_is_named_and_none_is_created(tmp_path: Path) -> No
     resources = template["Resources"].values()
     assert not [r for r in resources if r["Type"] == "AWS::IAM::OIDCProvider"]
     roles = [r for r in resources if r["Type"] == "AWS::IAM::Role"]
-    assert len(roles) == 1 + 2 * len(spec.environments)
+    assert len(roles) == 1 + (2 + bool(spec.application_repositories)) * len(spec.environments)
     for role in roles:
         (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert statement["Principal"] == {"Federated": PROVIDER_ARN}
@@ -220,13 +237,15 @@ def test_each_role_trusts_exactly_the_audience_and_one_subject(synthesized: CiAp
         assert statement["Condition"] == {
             "StringEquals": {f"{HOST}:aud": "sts.amazonaws.com", f"{HOST}:sub": subject}
         }, name
-        assert not set("*?") & set(subject)
+        assert not set("*?") & set("".join(subject))
 
 
 def test_roles_have_fixed_names_short_sessions_and_no_managed_policies(synthesized: CiApp) -> None:
     resources = synthesized.template()["Resources"]
     assert not [r for r in resources.values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
-    release_roles = {CI.release_role_name(env) for env in CI.environments}
+    release_roles = {CI.release_role_name(env) for env in CI.environments} | {
+        CI.app_release_role_name(env) for env in CI.environments
+    }
     for name, logical_id in synthesized.roles().items():
         props = resources[logical_id]["Properties"]
         # A release outlasts an hour (images built, then up to the longest release timeout).
@@ -252,66 +271,87 @@ def test_the_diff_role_may_assume_only_the_lookup_role_and_read_cloudformation(s
     assert all(re.fullmatch(r"cloudformation:(Describe|Get|List)\w+", a) for a in actions - {"sts:AssumeRole"})
     for statement in statements:
         if "sts:AssumeRole" in statement["Action"]:
-            assert statement == {"Action": ["sts:AssumeRole"], "Resource": [_bootstrap_role("lookup")]}
+            lookup = sorted({role for env in CI.environments for role in _bootstrap_roles("lookup", env)})
+            assert statement == {"Action": ["sts:AssumeRole"], "Resource": lookup}
         else:
-            assert statement["Resource"] == [
-                f"arn:aws:cloudformation:{CI.region}:{ACCOUNT}:stack/{env}-{CI.project}-*/*" for env in CI.environments
-            ]
+            assert sorted(statement["Resource"]) == sorted(
+                {
+                    f"arn:aws:cloudformation:{region}:{ACCOUNT}:stack/{CI.stack_prefix(env)}-*/*"
+                    for env in CI.environments
+                    for region in CI.bootstrap_regions(env)
+                }
+            )
 
 
 def test_the_evaluator_finds_the_diff_role_cannot_change_or_deploy_anything(synthesized: CiApp) -> None:
     diff = CI.diff_role_name
-    compute = _stack_arn(f"dev-{CI.project}-compute")
-    # What cdk diff needs.
-    assert synthesized.allows(diff, "sts:AssumeRole", _bootstrap_role("lookup"))
-    assert synthesized.allows(diff, "cloudformation:GetTemplate", compute)
-    assert synthesized.allows(diff, "cloudformation:DescribeStacks", _stack_arn(f"prod-{CI.project}-data"))
-    # Nothing that changes a stack, and no way into a role that could.
-    for action in ("cloudformation:UpdateStack", "cloudformation:CreateChangeSet", "cloudformation:DeleteStack"):
-        assert not synthesized.allows(diff, action, compute), action
-    for kind in ("deploy", "file-publishing", "image-publishing", "cfn-exec"):
-        assert not synthesized.allows(diff, "sts:AssumeRole", _bootstrap_role(kind)), kind
     for env in CI.environments:
+        compute = _layer_arn(env, COMPUTE)
+        # What cdk diff needs.
+        for lookup in _bootstrap_roles("lookup", env):
+            assert synthesized.allows(diff, "sts:AssumeRole", lookup)
+        assert synthesized.allows(diff, "cloudformation:GetTemplate", compute)
+        assert synthesized.allows(diff, "cloudformation:DescribeStacks", _layer_arn(env, DATA))
+        # Nothing that changes a stack, and no way into a role that could.
+        for action in ("cloudformation:UpdateStack", "cloudformation:CreateChangeSet", "cloudformation:DeleteStack"):
+            assert not synthesized.allows(diff, action, compute), action
+        for kind in ("deploy", "file-publishing", "image-publishing", "cfn-exec"):
+            for role in _bootstrap_roles(kind, env):
+                assert not synthesized.allows(diff, "sts:AssumeRole", role), kind
         assert not synthesized.allows(diff, "sts:AssumeRole", synthesized.role_arn(CI.deploy_role_name(env)))
         assert not synthesized.allows(diff, "sts:AssumeRole", synthesized.role_arn(CI.release_role_name(env)))
-    assert not synthesized.allows(diff, "cloudformation:DescribeStacks", _stack_arn(CI_STACK))
+    assert not synthesized.allows(diff, "cloudformation:DescribeStacks", _stack_arn(CI_STACK, CI.home_region))
 
 
 def test_each_deploy_role_may_assume_only_the_four_bootstrap_roles_of_its_account_and_region(
     synthesized: CiApp,
 ) -> None:
-    bootstrap = [_bootstrap_role(kind) for kind in BOOTSTRAP_ROLE_KINDS]
     for env in CI.environments:
+        bootstrap = [role for kind in BOOTSTRAP_ROLE_KINDS for role in _bootstrap_roles(kind, env)]
         name = CI.deploy_role_name(env)
         (statement,) = synthesized.statements(name)
         assert statement["Action"] == ["sts:AssumeRole"]
         assert sorted(statement["Resource"]) == sorted(bootstrap)
-        assert not synthesized.allows(name, "sts:AssumeRole", _bootstrap_role("cfn-exec"))
-        assert not synthesized.allows(name, "cloudformation:UpdateStack", _stack_arn(f"{env}-{CI.project}-compute"))
+        for role in _bootstrap_roles("cfn-exec", env):
+            assert not synthesized.allows(name, "sts:AssumeRole", role)
+        assert not synthesized.allows(name, "cloudformation:UpdateStack", _layer_arn(env, COMPUTE))
 
 
 def test_the_bootstrap_roles_granted_are_the_ones_the_platforms_deploy_uses(synthesized: CiApp) -> None:
-    """Every role the synthesized assembly tells the CLI to assume (stacks and asset manifests)."""
+    """Every role the synthesized assembly tells the CLI to assume for dev's stacks (stacks and asset
+    manifests), in every region they are in: what dev's deploy role may assume."""
+    dev = profile_spec("dev")
+    stacks = {dev.stack_name(layer) for layer in dev.layers}
     used: set[str] = set()
     manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
-    for artifact in manifest["artifacts"].values():
+    for name, artifact in manifest["artifacts"].items():
         properties = artifact.get("properties", {})
-        used.update(filter(None, [properties.get("assumeRoleArn"), properties.get("lookupRole", {}).get("arn")]))
-    for assets in synthesized.outdir.glob("*.assets.json"):
-        document = json.loads(assets.read_text())
+        if name in stacks:
+            used.update(filter(None, [properties.get("assumeRoleArn"), properties.get("lookupRole", {}).get("arn")]))
+    for stack in stacks:
+        document = json.loads((synthesized.outdir / f"{stack}.assets.json").read_text())
         for kind in ("files", "dockerImages"):
             for asset in document.get(kind, {}).values():
                 used.update(d["assumeRoleArn"] for d in asset["destinations"].values() if "assumeRoleArn" in d)
-    placeholders = {"${AWS::Partition}": "aws", "${AWS::AccountId}": ACCOUNT, "${AWS::Region}": CI.region}
-    for placeholder, value in placeholders.items():
-        used = {arn.replace(placeholder, value) for arn in used}
-    assert used <= {_bootstrap_role(kind) for kind in BOOTSTRAP_ROLE_KINDS}
-    assert {_bootstrap_role("deploy"), _bootstrap_role("lookup"), _bootstrap_role("file-publishing")} <= used
+    resolved = {arn.replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", ACCOUNT) for arn in used}
+    assert not any("${" in arn for arn in resolved), resolved
+    granted = {role for kind in BOOTSTRAP_ROLE_KINDS for role in _bootstrap_roles(kind, "dev")}
+    assert resolved <= granted
+    for region in CI.bootstrap_regions("dev"):
+        assert _bootstrap_role("deploy", region) in resolved, region
+    assert {_bootstrap_role(kind, dev.region) for kind in ("lookup", "file-publishing")} <= resolved
+
+
+def _release_roles(environment: str) -> list[str]:
+    """The roles that release into ``environment``: this repository's, and the application repositories'."""
+    return [CI.release_role_name(environment)] + (
+        [CI.app_release_role_name(environment)] if CI.application_repositories else []
+    )
 
 
 def test_the_release_roles_reach_only_their_own_environment(synthesized: CiApp) -> None:
-    for env in CI.environments:
-        statements = synthesized.statements(CI.release_role_name(env))
+    for env, role in ((environment, role) for environment in CI.environments for role in _release_roles(environment)):
+        statements = synthesized.statements(role)
         assert {action for s in statements for action in s["Action"]} == {
             "states:StartExecution",
             "states:DescribeExecution",
@@ -320,34 +360,32 @@ def test_the_release_roles_reach_only_their_own_environment(synthesized: CiApp) 
             *ECR_PUSH_PULL_ACTIONS,
         }
         # A stack, state machine, execution or repository name starts with the environment's prefix.
-        own = re.compile(rf"[:/]{env}-{CI.project}[-/:]")
+        own = re.compile(rf"[:/]{re.escape(CI.stack_prefix(env))}[-/:]")
         for statement in statements:
             if statement["Resource"] == ["*"]:
                 assert statement["Action"] == ["ecr:GetAuthorizationToken"], "the one action without resources"
                 continue
             for resource in statement["Resource"]:
                 assert own.search(resource), resource
-                assert not any(f"{other}-{CI.project}" in resource for other in CI.environments if other != env)
-        machine = (
-            f"arn:aws:states:{CI.region}:{ACCOUNT}:stateMachine:{release_state_machine_name(CI.stack_prefix(env))}"
-        )
-        name = CI.release_role_name(env)
-        assert synthesized.allows(name, "states:StartExecution", machine)
+                assert not any(CI.stack_prefix(other) in resource for other in CI.environments if other != env)
+        region = CI.region_of(env)
+        machine = f"arn:aws:states:{region}:{ACCOUNT}:stateMachine:{release_state_machine_name(CI.stack_prefix(env))}"
+        assert synthesized.allows(role, "states:StartExecution", machine)
         assert synthesized.allows(
-            name, "states:DescribeExecution", f"{machine.replace('stateMachine', 'execution')}:e1"
+            role, "states:DescribeExecution", f"{machine.replace('stateMachine', 'execution')}:e1"
         )
-        assert not synthesized.allows(name, "cloudformation:UpdateStack", _stack_arn(f"{env}-{CI.project}-compute"))
-        assert not synthesized.allows(name, "ecr:DeleteRepository", f"arn:aws:ecr:{CI.region}:{ACCOUNT}:repository/x")
+        assert not synthesized.allows(role, "cloudformation:UpdateStack", _layer_arn(env, COMPUTE))
+        assert not synthesized.allows(role, "ecr:DeleteRepository", f"arn:aws:ecr:{region}:{ACCOUNT}:repository/x")
 
 
 def test_the_release_roles_match_what_the_platform_names(synthesized: CiApp) -> None:
     """The dev platform synthesized beside the CI stack: its state machine, repositories and stacks."""
     d = synthesized.deployment
     (machine,) = synthesized.platform_resources(DELIVERY, "AWS::StepFunctions::StateMachine")
-    machine_arn = d.ref(f"dev-{CI.project}-delivery", machine)
+    machine_arn = d.ref(stack_name(CI.stack_prefix("dev"), DELIVERY), machine)
     assert machine_arn.endswith(f":stateMachine:{release_state_machine_name(CI.stack_prefix('dev'))}")
     repositories = [
-        d.get_att(f"dev-{CI.project}-data", logical_id, "Arn")
+        d.get_att(stack_name(CI.stack_prefix("dev"), DATA), logical_id, "Arn")
         for logical_id in synthesized.platform_resources(DATA, "AWS::ECR::Repository")
     ]
     assert repositories
@@ -364,20 +402,30 @@ def test_the_release_roles_match_what_the_platform_names(synthesized: CiApp) -> 
     for stack in stacks:
         assert synthesized.allows(dev, "cloudformation:DescribeStacks", stack)
         assert not synthesized.allows(prod, "cloudformation:DescribeStacks", stack)
-    data = d.resolve(f"dev-{CI.project}-data", {"Ref": "AWS::StackId"})
+    data = d.resolve(stack_name(CI.stack_prefix("dev"), DATA), {"Ref": "AWS::StackId"})
     assert not synthesized.allows(dev, "cloudformation:DescribeStacks", data)
 
 
 # --- The spec and the context ------------------------------------------------------------------
 
-_REPO = "davidshaevel-platform"
+_REPO = "octo-platform"
 # case -> (the fields changed, the field and the value the message must name)
 BAD_SPECS: dict[str, tuple[dict[str, Any], str, object]] = {
     "no owner": ({"repository": _REPO}, "repository", _REPO),
-    "space": ({"repository": "davidshaevel/davidshaevel platform"}, "repository", "davidshaevel/davidshaevel platform"),
-    "leading hyphen": ({"repository": f"-davidshaevel/{_REPO}"}, "repository", f"-davidshaevel/{_REPO}"),
-    "wildcard": ({"repository": "davidshaevel/*"}, "repository", "davidshaevel/*"),
-    "dot-dot": ({"repository": "davidshaevel/.."}, "repository", "davidshaevel/.."),
+    "space": ({"repository": "octo-org/octo platform"}, "repository", "octo-org/octo platform"),
+    "leading hyphen": ({"repository": f"-octo-org/{_REPO}"}, "repository", f"-octo-org/{_REPO}"),
+    "wildcard": ({"repository": "octo-org/*"}, "repository", "octo-org/*"),
+    "dot-dot": ({"repository": "octo-org/.."}, "repository", "octo-org/.."),
+    "an application repository that is not one": (
+        {"application_repositories": ("octo-org/web app",)},
+        "application_repositories",
+        "octo-org/web app",
+    ),
+    "this repository as an application repository": (
+        {"repository": f"octo-org/{_REPO}", "application_repositories": (f"octo-org/{_REPO}",)},
+        "application_repositories",
+        f"octo-org/{_REPO}",
+    ),
     "unknown environment": ({"environments": ("dev", "staging")}, "environments", "staging"),
     "no environment": ({"environments": ()}, "environments", ()),
     "twice": ({"environments": ("dev", "dev")}, "environments", ("dev", "dev")),
@@ -433,3 +481,31 @@ def test_a_release_session_outlasts_the_longest_release() -> None:
     longest = max(PROFILES[env]().delivery.release_timeout_minutes for env in CI.environments)
     assert CI.release_session_hours * 60 >= longest + 30
     assert CI.release_session_hours <= 12, "IAM's limit for a role's sessions"
+
+
+def test_application_repositories_get_a_release_role_of_their_own(tmp_path: Path) -> None:
+    """Each environment's app-release role trusts exactly the application repositories' jobs in their
+    own release environment, and may do what this repository's release role does, nothing more."""
+    spec = replace(CI, application_repositories=("octo-org/web-app", "octo-org/jobs"))
+    resources = Template.from_stack(build_ci(new_app(tmp_path), spec)).to_json()["Resources"]
+    by_name = {r["Properties"]["RoleName"]: lid for lid, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+
+    def statements(role: str) -> list[Any]:
+        return [
+            statement
+            for body in resources.values()
+            if body["Type"] == "AWS::IAM::Policy" and {"Ref": by_name[role]} in body["Properties"]["Roles"]
+            for statement in body["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
+    for env in spec.environments:
+        role = spec.app_release_role_name(env)
+        (trust,) = resources[by_name[role]]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Condition"] == {
+            "StringEquals": {
+                f"{HOST}:aud": "sts.amazonaws.com",
+                f"{HOST}:sub": [f"repo:{app}:environment:release-{env}" for app in spec.application_repositories],
+            }
+        }
+        assert statements(role) == statements(spec.release_role_name(env))
+    assert len(by_name) == 1 + 3 * len(spec.environments)

@@ -12,10 +12,12 @@ import pytest
 
 from platform_spec import PlatformSpec, ServiceSpec
 from platform_spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
+from platform_spec.health_checks import health_check_command
 from platform_spec.names import COMPUTE, image_tag_parameter
 from platform_spec.profiles import dev as dev_profile
 from tests.platform_synth import Synthesized, synth_profile, synth_spec
 from tests.templates import rules
+from tests.variants import new_service
 
 Resources = dict[str, dict[str, Any]]
 
@@ -54,10 +56,16 @@ def _by_ref(resources: Resources, value: Any) -> dict[str, Any]:
 def test_containers_follow_the_spec(profile: Synthesized) -> None:
     for service in profile.spec.services:
         _, task, container = task_definition(profile, service)
-        assert container["PortMappings"] == [{"ContainerPort": service.container_port, "Protocol": "tcp"}]
+        environment = {e["Name"]: e["Value"] for e in container.get("Environment", [])}
+        if service.container_port is None:
+            assert "PortMappings" not in container
+            assert "PORT" not in environment
+        else:
+            assert container["PortMappings"] == [{"ContainerPort": service.container_port, "Protocol": "tcp"}]
+            assert environment["PORT"] == str(service.container_port)
         # The tag is the service's stack parameter: what the last release set, kept by deploys.
         assert container["Image"]["Fn::Join"][1][-1] == {"Ref": image_tag_parameter(service.name)}
-        assert {"Name": "PORT", "Value": str(service.container_port)} in container["Environment"]
+        assert {k: environment.get(k) for k in service.settings} == dict(service.settings)
         assert container["ReadonlyRootFilesystem"] is not service.ecs_exec
         assert container["User"] == service.run_as.ecs_user
         assert [m["ContainerPath"] for m in container["MountPoints"]] == list(service.writable_paths)
@@ -67,22 +75,47 @@ def test_containers_follow_the_spec(profile: Synthesized) -> None:
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
 
 
-def test_health_checks_call_node_on_the_spec_path(profile: Synthesized) -> None:
+def test_health_checks_run_what_the_spec_says_the_image_has(profile: Synthesized) -> None:
+    """The tool the spec names (Node's http module by default), asking the spec's path on the loopback
+    address, or the image's own command; nothing where nothing can be asked. A tool the image lacks
+    fails every check (the original platform's ``wget: not found``)."""
     for service in profile.spec.services:
         _, _, container = task_definition(profile, service)
-        command = container["HealthCheck"]["Command"]
-        assert command[:3] == ["CMD", "node", "-e"]
-        assert f"http://127.0.0.1:{service.container_port}{service.health_check_path}" in command[3]
+        command = health_check_command(service)
+        if command is None:
+            assert "HealthCheck" not in container, service.name
+            continue
+        assert container["HealthCheck"]["Command"] == ["CMD", *command]
+        if isinstance(service.health_check, tuple):
+            assert command == service.health_check
+        else:
+            assert command[0] == service.health_check
+            assert any(f"http://127.0.0.1:{service.container_port}{service.health_check_path}" in c for c in command)
 
 
-def test_no_health_check_needs_curl_or_wget(profile: Synthesized) -> None:
-    for layer in (COMPUTE,):
-        for resource in profile.template_json(layer)["Resources"].values():
-            if resource["Type"] == "AWS::ECS::TaskDefinition":
-                for container in resource["Properties"]["ContainerDefinitions"]:
-                    text = json.dumps(container.get("HealthCheck", {}))
-                    assert "curl" not in text
-                    assert "wget" not in text
+def test_a_node_image_is_never_asked_for_curl_or_wget(profile: Synthesized) -> None:
+    for service in profile.spec.services:
+        if service.health_check != "node":
+            continue
+        _, _, container = task_definition(profile, service)
+        text = json.dumps(container.get("HealthCheck", {}))
+        assert "curl" not in text
+        assert "wget" not in text
+
+
+@pytest.mark.parametrize(
+    ("tool", "first"), [("node", ["node", "-e"]), ("wget", ["wget", "-q"]), ("curl", ["curl", "-fsS"])]
+)
+def test_each_tool_asks_the_health_path_on_the_loopback_address(tool: str, first: list[str]) -> None:
+    service = replace(dev_profile().services[0], health_check=tool)  # type: ignore[arg-type]
+    command = health_check_command(service)
+    assert command is not None
+    assert list(command[: len(first)]) == first
+    assert f"http://127.0.0.1:{service.container_port}{service.health_check_path}" in " ".join(command)
+    assert health_check_command(replace(service, health_check=("/app/healthcheck", "--quick"))) == (
+        "/app/healthcheck",
+        "--quick",
+    )
 
 
 def test_no_service_sets_a_desired_count(profile: Synthesized) -> None:
@@ -102,7 +135,11 @@ def test_rolling_deploys_with_circuit_breaker_and_rollback(profile: Synthesized)
 
 def test_cloud_map_registers_a_and_srv_on_the_spec_container_and_port(profile: Synthesized) -> None:
     registries = _resources(profile, "AWS::ServiceDiscovery::Service")
+    assert len(registries) == len(profile.spec.registered_services)
     for service in profile.spec.services:
+        if not service.has_port:
+            assert "ServiceRegistries" not in ecs_service(profile, service), "nothing can find a service with no port"
+            continue
         (registry,) = ecs_service(profile, service)["ServiceRegistries"]
         assert registry["ContainerName"] == service.container_name
         assert registry["ContainerPort"] == service.container_port
@@ -117,22 +154,22 @@ def test_cloud_map_registers_a_and_srv_on_the_spec_container_and_port(profile: S
 def test_callers_get_the_cloud_map_url_of_what_they_call(profile: Synthesized) -> None:
     for service in profile.spec.services:
         _, _, container = task_definition(profile, service)
-        for callee in service.calls:
-            url = profile.spec.service_url(profile.spec.service(callee))
-            assert {"Name": f"{callee.upper()}_URL", "Value": url} in container["Environment"]
-    if profile.spec.environment == "dev":
-        _, _, frontend = task_definition(profile, profile.spec.service("frontend"))
-        assert {"Name": "BACKEND_URL", "Value": "http://backend.davidshaevel.local:3001"} in frontend["Environment"]
+        for callee_name in service.calls:
+            callee = profile.spec.service(callee_name)
+            url = f"http://{callee.name}.{profile.spec.namespace}:{callee.container_port}"
+            assert {"Name": callee.url_variable, "Value": url} in container["Environment"]
 
 
-def test_services_hold_no_credentials(profile: Synthesized) -> None:
-    """The database takes an IAM token each service signs itself: no password, no secret
-    (test_database_bootstrap: only the bootstrap task reads the master secret)."""
+def test_services_hold_no_credentials_but_their_own_secrets(profile: Synthesized) -> None:
+    """The database takes an IAM token each service signs itself: no password in the environment,
+    and no secret but those the spec gives the service, as ECS secrets (test_service_secrets;
+    test_database_bootstrap: only the bootstrap task reads the master secret)."""
     for service in profile.spec.services:
         _, _, container = task_definition(profile, service)
-        for variable in container["Environment"]:
-            assert not any(word in variable["Name"] for word in ("PASSWORD", "SECRET", "TOKEN")), variable
-        assert container.get("Secrets", []) == []
+        for variable in container.get("Environment", []):
+            if variable["Name"] not in service.settings:
+                assert not any(word in variable["Name"] for word in ("PASSWORD", "SECRET", "TOKEN")), variable
+        assert sorted(s["Name"] for s in container.get("Secrets", [])) == sorted(service.secrets)
 
 
 def _role_statements(synth: Synthesized, role_ref: Any) -> list[dict[str, Any]]:
@@ -179,7 +216,12 @@ def test_target_groups_and_routes_follow_the_spec(profile: Synthesized) -> None:
         for r in _resources(profile, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
     }
     assert listener["Properties"]["Port"] == profile.spec.edge.origin_port
+    groups = len(profile.spec.public_services) + (profile.spec.grafana is not None)
+    assert len(target_groups) == groups - (profile.spec.grafana is not None)  # Grafana's is observability's
     for service in profile.spec.services:
+        if not service.is_public:
+            assert not ecs_service(profile, service).get("LoadBalancers"), f"{service.kind} {service.name} has a route"
+            continue
         (attachment,) = ecs_service(profile, service)["LoadBalancers"]
         assert (attachment["ContainerName"], attachment["ContainerPort"]) == (
             service.container_name,
@@ -207,7 +249,9 @@ def test_autoscaling_between_the_spec_bounds_on_cpu_and_requests(profile: Synthe
         ]
         for p in policies.values()
     )
-    assert metrics == sorted(["ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"] * len(targets))
+    # Every service on CPU; those behind the load balancer on their requests too.
+    public = len(profile.spec.public_services)
+    assert metrics == sorted(["ECSServiceAverageCPUUtilization"] * len(targets) + ["ALBRequestCountPerTarget"] * public)
 
 
 def test_capacity_provider_per_profile(profile: Synthesized) -> None:
@@ -235,7 +279,7 @@ def test_cloudfront_redirects_to_https_and_never_caches_service_routes(profile: 
     assert all(b["ViewerProtocolPolicy"] == "redirect-to-https" for b in behaviours)
     uncached = {b["PathPattern"]: b["CachePolicyId"] for b in config.get("CacheBehaviors", [])}
     caching_disabled = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS's managed CachingDisabled policy
-    routes = [s.route for s in profile.spec.services if s.route]
+    routes = [s.route for s in profile.spec.public_services if s.route]
     if profile.spec.grafana:
         routes.append(profile.spec.grafana.route_pattern)
     assert uncached == dict.fromkeys(routes, caching_disabled)
@@ -247,40 +291,35 @@ def test_cloudfront_redirects_to_https_and_never_caches_service_routes(profile: 
     # The origin's protocol and port: tests/synth/test_domain.py.
 
 
-def test_a_third_service_needs_no_code_change(dev: Synthesized, tmp_path: Path) -> None:
-    admin = replace(
-        dev.spec.service("backend"),
-        name="admin",
-        container_name="admin-ui",
-        container_port=3002,
-        route="/admin/*",
-        uses_database=False,
-        calls=("backend",),
-    )
-    spec: PlatformSpec = replace(dev.spec, services=(*dev.spec.services, admin))
+def test_a_new_service_needs_no_code_change(dev: Synthesized, tmp_path: Path) -> None:
+    """A public service that calls another, added to the spec alone: its container, registration,
+    target group, route and every rule follow, and the compliance checks pass."""
+    callee = dev.spec.services[0]
+    added = replace(new_service(dev.spec, "variant"), calls=(callee.name,))
+    spec: PlatformSpec = replace(dev.spec, services=(*dev.spec.services, added))
     synth = synth_spec(tmp_path, spec, checks=True)
-    _, _, container = task_definition(synth, admin)
-    assert container["PortMappings"][0]["ContainerPort"] == 3002
-    service = ecs_service(synth, admin)
-    assert service["ServiceRegistries"][0]["ContainerName"] == "admin-ui"
-    assert service["ServiceRegistries"][0]["ContainerPort"] == 3002
+    _, _, container = task_definition(synth, added)
+    assert container["PortMappings"][0]["ContainerPort"] == added.container_port
+    service = ecs_service(synth, added)
+    assert service["ServiceRegistries"][0]["ContainerName"] == added.container_name
+    assert service["ServiceRegistries"][0]["ContainerPort"] == added.container_port
     names = {r["Properties"]["Name"] for r in _resources(synth, "AWS::ServiceDiscovery::Service").values()}
-    assert "admin" in names
+    assert added.name in names
     group = _by_ref(
         _resources(synth, "AWS::ElasticLoadBalancingV2::TargetGroup"), service["LoadBalancers"][0]["TargetGroupArn"]
     )
-    assert (group["Port"], group["HealthCheckPath"]) == (3002, admin.health_check_path)
+    assert (group["Port"], group["HealthCheckPath"]) == (added.container_port, added.health_check_path)
     patterns = [
         r["Properties"]["Conditions"][0]["PathPatternConfig"]["Values"]
         for r in _resources(synth, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
     ]
-    assert ["/admin/*"] in patterns
+    assert [added.route] in patterns
     ingress, egress = rules(synth)
-    peer = service_peer(admin)
+    peer = service_peer(added)
     for expected in (
-        (LOAD_BALANCER, peer, 3002),
-        (PROMETHEUS, peer, 3002),
-        (peer, service_peer(dev.spec.service("backend")), 3001),
+        (LOAD_BALANCER, peer, added.container_port),
+        (PROMETHEUS, peer, added.container_port),
+        (peer, service_peer(callee), callee.container_port),
     ):
         assert expected in ingress
         assert expected in egress

@@ -39,8 +39,8 @@ def _all_states(states: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def test_definition_matches_snapshot(profile: Synthesized, snapshot: SnapshotAssertion) -> None:
-    assert definition(profile) == snapshot.use_extension(JSONSnapshotExtension)
+def test_definition_matches_snapshot(shipped: Synthesized, snapshot: SnapshotAssertion) -> None:
+    assert definition(shipped) == snapshot.use_extension(JSONSnapshotExtension)
 
 
 def test_no_desired_count_anywhere(profile: Synthesized) -> None:
@@ -155,15 +155,18 @@ def _container(synth: Synthesized, name: str) -> dict[str, Any]:
     raise AssertionError(name)
 
 
-def test_migrations_run_the_backend_image_with_database_access(profile: Synthesized) -> None:
+def test_migrations_run_the_migrating_services_image_with_database_access(profile: Synthesized) -> None:
     delivery = profile.spec.delivery
     migrating = profile.spec.service(delivery.migrations_service)
     container = _container(profile, "migrations")
     assert container["Command"] == list(delivery.migrate_command)
     assert container["Image"]["Fn::Join"][1][-1].endswith(f":{migrating.initial_image_tag}")
-    assert "Secrets" not in container, "migrations sign in with an IAM token, never the master password"
+    # The service's own secrets only (tests/synth/test_service_secrets.py): the migrator signs in with an
+    # IAM token, never the master password.
+    assert sorted(s["Name"] for s in container.get("Secrets", [])) == sorted(migrating.secrets)
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert environment["DB_USER"] == profile.spec.database.migrator_user
+    assert {k: environment.get(k) for k in migrating.settings} == dict(migrating.settings)
     assert "rds-db:connect" in json.dumps(_resources(profile, "AWS::IAM::Policy"))
 
 
@@ -187,5 +190,6 @@ def test_outputs_for_the_verify_command(profile: Synthesized) -> None:
     } <= delivery_outputs
     compute_outputs = set(profile.template_json(COMPUTE)["Outputs"])
     for service in profile.spec.services:
+        wanted = names.service_outputs(registered=service.has_port, public=service.is_public)
         for attribute in names.SERVICE_OUTPUTS:
-            assert names.output_key(service.name, attribute) in compute_outputs
+            assert (names.output_key(service.name, attribute) in compute_outputs) == (attribute in wanted)

@@ -217,7 +217,7 @@ def _load_balancer_ingress(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_only_cloudfront_reaches_the_load_balancer_and_only_on_443(prod: Synthesized) -> None:
     (rule,) = _load_balancer_ingress(prod.template_json(NETWORK))
-    assert rule["SourcePrefixListId"] == prod.spec.edge.origin_facing_prefix_list
+    assert rule["SourcePrefixListId"] == prod.spec.origin_facing_prefix_list
     assert (rule["FromPort"], rule["ToPort"]) == (443, 443)
 
 
@@ -226,7 +226,7 @@ def test_the_reachability_check_names_a_stale_origin_port(prod: Synthesized) -> 
     template = copy.deepcopy(prod.template_json(NETWORK))
     (rule,) = _load_balancer_ingress(template)
     rule["FromPort"] = rule["ToPort"] = 80
-    prefix_list = prod.spec.edge.origin_facing_prefix_list
+    prefix_list = prod.spec.origin_facing_prefix_list
     messages = [p.message for p in reachability_problems(prod.spec, template)]
     assert messages == [
         f"{prefix_list} -> {LOAD_BALANCER}:80: reaches the load balancer, which only cloudfront ({prefix_list}) "

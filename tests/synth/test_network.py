@@ -73,7 +73,7 @@ def test_every_derived_path_is_open_on_both_sides_and_nothing_else(profile: Synt
 def test_nothing_but_cloudfront_reaches_the_load_balancer(profile: Synthesized) -> None:
     edge, network = profile.spec.edge, profile.spec.network
     nat = {(network.cidr, "nat-instance", 443)} if network.nat == "instance" else set()
-    assert outside_ingress(profile) == {(edge.origin_facing_prefix_list, LOAD_BALANCER, edge.origin_port)} | nat
+    assert outside_ingress(profile) == {(profile.spec.origin_facing_prefix_list, LOAD_BALANCER, edge.origin_port)} | nat
     template = profile.template_json(COMPUTE)
     balancers = [r for r in template["Resources"].values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
     assert [b["Properties"]["Scheme"] for b in balancers] == ["internal"]

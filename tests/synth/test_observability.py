@@ -16,11 +16,11 @@ from syrupy.assertion import SnapshotAssertion
 
 from cdk_helpers import rendered_config
 from cdk_helpers.rendered_config import render_grafana_provisioning, render_prometheus_config
-from compliance.access_ledger import Entry, check_ledger, ledger
+from compliance.access_ledger import Entry, check_ledger
 from platform_spec import PrometheusSpec, SpecError
 from platform_spec.names import COMPUTE, DATA, OBSERVABILITY
 from tests.platform_synth import Synthesized, synth_spec
-from tests.templates import deployment_of
+from tests.templates import deployment_of, ledger_of
 
 Resources = dict[str, dict[str, Any]]
 
@@ -50,8 +50,8 @@ def _container(task: dict[str, Any], name: str) -> dict[str, Any]:
     return found
 
 
-def test_rendered_configuration_matches_snapshot(profile: Synthesized, snapshot: SnapshotAssertion) -> None:
-    assert render_prometheus_config(profile.spec) == snapshot
+def test_rendered_configuration_matches_snapshot(shipped: Synthesized, snapshot: SnapshotAssertion) -> None:
+    assert render_prometheus_config(shipped.spec) == snapshot
 
 
 def test_promtool_accepts_the_rendered_configuration(profile: Synthesized, tmp_path: Path) -> None:
@@ -67,12 +67,16 @@ def test_promtool_accepts_the_rendered_configuration(profile: Synthesized, tmp_p
 def test_one_srv_job_per_service_and_one_service_per_job(profile: Synthesized) -> None:
     config = yaml.safe_load(render_prometheus_config(profile.spec))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {profile.spec.prometheus.name, *(s.name for s in profile.spec.services)}
+    # Every service that serves metrics on a port; a worker without them is not scraped.
+    assert set(jobs) == {profile.spec.prometheus.name, *(s.name for s in profile.spec.scraped_services)}
+    assert {s.name for s in profile.spec.scraped_services} == {
+        s.name for s in profile.spec.services if s.container_port is not None and s.metrics_path is not None
+    }
     registered = {
         f"{r['Properties']['Name']}.{profile.spec.namespace}"
         for r in _resources(profile, COMPUTE, "AWS::ServiceDiscovery::Service").values()
     }
-    for service in profile.spec.services:
+    for service in profile.spec.scraped_services:
         job = jobs[service.name]
         assert job["metrics_path"] == service.metrics_path
         (discovery,) = job["dns_sd_configs"]
@@ -177,15 +181,17 @@ def test_grafana_per_profile(profile: Synthesized) -> None:
     )
     dashboard = json.loads(provisioning["dashboards/platform.json"])
     titles = " ".join(panel["title"] for panel in dashboard["panels"])
-    assert all(service.name in titles for service in profile.spec.services)
+    assert all(service.name in titles for service in profile.spec.scraped_services)
     assert set(provisioning.values()) <= set(_config_objects(profile).values())
 
 
 def test_every_alarm_notifies_when_it_fires_and_when_it_clears(profile: Synthesized) -> None:
     alarms = _resources(profile, OBSERVABILITY, "AWS::CloudWatch::Alarm")
     (topic_id,) = _resources(profile, OBSERVABILITY, "AWS::SNS::Topic")
-    # load balancer 5xx; per service: unhealthy targets, CPU, memory, below desired; Prometheus; database x3
-    assert len(alarms) == 1 + 4 * len(profile.spec.services) + 1 + 3
+    # load balancer 5xx; per public service: unhealthy targets; per service: CPU, memory, below desired;
+    # Prometheus; database x3
+    spec = profile.spec
+    assert len(alarms) == 1 + len(spec.public_services) + 3 * len(spec.services) + 1 + 3
     for logical_id, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}], logical_id
         assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}], logical_id
@@ -202,7 +208,7 @@ def test_remote_write_to_a_managed_workspace(dev: Synthesized, tmp_path: Path) -
     assert "PrometheusEndpoint" in content  # the workspace's endpoint, resolved at deploy
     assert "sigv4:" in content
     deployment = deployment_of(synth)
-    entries = ledger(deployment)
+    entries = ledger_of(synth, deployment)
     writes = [e for e in entries if isinstance(e, Entry) and e.action == "aps:RemoteWrite"]
     assert len(writes) == 1, "the ledger has Prometheus's remote write"
     assert check_ledger(deployment, entries) == []

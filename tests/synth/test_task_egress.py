@@ -40,9 +40,7 @@ def _problems(synth: Synthesized, templates: Templates | None = None) -> list[st
     deployment: Deployment = deployment_of(synth, templates)
     return [
         str(p)
-        for p in egress_problems(
-            deployment, s3_prefix_list=synth.spec.network.s3_prefix_list, namespace=synth.spec.namespace
-        )
+        for p in egress_problems(deployment, s3_prefix_list=synth.spec.s3_prefix_list, namespace=synth.spec.namespace)
     ]
 
 
@@ -76,7 +74,7 @@ def test_prod_application_tasks_leave_the_vpc_only_through_the_endpoints(prod: S
         rules = _egress(template, groups[service_peer(service)])
         assert not [r for r in rules if r.get("CidrIp") == ANYWHERE], f"{service.name} still reaches any address"
         https = [r for r in rules if r.get("FromPort") == 443]
-        assert {r.get("DestinationPrefixListId") for r in https} >= {prod.spec.network.s3_prefix_list}
+        assert {r.get("DestinationPrefixListId") for r in https} >= {prod.spec.s3_prefix_list}
         assert {
             r["DestinationSecurityGroupId"]["Fn::GetAtt"][0] for r in https if "DestinationSecurityGroupId" in r
         } == {groups[ENDPOINTS]}

@@ -378,6 +378,23 @@ CONSUMER = {
 }
 
 
+def test_a_stack_output_is_read_across_regions_where_the_producer_is() -> None:
+    """CDK's cross-region weak references: Fn::GetStackOutput names the producer's region, and a
+    stack of another region resolves its pseudo parameters and ARNs in its own."""
+    deployment = Deployment(
+        {"producer": PRODUCER, "consumer": CONSUMER}, stack_regions={"producer": "us-east-1"}, region="eu-west-1"
+    )
+    reads = {"Fn::GetStackOutput": {"StackName": "producer", "Region": "us-east-1", "OutputName": "RoleName"}}
+    assert deployment.resolve("consumer", reads) == deployment.ref("producer", "TaskRole")
+    assert deployment.resolve("producer", {"Ref": "AWS::Region"}) == "us-east-1"
+    assert deployment.resolve("consumer", {"Ref": "AWS::Region"}) == "eu-west-1"
+    assert deployment.region_of("producer") == "us-east-1"
+    with pytest.raises(TemplateError, match="looks for producer in eu-west-1, but it is in us-east-1"):
+        deployment.resolve("consumer", {"Fn::GetStackOutput": {"StackName": "producer", "OutputName": "RoleName"}})
+    with pytest.raises(ValueError, match="stack_regions names stacks not in the deployment: elsewhere"):
+        Deployment({"producer": PRODUCER}, stack_regions={"elsewhere": "us-east-1"})
+
+
 def test_get_stack_output_and_import_value_cross_stacks() -> None:
     deployment = Deployment({"producer": PRODUCER, "consumer": CONSUMER})
     role_name = deployment.ref("producer", "TaskRole")
@@ -397,7 +414,7 @@ def test_get_stack_output_and_import_value_cross_stacks() -> None:
         ({"Fn::GetStackOutput": {"StackName": "producer", "OutputName": "Nope"}}, "stack producer has no output Nope"),
         (
             {"Fn::GetStackOutput": {"StackName": "producer", "OutputName": "RoleName", "Region": "eu-west-1"}},
-            "from region eu-west-1 is not modelled",
+            "looks for producer in eu-west-1, but it is in us-east-1",
         ),
         ({"Fn::ImportValue": "nope"}, "Fn::ImportValue nope matches no export"),
     ],
