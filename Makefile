@@ -14,7 +14,12 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # per fresh checkout on the same machine; a cold cache only costs time.
 export MYPY_CACHE_DIR ?= $(or $(HOME),/tmp)/.cache/davidshaevel-platform/mypy
 
-.PHONY: install tools synth test test-unit lint typecheck snapshots diff cost bench diagram images clean
+.PHONY: help install tools synth test test-unit lint typecheck snapshots diff cost bench diagram images check-service clean
+
+## help: list the targets, with what each does
+help:
+	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1\t\2/p' $(MAKEFILE_LIST) | \
+	  awk -F '\t' '{ printf "  make %-14s %s\n", $$1, $$2 }'
 
 # Checked while the Makefile is read, so a missing TAG stops before installing anything.
 ifneq ($(filter images,$(MAKECMDGOALS)),)
@@ -34,15 +39,18 @@ tools:
 	@tools/install-system-packages.sh
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	@echo "Installing the Python packages into $(VENV) (about a minute the first time)..."
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@echo "Installing the pinned CDK CLI and Node into node_modules..."
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 services/%/node_modules/.installed: services/%/package.json services/%/package-lock.json node_modules/.installed
+	@echo "Installing services/$*'s own dependencies..."
 	cd services/$* && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -65,14 +73,14 @@ lint: install
 	ruff format --check .
 
 typecheck: install
+	@[ -d "$(MYPY_CACHE_DIR)" ] || echo "Type-checking without a cache: about a minute the first time..."
 	mypy
 
-## snapshots: rewrite the template snapshots; review them with git diff before committing
+## snapshots: rewrite every snapshot (templates, the release definition, Prometheus's configuration); review them with git diff before committing
 snapshots: install
-	python -m pytest -q tests/synth/test_snapshots.py tests/synth/test_delivery.py --snapshot-update
+	python -m pytest -q tests/synth -m snapshot --snapshot-update
 
-## diff: cdk diff of every stack against BASE (default: the merge base with main), no AWS
-## credentials needed; fails when a stateful resource would be replaced or removed
+## diff: cdk diff of every stack against BASE (default: the merge base with main), no AWS credentials needed; fails when a stateful resource would be replaced or removed
 BASE ?= $(shell git merge-base HEAD origin/main 2>/dev/null || git merge-base HEAD main 2>/dev/null || echo HEAD)
 diff: install
 	@git rev-parse --verify --quiet "$(BASE)^{commit}" >/dev/null || \
@@ -97,9 +105,14 @@ diff: install
 images: install
 	python -m tools.images --env $(ENV) --tag '$(TAG)' $(if $(SERVICES),--service $(SERVICES)) $(if $(DRY_RUN),--dry-run)
 
+## check-service: run a service's image as its task would, against a local PostgreSQL, and check each point of the image contract (make check-service SERVICE=backend [ENV=dev] [DIR=path/to/checkout]; docs/image-contract.md)
+check-service: install tools
+	@[ -n "$(SERVICE)" ] || { echo "SERVICE is required: make check-service SERVICE=<name> [ENV=dev] [DIR=path/to/checkout]" >&2; exit 2; }
+	python -m tools.check_service '$(SERVICE)' --env '$(ENV)' $(if $(DIR),--dir '$(DIR)')
+
 ## cost: the profile's fixed monthly cost at list prices (make cost ENV=prod HOSTED_ZONE_ID=Z...)
 cost: synth
-	python -m tools.cost cdk.out
+	python -m tools.cost cdk.out --env $(ENV)
 
 ## bench: time a dev synth, the minimal app's synth and the test suite on this machine
 bench: install tools

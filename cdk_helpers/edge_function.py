@@ -26,7 +26,13 @@ def normalised_path(path: str) -> str:
 
 
 def render_internal_paths_function(internal_paths: Sequence[str]) -> str:
-    """The viewer-request function's code, answering 404 to exactly these paths."""
-    paths = list(dict.fromkeys(normalised_path(p) for p in internal_paths))
-    # The paths go in as a JSON literal; the shared environment does not escape (autoescape off).
-    return render_asset(INTERNAL_PATHS_TEMPLATE, internal_paths=json.dumps(paths))
+    """The viewer-request function's code, answering 404 to exactly these paths and, for a path
+    ending in ``/*``, to that path and everything under it."""
+    exact = [p for p in internal_paths if not p.endswith("/*")]
+    prefixes = [p.removesuffix("/*") for p in internal_paths if p.endswith("/*")]
+    # The paths go in as JSON literals; the shared environment does not escape (autoescape off).
+    return render_asset(
+        INTERNAL_PATHS_TEMPLATE,
+        internal_paths=json.dumps(list(dict.fromkeys(normalised_path(p) for p in exact))),
+        internal_prefixes=json.dumps(list(dict.fromkeys(normalised_path(p) for p in prefixes))),
+    )

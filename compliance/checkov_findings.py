@@ -139,16 +139,32 @@ def checkov_results(process: subprocess.Popen[str], templates: Sequence[Path]) -
 
 
 def compare(
-    findings: Iterable[Finding], accepted: Sequence[Accepted], profiles: Iterable[str]
+    findings: Iterable[Finding],
+    accepted: Sequence[Accepted],
+    profiles: Iterable[str],
+    present: Mapping[str, set[tuple[str, str]]] | None = None,
 ) -> tuple[list[Finding], list[str]]:
-    """(findings no entry covers, ``entry in profile`` for each entry that covers nothing there)."""
+    """(findings no entry covers, ``entry in profile`` for each entry that covers nothing there).
+
+    ``present``: profile -> (resource type, construct path) of the resources its templates hold.
+    Where given, an entry is stale in a profile only if resources it names are there and none has
+    its finding any more (it was fixed); where the profile has no such resource (its spec has no
+    Grafana, say), the entry does not apply there and is not stale."""
     findings = sorted(set(findings))
     unlisted = [f for f in findings if not any(entry.covers(f) for entry in accepted)]
+
+    def applies(entry: Accepted, profile: str) -> bool:
+        if present is None:
+            return True
+        return any(t == entry.resource_type and fnmatch.fnmatchcase(p, entry.path) for t, p in present[profile])
+
     stale = [
         f"{entry} in {profile}"
         for entry in accepted
         for profile in profiles
-        if profile in entry.profiles and not any(entry.covers(f) for f in findings if f.profile == profile)
+        if profile in entry.profiles
+        and applies(entry, profile)
+        and not any(entry.covers(f) for f in findings if f.profile == profile)
     ]
     return unlisted, stale
 

@@ -979,6 +979,11 @@ def _cloudfront_function(r: _Resource) -> _Facts:
     return {"Ref": arn, "FunctionARN": arn, "FunctionMetadata.FunctionARN": arn, "Stage": stage}
 
 
+def _certificate(r: _Resource) -> _Facts:
+    """ACM returns the certificate's ARN as its Ref, in the region of its stack."""
+    return {"Ref": lambda: r.arn("acm", f"certificate/{r.uuid()}")}
+
+
 def _backup_vault(r: _Resource) -> _Facts:
     name = _named(r, "BackupVaultName", max_len=50)
     return {
@@ -1058,6 +1063,7 @@ _BUILDERS: dict[str, Callable[[_Resource], _Facts]] = {
     "AWS::WAFv2::WebACL": _web_acl,
     "AWS::WAFv2::IPSet": _ip_set,
     "AWS::CloudFront::Function": _cloudfront_function,
+    "AWS::CertificateManager::Certificate": _certificate,
     "AWS::EC2::VPCEndpoint": _identified("vpce-", 17, attributes=("Id",)),
     "AWS::Backup::BackupVault": _backup_vault,
     "AWS::Backup::BackupPlan": _backup_plan,

@@ -9,17 +9,22 @@ from platform_spec.errors import SpecError
 
 @dataclass(frozen=True, kw_only=True)
 class DeliverySpec:
-    """The deployment state machine: migrations, rolling update, smoke tests."""
+    """The deployment state machine: migrations, rolling update, smoke tests. The services and
+    commands are the profile's to name (``platform_spec.profiles``): no default names a service."""
 
-    migrations_service: str = "backend"
-    """Service whose image and database access the migrations task uses."""
-    migrate_command: tuple[str, ...] = ("node", "scripts/run-migrations.js")
-    api_service: str = "backend"
+    migrations_service: str
+    """Service whose image, settings, secrets and database access the migrations task uses."""
+    migrate_command: tuple[str, ...]
+    """What the migrations task runs on that image (exec form): exits 0 once the schema is current,
+    and changes nothing when run again (docs/image-contract.md)."""
+    api_service: str
     """Service the smoke tests reach as ``API_URL`` (its Cloud Map URL)."""
-    smoke_test_service: str = "frontend"
+    smoke_test_service: str
     """Service whose image the smoke-test task runs (in a security group of its own that may
     reach the API service and, for the public URL, the internet)."""
-    smoke_test_command: tuple[str, ...] = ("npm", "run", "test:e2e")
+    smoke_test_command: tuple[str, ...]
+    """What the smoke-test task runs on that image: exits 0 when the platform works, non-zero when
+    it does not."""
     rollout_poll_seconds: int = 15
     """How often the release asks CloudFormation and ECS how the update is going."""
     rollout_max_polls: int = 80

@@ -63,9 +63,10 @@ class PlatformSpec:
     namespace: str
     """Cloud Map private DNS namespace (``davidshaevel.local``)."""
     services: tuple[ServiceSpec, ...]
+    delivery: DeliverySpec
+    """Which services the release migrates with and smoke-tests, and the commands."""
     database: DatabaseSpec = field(default_factory=DatabaseSpec)
     prometheus: PrometheusSpec = field(default_factory=PrometheusSpec)
-    delivery: DeliverySpec = field(default_factory=DeliverySpec)
     grafana: GrafanaSpec | None = None
     """Grafana, or ``None`` to run without it."""
     helper_images: HelperImagesSpec = field(default_factory=HelperImagesSpec)

@@ -1,4 +1,6 @@
-"""The two shipped profiles.
+"""The two shipped profiles, and everything a platform of one's own renames: the project, the
+namespace, the region and its zones, the database, the domain, the CI repositories, the services.
+docs/adopting.md walks through each change.
 
 ``dev`` reproduces the original platform at the lowest cost that keeps every
 capability; ``prod`` differs only where production must (high availability,
@@ -8,9 +10,10 @@ longer retention, protection against deletion).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from functools import partial
 
 from platform_spec.database import DatabaseSpec
+from platform_spec.delivery import DeliverySpec
 from platform_spec.edge import DomainSpec, EdgeSpec
 from platform_spec.network import NetworkSpec
 from platform_spec.platform import PlatformSpec
@@ -38,33 +41,49 @@ APPLICATION_REPOSITORIES: tuple[str, ...] = ()
 
 def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_exec: bool) -> tuple[ServiceSpec, ...]:
     """The original platform's two services, sized per profile."""
-    backend = ServiceSpec(
-        name="backend",
-        container_name="backend",
-        container_port=3001,
-        health_check_path="/api/health",
-        metrics_path="/api/metrics",
-        route="/api/*",
+    sized = partial(
+        ServiceSpec,
         cpu=cpu,
         memory_mib=memory_mib,
         min_tasks=min_tasks,
         max_tasks=max_tasks,
         ecs_exec=ecs_exec,
         initial_image_tag=INITIAL_IMAGE_TAG,
+    )
+    backend = sized(
+        name="backend",
+        container_name="backend",
+        kind="public",
+        container_port=3001,
+        health_check_path="/api/health",
+        metrics_path="/api/metrics",
+        route="/api/*",
         uses_database=True,
     )
-    frontend = replace(
-        backend,
+    frontend = sized(
         name="frontend",
         container_name="frontend",
+        kind="public",
         container_port=3000,
+        health_check_path="/api/health",
+        metrics_path="/api/metrics",
         route=None,
-        uses_database=False,
         calls=("backend",),
         # Next.js keeps its image and fetch cache here.
         writable_paths=("/tmp", "/app/.next/cache"),
     )
     return (backend, frontend)
+
+
+# The release: the backend's image migrates (as the migrator), the frontend's runs the smoke tests
+# against the backend's API and the public URL (docs/image-contract.md).
+DELIVERY = DeliverySpec(
+    migrations_service="backend",
+    migrate_command=("node", "scripts/run-migrations.js"),
+    api_service="backend",
+    smoke_test_service="frontend",
+    smoke_test_command=("npm", "run", "test:e2e"),
+)
 
 
 def dev() -> PlatformSpec:
@@ -77,6 +96,7 @@ def dev() -> PlatformSpec:
         network=NetworkSpec(cidr="10.0.0.0/16", max_azs=2, nat_gateways=1, nat="instance", zone_ids=ZONE_IDS),
         namespace=NAMESPACE,
         services=_services(cpu=256, memory_mib=512, min_tasks=1, max_tasks=2, ecs_exec=True),
+        delivery=DELIVERY,
         database=DatabaseSpec(
             database_name=DATABASE_NAME,
             instance_class="t4g.micro",
@@ -93,6 +113,8 @@ def dev() -> PlatformSpec:
         access_log_retention_days=90,
         backup_retention_days=7,
         images_kept=10,
+        # Every capability at the lowest cost (docs/cost.md); make cost and the tests hold it.
+        monthly_budget_usd=70,
     )
 
 
@@ -107,6 +129,7 @@ def prod() -> PlatformSpec:
         network=NetworkSpec(cidr="10.1.0.0/16", max_azs=2, nat_gateways=2, zone_ids=ZONE_IDS, interface_endpoints=True),
         namespace=NAMESPACE,
         services=_services(cpu=512, memory_mib=1024, min_tasks=2, max_tasks=6, ecs_exec=False),
+        delivery=DELIVERY,
         database=DatabaseSpec(
             database_name=DATABASE_NAME,
             instance_class="m7g.large",

@@ -1,8 +1,10 @@
-"""One checkov run over every template of both profiles and the CI stack, started as soon as
-the profiles are synthesized (tests/background.py): its start-up is most of its time."""
+"""One checkov run over every template of the shipped profiles, the variants of a profile and the
+CI stack, started as soon as they are synthesized (tests/background.py): its start-up is most of
+its time."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -12,7 +14,6 @@ from aws_cdk import CfnResource, Stack
 
 from compliance.checkov_findings import start_checkov
 from platform_spec.ci import ci
-from platform_spec.names import LAYERS
 from stacks.ci_stack import build_ci
 from tests.platform_synth import Synthesized, new_app
 
@@ -34,16 +35,35 @@ class CheckovRun:
     process: subprocess.Popen[str]
     profile_of: dict[Path, str]
     paths: dict[tuple[str, str], str]
+    present: dict[str, set[tuple[str, str]]]
+    """Profile -> (resource type, construct path) of every resource its templates hold."""
 
 
-def start_run(synthesized: dict[str, Synthesized]) -> tuple[CheckovRun, list[subprocess.Popen[str]]]:
-    """Synthesize the CI stack beside the profiles and start checkov over every template."""
+def _stacks(synth: Synthesized) -> list[Stack]:
+    stacks = synth.stacks
+    return [getattr(stacks, layer) for layer in synth.spec.layers]
+
+
+def start_run(
+    synthesized: dict[str, Synthesized], variants: dict[str, list[Synthesized]] | None = None
+) -> tuple[CheckovRun, list[subprocess.Popen[str]]]:
+    """Synthesize the CI stack beside the profiles and start checkov over every template; each
+    variant's templates count as its profile's (``variants``: profile -> its variants)."""
     profile_of: dict[Path, str] = {}
     paths: dict[tuple[str, str], str] = {}
-    for name, synth in synthesized.items():
-        for layer in LAYERS:
-            profile_of[synth.outdir / f"{synth.stack_name(layer)}.template.json"] = name
-            paths.update(_construct_paths(getattr(synth.stacks, layer)))
+    present: dict[str, set[tuple[str, str]]] = {}
+    every = [(name, synth) for name, synth in synthesized.items()]
+    every += [(name, variant) for name, more in (variants or {}).items() for variant in more]
+    for name, synth in every:
+        for stack in _stacks(synth):
+            template = synth.outdir / f"{stack.stack_name}.template.json"
+            profile_of[template] = name
+            found = _construct_paths(stack)
+            paths.update(found)
+            present.setdefault(name, set()).update(
+                (str(body["Type"]), found.get((stack.stack_name, logical_id), logical_id))
+                for logical_id, body in json.loads(template.read_text())["Resources"].items()
+            )
     outdir = Path(tempfile.mkdtemp(prefix="cdk-ci-"))
     app = new_app(outdir)
     ci_stack = build_ci(app, ci())
@@ -51,4 +71,4 @@ def start_run(synthesized: dict[str, Synthesized]) -> tuple[CheckovRun, list[sub
     profile_of[outdir / f"{ci_stack.stack_name}.template.json"] = CI
     paths.update(_construct_paths(ci_stack))
     process = start_checkov(sorted(profile_of))
-    return CheckovRun(process, profile_of, paths), [process]
+    return CheckovRun(process, profile_of, paths, present), [process]

@@ -13,6 +13,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 os.environ["PATH"] = f"{_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
 
 from tests import background  # noqa: E402
+from tests.adoption import start as start_adoption  # noqa: E402
 from tests.checkov_run import start_run as start_checkov  # noqa: E402
 from tests.discovery.runs import UNAVAILABLE as NAMESPACES_UNAVAILABLE  # noqa: E402
 from tests.discovery.runs import start_runs as start_discovery  # noqa: E402
@@ -26,7 +27,7 @@ from tests.platform_synth import (  # noqa: E402
 )
 from tests.postgres import Postgres, missing, running_postgres  # noqa: E402
 from tests.reference_services import start_service_tests  # noqa: E402
-from tests.variants import every_kind_variant  # noqa: E402
+from tests.variants import every_kind_variant, outside_us_east_1  # noqa: E402
 
 KINDS = "every kind"
 """The variant the profile fixture runs beside the shipped profiles: dev with a service of every
@@ -61,12 +62,18 @@ _COLLECTED: set[str] = set()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        # Whatever compares with a committed snapshot is what `make snapshots` (-m snapshot) rewrites.
+        if "snapshot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.snapshot)
     _COLLECTED.update(item.nodeid for item in items)
     files = {nodeid.split("::")[0] for nodeid in _COLLECTED}
     if "tests/integration/test_prometheus_discovery.py" in files and NAMESPACES_UNAVAILABLE is None:
         background.start("discovery", start_discovery)
     if any(nodeid.endswith("::test_the_reference_services_own_tests_pass") for nodeid in _COLLECTED):
         background.start("service-tests", start_service_tests)
+    if any(nodeid.endswith("::test_the_guides_edits_make_a_platform_the_suite_accepts") for nodeid in _COLLECTED):
+        background.start("adoption", start_adoption)
 
 
 def pytest_sessionfinish() -> None:
@@ -74,14 +81,16 @@ def pytest_sessionfinish() -> None:
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
+def synthesized(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
     """Each shipped profile, synthesized once for the whole session (and checkov started over
-    them, if the session runs it)."""
+    them and the variants of dev, if the session runs it)."""
     profiles = {
         name: synth_profile(tmp_path_factory.mktemp(f"cdk-{name}"), profile_context(name)) for name in PROFILE_NAMES
     }
     if any(nodeid.startswith("tests/linters/test_checkov.py::") for nodeid in _COLLECTED):
-        background.start("checkov", lambda: start_checkov(profiles))
+        # The variants are dev too: checkov holds their findings to dev's entries of the list.
+        variants = {"dev": [request.getfixturevalue("kinds"), request.getfixturevalue("outside")]}
+        background.start("checkov", lambda: start_checkov(profiles, variants))
     return profiles
 
 
@@ -109,6 +118,13 @@ def kinds(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synth_spec(tmp_path_factory.mktemp("cdk-kinds"), every_kind_variant(profile_spec("dev")), checks=True)
 
 
+@pytest.fixture(scope="session")
+def outside(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """dev outside us-east-1 with a domain of its own (tests/variants.py), so an edge stack in
+    us-east-1 holds what CloudFront reads there; with the compliance checks."""
+    return synth_spec(tmp_path_factory.mktemp("cdk-outside"), outside_us_east_1(profile_spec("dev")), checks=True)
+
+
 @pytest.fixture(params=(*PROFILE_NAMES, KINDS))
 def profile(request: pytest.FixtureRequest, synthesized: dict[str, Synthesized]) -> Synthesized:
     """Each shipped profile, and the variant with every kind of service: what holds for one holds
@@ -121,6 +137,8 @@ def profile(request: pytest.FixtureRequest, synthesized: dict[str, Synthesized])
 
 
 _TIMINGS: list[str] = []
+_STAND_INS: list[str] = []
+_SNAPSHOT_FAILURES: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -128,6 +146,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == "seconds_until_all_targets_up":
                 _TIMINGS.append(f"{report.nodeid}: every Prometheus target up after {value}")
+            if name == "stand_ins":
+                _STAND_INS.append(f"{report.nodeid}: {value}")
+        if report.failed and "snapshot" in report.nodeid:
+            _SNAPSHOT_FAILURES.append(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -135,3 +157,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_sep("-", "local Prometheus discovery")
         for line in _TIMINGS:
             terminalreporter.write_line(line)
+    if _STAND_INS:
+        terminalreporter.write_sep("-", "reference services standing in for services without code here")
+        for line in _STAND_INS:
+            terminalreporter.write_line(line)
+    if _SNAPSHOT_FAILURES:
+        terminalreporter.write_sep("-", "snapshots")
+        terminalreporter.write_line(
+            f"{len(_SNAPSHOT_FAILURES)} snapshot test(s) failed: the templates or files they hold changed. If the "
+            "change is intended, run `make snapshots` and read `git diff -- tests/` before you commit it."
+        )

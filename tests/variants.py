@@ -10,11 +10,14 @@ from platform_spec import (
     INTERNAL,
     PUBLIC,
     WORKER,
+    DomainSpec,
     ParameterStoreSecret,
     PlatformSpec,
     SecretsManagerSecret,
     ServiceSpec,
+    region_zone_prefix,
 )
+from platform_spec.regions import CLOUDFRONT_REGION
 
 # Far above the ports services are usually given, below the ephemeral range.
 VARIANT_PORTS = range(31000, 32000)
@@ -176,5 +179,26 @@ def with_settings_and_secrets(spec: PlatformSpec) -> PlatformSpec:
 
 def every_kind_variant(spec: PlatformSpec) -> PlatformSpec:
     """The profile with a service of every kind, settings and secrets of every form: what the
-    suite checks beside the shipped profiles, so each kind follows into every template."""
-    return with_settings_and_secrets(with_every_kind(spec))
+    suite checks beside the shipped profiles, so each kind follows into every template. Its
+    budget was set for the profile's services, not for these: the variant has none."""
+    return replace(with_settings_and_secrets(with_every_kind(spec)), monthly_budget_usd=None)
+
+
+OUTSIDE_REGION = "eu-west-1"
+"""Where the suite moves a profile that is in us-east-1, to check a platform outside it."""
+TEST_DOMAIN = DomainSpec(name="shop.example.org", hosted_zone_name="example.org", hosted_zone_id="Z0TESTZONE0000")
+
+
+def outside_us_east_1(spec: PlatformSpec) -> PlatformSpec:
+    """``spec`` in a region other than us-east-1 (as it is, where it already is elsewhere), its zones
+    the same zone numbers there, and with a domain of its own where it has none: so its edge stack
+    holds the web ACL, the viewer-request function and the viewer certificate."""
+    region = spec.region if spec.region != CLOUDFRONT_REGION else OUTSIDE_REGION
+    prefix = region_zone_prefix(region)
+    zones = tuple(f"{prefix}-{zone.rsplit('-', 1)[1]}" for zone in spec.network.zone_ids)
+    return replace(
+        spec,
+        region=region,
+        network=replace(spec.network, zone_ids=zones),
+        edge=spec.edge if spec.edge.domain is not None else replace(spec.edge, domain=TEST_DOMAIN),
+    )

@@ -8,6 +8,7 @@ is listed, not guessed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import defaultdict
@@ -16,7 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from platform_spec import PlatformSpec, SpecError, spec_from_context
+
 PRICES = json.loads((Path(__file__).parent / "prices.json").read_text())
+PRICE_REGION = "us-east-1"
+"""The region of the list prices in prices.json."""
 
 
 @dataclass(frozen=True)
@@ -228,12 +233,52 @@ def report(items: list[Item]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1 or not any(Path(argv[0]).glob("*.template.json")):
-        print("usage: python -m tools.cost CLOUD_ASSEMBLY_DIRECTORY (run `make cost`)", file=sys.stderr)
+def budget_lines(total: float, spec: PlatformSpec) -> tuple[list[str], bool]:
+    """What the profile's budget says of ``total``, and whether it holds; prices are us-east-1's."""
+    lines = []
+    if spec.region != PRICE_REGION:
+        lines.append(f"Prices are {PRICE_REGION}'s: {spec.region} lists its own, often a few percent apart.")
+    budget = spec.monthly_budget_usd
+    if budget is None:
+        return lines, True
+    if total <= budget:
+        lines.append(f"Budget: ${budget:.2f} a month (monthly_budget_usd); ${budget - total:.2f} to spare")
+        return lines, True
+    lines.append(
+        f"OVER BUDGET: ${total:.2f} a month is ${total - budget:.2f} over {spec.environment}'s ${budget:.2f} "
+        "(platform_spec/profiles.py, monthly_budget_usd)"
+    )
+    return lines, False
+
+
+def main(argv: list[str], *, spec: PlatformSpec | None = None) -> int:
+    """``python -m tools.cost CLOUD_ASSEMBLY [--env PROFILE]``: with the profile, its budget too."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.cost", description="The fixed monthly cost of a synthesized profile, at list prices."
+    )
+    parser.add_argument("assembly", metavar="CLOUD_ASSEMBLY_DIRECTORY", help="what `cdk synth` wrote (cdk.out)")
+    parser.add_argument("--env", help="the profile it was synthesized from: holds it to its budget")
+    try:
+        arguments = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    directory = Path(arguments.assembly)
+    if not any(directory.glob("*.template.json")):
+        print("usage: python -m tools.cost CLOUD_ASSEMBLY_DIRECTORY [--env PROFILE] (run `make cost`)", file=sys.stderr)
         return 2
-    print(report(price_assembly(Path(argv[0]))))
-    return 0
+    items = price_assembly(directory)
+    print(report(items))
+    if arguments.env is not None and spec is None:
+        try:
+            spec = spec_from_context({"env": arguments.env})
+        except SpecError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    if spec is None:
+        return 0
+    lines, holds = budget_lines(sum(item.monthly for item in items), spec)
+    print("\n".join(["", *lines]) if lines else "", end="\n" if lines else "")
+    return 0 if holds else 1
 
 
 if __name__ == "__main__":

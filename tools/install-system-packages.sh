@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The Debian packages the test suite runs for real: promtool (prometheus), PostgreSQL and
-# its pgaudit extension. Installs what is missing, as root; otherwise says what to install.
+# The Debian packages the test suite and make check-service run for real: promtool
+# (prometheus), PostgreSQL and its pgaudit extension, wget and curl, which run the
+# health checks of services whose spec names them (platform_spec/health_checks.py), and
+# Graphviz, which draws the architecture picture (make diagram, and the adoption test).
+# Installs what is missing, as root; otherwise says what to install.
 # policy-rc.d keeps the packages from starting their own daemons.
 set -euo pipefail
 
@@ -8,6 +11,9 @@ wanted=()
 command -v promtool >/dev/null || wanted+=(prometheus)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || wanted+=(postgresql)
 command -v psql >/dev/null || wanted+=(postgresql-client)
+command -v wget >/dev/null || wanted+=(wget)
+command -v curl >/dev/null || wanted+=(curl)
+command -v dot >/dev/null || wanted+=(graphviz)
 
 install() {
   if [ "$(id -u)" != 0 ]; then
@@ -23,6 +29,7 @@ install() {
 }
 
 if [ "${#wanted[@]}" -gt 0 ]; then
+  echo "Installing Debian packages the suite runs: ${wanted[*]}..."
   install "${wanted[@]}"
 fi
 major=$(ls /usr/lib/postgresql | sort -n | tail -1)

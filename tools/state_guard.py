@@ -66,8 +66,12 @@ def state_risks(base: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]])
                 continue
             after = new_resources.get(logical_id)
             if after is None:
-                gone = "its stack would be deleted" if stack not in new else "it is no longer in the template"
-                risks.append(StateRisk(stack, logical_id, kind, f"would be removed ({gone}; renamed construct?)"))
+                gone = (
+                    "its stack is no longer in the app: deleting that stack would delete it"
+                    if stack not in new
+                    else "it is no longer in the template; renamed construct?"
+                )
+                risks.append(StateRisk(stack, logical_id, kind, f"would be removed ({gone})"))
             elif after["Type"] != kind:
                 risks.append(StateRisk(stack, logical_id, kind, f"would be replaced by a {after['Type']}"))
             else:
@@ -89,7 +93,17 @@ def main(argv: list[str]) -> int:
         if not any(directory.glob("*.template.json")):
             print(f"error: no templates in {directory}", file=sys.stderr)
             return 2
-    risks = state_risks(_templates(base), _templates(new))
+    before, after = _templates(base), _templates(new)
+    if not set(before) & set(after):
+        # A renamed (or moved) platform: cdk deploy creates the new stacks and leaves the base's alone.
+        print(
+            f"state guard: none of the base's stacks ({', '.join(sorted(before))}) is in this change "
+            f"({', '.join(sorted(after))}): a renamed platform deploys new stacks, and cdk deploy leaves any "
+            "deployed ones of the old names as they are. Nothing of theirs is replaced; delete them yourself "
+            "once you no longer need their state."
+        )
+        return 0
+    risks = state_risks(before, after)
     for risk in risks:
         print(f"STATE AT RISK: {risk}")
     if risks:

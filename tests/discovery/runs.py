@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,8 +24,8 @@ from platform_spec import PlatformSpec, ServiceSpec
 from platform_spec.profiles import dev
 from tests.discovery import run_in_namespace
 from tests.platform_synth import ROOT
-from tests.reference_services import SERVICES, base_environment, dockerfile_command
-from tests.variants import with_third_service
+from tests.reference_services import base_environment, dockerfile_command, image_directory, stand_in_environment
+from tests.variants import with_every_kind
 
 INSTANCES_PER_SERVICE = 2
 TIMEOUT_SECONDS = 60
@@ -48,14 +49,18 @@ UNAVAILABLE = _namespaces_unavailable()
 
 def _task_environment(spec: PlatformSpec, service: ServiceSpec, home: Path) -> dict[str, str]:
     """What the task definition gives the container, with the database nowhere (metrics must
-    not depend on it) and callees by their Cloud Map names, which the namespace's DNS answers."""
+    not depend on it) and callees by their Cloud Map names, which the namespace's DNS answers;
+    a reference service standing in for one without code of its own gets what it reads too."""
     environment = {
         **base_environment(home),
-        "PORT": str(service.container_port),
-        "HEALTH_CHECK_PATH": service.health_check_path,
-        "METRICS_PATH": service.metrics_path,
+        "PORT": str(service.port),
+        "METRICS_PATH": str(service.metrics_path),
+        **({"HEALTH_CHECK_PATH": service.health_check_path} if service.health_check_path else {}),
         **{spec.service(name).url_variable: spec.service_url(spec.service(name)) for name in service.calls},
+        **service.settings,
     }
+    for name, value in stand_in_environment(spec, service).items():
+        environment[name] = re.sub(r"\$\{(\w+)\}", lambda m: environment[m[1]], value)
     if service.uses_database:
         environment.update(
             DB_HOST="127.0.0.1",
@@ -67,7 +72,7 @@ def _task_environment(spec: PlatformSpec, service: ServiceSpec, home: Path) -> d
     return environment
 
 
-def _plan(spec: PlatformSpec, directory: Path, images: dict[str, str]) -> dict[str, Any]:
+def _plan(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
     fast = replace(
         spec.prometheus,
         scrape_interval_seconds=FAST,
@@ -79,12 +84,12 @@ def _plan(spec: PlatformSpec, directory: Path, images: dict[str, str]) -> dict[s
     services = []
     home = directory / "home"
     home.mkdir()
-    for index, service in enumerate(spec.services):
-        image = SERVICES / images.get(service.name, service.name)
+    for index, service in enumerate(spec.scraped_services):
+        image = image_directory(service)
         services.append(
             {
                 "dns_name": spec.dns_name(service),
-                "port": service.container_port,
+                "port": service.port,
                 "metrics_path": service.metrics_path,
                 "command": dockerfile_command(image),
                 "directory": str(image),
@@ -107,7 +112,7 @@ def _plan(spec: PlatformSpec, directory: Path, images: dict[str, str]) -> dict[s
         "log": str(directory / "prometheus.log"),
         "port": spec.prometheus.port,
         "timeout": TIMEOUT_SECONDS,
-        "expected_targets": INSTANCES_PER_SERVICE * len(spec.services) + 1,
+        "expected_targets": INSTANCES_PER_SERVICE * len(spec.scraped_services) + 1,
     }
 
 
@@ -139,10 +144,11 @@ def finish(process: subprocess.Popen[str]) -> dict[str, Any]:
     return result
 
 
-# Each variant, and the reference image any service without one of its own runs.
-VARIANTS: dict[str, tuple[Callable[[], PlatformSpec], dict[str, str]]] = {
-    "dev profile": (dev, {}),
-    "dev profile with a third service": (lambda: with_third_service(dev()), {"admin": "backend"}),
+# Each variant of the spec; a service without code of its own runs the reference service that can
+# stand in for it (tools/local_services.py), and the test says so.
+VARIANTS: dict[str, Callable[[], PlatformSpec]] = {
+    "dev profile": dev,
+    "dev profile with every kind of service": lambda: with_every_kind(dev()),
 }
 
 
@@ -159,11 +165,11 @@ def start_runs() -> tuple[list[Run], list[subprocess.Popen[str]]]:
     """Each variant in a namespace of its own, side by side."""
     root = Path(tempfile.mkdtemp(prefix="discovery-"))
     runs = []
-    for index, (variant, (build, images)) in enumerate(VARIANTS.items()):
+    for index, (variant, build) in enumerate(VARIANTS.items()):
         directory = root / f"run{index}"
         directory.mkdir()
         spec = build()
-        plan = _plan(spec, directory, images)
+        plan = _plan(spec, directory)
         (directory / "plan.json").write_text(json.dumps(plan))
         resolv = directory / "resolv.conf"
         resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")

@@ -15,14 +15,13 @@ import pytest
 
 from cdk_constructs.database_bootstrap import CONTAINER
 from cdk_helpers.rendered_config import render_database_bootstrap
-from compliance.access_ledger import ledger
 from compliance.iam_evaluator import Principal, Request, evaluate
 from platform_spec.names import COMPUTE, DATA, DELIVERY
 from platform_spec.profiles import dev
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
 from tests.postgres import MASTER, Postgres, rds_like_database
-from tests.templates import deployment_of
+from tests.templates import deployment_of, ledger_of
 
 
 def _container(synth: Synthesized) -> dict[str, Any]:
@@ -148,7 +147,7 @@ def test_only_the_bootstrap_task_can_read_the_master_secret(profile: Synthesized
                 readers.append(f"{stack}/{role}")
     assert len(readers) == 1, readers
     assert "DatabaseBootstrapTask" in readers[0], readers
-    entries = [e for e in ledger(deployment) if getattr(e, "resource", None) == secret]
+    entries = [e for e in ledger_of(profile, deployment) if getattr(e, "resource", None) == secret]
     assert {e.purpose for e in entries} == {f"{CONTAINER}: read PGUSER", f"{CONTAINER}: read PGPASSWORD"}
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests import background
 from tests.discovery.runs import UNAVAILABLE, Run, finish, start_runs
+from tests.reference_services import stand_in_note
 
 
 @pytest.mark.skipif(UNAVAILABLE is not None, reason=UNAVAILABLE or "")
@@ -26,8 +27,11 @@ def test_every_target_of_every_job_is_up(record_property: Any) -> None:
 def _check(run: Run, record_property: Any) -> None:
     variant, spec, plan, directory, process = run.variant, run.spec, run.plan, run.directory, run.process
     result = finish(process)
+    notes = [note for service in spec.scraped_services if (note := stand_in_note(service))]
     record_property("seconds_until_all_targets_up", f"{result['seconds']} s ({variant})")
-    jobs = {service.name: service for service in spec.services}
+    if notes:
+        record_property("stand_ins", f"{variant}: {'; '.join(notes)}")
+    jobs = {service.name: service for service in spec.scraped_services}
     seen = {(t["job"], t["instance"]) for t in result["targets"]}
     expected = {(spec.prometheus.name, f"127.0.0.1:{spec.prometheus.port}")} | {
         (service["dns_name"].split(".")[0], f"{instance['id']}.{service['dns_name']}:{service['port']}")
@@ -41,5 +45,8 @@ def _check(run: Run, record_property: Any) -> None:
     for target in result["targets"]:
         if target["job"] in jobs:
             assert target["url"].endswith(jobs[target["job"]].metrics_path)
-    # What was scraped is the reference services themselves (on Node), not a stand-in.
+    # What was scraped is the services' code itself (on Node: its own, or the reference service
+    # standing in for it), not a fake.
     assert result["jobs_with_node_metrics"] == sorted(jobs), result
+    # A service with no port is discovered by nothing: no job, no target.
+    assert not {s.name for s in spec.services if not s.scraped} & {t["job"] for t in result["targets"]}

@@ -1,23 +1,39 @@
-"""cfn-lint over every template of both profiles: no errors, no warnings."""
+"""cfn-lint over every template of every profile, each in the region it deploys to: no errors, no
+warnings."""
 
 from __future__ import annotations
 
-import pytest
 from cfnlint.api import ManualArgs, lint_file
 
-from platform_spec.names import LAYERS
+from platform_spec.names import EDGE
+from platform_spec.regions import CLOUDFRONT_REGION
 from tests.platform_synth import Synthesized
 
 
-@pytest.mark.parametrize("layer", LAYERS)
-def test_template_passes_cfn_lint(profile: Synthesized, layer: str) -> None:
-    path = profile.outdir / f"{profile.stack_name(layer)}.template.json"
-    findings = lint_file(path, config=ManualArgs(regions=[profile.spec.region]))
-    assert [f"{m.rule.id} {m.message} ({m.path_string})" for m in findings] == []
+def _findings(synth: Synthesized) -> list[str]:
+    found = []
+    for layer in synth.spec.layers:
+        path = synth.outdir / f"{synth.stack_name(layer)}.template.json"
+        region = CLOUDFRONT_REGION if layer == EDGE else synth.spec.region
+        found += [
+            f"{layer}: {m.rule.id} {m.message} ({m.path_string})"
+            for m in lint_file(path, config=ManualArgs(regions=[region]))
+        ]
+    return found
+
+
+def test_every_template_passes_cfn_lint(profile: Synthesized) -> None:
+    assert _findings(profile) == []
+
+
+def test_a_platform_outside_us_east_1_passes_cfn_lint_in_both_regions(outside: Synthesized) -> None:
+    assert outside.spec.region != CLOUDFRONT_REGION
+    assert EDGE in outside.spec.layers
+    assert _findings(outside) == []
 
 
 def test_every_ignored_rule_says_why(profile: Synthesized) -> None:
-    for layer in LAYERS:
+    for layer in profile.spec.layers:
         for logical_id, resource in profile.template_json(layer)["Resources"].items():
             config = resource.get("Metadata", {}).get("cfn-lint", {}).get("config", {})
             for rule in config.get("ignore_checks", []):

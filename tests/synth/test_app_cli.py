@@ -6,8 +6,8 @@ from pathlib import Path
 
 from platform_spec import spec_from_context
 from platform_spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
-from platform_spec.context import DEFAULT_PROFILE, platform_keys
-from platform_spec.profiles import PROFILES
+from platform_spec.context import platform_keys
+from platform_spec.profiles import DEFAULT_PROFILE, PROFILES
 from tests.platform_synth import assert_each_refused_in_one_line
 
 DEFAULT = spec_from_context({})

@@ -24,11 +24,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from cdk_constructs.edge_distribution import EdgeDistribution
+from cdk_helpers.edge_function import normalised_path
 from cdk_helpers.log_groups import Logging
-from platform_spec import PlatformSpec, ServiceSpec
-from platform_spec.names import COMPUTE, OBSERVABILITY
+from platform_spec import GrafanaSpec, PlatformSpec, ServiceSpec
+from platform_spec.names import COMPUTE, EDGE, OBSERVABILITY
 from platform_spec.profiles import PROFILES
+from platform_spec.regions import CLOUDFRONT_REGION
 from tests.platform_synth import PROFILE_NAMES, ROOT, Synthesized, synth_spec
+from tests.templates import deployment_of
 
 NODE = ROOT / "node_modules" / ".bin" / "node"
 SECURITY_HEADERS_POLICY = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # AWS's managed SecurityHeadersPolicy
@@ -45,15 +48,16 @@ Outcome = Literal["404", "400", "unchanged"]
 
 
 def variant_spec() -> PlatformSpec:
-    """dev with what no profile ships: Grafana open to an IPv4 and an IPv6 network, an internal
-    path of the backend written with a trailing slash, and a rate limit other than the default."""
+    """dev with what no profile ships: Grafana (whether dev runs it or not) open to an IPv4 and an
+    IPv6 network, on its first public service an internal path written with a trailing slash and
+    one hiding everything under it, and a rate limit other than the default."""
     dev = PROFILES["dev"]()
-    assert dev.grafana is not None
-    backend = replace(dev.service("backend"), internal_paths=("/api/internal/jobs/",))
+    first = dev.public_services[0]
+    hidden = replace(first, internal_paths=("/internal/jobs/", "/internal/admin/*"))
     return replace(
         dev,
-        services=tuple(backend if s.name == "backend" else s for s in dev.services),
-        grafana=replace(dev.grafana, allowed_cidrs=("203.0.113.0/24", "2001:db8::/32")),
+        services=tuple(hidden if s.name == first.name else s for s in dev.services),
+        grafana=replace(dev.grafana or GrafanaSpec(), allowed_cidrs=("203.0.113.0/24", "2001:db8::/32")),
         edge=replace(dev.edge, requests_per_5_minutes=500),
     )
 
@@ -72,7 +76,29 @@ def synths(synthesized: dict[str, Synthesized], variant: Synthesized) -> dict[st
 
 
 def _resources(synth: Synthesized, kind: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in synth.template_json(COMPUTE)["Resources"].items() if v["Type"] == kind}
+    """Every resource of ``kind`` in the compute stack or, outside us-east-1, the edge stack."""
+    return {
+        k: v
+        for layer in (COMPUTE, EDGE)
+        if layer in synth.spec.layers
+        for k, v in synth.template_json(layer)["Resources"].items()
+        if v["Type"] == kind
+    }
+
+
+def _names(synth: Synthesized, value: Any, logical_id: str, attribute: str) -> bool:
+    """Whether the distribution's ``value`` is that attribute of that edge resource: read in its own
+    stack, or from the us-east-1 edge stack (tests/synth/test_region.py)."""
+    if EDGE not in synth.spec.layers:
+        return bool(value == {"Fn::GetAtt": [logical_id, attribute]})
+    reference = value.get("Fn::GetStackOutput", {}) if isinstance(value, dict) else {}
+    if (reference.get("StackName"), reference.get("Region")) != (synth.stack_name(EDGE), CLOUDFRONT_REGION):
+        return False
+    deployment = deployment_of(synth)
+    return bool(
+        deployment.resolve(synth.stack_name(COMPUTE), value)
+        == deployment.get_att(synth.stack_name(EDGE), logical_id, attribute)
+    )
 
 
 def _function(synth: Synthesized) -> tuple[str, dict[str, Any]]:
@@ -132,7 +158,11 @@ def _route_path(service: ServiceSpec) -> str:
 
 
 def cases(service: ServiceSpec) -> list[Case]:
-    metrics = service.metrics_path
+    """What the edge does with paths of a public service (nothing else is at the edge)."""
+    metrics = str(service.metrics_path)
+    health = str(service.health_check_path)
+    exact = [p for p in service.internal_paths if not p.endswith("/*")]
+    prefixes = [p.removesuffix("/*") for p in service.internal_paths if p.endswith("/*")]
     return [
         Case("metrics path", metrics, "404"),
         Case("trailing slash", metrics + "/", "404"),
@@ -140,25 +170,27 @@ def cases(service: ServiceSpec) -> list[Case]:
         Case("percent-encoded letters", _encode_letters(metrics), "404"),
         Case("percent-encoded slash", metrics[:1] + metrics[1:].replace("/", "%2F"), "404"),
         Case("with a query string", metrics, "404", {"format": {"value": "prometheus"}}),
-        *(Case(f"internal path {p}", p, "404") for p in service.internal_paths),
-        *(
-            Case(f"internal path {p}, encoded, doubled", "/" + _encode_letters(p), "404")
-            for p in service.internal_paths
-        ),
-        Case("health path", service.health_check_path, "unchanged"),
+        *(Case(f"internal path {p}", p, "404") for p in exact),
+        *(Case(f"internal path {p}, encoded, doubled", "/" + _encode_letters(p), "404") for p in exact),
+        *(Case(f"a path below {p}", p + "/x", "unchanged") for p in exact),
+        *(Case(f"everything under {p}", p + "/users/7", "404") for p in prefixes),
+        *(Case(f"{p} itself", p, "404") for p in prefixes),
+        *(Case(f"under {p}, encoded", "/" + _encode_letters(p.strip("/")) + "/x", "404") for p in prefixes),
+        *(Case(f"a sibling of {p}", p + "-other", "unchanged") for p in prefixes),
+        Case("health path", health, "unchanged"),
         Case("route path", _route_path(service), "unchanged", {"page": {"value": "2"}}),
         Case("another case (Express matches routes regardless of case)", metrics.upper(), "404"),
         Case("a dot segment", metrics.replace("/", "/./", 1), "404"),
         Case("a dot-dot segment", "/x/.." + metrics, "404"),
         Case("a dot-dot segment above the root", "/.." + metrics, "404"),
         Case("a longer path", metrics + "/extra", "unchanged"),
-        Case("malformed percent-encoding", service.health_check_path + "%zz", "400"),
+        Case("malformed percent-encoding", health + "%zz", "400"),
         Case("truncated percent-encoding", metrics + "%E0%A4%A", "400"),
     ]
 
 
-# One case list per service of each profile (and of the variant).
-SERVICES = [(name, service.name) for name, spec in SPECS.items() for service in spec.services]
+# One case list per public service of each profile (and of the variant).
+SERVICES = [(name, service.name) for name, spec in SPECS.items() for service in spec.public_services]
 
 # Loads each function as CloudFront does (a script, strict mode) and calls handler(event).
 _RUNNER = """
@@ -186,7 +218,7 @@ def function_results(synths: dict[str, Synthesized]) -> dict[str, Any]:
         _, function = _function(synth)
         events = {
             f"{name}/{service.name}/{case.label}": case.event()
-            for service in synth.spec.services
+            for service in synth.spec.public_services
             for case in cases(service)
         }
         batch.append({"name": f"{name}-internal-paths.js", "code": function["FunctionCode"], "events": events})
@@ -226,18 +258,24 @@ def test_every_behaviour_runs_the_function_on_viewer_request_with_security_heade
     assert function["AutoPublish"] is True
     assert len(function["FunctionCode"].encode()) <= FUNCTION_SIZE_LIMIT
     behaviours = _behaviours(profile)
-    assert len(behaviours) == 1 + sum(1 for s in profile.spec.services if s.route) + (profile.spec.grafana is not None)
+    routes = sum(1 for s in profile.spec.public_services if s.route)
+    assert len(behaviours) == 1 + routes + (profile.spec.grafana is not None)
     for behaviour in behaviours:
         where = behaviour.get("PathPattern", "default")
-        assert behaviour["FunctionAssociations"] == [
-            {"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": [logical_id, "FunctionARN"]}}
-        ], where
+        (association,) = behaviour["FunctionAssociations"]
+        assert association["EventType"] == "viewer-request", where
+        assert _names(profile, association["FunctionARN"], logical_id, "FunctionARN"), where
         assert behaviour["ResponseHeadersPolicyId"] == SECURITY_HEADERS_POLICY, where
 
 
 def test_the_function_lists_each_internal_path_once_normalised(variant: Synthesized) -> None:
     _, function = _function(variant)
-    assert 'var INTERNAL_PATHS = ["/api/metrics", "/api/internal/jobs"];' in function["FunctionCode"]
+    paths = [p for s in variant.spec.public_services for p in (str(s.metrics_path), *s.internal_paths)]
+    exact = list(dict.fromkeys(normalised_path(p) for p in paths if not p.endswith("/*")))
+    prefixes = list(dict.fromkeys(normalised_path(p.removesuffix("/*")) for p in paths if p.endswith("/*")))
+    assert f"var INTERNAL_PATHS = {json.dumps(exact)};" in function["FunctionCode"]
+    assert f"var INTERNAL_PREFIXES = {json.dumps(prefixes)};" in function["FunctionCode"]
+    assert "/internal/jobs" in exact, "the trailing slash is normalised away"
 
 
 # --- The web ACL -----------------------------------------------------------------------------
@@ -281,7 +319,7 @@ def test_the_web_acl_rules_follow_the_spec(synths: dict[str, Synthesized], name:
         assert rules[group]["Statement"] == {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": group}}
         assert rules[group]["OverrideAction"] == {"None": {}}
     (distribution,) = _resources(synth, "AWS::CloudFront::Distribution").values()
-    assert distribution["Properties"]["DistributionConfig"]["WebACLId"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+    assert _names(synth, distribution["Properties"]["DistributionConfig"]["WebACLId"], logical_id, "Arn")
 
 
 def _grafana_route_match(route: str) -> dict[str, Any]:
@@ -295,14 +333,13 @@ def _grafana_route_match(route: str) -> dict[str, Any]:
     }
 
 
-def test_grafana_is_closed_to_everyone_when_the_spec_names_no_address(dev: Synthesized) -> None:
-    assert dev.spec.grafana is not None
-    assert dev.spec.grafana.allowed_cidrs == ()
-    _, web_acl = _web_acl(dev)
+def test_grafana_is_closed_to_everyone_when_the_spec_names_no_address(tmp_path: Path) -> None:
+    resources = _edge_alone(tmp_path, ())["Resources"]
+    (web_acl,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::WAFv2::WebACL"]
     (rule,) = [r for r in web_acl["Rules"] if r["Name"] == "GrafanaAllowList"]
     assert rule["Action"] == {"Block": {}}
-    assert rule["Statement"] == _grafana_route_match(dev.spec.grafana.route)
-    assert _resources(dev, "AWS::WAFv2::IPSet") == {}, "WAF refuses an IP set with no address"
+    assert rule["Statement"] == _grafana_route_match((PROFILES["dev"]().grafana or GrafanaSpec()).route)
+    assert not [r for r in resources.values() if r["Type"] == "AWS::WAFv2::IPSet"], "WAF refuses an empty IP set"
 
 
 def test_grafana_admits_exactly_the_spec_networks_per_address_family(variant: Synthesized) -> None:
@@ -330,38 +367,43 @@ def test_grafana_admits_exactly_the_spec_networks_per_address_family(variant: Sy
     assert all(plugin["violations"] == [] for plugin in variant.validation_report()["pluginReports"])
 
 
-def test_prod_has_no_grafana_rule_and_every_managed_group(prod: Synthesized) -> None:
-    _, web_acl = _web_acl(prod)
+def test_a_profile_without_grafana_has_no_allow_list(profile: Synthesized) -> None:
+    _, web_acl = _web_acl(profile)
     names = {rule["Name"] for rule in web_acl["Rules"]}
-    assert prod.spec.grafana is None
-    assert "GrafanaAllowList" not in names
-    assert set(MANAGED_GROUPS) <= names
-    assert _resources(prod, "AWS::WAFv2::IPSet") == {}
+    assert ("GrafanaAllowList" in names) == (profile.spec.grafana is not None)
+    assert (set(MANAGED_GROUPS) <= names) == profile.spec.edge.managed_rules
+    if profile.spec.grafana is None or not profile.spec.grafana.allowed_cidrs:
+        assert _resources(profile, "AWS::WAFv2::IPSet") == {}
 
 
 def _edge_alone(tmp_path: Path, allowed_cidrs: tuple[str, ...]) -> dict[str, Any]:
     """Only the edge construct, in a stack of its own, for the cases no profile holds."""
     dev = PROFILES["dev"]()
-    assert dev.grafana is not None
     app = App(outdir=str(tmp_path))
-    stack = Stack(app, "Edge", env=Environment(account="111111111111", region="us-east-1"))
+    region = CLOUDFRONT_REGION  # where an edge built beside its distribution lives
+    stack = Stack(app, "Edge", env=Environment(account="111111111111", region=region))
     load_balancer = elbv2.ApplicationLoadBalancer.from_application_load_balancer_attributes(
         stack,
         "Lb",
-        load_balancer_arn="arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/app/lb/0123456789abcdef",
+        load_balancer_arn=f"arn:aws:elasticloadbalancing:{region}:111111111111:loadbalancer/app/lb/0123456789abcdef",
         security_group_id="sg-0123456789abcdef0",
-        load_balancer_dns_name="internal-lb-1.us-east-1.elb.amazonaws.com",
+        load_balancer_dns_name=f"internal-lb-1.{region}.elb.amazonaws.com",
     )
     EdgeDistribution(
         stack,
         "Edge",
-        spec=replace(dev, grafana=replace(dev.grafana, allowed_cidrs=allowed_cidrs)),
+        spec=replace(
+            dev,
+            region=region,
+            network=replace(dev.network, zone_ids=()),
+            grafana=replace(dev.grafana or GrafanaSpec(), allowed_cidrs=allowed_cidrs),
+        ),
         load_balancer=load_balancer,
         site=None,
         access_logs=s3.Bucket.from_bucket_name(stack, "Logs", "access-logs"),
         logging=Logging(
             key=kms.Key.from_key_arn(
-                stack, "Key", "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555"
+                stack, "Key", f"arn:aws:kms:{region}:111111111111:key/11111111-2222-3333-4444-555555555555"
             ),
             retention_days=30,
         ),
@@ -410,13 +452,15 @@ def test_waf_logs_leave_out_cookies_and_credentials(profile: Synthesized) -> Non
 # --- Grafana's own settings --------------------------------------------------------------
 
 
-def test_grafana_sets_secure_cookies_no_gravatar_and_keeps_login_protection(dev: Synthesized) -> None:
+def test_grafana_sets_secure_cookies_no_gravatar_and_keeps_login_protection(variant: Synthesized) -> None:
+    grafana_spec = variant.spec.grafana
+    assert grafana_spec is not None
     (grafana,) = [
         container
-        for resource in dev.template_json(OBSERVABILITY)["Resources"].values()
+        for resource in variant.template_json(OBSERVABILITY)["Resources"].values()
         if resource["Type"] == "AWS::ECS::TaskDefinition"
         for container in resource["Properties"]["ContainerDefinitions"]
-        if container["Name"] == "grafana"
+        if container["Name"] == grafana_spec.name
     ]
     environment = {e["Name"]: e["Value"] for e in grafana["Environment"]}
     assert {

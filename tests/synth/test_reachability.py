@@ -13,7 +13,7 @@ from aws_cdk import aws_ec2 as ec2
 
 from cdk_constructs import security_groups
 from compliance.reachability_check import ReachabilityCheck, reachability_problems
-from platform_spec.connections import NetworkPath
+from platform_spec.connections import DATABASE, PROMETHEUS, NetworkPath, service_peer
 from platform_spec.names import COMPUTE, DATA, NETWORK
 from tests.platform_synth import Synthesized, synth_spec
 
@@ -43,11 +43,12 @@ def _drop_rule(template: dict[str, Any], kind: str, port: int) -> dict[str, Any]
     ("kind", "side"), [("AWS::EC2::SecurityGroupIngress", "ingress"), ("AWS::EC2::SecurityGroupEgress", "egress")]
 )
 def test_a_missing_side_is_named(dev: Synthesized, kind: str, side: str) -> None:
-    backend = dev.spec.service("backend")
-    template = _drop_rule(dev.template_json(NETWORK), kind, backend.container_port)
-    owner = "service-backend" if side == "ingress" else "prometheus"
+    scraped = dev.spec.scraped_services[0]
+    template = _drop_rule(dev.template_json(NETWORK), kind, scraped.port)
+    peer = service_peer(scraped)
+    owner = peer if side == "ingress" else PROMETHEUS
     assert _messages(dev.spec, template) == [
-        f"prometheus -> service-backend:{backend.container_port} (prometheus scrapes backend /api/metrics): "
+        f"{PROMETHEUS} -> {peer}:{scraped.port} (prometheus scrapes {scraped.name} {scraped.metrics_path}): "
         f"missing the {side} rule on {owner}'s group"
     ]
 
@@ -60,22 +61,25 @@ def test_anything_else_reaching_the_database_fails(dev: Synthesized) -> None:
         for k, r in resources.items()
         if r["Type"] == "AWS::EC2::SecurityGroup"
     }
-    resources["FrontendToDatabase"] = {
+    # A service the spec does not let use the database.
+    outsider = service_peer(next(s for s in dev.spec.services if not s.uses_database))
+    port, cidr = dev.spec.database.port, dev.spec.network.cidr
+    resources["OutsiderToDatabase"] = {
         "Type": "AWS::EC2::SecurityGroupIngress",
         "Properties": {
-            "GroupId": {"Fn::GetAtt": [groups["database"], "GroupId"]},
-            "SourceSecurityGroupId": {"Fn::GetAtt": [groups["service-frontend"], "GroupId"]},
+            "GroupId": {"Fn::GetAtt": [groups[DATABASE], "GroupId"]},
+            "SourceSecurityGroupId": {"Fn::GetAtt": [groups[outsider], "GroupId"]},
             "IpProtocol": "tcp",
-            "FromPort": 5432,
-            "ToPort": 5432,
+            "FromPort": port,
+            "ToPort": port,
         },
     }
-    resources[groups["database"]]["Properties"]["SecurityGroupIngress"] = [
-        {"CidrIp": "10.0.0.0/16", "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432}
+    resources[groups[DATABASE]]["Properties"]["SecurityGroupIngress"] = [
+        {"CidrIp": cidr, "IpProtocol": "tcp", "FromPort": port, "ToPort": port}
     ]
     assert _messages(dev.spec, template) == [
-        "service-frontend -> database:5432: reaches the database, which the spec does not allow",
-        "10.0.0.0/16 -> database: reaches the database, which the spec does not allow",
+        f"{outsider} -> {DATABASE}:{port}: reaches the database, which the spec does not allow",
+        f"{cidr} -> {DATABASE}: reaches the database, which the spec does not allow",
     ]
 
 
@@ -84,9 +88,11 @@ def test_removing_a_rule_from_the_code_fails_the_synth(
 ) -> None:
     """What a developer deleting one line of cdk_constructs/security_groups.py would see."""
     original = security_groups.PlatformSecurityGroups._open
+    scraped = dev.spec.scraped_services[0]
+    peer = service_peer(scraped)
 
     def open_without_scrape_ingress(self: security_groups.PlatformSecurityGroups, path: NetworkPath) -> None:
-        if path.source == "prometheus" and path.destination == "service-backend":
+        if path.source == PROMETHEUS and path.destination == peer:
             self._groups[path.source].add_egress_rule(
                 self._groups[path.destination], ec2.Port.tcp(path.port), path.purpose
             )
@@ -97,8 +103,8 @@ def test_removing_a_rule_from_the_code_fails_the_synth(
     with pytest.raises(RuntimeError) as failure:
         synth_spec(tmp_path, dev.spec, checks=True)
     assert (
-        "prometheus -> service-backend:3001 (prometheus scrapes backend /api/metrics): "
-        "missing the ingress rule on service-backend's group" in str(failure.value)
+        f"{PROMETHEUS} -> {peer}:{scraped.port} (prometheus scrapes {scraped.name} {scraped.metrics_path}): "
+        f"missing the ingress rule on {peer}'s group" in str(failure.value)
     )
 
 
@@ -110,6 +116,6 @@ def test_the_check_fails_when_it_cannot_find_the_network_template(dev: Synthesiz
     assert report.success is False
     (violation,) = report.violations
     assert violation.description == (
-        "cannot check reachability: no dev-davidshaevel-network.template.json among the synthesized templates "
-        "(dev-davidshaevel-compute.template.json, dev-davidshaevel-data.template.json)"
+        f"cannot check reachability: no {dev.stack_name(NETWORK)}.template.json among the synthesized templates "
+        f"({dev.stack_name(COMPUTE)}.template.json, {dev.stack_name(DATA)}.template.json)"
     )

@@ -6,18 +6,11 @@ other test follows the spec it finds."""
 
 from __future__ import annotations
 
-import pytest
-
 from platform_spec import spec_from_context
 from platform_spec.names import LAYERS
-from platform_spec.profiles import PROJECT
+from tests.original import original_platform_only
 
-ORIGINAL_PROJECT = "davidshaevel"
-
-pytestmark = pytest.mark.skipif(
-    PROJECT != ORIGINAL_PROJECT,
-    reason=f"the profiles name project {PROJECT!r}, not the original platform's: nothing of it to reproduce",
-)
+pytestmark = original_platform_only
 
 
 def test_dev_reproduces_the_original_platform() -> None:
