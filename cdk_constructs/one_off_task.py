@@ -70,8 +70,9 @@ class OneOffTask(Construct):
         Validations.of(self.task_definition).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-ECS2",
-                reason="The environment holds only non-secret settings derived from the spec (URLs, database "
-                "host, name and user, HOME, the bootstrap's SQL); any credential arrives as an ECS secret.",
+                reason="The environment holds only what the spec declares plain: what it derives (URLs, database "
+                "host, name and user, HOME, the bootstrap's SQL) and the service's own settings; any credential "
+                "arrives as an ECS secret.",
             )
         )
         if from_ecr:

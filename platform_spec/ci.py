@@ -32,6 +32,7 @@ from platform_spec.errors import SpecError
 from platform_spec.names import stack_prefix
 from platform_spec.profiles import APPLICATION_REPOSITORIES, CI_REPOSITORY, PROFILES, PROJECT
 from platform_spec.regions import CLOUDFRONT_REGION
+from platform_spec.spelling import built
 
 CI_KEY = "ci"
 """Context key: ``-c ci=true`` adds the CI stack to the app."""
@@ -213,7 +214,7 @@ def ci_from_context(context: Mapping[str, object]) -> CiSpec | None:
         if provider is not None:
             raise SpecError(f"context {PROVIDER_KEY}", provider, f"applies only with -c {CI_KEY}=true")
         return None
-    spec = ci()
+    spec = built(ci)
     if provider is None:
         return spec
     check_provider_arn(f"context {PROVIDER_KEY}", provider)

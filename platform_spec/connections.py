@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from platform_spec.checks import HTTPS_PORT, NFS_PORT
 from platform_spec.names import TARGETS_PROBE
 from platform_spec.platform import PlatformSpec
+from platform_spec.secrets import ParameterStoreSecret, SecretsManagerSecret
 from platform_spec.services import ServiceSpec
 
 LOAD_BALANCER = "load-balancer"
@@ -77,14 +78,23 @@ def enclosed_services(spec: PlatformSpec) -> tuple[ServiceSpec, ...]:
 def endpoint_services(spec: PlatformSpec) -> tuple[str, ...]:
     """The AWS services an enclosed task reaches as it starts and runs, each an interface
     endpoint (``com.amazonaws.<region>.<name>``): ECR's API and registry for the image,
-    CloudWatch Logs for the awslogs driver and, where ECS Exec is on, SSM messages for the
-    session and KMS for its encryption key (Amazon ECS developer guide, "Migrating to Linux
-    platform version 1.4.0" and "Monitor Amazon ECS containers with ECS Exec"). S3, for image
-    layers and configuration, goes through the gateway endpoint."""
+    CloudWatch Logs for the awslogs driver, Secrets Manager and SSM where its secrets are (ECS
+    reads them over the task's own network as the container starts), and, where ECS Exec is on,
+    SSM messages for the session and KMS for its encryption key (Amazon ECS developer guide,
+    "Migrating to Linux platform version 1.4.0", "Amazon ECS interface VPC endpoints" and "Monitor
+    Amazon ECS containers with ECS Exec"). S3, for image layers and configuration, goes through
+    the gateway endpoint."""
     if not spec.network.interface_endpoints:
         return ()
-    exec_on = ("ssmmessages", "kms") if any(s.ecs_exec for s in enclosed_services(spec)) else ()
-    return ("ecr.api", "ecr.dkr", "logs", *exec_on)
+    enclosed = enclosed_services(spec)
+    secrets = [secret for service in enclosed for secret in service.secrets.values()]
+    stores = [
+        name
+        for name, kind in (("secretsmanager", SecretsManagerSecret), ("ssm", ParameterStoreSecret))
+        if any(isinstance(secret, kind) for secret in secrets)
+    ]
+    exec_on = ("ssmmessages", "kms") if any(s.ecs_exec for s in enclosed) else ()
+    return ("ecr.api", "ecr.dkr", "logs", *stores, *exec_on)
 
 
 def internet_peers(spec: PlatformSpec) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from platform_spec.checks import check_hosted_zone_id
 from platform_spec.errors import SpecError
 from platform_spec.platform import PlatformSpec
 from platform_spec.profiles import DEFAULT_PROFILE, PROFILES
+from platform_spec.spelling import built
 
 PROFILE_KEY = "env"
 HOSTED_ZONE_KEY = "hosted_zone_id"
@@ -48,7 +49,7 @@ def spec_from_context(context: Mapping[str, object]) -> PlatformSpec:
     profile = context.get(PROFILE_KEY, DEFAULT_PROFILE)
     if profile not in PROFILES:
         raise SpecError(f"context {PROFILE_KEY}", profile, f"unknown profile; choose one of {', '.join(PROFILES)}")
-    spec = PROFILES[str(profile)]()
+    spec = built(PROFILES[str(profile)])
     return apply_overrides(with_hosted_zone(spec, context), context)
 
 

@@ -142,7 +142,7 @@ class DataStack(Stack):
         """Other stacks read this stack's values through exports (``Fn::ImportValue``), not the
         app's default ``Fn::GetStackOutput``: an export cannot be removed while a stack imports
         it, which is what state wants, and its value is known when a change set is made
-        (aws/aws-cdk#38829), and it costs no DescribeStacks call per use (aws/aws-cdk#38010).
+        (aws/aws-cdk#38829), and it costs no DescribeStacks call (aws/aws-cdk#38010).
         docs/operations.md: "Cross-stack references"."""
         for construct in self.node.find_all():
             if isinstance(construct, CfnResource):

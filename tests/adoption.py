@@ -102,7 +102,15 @@ def start() -> tuple[Adoption, list[subprocess.Popen[bytes]]]:
     copy_repository(directory)
     guide = GUIDE.read_text()
     apply(directory, guide)
-    steps = [*regenerate_commands(guide), f"{sys.executable} -m pytest -q -p no:cacheprovider {' '.join(SUITE)}"]
+    # A repository of its own, as the user's clone is: some tests and make targets read git.
+    commit = (
+        "git init -q && git add -A && git -c user.name=adopter -c user.email=adopter@example.org commit -qm adopted"
+    )
+    steps = [
+        commit,
+        *regenerate_commands(guide),
+        f"{sys.executable} -m pytest -q -p no:cacheprovider {' '.join(SUITE)}",
+    ]
     script = "set -e\n" + "".join(f"echo '$ {step}'\n{step}\n" for step in steps)
     log = directory.parent / "adoption.log"
     environment = {

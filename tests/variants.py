@@ -11,6 +11,7 @@ from platform_spec import (
     PUBLIC,
     WORKER,
     DomainSpec,
+    GrafanaSpec,
     ParameterStoreSecret,
     PlatformSpec,
     SecretsManagerSecret,
@@ -178,10 +179,12 @@ def with_settings_and_secrets(spec: PlatformSpec) -> PlatformSpec:
 
 
 def every_kind_variant(spec: PlatformSpec) -> PlatformSpec:
-    """The profile with a service of every kind, settings and secrets of every form: what the
-    suite checks beside the shipped profiles, so each kind follows into every template. Its
-    budget was set for the profile's services, not for these: the variant has none."""
-    return replace(with_settings_and_secrets(with_every_kind(spec)), monthly_budget_usd=None)
+    """The profile with a service of every kind, settings and secrets of every form, and Grafana
+    (whether the profile runs it or not): what the suite checks beside the shipped profiles, so
+    each kind follows into every template. Its budget was set for the profile's services, not
+    for these: the variant has none."""
+    varied = with_settings_and_secrets(with_every_kind(spec))
+    return replace(varied, grafana=spec.grafana or GrafanaSpec(), monthly_budget_usd=None)
 
 
 OUTSIDE_REGION = "eu-west-1"

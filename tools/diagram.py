@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from compliance.security_group_rules import INGRESS, group_peers, rules_between
 from platform_spec import spec_from_context
 from platform_spec.connections import DATABASE, FILE_SYSTEM, GRAFANA, LOAD_BALANCER, PROMETHEUS, service_peer
 from platform_spec.names import COMPUTE, DATA, DELIVERY, NETWORK, OBSERVABILITY, TARGETS_PROBE
+
+EDGE_LABEL_WIDTH = 22
+"""Characters per line of an edge's label."""
 
 
 def _templates(directory: Path) -> dict[str, dict[str, Any]]:
@@ -62,11 +66,13 @@ def render(directory: Path) -> str:
         labels[GRAFANA] = f"Grafana\\n{spec.grafana.route}"
     lines = [
         "digraph platform {",
-        '  graph [rankdir=LR, fontname="Helvetica", fontsize=11, label="'
+        # Top to bottom, labels wrapped: read at a README's width, a left-to-right graph of long
+        # labels was four times as wide as high, and its text too small to read.
+        '  graph [rankdir=TB, nodesep=0.3, ranksep=0.5, fontname="Helvetica", fontsize=15, label="'
         + f"{spec.stack_prefix}: drawn from the synthesized templates"
         + '", labelloc=t];',
-        '  node [shape=box, style="rounded,filled", fillcolor="#f4f6f8", fontname="Helvetica", fontsize=10];',
-        '  edge [fontname="Helvetica", fontsize=9];',
+        '  node [shape=box, style="rounded,filled", fillcolor="#f4f6f8", fontname="Helvetica", fontsize=14];',
+        '  edge [fontname="Helvetica", fontsize=12];',
         '  viewers [label="viewers", shape=ellipse];',
     ]
     if _resources(templates, "AWS::CloudFront::Distribution"):
@@ -92,7 +98,8 @@ def render(directory: Path) -> str:
     for (source, destination, port), logical_id in sorted(rules.items()):
         description = network["Resources"][logical_id]["Properties"].get("Description", "")
         if source in labels and destination in labels:
-            lines.append(f'  "{source}" -> "{destination}" [label="{description} :{port}"];')
+            label = "\\n".join(textwrap.wrap(f"{description} :{port}", EDGE_LABEL_WIDTH))
+            lines.append(f'  "{source}" -> "{destination}" [label="{label}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 

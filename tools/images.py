@@ -9,7 +9,8 @@ checked before the first build: the tag (the spec's rule), the services and thei
 and the repositories (the data stack's), none of which may hold the tag yet, since tags are
 immutable. Then it logs in to the registry and builds and pushes each image with ``docker
 buildx`` for the service's architecture. ``--dry-run`` does the same AWS reads and prints the
-docker commands instead of running them. Exit 0 when every image is pushed, 1 when a docker
+docker commands instead of running them; without AWS credentials it prints them for
+``<account>`` and says that the repositories were not read. Exit 0 when every image is pushed, 1 when a docker
 step fails (nothing is pushed after it), 2 when it cannot start (nothing is pushed).
 """
 
@@ -154,12 +155,15 @@ def push_images(
     check_image_tag("--tag", tag)
     chosen = chosen_services(spec, services)
     contexts = build_contexts(spec, chosen, tag=tag, services_root=services_root)
-    account = sts.get_caller_identity()["Account"]
-    registry = f"{account}.dkr.ecr.{spec.region}.amazonaws.com"
-    say(f"account {account}: registry {registry}")
+    account = _account(sts, dry_run=dry_run)
+    registry = f"{account or NO_ACCOUNT}.dkr.ecr.{spec.region}.amazonaws.com"
     repositories = {service.name: repository_name(spec, service) for service in chosen}
-    check_tag_is_new(spec, list(repositories.values()), tag=tag, ecr=ecr)
-    say(f"tag {tag} is new in {', '.join(repositories.values())}")
+    if account is None:
+        say(f"no AWS credentials: the commands name {NO_ACCOUNT}, and no repository was checked for tag {tag}")
+    else:
+        say(f"account {account}: registry {registry}")
+        check_tag_is_new(spec, list(repositories.values()), tag=tag, ecr=ecr)
+        say(f"tag {tag} is new in {', '.join(repositories.values())}")
     login = ["login", "--username", "AWS", "--password-stdin", registry]
     builds = {
         service.name: [
@@ -198,6 +202,23 @@ def push_images(
         say(f"pushed {image}")
 
 
+NO_ACCOUNT = "<account>"
+
+
+def _account(sts: Any, *, dry_run: bool) -> str | None:
+    """The caller's account; ``None`` for a dry run without credentials, which prints the commands
+    anyway (a real run needs them, and fails in one line without)."""
+    try:
+        account: str = sts.get_caller_identity()["Account"]
+    except Exception as error:
+        from botocore.exceptions import NoCredentialsError  # noqa: PLC0415 (loaded only when AWS was called)
+
+        if dry_run and isinstance(error, NoCredentialsError):
+            return None
+        raise
+    return account
+
+
 def _clients(spec: PlatformSpec) -> tuple[Any, Any]:
     import boto3  # noqa: PLC0415 (as in tools.release: loaded only when AWS is called)
 
@@ -207,8 +228,8 @@ def _clients(spec: PlatformSpec) -> tuple[Any, Any]:
 
 def main(argv: Sequence[str] | None = None, *, services_root: Path = SERVICES_ROOT) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.images", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", default="dev")
-    parser.add_argument("--tag", required=True)
+    parser.add_argument("--env", default="dev", help="the profile whose repositories receive the images (default: dev)")
+    parser.add_argument("--tag", required=True, help="the tag every image is pushed with (sha-<commit>, or initial)")
     parser.add_argument(
         "--service",
         dest="services",

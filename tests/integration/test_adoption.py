@@ -45,7 +45,10 @@ def test_the_guides_edits_make_a_platform_the_suite_accepts() -> None:
         # The suite that ran is the whole synth-level suite, and the snapshots it compared are the new ones.
         for folder in SUITE:
             assert (adoption.directory / folder).is_dir()
-        assert "acme" in (adoption.directory / "tests/synth/__snapshots__/test_snapshots.ambr").read_text()
+        snapshots = sorted((adoption.directory / "tests/synth/__snapshots__").rglob("*.json"))
+        assert snapshots, "the copy has no template snapshots"
+        assert all("davidshaevel" not in p.read_text() for p in snapshots), "a snapshot of the shipped platform"
+        assert any("acme" in p.read_text() for p in snapshots)
     finally:
         shutil.rmtree(adoption.directory.parent, ignore_errors=True)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from platform_spec import NODE_USER, ServiceSpec, spec_from_context
+from tests.picking import first_or_skip
 from tests.platform_synth import ROOT
 from tests.postgres import Postgres, running_postgres
 from tests.reference_services import image_directory, stand_in_environment, stand_in_note
@@ -380,7 +381,9 @@ def test_bad_input_is_one_line_and_exit_2(
 )
 def test_the_dockerfile_points_read_the_final_stage(dockerfile: str, verdicts: dict[str, str], tmp_path: Path) -> None:
     """The points read from the Dockerfile alone, for a service that runs as the node images' user."""
-    service = replace(next(s for s in SPEC.services if s.writable_paths), run_as=NODE_USER)
+    service = replace(
+        first_or_skip((s for s in SPEC.services if s.writable_paths), "service with writable paths"), run_as=NODE_USER
+    )
     (tmp_path / "Dockerfile").write_text(dockerfile.format(uid_gid=service.run_as.ecs_user) + "\n")
     read = read_dockerfile(tmp_path)
     results = [command_point(read), user_point(read, service), volume_tools_point(read, service)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,14 +14,17 @@ from typing import Any
 import boto3
 import pytest
 
+from platform_spec.names import DATA
 from platform_spec.profiles import dev
 from tools import images
 
 TAG = "sha-4f2a9c1"
 ACCOUNT = "123456789012"  # moto's
-REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
+SPEC = dev()
+REGISTRY = f"{ACCOUNT}.dkr.ecr.{SPEC.region}.amazonaws.com"
 # As the data stack names them (tests/synth/test_data.py checks the template).
-REPOSITORIES = {"backend": "dev-davidshaevel/backend", "frontend": "dev-davidshaevel/frontend"}
+REPOSITORIES = {s.name: images.repository_name(SPEC, s) for s in SPEC.services}
+FIRST, LAST = SPEC.services[0].name, SPEC.services[-1].name
 
 # Records each call as one JSON line (its arguments, and stdin when it is given a password);
 # FAKE_DOCKER_FAIL makes a call whose arguments contain that text exit 3, FAKE_DOCKER_NO_BUILDX
@@ -84,7 +88,7 @@ def services(tmp_path: Path) -> Path:
 def ecr(mocked_aws: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """moto's ECR with the data stack's repositories; the command gets these clients (one
     boto3 session for the whole test instead of one per call keeps the file fast)."""
-    session = boto3.Session(region_name="us-east-1")
+    session = boto3.Session(region_name=SPEC.region)
     client = session.client("ecr")
     for name in REPOSITORIES.values():
         client.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")
@@ -131,46 +135,44 @@ def test_each_service_is_built_for_its_platform_and_pushed_after_a_login_on_stdi
     ecr: Any, docker: FakeDocker, services: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert _main(services) == 0
-    assert docker.argvs() == [
-        ["buildx", "version"],
-        LOGIN,
-        _build("backend", root=services),
-        _build("frontend", root=services),
-    ]
+    assert docker.argvs() == [["buildx", "version"], LOGIN, *(_build(name, root=services) for name in REPOSITORIES)]
     password = f"{ACCOUNT}-auth-token"  # what moto's token decodes to, after "AWS:"
     assert docker.calls()[1]["stdin"] == password
     assert not any(password in argument for argv in docker.argvs() for argument in argv)
     assert capsys.readouterr().out.splitlines() == [
         f"account {ACCOUNT}: registry {REGISTRY}",
-        f"tag {TAG} is new in dev-davidshaevel/backend, dev-davidshaevel/frontend",
+        f"tag {TAG} is new in {', '.join(REPOSITORIES.values())}",
         f"logging in to {REGISTRY}",
-        f"building backend for linux/arm64 from {services / 'backend'}: {REGISTRY}/dev-davidshaevel/backend:{TAG}",
-        f"pushed {REGISTRY}/dev-davidshaevel/backend:{TAG}",
-        f"building frontend for linux/arm64 from {services / 'frontend'}: {REGISTRY}/dev-davidshaevel/frontend:{TAG}",
-        f"pushed {REGISTRY}/dev-davidshaevel/frontend:{TAG}",
+        *(
+            line
+            for service in SPEC.services
+            for line in (
+                f"building {service.name} for {images.PLATFORMS[service.architecture]} from "
+                f"{services / service.name}: {REGISTRY}/{REPOSITORIES[service.name]}:{TAG}",
+                f"pushed {REGISTRY}/{REPOSITORIES[service.name]}:{TAG}",
+            )
+        ),
     ]
 
 
 def test_only_the_named_services_are_built_each_for_its_own_architecture(
     ecr: Any, docker: FakeDocker, services: Path
 ) -> None:
-    spec = dev()
-    backend, frontend = spec.services
-    spec = replace(spec, services=(backend, replace(frontend, architecture="X86_64")))
-    sts, _ = images._clients(spec)
-    images.push_images(
-        spec, TAG, sts=sts, ecr=ecr, services=["frontend"], services_root=services, say=lambda line: None
+    spec = replace(
+        SPEC, services=tuple(replace(s, architecture="X86_64") if s.name == LAST else s for s in SPEC.services)
     )
-    assert docker.argvs()[2:] == [_build("frontend", "linux/amd64", root=services)]
+    sts, _ = images._clients(spec)
+    images.push_images(spec, TAG, sts=sts, ecr=ecr, services=[LAST], services_root=services, say=lambda line: None)
+    assert docker.argvs()[2:] == [_build(LAST, "linux/amd64", root=services)]
 
 
 def test_a_tag_a_repository_already_holds_is_refused_before_any_docker_call(
     ecr: Any, docker: FakeDocker, services: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _push(ecr, REPOSITORIES["frontend"], TAG)
+    _push(ecr, REPOSITORIES[LAST], TAG)
     assert _main(services) == 2
     assert _error(capsys) == (
-        f"error: tag {TAG} already exists in dev-davidshaevel/frontend; tags are immutable: "
+        f"error: tag {TAG} already exists in {REPOSITORIES[LAST]}; tags are immutable: "
         "choose a new tag (e.g. sha-<commit>)"
     )
     assert docker.calls() == []
@@ -181,11 +183,11 @@ def test_a_tag_a_repository_already_holds_is_refused_before_any_docker_call(
 def test_a_missing_repository_asks_for_the_data_stack(
     ecr: Any, docker: FakeDocker, services: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ecr.delete_repository(repositoryName=REPOSITORIES["backend"], force=True)
+    ecr.delete_repository(repositoryName=REPOSITORIES[FIRST], force=True)
     assert _main(services) == 2
     assert _error(capsys) == (
-        "error: repository dev-davidshaevel/backend does not exist: deploy the data stack first "
-        "(cdk deploy -c env=dev dev-davidshaevel-data)"
+        f"error: repository {REPOSITORIES[FIRST]} does not exist: deploy the data stack first "
+        f"(cdk deploy -c env=dev {SPEC.stack_name(DATA)})"
     )
     assert docker.calls() == []
 
@@ -193,11 +195,11 @@ def test_a_missing_repository_asks_for_the_data_stack(
 def test_a_service_without_a_dockerfile_is_named_before_anything_is_pushed(
     ecr: Any, docker: FakeDocker, services: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (services / "frontend" / "Dockerfile").unlink()
+    (services / LAST / "Dockerfile").unlink()
     assert _main(services) == 2
     assert _error(capsys) == (
-        f"error: no Dockerfile at {services / 'frontend' / 'Dockerfile'}: build and push "
-        f"dev-davidshaevel/frontend:{TAG} yourself (docs/operations.md, 'Building images')"
+        f"error: no Dockerfile at {services / LAST / 'Dockerfile'}: build and push "
+        f"{REPOSITORIES[LAST]}:{TAG} yourself (docs/operations.md, 'Building images')"
     )
     assert docker.calls() == []
 
@@ -206,8 +208,11 @@ def test_a_service_without_a_dockerfile_is_named_before_anything_is_pushed(
     ("arguments", "message"),
     [
         (["--tag", "v1 beta"], "error: --tag: image tag must be 1-128 characters"),
-        (["--service", "worker"], "error: --service: no service named 'worker' in profile dev (services: backend,"),
-        (["--env", "staging"], "error: context env: unknown profile; choose one of dev, prod"),
+        (
+            ["--service", "no-such-service"],
+            f"error: --service: no service named 'no-such-service' in profile dev (services: {FIRST},",
+        ),
+        (["--env", "no-such-profile"], "error: context env: unknown profile; choose one of dev,"),
     ],
     ids=["bad tag", "unknown service", "unknown profile"],
 )
@@ -241,10 +246,10 @@ def test_without_docker_it_says_so(
 def test_a_failing_build_names_the_service_and_nothing_is_pushed_after_it(
     ecr: Any, docker: FakeDocker, services: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    docker.fail_on("dev-davidshaevel/backend:")
+    docker.fail_on(f"{REPOSITORIES[FIRST]}:")
     assert _main(services) == 1
-    assert _error(capsys) == "error: backend: docker buildx build failed (exit status 3); no later image was pushed"
-    assert docker.argvs() == [["buildx", "version"], LOGIN, _build("backend", root=services)]
+    assert _error(capsys) == f"error: {FIRST}: docker buildx build failed (exit status 3); no later image was pushed"
+    assert docker.argvs() == [["buildx", "version"], LOGIN, _build(FIRST, root=services)]
 
 
 def test_a_failing_login_builds_nothing(
@@ -262,20 +267,17 @@ def test_a_dry_run_reads_aws_and_prints_the_commands_without_running_docker(
     assert _main(services, "--dry-run") == 0
     assert docker.calls() == []
     out = capsys.readouterr().out.splitlines()
-    assert out[-3:] == [
+    assert out[-1 - len(REPOSITORIES) :] == [
         f"would run: docker login --username AWS --password-stdin {REGISTRY}",
-        f"would run: docker {' '.join(_build('backend', root=services))}",
-        f"would run: docker {' '.join(_build('frontend', root=services))}",
+        *(f"would run: docker {' '.join(_build(name, root=services))}" for name in REPOSITORIES),
     ]
     # It still reads the repositories: an existing tag is refused.
-    _push(ecr, REPOSITORIES["backend"], TAG)
+    _push(ecr, REPOSITORIES[FIRST], TAG)
     assert _main(services, "--dry-run") == 2
     assert docker.calls() == []
 
 
-def test_missing_credentials_are_one_line(
-    docker: FakeDocker, services: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in (
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
@@ -289,6 +291,28 @@ def test_missing_credentials_are_one_line(
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_a_dry_run_without_credentials_prints_the_commands_for_an_unnamed_account(
+    docker: FakeDocker, services: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``make images DRY_RUN=1`` on a laptop with no AWS session: the commands, and what was not checked."""
+    _no_credentials(monkeypatch)
+    assert _main(services, "--dry-run") == 0
+    assert docker.calls() == []
+    out = capsys.readouterr().out.splitlines()
+    # Quoted, as a pasted '<' would be a redirection.
+    registry = shlex.quote(f"<account>.dkr.ecr.{SPEC.region}.amazonaws.com")
+    assert out[0] == f"no AWS credentials: the commands name <account>, and no repository was checked for tag {TAG}"
+    assert out[1] == f"would run: docker login --username AWS --password-stdin {registry}"
+    image = shlex.quote(f"<account>.dkr.ecr.{SPEC.region}.amazonaws.com/{REPOSITORIES[FIRST]}:{TAG}")
+    assert out[2].endswith(f"--tag {image} --push {services / FIRST}")
+
+
+def test_missing_credentials_are_one_line(
+    docker: FakeDocker, services: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _no_credentials(monkeypatch)
     assert _main(services) == 2
     assert _error(capsys) == "error: no AWS credentials found (set AWS_PROFILE, or run inside a role)"
     assert docker.calls() == []

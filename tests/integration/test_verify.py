@@ -27,6 +27,7 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from platform_spec import PlatformSpec, names
 from platform_spec.names import TARGETS_PROBE, stack_name
 from platform_spec.profiles import dev
+from tests.variants import every_kind_variant
 from verify.__main__ import main, render
 from verify.checks import (
     Status,
@@ -431,25 +432,26 @@ def test_a_check_that_cannot_run_counts_as_failed(clients: dict[str, Any]) -> No
 
 
 def _stack_values(spec: PlatformSpec) -> dict[str, dict[str, str]]:
-    """Every output the verify command reads, by stack layer."""
+    """Every output the compute, observability and delivery stacks give ``spec``, by stack layer."""
     values: dict[str, dict[str, str]] = {
-        names.COMPUTE: {names.CLUSTER_NAME: "platform", names.PUBLIC_URL: "https://d111.cloudfront.net"},
+        names.COMPUTE: {names.CLUSTER_NAME: "cluster-of-tests", names.PUBLIC_URL: "https://d111.cloudfront.net"},
         names.OBSERVABILITY: {},
         names.DELIVERY: {},
     }
     for service in spec.services:
-        for attribute in names.SERVICE_OUTPUTS:
+        for attribute in names.service_outputs(registered=service.has_port, public=service.is_public):
             values[names.COMPUTE][names.output_key(service.name, attribute)] = f"{service.name}-{attribute}"
+    prometheus = spec.prometheus.name
     for attribute in (names.SERVICE_ARN, names.CLOUD_MAP_SERVICE_ID, names.LOG_GROUP):
-        values[names.OBSERVABILITY][names.output_key("prometheus", attribute)] = f"prometheus-{attribute}"
+        values[names.OBSERVABILITY][names.output_key(prometheus, attribute)] = f"{prometheus}-{attribute}"
     for key in (names.PROBE_TASK_DEFINITION, names.PROBE_SECURITY_GROUP, names.PROBE_LOG_GROUP):
         values[names.DELIVERY][key] = key
     values[names.DELIVERY][names.PROBE_SUBNETS] = "subnet-a,subnet-b"
     return values
 
 
-def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any]) -> None:
-    spec = dev()
+@pytest.mark.parametrize("spec", [dev(), every_kind_variant(dev())], ids=["dev", "every kind"])
+def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any], spec: PlatformSpec) -> None:
     for layer, stack_outputs in _stack_values(spec).items():
         template = {
             "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
@@ -457,16 +459,21 @@ def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any]) -> N
         }
         clients["cloudformation"].create_stack(StackName=spec.stack_name(layer), TemplateBody=json.dumps(template))
     deployment = load_deployment(spec, clients["cloudformation"])
-    assert deployment.cluster == "platform"
-    assert [s.name for s in deployment.services] == ["backend", "frontend", "prometheus"]
-    assert deployment.services[0].target_group_arn == f"backend-{names.TARGET_GROUP_ARN}"
-    assert deployment.services[2].target_group_arn is None
-    assert deployment.services[0].release == Release(
-        image_tag=f"backend-{names.RELEASED_IMAGE_TAG}", task_definition_arn=f"backend-{names.TASK_DEFINITION_ARN}"
-    )
-    assert deployment.services[2].release is None
+    assert deployment.cluster == "cluster-of-tests"
+    assert [s.name for s in deployment.services] == [s.name for s in spec.services] + [spec.prometheus.name]
+    for service, deployed in zip(spec.services, deployment.services, strict=False):
+        public = f"{service.name}-{names.TARGET_GROUP_ARN}" if service.is_public else None
+        registered = f"{service.name}-{names.CLOUD_MAP_SERVICE_ID}" if service.has_port else None
+        assert (deployed.target_group_arn, deployed.cloud_map_service_id) == (public, registered), service.name
+        assert deployed.release == Release(
+            image_tag=f"{service.name}-{names.RELEASED_IMAGE_TAG}",
+            task_definition_arn=f"{service.name}-{names.TASK_DEFINITION_ARN}",
+        )
+    prometheus = deployment.services[-1]
+    assert (prometheus.target_group_arn, prometheus.release) == (None, None)
     assert deployment.probe.subnets == ("subnet-a", "subnet-b")
-    assert (deployment.public_url, deployment.api_health_path) == ("https://d111.cloudfront.net", "/api/health")
+    api = spec.service(spec.delivery.api_service)
+    assert (deployment.public_url, deployment.api_health_path) == ("https://d111.cloudfront.net", api.health_check_path)
 
 
 class _CloudFormation:

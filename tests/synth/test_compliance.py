@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from platform_spec.names import LAYERS
 from platform_spec.profiles import dev
 from stacks.platform import add_compliance_checks
+from tests.original import original_platform_only
 from tests.platform_synth import Synthesized, new_app
 
 
@@ -45,16 +46,32 @@ SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 ACKNOWLEDGED_HEADING = "\n## Acknowledged findings\n"
 
 
-def test_the_security_doc_lists_exactly_the_acknowledged_rules(synthesized: dict[str, Synthesized]) -> None:
+def _listed_rules() -> set[str]:
     text = SECURITY_DOC.read_text()
     assert ACKNOWLEDGED_HEADING in text, f"docs/security.md has no section {ACKNOWLEDGED_HEADING.strip()!r}"
     section = text.split(ACKNOWLEDGED_HEADING, 1)[1].split("\n## ", 1)[0]
     table = "\n".join(line for line in section.splitlines() if line.startswith("| `"))
     listed = set(re.findall(r"`((?:AwsSolutions|NIST\.800\.53\.R5)-[A-Za-z0-9]+)`", table))
     assert listed, "docs/security.md's acknowledged findings section holds no table of rules"
-    acknowledged = set().union(*(_acknowledged_rules(synth) for synth in synthesized.values()))
-    assert sorted(acknowledged - listed) == [], "acknowledged but missing from docs/security.md's table"
-    assert sorted(listed - acknowledged) == [], "in docs/security.md's table but acknowledged nowhere"
+    return listed
+
+
+def test_the_security_doc_lists_every_acknowledged_rule(
+    synthesized: dict[str, Synthesized], kinds: Synthesized, outside: Synthesized
+) -> None:
+    """Of the profiles, and of dev with every kind of service and outside us-east-1."""
+    acknowledged = set().union(*(_acknowledged_rules(s) for s in (*synthesized.values(), kinds, outside)))
+    assert sorted(acknowledged - _listed_rules()) == [], "acknowledged but missing from docs/security.md's table"
+
+
+@original_platform_only
+def test_the_security_doc_lists_nothing_the_shipped_profiles_do_not_acknowledge(
+    synthesized: dict[str, Synthesized], kinds: Synthesized, outside: Synthesized
+) -> None:
+    """The table describes the shipped platform: a rule no longer acknowledged leaves it. (A platform
+    made one's own may drop what acknowledged it, Grafana say: then this is skipped.)"""
+    acknowledged = set().union(*(_acknowledged_rules(s) for s in (*synthesized.values(), kinds, outside)))
+    assert sorted(_listed_rules() - acknowledged) == [], "in docs/security.md's table but acknowledged nowhere"
 
 
 def test_both_packs_run_on_every_synth(tmp_path: Path) -> None:

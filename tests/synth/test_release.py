@@ -34,7 +34,7 @@ from release.targets import OneOffRun, ReleaseTargets
 from tests.platform_synth import ROOT, Synthesized
 from tests.stepfunctions.runner import Response, Scenario, Trace, error, result, run, validate
 from tests.templates import deployment_of
-from tests.variants import with_third_service
+from tests.variants import own_services, with_third_service
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -356,9 +356,11 @@ def plain_targets(spec: PlatformSpec) -> ReleaseTargets:
 
 
 def one_service() -> PlatformSpec:
-    spec = dev_profile()
-    backend = replace(spec.service("backend"), route=None)
-    return replace(spec, services=(backend,), delivery=replace(spec.delivery, smoke_test_service="backend"))
+    """A platform of one service, which migrates, answers the smoke tests and runs them."""
+    spec = own_services(dev_profile())
+    (only, _) = spec.services
+    delivery = replace(spec.delivery, migrations_service=only.name, api_service=only.name, smoke_test_service=only.name)
+    return replace(spec, services=(only,), delivery=delivery)
 
 
 def three_services() -> PlatformSpec:

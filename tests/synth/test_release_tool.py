@@ -10,12 +10,21 @@ from typing import Any
 import pytest
 
 from platform_spec import SpecError
-from platform_spec.names import COMPUTE, PUBLIC_URL, RELEASED_IMAGE_TAG, STATE_MACHINE_ARN, output_key
+from platform_spec.names import (
+    COMPUTE,
+    DELIVERY,
+    PUBLIC_URL,
+    RELEASED_IMAGE_TAG,
+    STATE_MACHINE_ARN,
+    image_tag_parameter,
+    output_key,
+)
 from platform_spec.profiles import dev
 from tests.platform_synth import Synthesized
 from tools import release
 
-MACHINE = "arn:aws:states:us-east-1:111122223333:stateMachine:Release"
+SPEC = dev()
+MACHINE = f"arn:aws:states:{SPEC.region}:111122223333:stateMachine:{SPEC.release_state_machine_name}"
 
 
 class CloudFormation:
@@ -50,9 +59,9 @@ def _run(statuses: list[dict[str, str]], tag: str = "sha-4f2a9c1") -> tuple[int,
     said: list[str] = []
     stepfunctions = StepFunctions(statuses)
     code = release.start_release(
-        dev(),
+        SPEC,
         tag,
-        cloudformation=CloudFormation({"dev-davidshaevel-delivery": {STATE_MACHINE_ARN: MACHINE}}),
+        cloudformation=CloudFormation({SPEC.stack_name(DELIVERY): {STATE_MACHINE_ARN: MACHINE}}),
         stepfunctions=stepfunctions,
         sleep=lambda seconds: None,
         say=said.append,
@@ -64,7 +73,7 @@ def test_a_release_starts_the_state_machine_with_the_tag_and_waits_for_it() -> N
     code, said, stepfunctions = _run([{"status": "RUNNING"}, {"status": "RUNNING"}, {"status": "SUCCEEDED"}])
     assert code == 0
     assert stepfunctions.started == [{"stateMachineArn": MACHINE, "input": json.dumps({"imageTag": "sha-4f2a9c1"})}]
-    assert said[-1] == "released sha-4f2a9c1 to dev-davidshaevel"
+    assert said[-1] == f"released sha-4f2a9c1 to {SPEC.stack_prefix}"
 
 
 def test_a_failed_release_fails_with_the_state_machines_error() -> None:
@@ -82,41 +91,46 @@ def test_a_malformed_tag_is_refused_before_anything_starts() -> None:
 def test_a_delivery_stack_without_the_state_machine_is_a_clear_error() -> None:
     with pytest.raises(release.ReleaseError, match="has no output DeploymentStateMachineArn"):
         release.start_release(
-            dev(), "v1", cloudformation=CloudFormation({"dev-davidshaevel-delivery": {}}), stepfunctions=None
+            SPEC, "v1", cloudformation=CloudFormation({SPEC.stack_name(DELIVERY): {}}), stepfunctions=None
         )
 
 
 def test_show_reads_the_released_tags_from_the_stack() -> None:
-    outputs = {output_key(s.name, RELEASED_IMAGE_TAG): f"{s.name}-tag" for s in dev().services}
-    tags = release.released_tags(dev(), cloudformation=CloudFormation({"dev-davidshaevel-compute": outputs}))
-    assert tags == {"backend": "backend-tag", "frontend": "frontend-tag"}
+    outputs = {output_key(s.name, RELEASED_IMAGE_TAG): f"{s.name}-tag" for s in SPEC.services}
+    tags = release.released_tags(SPEC, cloudformation=CloudFormation({SPEC.stack_name(COMPUTE): outputs}))
+    assert tags == {s.name: f"{s.name}-tag" for s in SPEC.services}
 
 
 def test_show_prints_where_viewers_reach_the_platform(dev: Synthesized) -> None:
     (output,) = [k for k in dev.template_json(COMPUTE)["Outputs"] if k == PUBLIC_URL]
     assert dev.template_json(COMPUTE)["Outputs"][output]["Value"]["Fn::Join"][1][0] == "https://"
-    cloudformation = CloudFormation({"dev-davidshaevel-compute": {PUBLIC_URL: "https://d1.cloudfront.net"}})
+    cloudformation = CloudFormation({dev.stack_name(COMPUTE): {PUBLIC_URL: "https://d1.cloudfront.net"}})
     assert release.public_url(dev.spec, cloudformation=cloudformation) == "https://d1.cloudfront.net"
 
 
 def test_the_offline_check_names_each_services_parameter(dev: Synthesized, capsys: pytest.CaptureFixture[str]) -> None:
     assert release.main(["parameters", str(dev.outdir), "--env", "dev"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "backend: image tag from parameter BackendImageTag (first deploy: initial; later deploys keep it)",
-        "frontend: image tag from parameter FrontendImageTag (first deploy: initial; later deploys keep it)",
+        f"{s.name}: image tag from parameter {image_tag_parameter(s.name)} "
+        f"(first deploy: {s.initial_image_tag}; later deploys keep it)"
+        for s in dev.spec.services
     ]
 
 
 def test_the_offline_check_refuses_a_template_that_writes_a_tag(dev: Synthesized) -> None:
+    first = dev.spec.services[0]
     template = copy.deepcopy(dev.template_json(COMPUTE))
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::ECS::TaskDefinition":
             for container in resource["Properties"]["ContainerDefinitions"]:
-                container["Image"] = "111122223333.dkr.ecr.us-east-1.amazonaws.com/dev-davidshaevel/backend:sha-1"
-    with pytest.raises(release.ReleaseError, match=r"^backend.s image does not come from parameter BackendImageTag$"):
+                container["Image"] = (
+                    f"111122223333.dkr.ecr.{dev.spec.region}.amazonaws.com/{dev.spec.stack_prefix}/{first.name}:sha-1"
+                )
+    expected = rf"^{first.name}.s image does not come from parameter {image_tag_parameter(first.name)}$"
+    with pytest.raises(release.ReleaseError, match=expected):
         release.tag_parameters(dev.spec, template)
 
 
 def test_command_line_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     assert release.main(["parameters", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == f"error: no dev-davidshaevel-compute.template.json in {tmp_path}\n"
+    assert capsys.readouterr().err == f"error: no {SPEC.stack_name(COMPUTE)}.template.json in {tmp_path}\n"

@@ -18,6 +18,7 @@ import pytest
 
 from compliance.cloudformation_values import Deployment
 from compliance.task_egress import egress_problems
+from platform_spec import ParameterStoreSecret, PlatformSpec, SecretsManagerSecret
 from platform_spec.connections import (
     ENDPOINTS,
     enclosed_services,
@@ -28,8 +29,8 @@ from platform_spec.connections import (
 )
 from platform_spec.errors import SpecError
 from platform_spec.names import COMPUTE, DELIVERY, NETWORK, PROBE_TASK_DEFINITION
-from platform_spec.profiles import dev as dev_profile
-from platform_spec.profiles import prod as prod_profile
+from platform_spec.profiles import PROFILES
+from tests.picking import first, first_or_skip
 from tests.platform_synth import Synthesized, profile_spec, synth_spec
 from tests.templates import Templates, deployment_of, templates_of
 
@@ -83,7 +84,8 @@ def test_prod_application_tasks_leave_the_vpc_only_through_the_endpoints(prod: S
         for body in template["Resources"].values()
         if body["Type"] == "AWS::EC2::VPCEndpoint" and body["Properties"].get("VpcEndpointType") == "Interface"
     }
-    assert sorted(services) == ["ecr.api", "ecr.dkr", "logs"]
+    assert sorted(services) == sorted(endpoint_services(prod.spec))
+    assert {"ecr.api", "ecr.dkr", "logs"} <= set(services)
     for props in services.values():
         assert props["PrivateDnsEnabled"] is True
         assert len(props["SubnetIds"]) == prod.spec.network.max_azs
@@ -137,17 +139,22 @@ def test_a_public_image_in_an_enclosed_task_is_found(prod: Synthesized) -> None:
     that pull has nowhere to go."""
     templates = _mutated(prod)
     compute = templates[prod.stack_name(COMPUTE)]
-    (backend,) = [
+    enclosed = first_or_skip(
+        (s for s in enclosed_services(prod.spec) if s.writable_paths), "enclosed service with writable paths"
+    )
+    (task,) = [
         body
         for body in compute["Resources"].values()
         if body["Type"] == "AWS::ECS::TaskDefinition"
-        and any(c["Name"] == "backend" for c in body["Properties"]["ContainerDefinitions"])
+        and any(c["Name"] == enclosed.container_name for c in body["Properties"]["ContainerDefinitions"])
     ]
-    owner = next(c for c in backend["Properties"]["ContainerDefinitions"] if c["Name"] == "volume-owner")
+    owner = first(
+        (c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == "volume-owner"), "volume owner"
+    )
     owner["Image"] = prod.spec.helper_images.volume_owner
     problems = _problems(prod, templates)
     assert len(problems) == 1, problems
-    assert "backend task" in problems[0]
+    assert f"{enclosed.container_name} task" in problems[0]
     assert "cannot reach internet" in problems[0]
 
 
@@ -161,7 +168,7 @@ def test_s3_without_its_prefix_list_is_found(prod: Synthesized) -> None:
     assert problems
     assert all("cannot reach s3" in p for p in problems), problems
     assert {p.split(" in ")[1].split(":")[0] for p in problems} == {
-        f"{prod.spec.stack_prefix} {service_peer(s)}" for s in prod.spec.services
+        f"{prod.spec.stack_prefix} {service_peer(s)}" for s in enclosed_services(prod.spec)
     }
 
 
@@ -202,38 +209,74 @@ def test_a_task_nothing_runs_is_named(prod: Synthesized) -> None:
 # --- the spec decides -------------------------------------------------------------------------
 
 
+def _production() -> PlatformSpec:
+    with_endpoints = (name for name, build in PROFILES.items() if build().network.interface_endpoints)
+    return profile_spec(first_or_skip(with_endpoints, "profile with interface endpoints"))
+
+
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """prod with a backend that calls the internet and ECS Exec on the frontend."""
-    spec = profile_spec("prod")
-    backend = replace(spec.service("backend"), reaches_internet=True)
-    frontend = replace(spec.service("frontend"), ecs_exec=True)
-    return synth_spec(Path(tmp_path_factory.mktemp("opened")), replace(spec, services=(backend, frontend)))
+    """The profile with interface endpoints, its first service calling the internet, ECS Exec on its
+    second, and secrets of both stores on that second (tests/variants.py)."""
+    spec = _production()
+    first, second = spec.services[0], spec.services[1]
+    changes = {first.name: {"reaches_internet": True}, second.name: {"ecs_exec": True}}
+    opened = replace(spec, services=tuple(replace(s, **changes.get(s.name, {})) for s in spec.services))  # type: ignore[arg-type]
+    secrets: dict[str, SecretsManagerSecret | ParameterStoreSecret] = {
+        "TOKEN": SecretsManagerSecret(name="octo/token"),
+        "SESSION": ParameterStoreSecret(name="/octo/session"),
+    }
+    opened = replace(
+        opened,
+        services=tuple(replace(s, secrets=secrets) if s.name == second.name else s for s in opened.services),
+    )
+    return synth_spec(Path(tmp_path_factory.mktemp("opened")), opened)
 
 
 def test_a_service_that_reaches_the_internet_keeps_its_way_out(opened: Synthesized) -> None:
     template = opened.template_json(NETWORK)
     groups = _groups(template)
-    assert any(r.get("CidrIp") == ANYWHERE for r in _egress(template, groups["service-backend"]))
-    assert not any(r.get("CidrIp") == ANYWHERE for r in _egress(template, groups["service-frontend"]))
-    # ECS Exec on an enclosed service brings its endpoints; the check proves the session can open.
+    first, second = opened.spec.services[0], opened.spec.services[1]
+    assert any(r.get("CidrIp") == ANYWHERE for r in _egress(template, groups[service_peer(first)]))
+    assert not any(r.get("CidrIp") == ANYWHERE for r in _egress(template, groups[service_peer(second)]))
+    # ECS Exec and the secrets of an enclosed service bring their endpoints (SSM messages and KMS
+    # for the session, Secrets Manager and SSM for the secrets ECS reads as the task starts); the
+    # check proves each can be reached.
     services = sorted(
-        str(body["Properties"]["ServiceName"]).rsplit(".", 1)[-1]
+        str(body["Properties"]["ServiceName"]).removeprefix(f"com.amazonaws.{opened.spec.region}.")
         for body in template["Resources"].values()
         if body["Type"] == "AWS::EC2::VPCEndpoint" and body["Properties"].get("VpcEndpointType") == "Interface"
     )
-    assert services == ["api", "dkr", "kms", "logs", "ssmmessages"]
+    assert {"kms", "ssmmessages", "secretsmanager", "ssm"} <= set(services)
+    assert services == sorted(endpoint_services(opened.spec))
     assert _problems(opened) == []
 
 
+def test_without_the_secrets_endpoints_an_enclosed_task_cannot_start(opened: Synthesized) -> None:
+    templates = _mutated(opened)
+    network = templates[opened.stack_name(NETWORK)]
+    for logical_id, body in list(network["Resources"].items()):
+        if body["Type"] == "AWS::EC2::VPCEndpoint" and str(body["Properties"]["ServiceName"]).endswith(
+            (".secretsmanager", ".ssm")
+        ):
+            del network["Resources"][logical_id]
+    problems = _problems(opened, templates)
+    assert any("cannot reach secretsmanager" in p and "reads TOKEN" in p for p in problems), problems
+    assert any("cannot reach ssm" in p and "reads SESSION" in p for p in problems), problems
+
+
 def test_who_is_enclosed_follows_the_spec() -> None:
-    dev, prod = dev_profile(), prod_profile()
-    assert enclosed_services(dev) == ()
-    assert endpoint_services(dev) == ()
-    assert internet_peers(dev) == task_peers(dev)
-    assert [s.name for s in enclosed_services(prod)] == [s.name for s in prod.services]
-    assert endpoint_services(prod) == ("ecr.api", "ecr.dkr", "logs")
-    assert set(internet_peers(prod)) == set(task_peers(prod)) - {service_peer(s) for s in prod.services}
+    for build in PROFILES.values():
+        spec = build()
+        if not spec.network.interface_endpoints:
+            assert enclosed_services(spec) == ()
+            assert endpoint_services(spec) == ()
+            assert internet_peers(spec) == task_peers(spec)
+            continue
+        enclosed = [s for s in spec.services if not s.reaches_internet]
+        assert list(enclosed_services(spec)) == enclosed
+        assert endpoint_services(spec)[:3] == ("ecr.api", "ecr.dkr", "logs")
+        assert set(internet_peers(spec)) == set(task_peers(spec)) - {service_peer(s) for s in enclosed}
 
 
 @pytest.mark.parametrize(
@@ -245,4 +288,4 @@ def test_who_is_enclosed_follows_the_spec() -> None:
 )
 def test_bad_network_fields_are_named(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(SpecError, match=field.replace(".", r"\.")):
-        replace(prod_profile().network, **changes)
+        replace(_production().network, **changes)

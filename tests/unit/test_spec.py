@@ -31,6 +31,7 @@ from platform_spec.context import platform_keys, refuse_unknown_keys
 from platform_spec.names import EDGE, LAYERS, stack_name
 from platform_spec.profiles import PROFILES, dev
 from platform_spec.regions import CLOUDFRONT_REGION, ORIGIN_FACING_PREFIX_LISTS, S3_PREFIX_LISTS
+from tests.picking import first_or_skip
 from tests.variants import own_services, unused_port, with_every_kind
 
 
@@ -88,7 +89,9 @@ def _with_network(**changes: Any) -> Callable[[], PlatformSpec]:
 
 def _with_database(production: bool = False, **changes: Any) -> Callable[[], PlatformSpec]:
     base = (
-        own_services(next(spec for spec in (b() for b in PROFILES.values()) if spec.production)) if production else OWN
+        own_services(first_or_skip((s for s in (b() for b in PROFILES.values()) if s.production), "production profile"))
+        if production
+        else OWN
     )
     return lambda: replace(base, database=DatabaseSpec(**{**vars(base.database), **changes}))
 
@@ -103,7 +106,9 @@ def _from_context(context: dict[str, Any]) -> Callable[[], PlatformSpec]:
 
 
 def _production() -> PlatformSpec:
-    return own_services(next(spec for spec in (b() for b in PROFILES.values()) if spec.production))
+    return own_services(
+        first_or_skip((s for s in (b() for b in PROFILES.values()) if s.production), "production profile")
+    )
 
 
 FIRST = dev().services[0]
