@@ -93,8 +93,9 @@ SMOKE_TESTS = _one("smoke-test service", lambda s: s.name == DELIVERY.smoke_test
 def _copy(service: ServiceSpec, into: Path) -> Path:
     source = image_directory(service)
     copy = into / source.name
-    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("node_modules"))
-    (copy / "node_modules").symlink_to(source / "node_modules")
+    # node_modules too, not a link to it: where the checkout is under /tmp (a CI clone), the
+    # sandbox's private /tmp would hide the link's target from the service.
+    shutil.copytree(source, copy, symlinks=True)
     return copy
 
 
