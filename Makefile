@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 # per fresh checkout on the same machine; a cold cache only costs time.
 export MYPY_CACHE_DIR ?= $(or $(HOME),/tmp)/.cache/davidshaevel-platform/mypy
 
-.PHONY: help install tools synth test test-unit lint typecheck snapshots diff cost bench diagram images check-service clean
+.PHONY: help install tools synth test test-unit lint typecheck snapshots diff cost bench bench-services diagram images check-service clean
 
 ## help: list the targets, with what each does
 help:
@@ -118,6 +118,10 @@ cost: synth
 bench: install tools
 	python bench/run.py
 	python bench/profile_synth.py
+
+## bench-services: the reference services under a fixed load, beside a bare Node server and with their instrumentation off, and a suggested scale_at_requests_per_task (BENCH_ARGS='--duration 10 --json figures.json'; docs/benchmarks.md)
+bench-services: install tools
+	python -m bench.services $(BENCH_ARGS)
 
 ## diagram: redraw docs/architecture.svg from a fresh synth of the dev profile
 diagram: install

@@ -98,6 +98,10 @@ class PlatformAlarms(Construct):
             comparison_operator=operator,
             treat_missing_data=missing,
         )
+        self.notify(alarm)
+
+    def notify(self, alarm: cloudwatch.Alarm) -> None:
+        """``alarm`` (made elsewhere) notifies the topic when it fires and when it clears."""
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)
         self.alarms.append(alarm)

@@ -13,18 +13,18 @@ from cdk_constructs.prometheus_file_system import DATA_DIRECTORY, PrometheusFile
 from cdk_constructs.workload_containers import Container, S3Copy, WorkloadContainers
 from cdk_helpers.fargate import STOP_FIRST, Placement, linux_task_definition, private_fargate_service, wget_health_check
 from cdk_helpers.log_groups import Logging
+from cdk_helpers.rendered_config import PROMETHEUS_CONFIG
 from compliance.nag_findings import acknowledge_ecs_exec
 from platform_spec import HelperImagesSpec, PrometheusSpec
 
 CONFIG_DIRECTORY = "/etc/prometheus/config"
-CONFIG_FILE = "prometheus.yml"
 CONFIG_VOLUME = "config"
 DATA_VOLUME = "tsdb"
 
 
 class PrometheusServer(Construct):
-    """One Prometheus task. An init container copies the rendered configuration
-    object (whose key carries its content hash) from S3 into a task volume;
+    """One Prometheus task. An init container copies the rendered configuration and
+    rules (whose keys carry their content hash) from S3 into a task volume;
     Prometheus starts after it succeeded. A new configuration is therefore a new
     task definition revision and a rolling replacement: the running server
     cannot keep a stale file. Deployments stop the old task before starting the
@@ -79,6 +79,7 @@ class PrometheusServer(Construct):
             volume_owner_image=ecs.ContainerImage.from_registry(helper_images.volume_owner),
             log_group=self.log_group,
         )
+        # Its configuration and its rules: the tree under the configuration's prefix.
         loader = containers.add_s3_copy(
             "ConfigLoader",
             S3Copy(
@@ -87,7 +88,6 @@ class PrometheusServer(Construct):
                 source=config.url,
                 volume=CONFIG_VOLUME,
                 mount_path="/config",
-                file_name=CONFIG_FILE,
             ),
         )
         self.container = self._add_prometheus(containers, prometheus)
@@ -134,7 +134,7 @@ class PrometheusServer(Construct):
                 image=ecs.ContainerImage.from_registry(prometheus.image),
                 user=prometheus.user,
                 command=[
-                    f"--config.file={CONFIG_DIRECTORY}/{CONFIG_FILE}",
+                    f"--config.file={CONFIG_DIRECTORY}/{PROMETHEUS_CONFIG}",
                     f"--storage.tsdb.path={DATA_DIRECTORY}",
                     f"--storage.tsdb.retention.time={prometheus.retention_days}d",
                     f"--web.listen-address=:{prometheus.port}",

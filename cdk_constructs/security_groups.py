@@ -14,6 +14,7 @@ from constructs import Construct
 from compliance.security_group_rules import group_description
 from platform_spec import HTTPS_PORT, PlatformSpec, ServiceSpec
 from platform_spec.connections import (
+    ALERTMANAGER,
     DATABASE,
     DATABASE_BOOTSTRAP,
     ENDPOINTS,
@@ -100,6 +101,10 @@ class PlatformSecurityGroups(Construct):
     @property
     def prometheus(self) -> ec2.ISecurityGroup:
         return self._groups[PROMETHEUS]
+
+    @property
+    def alertmanager(self) -> ec2.ISecurityGroup:
+        return self._groups[ALERTMANAGER]
 
     @property
     def database(self) -> ec2.ISecurityGroup:

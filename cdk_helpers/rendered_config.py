@@ -10,6 +10,8 @@ import jinja2
 from aws_cdk import Stack
 from constructs import Construct
 
+from cdk_helpers.alert_rules import render_rules
+from cdk_helpers.grafana_dashboards import DATASOURCE_UID, dashboards
 from platform_spec import PlatformSpec
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -37,6 +39,11 @@ def render_asset(path: str, **values: object) -> str:
     return _TEMPLATES.get_template(path).render(**values)
 
 
+PROMETHEUS_CONFIG = "prometheus.yml"
+PROMETHEUS_RULES = "rules.yml"
+"""Beside the configuration, which names it relative to itself."""
+
+
 def render_prometheus_config(spec: PlatformSpec, *, remote_write_url: str | None = None) -> str:
     return _TEMPLATES.get_template("prometheus/prometheus.yml.j2").render(
         prometheus=spec.prometheus,
@@ -45,24 +52,32 @@ def render_prometheus_config(spec: PlatformSpec, *, remote_write_url: str | None
         region=spec.region,
         self_job=spec.prometheus.name,
         jobs=scrape_jobs(spec),
+        rules_file=PROMETHEUS_RULES,
+        alertmanager={"job": spec.alertmanager.name, "dns_name": f"{spec.alertmanager.name}.{spec.namespace}"},
         remote_write_url=remote_write_url,
     )
 
 
-def render_grafana_provisioning(spec: PlatformSpec) -> dict[str, str]:
-    """Grafana's provisioning tree, relative path -> content."""
-    dashboard = _TEMPLATES.get_template("grafana/platform-dashboard.json.j2").render(
-        project=spec.project, environment=spec.environment, jobs=scrape_jobs(spec)
-    )
-    json.loads(dashboard)  # a template mistake fails the synth, not Grafana at start-up
+def render_prometheus_files(spec: PlatformSpec, *, remote_write_url: str | None = None) -> dict[str, str]:
+    """Prometheus's configuration directory: its configuration and its rules, by file name."""
     return {
+        PROMETHEUS_CONFIG: render_prometheus_config(spec, remote_write_url=remote_write_url),
+        PROMETHEUS_RULES: render_rules(spec),
+    }
+
+
+def render_grafana_provisioning(spec: PlatformSpec) -> dict[str, str]:
+    """Grafana's provisioning tree, relative path -> content: its data source, the dashboard
+    provider, and the dashboards built from the spec (cdk_helpers/grafana_dashboards.py)."""
+    boards = dashboards(spec, alertmanager_job=spec.alertmanager.name)
+    return {
+        **{f"dashboards/{name}": json.dumps(model, indent=2, sort_keys=True) + "\n" for name, model in boards.items()},
         "datasources/prometheus.yml": _TEMPLATES.get_template("grafana/datasources.yml.j2").render(
-            prometheus_url=spec.prometheus_url
+            prometheus_url=spec.prometheus_url, uid=DATASOURCE_UID
         ),
         "dashboards/provider.yml": _TEMPLATES.get_template("grafana/dashboards.yml.j2").render(
             project=spec.project, dashboards_path=GRAFANA_DASHBOARDS_PATH
         ),
-        "dashboards/platform.json": dashboard,
     }
 
 
@@ -88,14 +103,14 @@ def content_hash(*parts: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def prometheus_config_file(scope: Construct, spec: PlatformSpec, *, remote_write_url: str | None) -> dict[str, str]:
-    """Prometheus's configuration by the object key it is written to: ``prometheus/prometheus-<hash>.yml``,
-    the hash taken of what CloudFormation will write (tokens resolved to their references), so a
-    changed configuration is a new object and a new task definition."""
-    config = render_prometheus_config(spec, remote_write_url=remote_write_url)
+def stored_tree(scope: Construct, stem: str, files: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """``files`` by the object key each is written to, under ``<stem>/<hash>/``, and that prefix: the
+    hash taken of what CloudFormation will write (tokens resolved to their references), so a
+    changed file is a new object and a new task definition of its reader."""
     stack = Stack.of(scope)
-    resolved = stack.resolve(stack.to_json_string(config))
-    return {f"prometheus/prometheus-{content_hash(str(resolved))}.yml": config}
+    resolved = [str(stack.resolve(stack.to_json_string(content))) for _, content in sorted(files.items())]
+    prefix = f"{stem}/{content_hash(*resolved)}/"
+    return prefix, {f"{prefix}{name}": content for name, content in files.items()}
 
 
 def grafana_provisioning_files(spec: PlatformSpec) -> tuple[str, dict[str, str]]:

@@ -445,15 +445,18 @@ class _Reader:
         purpose = f"{container['Name']}: copy s3://{bucket}/{key}"
         if not recursive:
             yield from self._s3_read(task, purpose, bucket, key)
-            yield from self._remote_write(task, bucket, key)
+            yield from self._configured_calls(task, bucket, key)
             return
         yield Entry(purpose, task, "s3:ListBucket", f"arn:{self.partition}:s3:::{bucket}", context={"s3:prefix": key})
         yield EndpointPassage(purpose, "s3:ListBucket", f"arn:{self.partition}:s3:::{bucket}")
         for object_key in self._objects_under(bucket, key):
             yield from self._s3_read(task, purpose, bucket, object_key)
+            yield from self._configured_calls(task, bucket, object_key)
 
-    def _remote_write(self, task: Caller, bucket: str, object_key: str) -> Iterator[Entry]:
-        """A Prometheus configuration that remote-writes to a managed workspace of the deployment."""
+    def _configured_calls(self, task: Caller, bucket: str, object_key: str) -> Iterator[Entry]:
+        """What a configuration file the task copies makes it call: a Prometheus configuration
+        remote-writes to a managed workspace of the deployment, an Alertmanager configuration
+        publishes to topics of the deployment (each named by its ARN in the file)."""
         contents = [
             str(props["Content"])
             for stack, _, body in self._all("Custom::ConfigObject")
@@ -464,6 +467,10 @@ class _Reader:
             if any(endpoint in content for content in contents):
                 arn = self.d.get_att(stack, logical_id, "Arn")
                 yield Entry("prometheus: remote-write samples", task, "aps:RemoteWrite", arn)
+        for stack, logical_id, _ in self._all("AWS::SNS::Topic"):
+            topic = self.d.ref(stack, logical_id)
+            if any(topic in content for content in contents):
+                yield from self._publish(task, f"publish to {topic.rsplit(':', 1)[-1]} (as configured)", topic)
 
     def _objects_under(self, bucket: str, prefix: str) -> list[str]:
         keys = [

@@ -8,8 +8,9 @@ CDK: it is plain data, cheap to build and to test.
 
 - ``platform_spec.checks``: the rules fields are checked against (Fargate sizes, ports, names, images)
 - ``platform_spec.services``: the application services, of three kinds (public, internal, worker)
+- ``platform_spec.objectives``: what a service promises (availability, latency), and the signals measuring it
 - ``platform_spec.secrets``: a service's settings and the secrets it reads as it starts
-- ``platform_spec.workloads``: Prometheus, Grafana, helper images, container users
+- ``platform_spec.workloads``: Prometheus, Alertmanager, Grafana, helper images, container users
 - ``platform_spec.regions``: what the platform knows of each region without a lookup
 - ``platform_spec.network``: the VPC
 - ``platform_spec.database``: PostgreSQL
@@ -40,6 +41,7 @@ from platform_spec.delivery import DeliverySpec
 from platform_spec.edge import ORIGIN_LABEL, DomainSpec, EdgeSpec
 from platform_spec.errors import SpecError
 from platform_spec.network import SUBNET_TIERS, VPC_ORIGIN_UNSUPPORTED_ZONE_IDS, NetworkSpec
+from platform_spec.objectives import ObjectivesSpec
 from platform_spec.platform import PlatformSpec
 from platform_spec.secrets import ParameterStoreSecret, Secret, SecretsManagerSecret
 from platform_spec.services import (
@@ -55,6 +57,7 @@ from platform_spec.services import (
 from platform_spec.workloads import (
     NODE_USER,
     ROOT,
+    AlertmanagerSpec,
     ContainerUser,
     GrafanaSpec,
     HelperImagesSpec,
@@ -79,6 +82,7 @@ __all__ = [
     "SUBNET_TIERS",
     "VPC_ORIGIN_UNSUPPORTED_ZONE_IDS",
     "WORKER",
+    "AlertmanagerSpec",
     "Architecture",
     "ContainerUser",
     "DatabaseSpec",
@@ -89,6 +93,7 @@ __all__ = [
     "HealthCheck",
     "HelperImagesSpec",
     "NetworkSpec",
+    "ObjectivesSpec",
     "ParameterStoreSecret",
     "PlatformSpec",
     "PrometheusSpec",

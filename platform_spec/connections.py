@@ -19,6 +19,7 @@ from platform_spec.services import ServiceSpec
 
 LOAD_BALANCER = "load-balancer"
 PROMETHEUS = "prometheus"
+ALERTMANAGER = "alertmanager"
 DATABASE = "database"
 FILE_SYSTEM = "file-system"
 GRAFANA = "grafana"
@@ -43,6 +44,7 @@ def peers(spec: PlatformSpec) -> tuple[str, ...]:
         LOAD_BALANCER,
         *(service_peer(s) for s in spec.services),
         PROMETHEUS,
+        ALERTMANAGER,
         *grafana,
         TARGETS_PROBE,
         SMOKE_TESTS,
@@ -59,6 +61,7 @@ def task_peers(spec: PlatformSpec) -> tuple[str, ...]:
     return (
         *(service_peer(s) for s in spec.services),
         PROMETHEUS,
+        ALERTMANAGER,
         *grafana,
         TARGETS_PROBE,
         SMOKE_TESTS,
@@ -99,7 +102,8 @@ def endpoint_services(spec: PlatformSpec) -> tuple[str, ...]:
 
 def internet_peers(spec: PlatformSpec) -> tuple[str, ...]:
     """The task parties that keep HTTPS egress to any address: they pull public images
-    (Prometheus, Grafana, the helpers) or call the internet themselves."""
+    (Prometheus, Alertmanager, Grafana, the helpers) or call the internet themselves; Alertmanager
+    also publishes to SNS."""
     enclosed = {service_peer(s) for s in enclosed_services(spec)}
     return tuple(peer for peer in task_peers(spec) if peer not in enclosed)
 
@@ -198,6 +202,14 @@ def required_paths(spec: PlatformSpec) -> tuple[NetworkPath, ...]:
             destination=PROMETHEUS,
             port=spec.prometheus.port,
             purpose="verify reads prometheus's targets",
+        )
+    )
+    paths.append(
+        NetworkPath(
+            source=PROMETHEUS,
+            destination=ALERTMANAGER,
+            port=spec.alertmanager.port,
+            purpose="prometheus sends alerts to alertmanager and scrapes it",
         )
     )
     paths.append(

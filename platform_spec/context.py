@@ -6,7 +6,7 @@ Only ``app.py`` reads context; it hands the raw mapping here. Keys:
 - ``<service>_image_tag`` is refused: images are released by the deployment state machine,
   and a deploy keeps the released tags (docs/operations.md, "Releasing an image").
 - ``<service>_ecs_exec``: ``true`` or ``false``, switches ECS Exec for the service (also
-  ``prometheus_ecs_exec`` and, where Grafana runs, ``grafana_ecs_exec``).
+  ``prometheus_ecs_exec``, ``alertmanager_ecs_exec`` and, where Grafana runs, ``grafana_ecs_exec``).
 - ``hosted_zone_id``: the Route 53 hosted zone of the profile's domain (a profile with a domain
   may name it in ``DomainSpec.hosted_zone_id`` instead); a synth needs it, the tools do not.
 
@@ -84,9 +84,10 @@ def require_hosted_zone(spec: PlatformSpec) -> None:
 
 def apply_overrides(spec: PlatformSpec, context: Mapping[str, object]) -> PlatformSpec:
     service_changes: dict[str, dict[str, object]] = {}
-    # Prometheus and Grafana run pinned images; only ECS Exec can be switched for them.
+    # Prometheus, Alertmanager and Grafana run pinned images; only ECS Exec can be switched for them
+    # (Alertmanager's, for its amtool: docs/operations.md, "Alerts").
     platform_exec: dict[str, bool] = {}
-    platform_names = {spec.prometheus.name, *([spec.grafana.name] if spec.grafana else [])}
+    platform_names = {spec.prometheus.name, spec.alertmanager.name, *([spec.grafana.name] if spec.grafana else [])}
     known = [service.name for service in spec.services]
     for key in sorted(context):
         match = _OVERRIDE_KEY.match(key)
@@ -114,6 +115,9 @@ def apply_overrides(spec: PlatformSpec, context: Mapping[str, object]) -> Platfo
     prometheus = spec.prometheus
     if prometheus.name in platform_exec:
         prometheus = replace(prometheus, ecs_exec=platform_exec[prometheus.name])
+    alertmanager = spec.alertmanager
+    if alertmanager.name in platform_exec:
+        alertmanager = replace(alertmanager, ecs_exec=platform_exec[alertmanager.name])
     grafana = spec.grafana
     if grafana is not None and grafana.name in platform_exec:
         grafana = replace(grafana, ecs_exec=platform_exec[grafana.name])
@@ -121,12 +125,12 @@ def apply_overrides(spec: PlatformSpec, context: Mapping[str, object]) -> Platfo
         replace(service, **service_changes[service.name]) if service.name in service_changes else service  # type: ignore[arg-type]
         for service in spec.services
     )
-    return replace(spec, services=services, prometheus=prometheus, grafana=grafana)
+    return replace(spec, services=services, prometheus=prometheus, alertmanager=alertmanager, grafana=grafana)
 
 
 def platform_keys(spec: PlatformSpec) -> tuple[str, ...]:
     """The context keys the platform's stacks read, for ``spec``'s services."""
-    exec_targets = [service.name for service in spec.services] + [spec.prometheus.name]
+    exec_targets = [service.name for service in spec.services] + [spec.prometheus.name, spec.alertmanager.name]
     if spec.grafana is not None:
         exec_targets.append(spec.grafana.name)
     zone = (HOSTED_ZONE_KEY,) if spec.edge.domain is not None else ()

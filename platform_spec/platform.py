@@ -38,6 +38,7 @@ from platform_spec.regions import (
 from platform_spec.service_checks import check_services
 from platform_spec.services import ServiceSpec
 from platform_spec.workloads import (
+    AlertmanagerSpec,
     GrafanaSpec,
     HelperImagesSpec,
     PrometheusSpec,
@@ -67,6 +68,7 @@ class PlatformSpec:
     """Which services the release migrates with and smoke-tests, and the commands."""
     database: DatabaseSpec = field(default_factory=DatabaseSpec)
     prometheus: PrometheusSpec = field(default_factory=PrometheusSpec)
+    alertmanager: AlertmanagerSpec = field(default_factory=AlertmanagerSpec)
     grafana: GrafanaSpec | None = None
     """Grafana, or ``None`` to run without it."""
     helper_images: HelperImagesSpec = field(default_factory=HelperImagesSpec)

@@ -16,6 +16,7 @@ from platform_spec.database import DatabaseSpec
 from platform_spec.delivery import DeliverySpec
 from platform_spec.edge import DomainSpec, EdgeSpec
 from platform_spec.network import NetworkSpec
+from platform_spec.objectives import ObjectivesSpec
 from platform_spec.platform import PlatformSpec
 from platform_spec.services import ServiceSpec
 from platform_spec.workloads import GrafanaSpec, PrometheusSpec
@@ -39,8 +40,25 @@ CI_REPOSITORY = "davidshaevel/davidshaevel-platform"
 APPLICATION_REPOSITORIES: tuple[str, ...] = ()
 
 
-def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_exec: bool) -> tuple[ServiceSpec, ...]:
-    """The original platform's two services, sized per profile."""
+# Requests a reference service answers per CPU-second, instrumented: the frontend's, the dearer of
+# the two, measured by `make bench-services` (docs/benchmarks.md, "Services baseline").
+MEASURED_REQUESTS_PER_CPU_SECOND = 4109
+
+
+def requests_per_task(cpu: int) -> int:
+    """The load balancer's requests per task per minute autoscaling holds a service of ``cpu`` units
+    at: the measured rate for its share of a vCPU, at half (CPU scaling holds tasks at 60 %, and a
+    Fargate vCPU may be slower than the machine measured), rounded down to two figures."""
+    per_minute = MEASURED_REQUESTS_PER_CPU_SECOND * cpu / 1024 * 60 * 0.5
+    scale = 10 ** max(len(str(int(per_minute))) - 2, 0)
+    return int(per_minute // scale * scale)
+
+
+def _services(
+    *, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_exec: bool, expects_traffic: bool = False
+) -> tuple[ServiceSpec, ...]:
+    """The original platform's two services, sized per profile; ``expects_traffic``: a ticket when
+    one answers nothing for 15 minutes (platform_spec/objectives.py)."""
     sized = partial(
         ServiceSpec,
         cpu=cpu,
@@ -49,7 +67,11 @@ def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_
         max_tasks=max_tasks,
         ecs_exec=ecs_exec,
         initial_image_tag=INITIAL_IMAGE_TAG,
+        scale_at_requests_per_task=requests_per_task(cpu),
     )
+    # What the two promise their callers (platform_spec/objectives.py: 99.5 % without a 5xx, 95 %
+    # within 0.5 s, over 30 days); a worker promises nothing, and takes none.
+    objectives = ObjectivesSpec(expects_traffic=expects_traffic)
     backend = sized(
         name="backend",
         container_name="backend",
@@ -59,6 +81,7 @@ def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_
         metrics_path="/api/metrics",
         route="/api/*",
         uses_database=True,
+        objectives=objectives,
     )
     frontend = sized(
         name="frontend",
@@ -69,6 +92,7 @@ def _services(*, cpu: int, memory_mib: int, min_tasks: int, max_tasks: int, ecs_
         metrics_path="/api/metrics",
         route=None,
         calls=("backend",),
+        objectives=objectives,
         # Next.js keeps its image and fetch cache here.
         writable_paths=("/tmp", "/app/.next/cache"),
     )
@@ -114,7 +138,7 @@ def dev() -> PlatformSpec:
         backup_retention_days=7,
         images_kept=10,
         # Every capability at the lowest cost (docs/cost.md); make cost and the tests hold it.
-        monthly_budget_usd=70,
+        monthly_budget_usd=75,
     )
 
 
@@ -128,7 +152,7 @@ def prod() -> PlatformSpec:
         # let the application tasks' egress end at the endpoints and S3.
         network=NetworkSpec(cidr="10.1.0.0/16", max_azs=2, nat_gateways=2, zone_ids=ZONE_IDS, interface_endpoints=True),
         namespace=NAMESPACE,
-        services=_services(cpu=512, memory_mib=1024, min_tasks=2, max_tasks=6, ecs_exec=False),
+        services=_services(cpu=512, memory_mib=1024, min_tasks=2, max_tasks=6, ecs_exec=False, expects_traffic=True),
         delivery=DELIVERY,
         database=DatabaseSpec(
             database_name=DATABASE_NAME,
@@ -141,7 +165,8 @@ def prod() -> PlatformSpec:
             max_connections_alarm=700,
         ),
         prometheus=PrometheusSpec(retention_days=30, cpu=1024, memory_mib=2048),
-        grafana=None,
+        # As in dev: nobody reaches it until allowed_cidrs names the operators' addresses.
+        grafana=GrafanaSpec(),
         edge=EdgeSpec(managed_rules=True, domain=PRODUCTION_DOMAIN),
         fargate_spot=False,
         production=True,

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 def _platform_ports(spec: PlatformSpec) -> dict[int, str]:
     """Ports of the platform's own tasks, each owner named, for the uniqueness check."""
     ports: dict[int, str] = {spec.prometheus.port: "prometheus.port"}
+    if spec.alertmanager.port in ports:
+        raise SpecError(
+            "alertmanager.port", spec.alertmanager.port, f"port already used by {ports[spec.alertmanager.port]}"
+        )
+    ports[spec.alertmanager.port] = "alertmanager.port"
     if spec.grafana is not None:
         if spec.grafana.port in ports:
             raise SpecError("grafana.port", spec.grafana.port, f"port already used by {ports[spec.grafana.port]}")
@@ -36,7 +41,7 @@ def check_services(spec: PlatformSpec) -> None:
         where = f"services[{service.name}]"
         if service.name in names:
             raise SpecError("services[].name", service.name, "service name used twice")
-        if service.name in (spec.prometheus.name, GrafanaSpec.name):
+        if service.name in (spec.prometheus.name, spec.alertmanager.name, GrafanaSpec.name):
             raise SpecError("services[].name", service.name, "name taken by the platform's own service")
         names.add(service.name)
         if service.container_name in containers:

@@ -26,6 +26,7 @@ from platform_spec.checks import (
     check_url_path,
 )
 from platform_spec.errors import SpecError
+from platform_spec.objectives import DEFAULT_OBJECTIVES, ObjectivesSpec
 from platform_spec.secrets import Secret, frozen_secrets, frozen_settings
 from platform_spec.workloads import NODE_USER, ContainerUser
 
@@ -112,7 +113,11 @@ class ServiceSpec:
     scale_at_cpu_percent: int = 60
     """Average CPU utilisation autoscaling holds the service at."""
     scale_at_requests_per_task: int = 1000
-    """Load-balancer requests per task per minute autoscaling holds a public service at."""
+    """Load-balancer requests per task per minute autoscaling holds a public service at. Measure
+    yours: the shipped profiles derive theirs from the reference services' (docs/benchmarks.md)."""
+    objectives: ObjectivesSpec | None = DEFAULT_OBJECTIVES
+    """What it promises its callers (``platform_spec/objectives.py``): its rules, alerts and
+    dashboard follow from them. ``None``: none (a worker answers no requests, and has none)."""
 
     def __post_init__(self) -> None:
         self._check_names()
@@ -164,6 +169,12 @@ class ServiceSpec:
                 self.container_port,
                 "a worker's port serves only its health and metrics paths: name one, or drop the port",
             )
+        if self.kind == WORKER and self.objectives is DEFAULT_OBJECTIVES:
+            object.__setattr__(self, "objectives", None)
+        elif self.kind == WORKER and self.objectives is not None:
+            raise SpecError(f"{where}.objectives", self.objectives, "a worker answers no requests to hold them to")
+        if self.objectives is not None and not isinstance(self.objectives, ObjectivesSpec):
+            raise SpecError(f"{where}.objectives", self.objectives, "must be an ObjectivesSpec(...) or None")
         if self.kind != PUBLIC:
             for name, empty in (("route", None), ("internal_paths", ())):
                 if getattr(self, name) != empty:

@@ -1,5 +1,5 @@
 """What runs on Fargate besides the application services (``platform_spec.services``): Prometheus,
-Grafana, the helper images, and the users containers run as."""
+Alertmanager, Grafana, the helper images, and the users containers run as."""
 
 from __future__ import annotations
 
@@ -81,6 +81,50 @@ class PrometheusSpec:
             value = getattr(self, name)
             if not 1 <= value <= 3600:
                 raise SpecError(f"prometheus.{name}", value, "must be from 1 to 3600 seconds")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertmanagerSpec:
+    """Alertmanager: takes Prometheus's alerts, groups them, and publishes them to the alarm topic
+    (SNS, signed with the task role's SigV4 credentials), where CloudWatch's alarms go too."""
+
+    name: str = "alertmanager"
+    """Its Cloud Map name (Prometheus finds it through its SRV record) and its scrape job's."""
+    port: int = 9093
+    user: ContainerUser = ContainerUser(uid=65534, gid=65534)
+    """The user the official image runs as (``USER nobody``)."""
+    image: str = (
+        "quay.io/prometheus/alertmanager:v0.28.1"
+        "@sha256:27c475db5fb156cab31d5c18a4251ac7ed567746a2483ff264516437a39b15ba"
+    )
+    """The official image, pinned by digest."""
+    cpu: int = 256
+    memory_mib: int = 512
+    group_wait_seconds: int = 30
+    """How long a new group of alerts waits for more before its first notification: what fires
+    together (every service behind a fallen database) is one message."""
+    group_interval_seconds: int = 300
+    """How long before a group that changed is notified again (a new alert in it, or resolved)."""
+    repeat_hours: int = 4
+    """How often a page still firing is sent again; a ticket, once a day."""
+    heartbeat_minutes: int = 5
+    """How often the always-firing ``Watchdog`` alert is published to the heartbeat topic; its
+    alarm fires after three periods of this length without one."""
+    ecs_exec: bool = False
+
+    def __post_init__(self) -> None:
+        check_port("alertmanager.port", self.port)
+        check_pinned_image("alertmanager.image", self.image, digest=True)
+        check_fargate_size("alertmanager", self.cpu, self.memory_mib)
+        for name, low, high in (
+            ("group_wait_seconds", 1, 600),
+            ("group_interval_seconds", 1, 3600),
+            ("repeat_hours", 1, 72),
+            ("heartbeat_minutes", 1, 60),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise SpecError(f"alertmanager.{name}", value, f"must be a whole number from {low} to {high}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,4 +1,5 @@
-"""Observability stack: Prometheus (configuration rendered from the spec), Grafana, alarms, dashboard."""
+"""Observability stack: Prometheus (configuration and rules rendered from the spec), Alertmanager, Grafana,
+alarms and the alert path's heartbeat, dashboard."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from cdk_constructs.alert_heartbeat import AlertHeartbeat
+from cdk_constructs.alertmanager_server import AlertmanagerServer
 from cdk_constructs.fargate_cluster import FargateCluster
 from cdk_constructs.grafana_server import GrafanaServer
 from cdk_constructs.observability_config import ObservabilityConfig
@@ -43,12 +46,22 @@ class ObservabilityStack(Stack):
             logs_key=state.logging.key,
             spot=spec.fargate_spot,
         )
+        self.alarms = PlatformAlarms(self, "Alarms", email=spec.alarm_email)
+        self.heartbeat = AlertHeartbeat(
+            self,
+            "Heartbeat",
+            key=self.alarms.topic_key,
+            every_minutes=spec.alertmanager.heartbeat_minutes,
+            alarms=self.alarms,
+        )
         config = ObservabilityConfig(
             self,
             "ConfigObjects",
             spec=spec,
             source=state.config,
             metrics_workspace=state.metrics_workspace,
+            alarm_topic=self.alarms.topic,
+            heartbeat_topic=self.heartbeat.topic,
             logging=state.logging,
         )
         self.prometheus = PrometheusServer(
@@ -64,6 +77,19 @@ class ObservabilityStack(Stack):
             remote_write_workspace=state.metrics_workspace,
             logging=state.logging,
         )
+        self.alertmanager = AlertmanagerServer(
+            self,
+            "Alertmanager",
+            alertmanager=spec.alertmanager,
+            helper_images=spec.helper_images,
+            placement=cluster.placement(
+                sealed(self, "AlertmanagerGroup", security_groups.alertmanager), namespace=platform.namespace
+            ),
+            config=config.alertmanager,
+            topics=(self.alarms.topic, self.heartbeat.topic),
+            topic_key=self.alarms.topic_key,
+            logging=state.logging,
+        )
         self.grafana: GrafanaServer | None = None
         if spec.grafana and config.grafana and state.grafana_admin_password:
             self.grafana = GrafanaServer(
@@ -77,7 +103,6 @@ class ObservabilityStack(Stack):
                 provisioning=config.grafana,
                 logging=state.logging,
             )
-        self.alarms = PlatformAlarms(self, "Alarms", email=spec.alarm_email)
         self.alarms.application_services(
             platform.services, load_balancer=platform.load_balancer, cluster_name=spec.cluster_name
         )
@@ -88,10 +113,10 @@ class ObservabilityStack(Stack):
             max_connections=spec.database.max_connections_alarm,
         )
         PlatformDashboard(self, "Dashboard", name=spec.stack_prefix, alarms=self.alarms.alarms)
-        name = spec.prometheus.name
-        for attribute, value in (
-            (names.SERVICE_ARN, self.prometheus.service.service_arn),
-            (names.CLOUD_MAP_SERVICE_ID, self.prometheus.registration.cloud_map_service.service_id),
-            (names.LOG_GROUP, self.prometheus.log_group.log_group_name),
-        ):
-            CfnOutput(self, names.output_key(name, attribute), value=value)
+        for name, workload in ((spec.prometheus.name, self.prometheus), (spec.alertmanager.name, self.alertmanager)):
+            for attribute, value in (
+                (names.SERVICE_ARN, workload.service.service_arn),
+                (names.CLOUD_MAP_SERVICE_ID, workload.registration.cloud_map_service.service_id),
+                (names.LOG_GROUP, workload.log_group.log_group_name),
+            ):
+                CfnOutput(self, names.output_key(name, attribute), value=value)

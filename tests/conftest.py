@@ -148,6 +148,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
                 _TIMINGS.append(f"{report.nodeid}: every Prometheus target up after {value}")
             if name == "stand_ins":
                 _STAND_INS.append(f"{report.nodeid}: {value}")
+            if name == "alert_path":
+                _TIMINGS.append(f"{report.nodeid}: {value}")
         if report.failed and "snapshot" in report.nodeid:
             _SNAPSHOT_FAILURES.append(report.nodeid)
 

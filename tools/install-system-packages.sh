@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite and make check-service run for real: promtool
 # (prometheus), PostgreSQL and its pgaudit extension, wget and curl, which run the
-# health checks of services whose spec names them (platform_spec/health_checks.py), and
-# Graphviz, which draws the architecture picture (make diagram, and the adoption test).
+# health checks of services whose spec names them (platform_spec/health_checks.py),
+# Graphviz, which draws the architecture picture (make diagram, and the adoption test), and
+# Alertmanager with amtool, which check and run the rendered alerting configuration.
 # Installs what is missing, as root; otherwise says what to install.
 # policy-rc.d keeps the packages from starting their own daemons.
 set -euo pipefail
@@ -14,6 +15,7 @@ command -v psql >/dev/null || wanted+=(postgresql-client)
 command -v wget >/dev/null || wanted+=(wget)
 command -v curl >/dev/null || wanted+=(curl)
 command -v dot >/dev/null || wanted+=(graphviz)
+command -v amtool >/dev/null || wanted+=(prometheus-alertmanager)
 
 install() {
   if [ "$(id -u)" != 0 ]; then

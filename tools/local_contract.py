@@ -21,6 +21,7 @@ from platform_spec import ServiceSpec
 from platform_spec.health_checks import health_check_command
 from tools.local_dockerfile import Dockerfile
 from tools.local_services import last_line, run
+from tools.objective_metrics import objective_metrics_problem
 
 POINTS = (
     "command",
@@ -245,12 +246,18 @@ def metrics_point(service: ServiceSpec, port: int) -> Result:
     # promtool exits 1 when the text does not parse, which Prometheus would refuse too, and 3
     # for lint findings only (a counter without _total, a missing HELP): client libraries'
     # default families carry some, and Prometheus scrapes them, so they are counted, not failed.
+    text = body.decode(errors="replace")
     if checked.returncode not in (0, 3):
-        return failed("metrics", f"{path} is not Prometheus text: {last_line(output)}")
-    samples = sum(1 for line in body.decode(errors="replace").splitlines() if line and not line.startswith("#"))
+        problem: str | None = f"is not Prometheus text: {last_line(output)}"
+    else:
+        problem = objective_metrics_problem(service, text)
+    if problem is not None:
+        return failed("metrics", f"{path} {problem}")
+    samples = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
     findings = len([line for line in output.splitlines() if line.strip()]) if checked.returncode == 3 else 0
     lint = f", {findings} lint findings (not errors)" if findings else ""
-    return passed("metrics", f"{path} answered 200 with {samples} samples that promtool parses{lint}")
+    measured = ", and measure its objectives" if service.objectives is not None else ""
+    return passed("metrics", f"{path} answered 200 with {samples} samples that promtool parses{lint}{measured}")
 
 
 _AUTHORIZED = re.compile(r"connection authorized: user=(\S+) database=(\S+)(.*)")

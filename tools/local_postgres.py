@@ -60,8 +60,22 @@ class Postgres:
     port: int
     """Its TCP port on ``host``, and its socket's number."""
     binaries: Path
+    data_directory: Path
+    start_options: str
+    """``pg_ctl``'s ``-o``: the same port, socket and TLS on every start."""
     superuser: str = "postgres"
     host: str = "127.0.0.1"
+
+    def stop(self) -> None:
+        """Stops the server at once, cutting every connection: the database is unreachable, as an
+        RDS failover or outage leaves it (``start`` brings it back with the same address)."""
+        _quiet(
+            _as_postgres([str(self.binaries / "pg_ctl"), "-D", str(self.data_directory), "-m", "fast", "-w", "stop"]),
+            "pg_ctl stop",
+        )
+
+    def start(self) -> None:
+        _start(self.binaries, self.data_directory, self.log_file, port=self.port, options=self.start_options)
 
     def environment(self, *, user: str, database: str = "postgres") -> dict[str, str]:
         """libpq's variables for connecting as ``user`` (over the socket, trusted)."""
@@ -195,7 +209,15 @@ def running_postgres() -> Iterator[Postgres]:
                     raise
                 log.unlink(missing_ok=True)
         started = True
-        yield Postgres(socket_directory=sockets, log_file=log, ca_file=ca, port=port, binaries=binaries)
+        yield Postgres(
+            socket_directory=sockets,
+            log_file=log,
+            ca_file=ca,
+            port=port,
+            binaries=binaries,
+            data_directory=data,
+            start_options=options,
+        )
     finally:
         if started:
             subprocess.run(

@@ -96,8 +96,8 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
         )
         for service in spec.services
     ]
-    name = spec.prometheus.name
-    services.append(
+    # The observability stack's own workloads: each registered in Cloud Map, none behind the load balancer.
+    services.extend(
         DeployedService(
             name=name,
             service_arn=read(observability, names.output_key(name, names.SERVICE_ARN), OBSERVABILITY),
@@ -105,6 +105,7 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
             log_group=read(observability, names.output_key(name, names.LOG_GROUP), OBSERVABILITY),
             target_group_arn=None,
         )
+        for name in (spec.prometheus.name, spec.alertmanager.name)
     )
     api = spec.service(spec.delivery.api_service)
     return Deployment(

@@ -1,10 +1,12 @@
 """Runs inside a fresh network namespace (see runs.py, and tests/integration/test_prometheus_discovery.py).
 
 Serves the DNS that Cloud Map would (SRV and A records for every service of the
-plan), runs the reference service of each task (its image's command with the pinned
-Node, listening on the task's address), and the real Prometheus with the rendered
-configuration; then polls Prometheus until every target is up or the time runs out,
-and prints one JSON line.
+plan and Alertmanager), runs the reference service of each task (its image's command with
+the pinned Node, listening on the task's address), the real Alertmanager publishing to the
+SNS stand-in, and the real Prometheus with the rendered configuration and rules; then polls
+Prometheus until every target is up or the time runs out. A plan with ``alerting`` also has a
+PostgreSQL the platform's bootstrap and migrations made, and runs the alert path end to end
+(tests/discovery/alerting.py). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from dnslib import QTYPE, RCODE, RR, SRV, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+from tests.discovery.alerting import outage_and_recovery
+from tests.discovery.local_database import local_database
+from tests.discovery.sns_standin import SIGNING_ENVIRONMENT, SnsStandIn, alertmanager_command
 
 TTL = 10
 
@@ -75,70 +82,114 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def main(plan_path: str) -> int:
-    plan = json.loads(Path(plan_path).read_text())
-    # stdout carries only the result line; the DNS server's log of each query (which Prometheus
-    # may still make while it stops, after that line) goes to stderr.
-    dns = DNSServer(
-        CloudMapResolver(plan["services"]),
-        address="127.0.0.1",
-        port=53,
-        logger=DNSLogger(logf=lambda line: print(line, file=sys.stderr, flush=True)),
-    )
-    dns.start_thread()
+def _start_tasks(plan: dict[str, Any], database: dict[str, str]) -> list[tuple[subprocess.Popen[bytes], Any]]:
+    """Each instance of each service, on its address; a service that uses the database gets ``database``."""
     tasks = []
     for service in plan["services"]:
         for instance in service["instances"]:
             environment = {**service["environment"], "HOST": instance["address"]}
+            if service.get("database_user") and database:
+                environment.update({**database, "DB_USER": service["database_user"]})
             log = Path(plan["log"]).with_name(f"{instance['id'][:4]}-{instance['address']}.log").open("w")
             task = subprocess.Popen(
                 service["command"], cwd=service["directory"], env=environment, stdout=log, stderr=log
             )
             tasks.append((task, log))
-    log = Path(plan["log"]).open("w")  # noqa: SIM115 (kept open for Prometheus's lifetime, closed below)
-    prometheus = subprocess.Popen(
-        [
-            plan["prometheus"],
-            f"--config.file={plan['config']}",
-            f"--storage.tsdb.path={plan['data']}",
-            f"--web.listen-address=127.0.0.1:{plan['port']}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
+    return tasks
+
+
+def _start_alertmanager(plan: dict[str, Any]) -> tuple[subprocess.Popen[bytes], Any]:
+    alertmanager = plan["alertmanager"]
+    (instance,) = alertmanager["service"]["instances"]
+    log = Path(alertmanager["log"]).open("w")  # noqa: SIM115 (kept open for its lifetime, closed by the caller)
+    command = alertmanager_command(
+        alertmanager["binary"],
+        config=alertmanager["config"],
+        data=alertmanager["data"],
+        listen=f"{instance['address']}:{alertmanager['service']['port']}",
     )
-    started = time.monotonic()
-    seen: list[dict[str, Any]] = []
-    try:
-        while time.monotonic() - started < plan["timeout"]:
-            try:
-                seen = targets(plan["port"])
-            except OSError:
-                seen = []
-            if len(seen) == plan["expected_targets"] and all(t["health"] == "up" for t in seen):
-                break
-            time.sleep(0.25)
-        result = {
-            "seconds": round(time.monotonic() - started, 1),
-            "jobs_with_node_metrics": scraped_jobs(plan["port"], "nodejs_version_info"),
-            "targets": [
-                {
-                    "job": t["labels"]["job"],
-                    "instance": t["labels"]["instance"],
-                    "health": t["health"],
-                    "url": t["scrapeUrl"],
-                    "error": t.get("lastError", ""),
-                }
-                for t in seen
+    process = subprocess.Popen(command, stdout=log, stderr=log, env=SIGNING_ENVIRONMENT)
+    return process, log
+
+
+def main(plan_path: str) -> int:
+    plan = json.loads(Path(plan_path).read_text())
+    # stdout carries only the result line; the DNS server's log of each query (which Prometheus
+    # may still make while it stops, after that line) goes to stderr.
+    dns = DNSServer(
+        CloudMapResolver([*plan["services"], plan["alertmanager"]["service"]]),
+        address="127.0.0.1",
+        port=53,
+        logger=DNSLogger(logf=lambda line: print(line, file=sys.stderr, flush=True)),
+    )
+    dns.start_thread()
+    stand_in = SnsStandIn(host="127.0.0.1", region=plan["sns"]["region"], port=plan["sns"]["port"])
+    stand_in.start()
+    with ExitStack() as stack:
+        database: Any = None
+        settings: dict[str, str] = {}
+        if "alerting" in plan:
+            database, settings = stack.enter_context(local_database(plan["alerting"]))
+        tasks = _start_tasks(plan, settings)
+        alertmanager, alertmanager_log = _start_alertmanager(plan)
+        log = Path(plan["log"]).open("w")  # noqa: SIM115 (kept open for Prometheus's lifetime, closed below)
+        prometheus = subprocess.Popen(
+            [
+                plan["prometheus"],
+                f"--config.file={plan['config']}",
+                f"--storage.tsdb.path={plan['data']}",
+                f"--web.listen-address=127.0.0.1:{plan['port']}",
+                # Alerts that fired before Alertmanager was discovered go again within a second,
+                # not after the default minute: the suite's speed, as its intervals.
+                "--rules.alert.resend-delay=1s",
             ],
-        }
-        print(json.dumps(result), flush=True)
-    finally:
-        _stop(prometheus)
-        log.close()
-        for task, task_log in tasks:
-            _stop(task)
-            task_log.close()
-        dns.stop()
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        started = time.monotonic()
+        seen: list[dict[str, Any]] = []
+        try:
+            while time.monotonic() - started < plan["timeout"]:
+                try:
+                    seen = targets(plan["port"])
+                except OSError:
+                    seen = []
+                if len(seen) == plan["expected_targets"] and all(t["health"] == "up" for t in seen):
+                    break
+                time.sleep(0.25)
+            result: dict[str, Any] = {
+                "seconds": round(time.monotonic() - started, 1),
+                "jobs_with_node_metrics": scraped_jobs(plan["port"], "nodejs_version_info"),
+                "targets": [
+                    {
+                        "job": t["labels"]["job"],
+                        "instance": t["labels"]["instance"],
+                        "health": t["health"],
+                        "url": t["scrapeUrl"],
+                        "error": t.get("lastError", ""),
+                    }
+                    for t in seen
+                ],
+            }
+            if "alerting" in plan:
+                result["alerting"] = outage_and_recovery(
+                    plan["alerting"], database=database, stand_in=stand_in, prometheus_port=plan["port"]
+                )
+            result["sns_calls"] = [
+                {"topic": c.topic_arn, "signed": c.signed, "reason": c.reason, "message": c.message}
+                for c in stand_in.calls
+            ]
+            print(json.dumps(result), flush=True)
+        finally:
+            _stop(prometheus)
+            log.close()
+            _stop(alertmanager)
+            alertmanager_log.close()
+            for task, task_log in tasks:
+                _stop(task)
+                task_log.close()
+            stand_in.stop()
+            dns.stop()
     return 0
 
 

@@ -4,6 +4,7 @@ own (tests/discovery/run_in_namespace.py inside it), started as the session star
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -19,17 +20,27 @@ from typing import Any
 
 import pytest
 
-from cdk_helpers.rendered_config import render_prometheus_config
+from cdk_helpers.alertmanager_config import render_alertmanager_config
+from cdk_helpers.grafana_dashboards import dashboards, panel_queries
+from cdk_helpers.rendered_config import PROMETHEUS_CONFIG, render_prometheus_files
 from platform_spec import PlatformSpec, ServiceSpec
 from platform_spec.profiles import dev
 from tests.discovery import run_in_namespace
+from tests.discovery.alerting import WAIT_SECONDS
 from tests.platform_synth import ROOT
 from tests.reference_services import base_environment, dockerfile_command, image_directory, stand_in_environment
 from tests.variants import with_every_kind
+from tools.local_services import DATABASE_REFERENCE, WEB_REFERENCE
 
 INSTANCES_PER_SERVICE = 2
 TIMEOUT_SECONDS = 60
+ALERTING_SECONDS = 3 * WAIT_SECONDS
+"""At most: the database's start, the outage's wait for the page and the recovery's for its end."""
 FAST = 1  # seconds: scrape, evaluation and SRV refresh intervals, for the suite's speed
+SNS_PORT = 4566
+"""Where the SNS stand-in listens in each namespace."""
+ALARM_TOPIC = "arn:aws:sns:{region}:123456789012:alarms"
+HEARTBEAT_TOPIC = "arn:aws:sns:{region}:123456789012:heartbeat"
 
 
 def _namespaces_unavailable() -> str | None:
@@ -72,15 +83,71 @@ def _task_environment(spec: PlatformSpec, service: ServiceSpec, home: Path) -> d
     return environment
 
 
-def _plan(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
-    fast = replace(
+def _fast(spec: PlatformSpec) -> PlatformSpec:
+    """``spec`` with every interval and wait at its shortest, for the suite's speed."""
+    prometheus = replace(
         spec.prometheus,
         scrape_interval_seconds=FAST,
         evaluation_interval_seconds=FAST,
         discovery_refresh_seconds=FAST,
     )
-    config = directory / "prometheus.yml"
-    config.write_text(render_prometheus_config(replace(spec, prometheus=fast)))
+    alertmanager = replace(spec.alertmanager, group_wait_seconds=5, group_interval_seconds=3, heartbeat_minutes=1)
+    return replace(spec, prometheus=prometheus, alertmanager=alertmanager)
+
+
+def _alertmanager(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
+    """Alertmanager's part of the plan: Debian's, its rendered configuration publishing to the stand-in,
+    registered as Cloud Map would register its task."""
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        pytest.fail("alertmanager is missing: `make test` installs Debian's prometheus-alertmanager package")
+    config = directory / "alertmanager.yml"
+    config.write_text(
+        render_alertmanager_config(
+            spec,
+            alarm_topic_arn=ALARM_TOPIC.format(region=spec.region),
+            heartbeat_topic_arn=HEARTBEAT_TOPIC.format(region=spec.region),
+            api_url=f"http://127.0.0.1:{SNS_PORT}/",
+        )
+    )
+    return {
+        "binary": binary,
+        "config": str(config),
+        "data": str(directory / "alertmanager-data"),
+        "log": str(directory / "alertmanager.log"),
+        "service": {
+            "dns_name": f"{spec.alertmanager.name}.{spec.namespace}",
+            "port": spec.alertmanager.port,
+            "instances": [{"id": "ff00" + "0" * 28, "address": "127.0.250.2"}],
+        },
+    }
+
+
+def _alerting(spec: PlatformSpec, services: list[dict[str, Any]]) -> dict[str, Any]:
+    """The alert path's part of the plan: whom to ask what (each reference service's own page or API
+    route, on every instance), the topic to watch, and every dashboard query."""
+    routes = {DATABASE_REFERENCE: "/api/items", WEB_REFERENCE: "/"}
+    traffic = [
+        f"http://{instance['address']}:{service['port']}{routes[Path(service['directory']).name]}"
+        for service in services
+        for instance in service["instances"]
+    ]
+    boards = dashboards(spec, alertmanager_job=spec.alertmanager.name)
+    queries = [dataclasses.asdict(q) for model in boards.values() for q in panel_queries(model)]
+    return {
+        "settle_seconds": _fast(spec).alertmanager.group_wait_seconds + 2,
+        "profile": spec.environment,
+        "traffic": traffic,
+        "alarm_topic": ALARM_TOPIC.format(region=spec.region),
+        "dashboard_queries": queries,
+    }
+
+
+def _plan(spec: PlatformSpec, directory: Path, *, alerting: bool) -> dict[str, Any]:
+    fast = _fast(spec)
+    for name, content in render_prometheus_files(fast).items():
+        (directory / name).write_text(content)
+    config = directory / PROMETHEUS_CONFIG
     services = []
     home = directory / "home"
     home.mkdir()
@@ -94,6 +161,7 @@ def _plan(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
                 "command": dockerfile_command(image),
                 "directory": str(image),
                 "environment": _task_environment(spec, service, home),
+                "database_user": service.database_user if service.uses_database else None,
                 "instances": [
                     # Cloud Map names each SRV target <instance id>.<service>.<namespace>.
                     {"id": f"{index:02x}{replica:02x}" + "0" * 28, "address": f"127.0.{index + 1}.{replica + 2}"}
@@ -104,7 +172,7 @@ def _plan(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         pytest.fail("prometheus is missing: `make test` installs Debian's prometheus package")
-    return {
+    plan = {
         "services": services,
         "prometheus": prometheus,
         "config": str(config),
@@ -112,8 +180,14 @@ def _plan(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
         "log": str(directory / "prometheus.log"),
         "port": spec.prometheus.port,
         "timeout": TIMEOUT_SECONDS,
-        "expected_targets": INSTANCES_PER_SERVICE * len(spec.scraped_services) + 1,
+        # Every instance of every scraped service, Prometheus itself and Alertmanager.
+        "expected_targets": INSTANCES_PER_SERVICE * len(spec.scraped_services) + 2,
+        "alertmanager": _alertmanager(fast, directory),
+        "sns": {"port": SNS_PORT, "region": spec.region},
     }
+    if alerting:
+        plan["alerting"] = _alerting(spec, services)
+    return plan
 
 
 def _start(plan_path: Path, resolv: Path) -> subprocess.Popen[str]:
@@ -134,7 +208,7 @@ def _start(plan_path: Path, resolv: Path) -> subprocess.Popen[str]:
 
 def finish(process: subprocess.Popen[str]) -> dict[str, Any]:
     try:
-        out, err = process.communicate(timeout=TIMEOUT_SECONDS + 30)
+        out, err = process.communicate(timeout=TIMEOUT_SECONDS + ALERTING_SECONDS)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -150,6 +224,8 @@ VARIANTS: dict[str, Callable[[], PlatformSpec]] = {
     "dev profile": dev,
     "dev profile with every kind of service": lambda: with_every_kind(dev()),
 }
+ALERTING = "dev profile"
+"""The variant whose run also takes the alert path end to end (a database, an outage, a recovery)."""
 
 
 @dataclass
@@ -169,7 +245,7 @@ def start_runs() -> tuple[list[Run], list[subprocess.Popen[str]]]:
         directory = root / f"run{index}"
         directory.mkdir()
         spec = build()
-        plan = _plan(spec, directory)
+        plan = _plan(spec, directory, alerting=variant == ALERTING)
         (directory / "plan.json").write_text(json.dumps(plan))
         resolv = directory / "resolv.conf"
         resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")

@@ -1,6 +1,8 @@
-"""The real Prometheus discovers and scrapes every service of the spec through
+"""The real Prometheus discovers and scrapes every service of the spec, and Alertmanager, through
 Cloud Map-style DNS SRV records, inside an isolated network namespace, where each task is
-the reference service itself (services/<image>, its image's command, the pinned Node)."""
+the reference service itself (services/<image>, its image's command, the pinned Node). In the dev
+profile's run, the alert path end to end: a database outage pages through Alertmanager to the SNS
+stand-in (tests/discovery/alerting.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from platform_spec import PlatformSpec
 from tests import background
 from tests.discovery.runs import UNAVAILABLE, Run, finish, start_runs
 from tests.reference_services import stand_in_note
@@ -33,9 +36,10 @@ def _check(run: Run, record_property: Any) -> None:
         record_property("stand_ins", f"{variant}: {'; '.join(notes)}")
     jobs = {service.name: service for service in spec.scraped_services}
     seen = {(t["job"], t["instance"]) for t in result["targets"]}
+    registered = [*plan["services"], plan["alertmanager"]["service"]]
     expected = {(spec.prometheus.name, f"127.0.0.1:{spec.prometheus.port}")} | {
         (service["dns_name"].split(".")[0], f"{instance['id']}.{service['dns_name']}:{service['port']}")
-        for service in plan["services"]
+        for service in registered
         for instance in service["instances"]
     }
     log = (directory / "prometheus.log").read_text()[-2000:]
@@ -50,3 +54,41 @@ def _check(run: Run, record_property: Any) -> None:
     assert result["jobs_with_node_metrics"] == sorted(jobs), result
     # A service with no port is discovered by nothing: no job, no target.
     assert not {s.name for s in spec.services if not s.scraped} & {t["job"] for t in result["targets"]}
+    # Alertmanager was found through its SRV record, and its calls to SNS were signed.
+    calls = result["sns_calls"]
+    assert all(call["signed"] for call in calls), [c["reason"] for c in calls if not c["signed"]]
+    if "alerting" in result:
+        alerting = result["alerting"]
+        _check_alert_path(spec, alerting, calls, alarm_topic=plan["alerting"]["alarm_topic"], log=log)
+        record_property(
+            "alert_path",
+            f"{variant}: database stopped, paged after {alerting['page_after_seconds']} s; "
+            f"back, resolved after {alerting['resolved_after_seconds']} s; "
+            f"{len(alerting['dashboard_queries'])} dashboard queries, each with data",
+        )
+
+
+def _check_alert_path(
+    spec: PlatformSpec, alerting: dict[str, Any], calls: list[dict[str, Any]], *, alarm_topic: str, log: str
+) -> None:
+    """The database outage paged, in one message naming the service and its objective; the heartbeat
+    went to its own topic; the recovery resolved the page; every dashboard panel has data."""
+    api = spec.service(spec.delivery.api_service)
+    assert api.uses_database, "the outage is the database's: the API service must use it"
+    assert alerting["page_after_seconds"] is not None, f"no page reached the alarm topic: {alerting}\n{log}"
+    messages = alerting["alarm_messages"]
+    outage = alerting["outage_messages"]
+    assert len(outage) == 1, f"what fired together was not one message: {outage}"
+    (firing,) = outage
+    assert "(ticket)" not in firing, "a page quiets the ticket of the same service and objective"
+    assert f"FIRING AvailabilityBudgetBurn: service {api.name}, objective availability (page)" in firing
+    for alert in alerting["firing_pages"]:
+        assert f"{alert['alertname']}: service {alert['service']}" in firing, (alert, firing)
+    heartbeats = [c for c in calls if c["topic"] != alarm_topic]
+    assert heartbeats, "no heartbeat was published"
+    assert all("Watchdog" in c["message"] for c in heartbeats), heartbeats
+    assert not any("Watchdog" in m for m in messages), "the heartbeat goes to its own topic only"
+    assert alerting["resolved_after_seconds"] is not None, f"the page never resolved: {alerting}"
+    assert any(f"RESOLVED AvailabilityBudgetBurn: service {api.name}" in m for m in messages), messages
+    empty = [q for q in alerting["dashboard_queries"] if q["series"] == 0]
+    assert not empty, f"{len(empty)} dashboard queries returned nothing: {empty}"

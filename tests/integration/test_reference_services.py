@@ -289,18 +289,57 @@ def test_the_edge_hides_the_metrics_the_services_serve(platform: LocalPlatform) 
         assert _get(f"{platform.edge_url}{service.metrics_path}")[0] == 404
 
 
+# What each reference service's code counts beyond the requests every service counts, once its
+# health check and the page (/) have been asked for: the families it defines, and samples those
+# requests must have moved (a name, and labels each written as name="value").
+REFERENCE_SIGNALS = {
+    "backend": (
+        ("db_pool_connections", "db_query_duration_seconds", "db_query_errors_total"),
+        (
+            ("db_query_duration_seconds_count", ('statement="health_check"', 'outcome="ok"')),
+            ("db_pool_connections", ('state="idle"',)),
+        ),
+    ),
+    "frontend": (
+        ("backend_requests_total", "http_client_request_duration_seconds", "page_render_duration_seconds"),
+        (
+            ("http_client_request_duration_seconds_count", ('target="backend"', 'outcome="ok"')),
+            ("backend_requests_total", ('outcome="ok"',)),
+            ("page_render_duration_seconds_count", ('route="/"',)),
+        ),
+    ),
+}
+
+
+def _value(body: str, name: str, labels: tuple[str, ...]) -> float:
+    """The sample ``name`` whose labels include ``labels``, in any order (0 if there is none)."""
+    for line in body.splitlines():
+        match = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
+        if match and set(labels) <= set(match[1].split(",")):
+            return float(match[2])
+    return 0.0
+
+
 def test_the_services_own_metrics_pass_promtools_lint(platform: LocalPlatform) -> None:
     """The families the services define (prom-client's default nodejs_* gauges end in _total,
-    which the lint refuses; Prometheus scrapes them all, as the discovery test shows)."""
+    which the lint refuses; Prometheus scrapes them all, as the discovery test shows), with the
+    reference code's own signals moved by a request against the real database."""
     for service in platform.spec.services:
-        _get(f"http://127.0.0.1:{service.container_port}{service.health_check_path}")  # a request to count
-        _, body = _get(f"http://127.0.0.1:{service.container_port}{service.metrics_path}")
+        origin = f"http://127.0.0.1:{service.container_port}"
+        _get(f"{origin}{service.health_check_path}")  # a request to count
+        _get(f"{origin}/")  # the frontend's page, through the backend, to the database
+        families, moved = REFERENCE_SIGNALS[image_directory(service).name]
+        _, body = _get(f"{origin}{service.metrics_path}")
         own = "".join(
             f"{line}\n"
             for line in body.splitlines()
             if line and not re.match(r"^(# (HELP|TYPE) )?(nodejs|process)_", line)
         )
         assert "http_request_duration_seconds_bucket" in own
+        for family in families:
+            assert f"# TYPE {family} " in own, f"{service.name} serves no {family}"
+        for name, labels in moved:
+            assert _value(own, name, labels) >= 1, f"{service.name}: {name}{{{','.join(labels)}}} did not move"
         lint = subprocess.run(["promtool", "check", "metrics"], input=own, capture_output=True, text=True, check=False)
         assert lint.returncode == 0, lint.stdout + lint.stderr
 

@@ -441,9 +441,9 @@ def _stack_values(spec: PlatformSpec) -> dict[str, dict[str, str]]:
     for service in spec.services:
         for attribute in names.service_outputs(registered=service.has_port, public=service.is_public):
             values[names.COMPUTE][names.output_key(service.name, attribute)] = f"{service.name}-{attribute}"
-    prometheus = spec.prometheus.name
-    for attribute in (names.SERVICE_ARN, names.CLOUD_MAP_SERVICE_ID, names.LOG_GROUP):
-        values[names.OBSERVABILITY][names.output_key(prometheus, attribute)] = f"{prometheus}-{attribute}"
+    for workload in (spec.prometheus.name, spec.alertmanager.name):
+        for attribute in (names.SERVICE_ARN, names.CLOUD_MAP_SERVICE_ID, names.LOG_GROUP):
+            values[names.OBSERVABILITY][names.output_key(workload, attribute)] = f"{workload}-{attribute}"
     for key in (names.PROBE_TASK_DEFINITION, names.PROBE_SECURITY_GROUP, names.PROBE_LOG_GROUP):
         values[names.DELIVERY][key] = key
     values[names.DELIVERY][names.PROBE_SUBNETS] = "subnet-a,subnet-b"
@@ -460,7 +460,8 @@ def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any], spec
         clients["cloudformation"].create_stack(StackName=spec.stack_name(layer), TemplateBody=json.dumps(template))
     deployment = load_deployment(spec, clients["cloudformation"])
     assert deployment.cluster == "cluster-of-tests"
-    assert [s.name for s in deployment.services] == [s.name for s in spec.services] + [spec.prometheus.name]
+    own = [spec.prometheus.name, spec.alertmanager.name]
+    assert [s.name for s in deployment.services] == [s.name for s in spec.services] + own
     for service, deployed in zip(spec.services, deployment.services, strict=False):
         public = f"{service.name}-{names.TARGET_GROUP_ARN}" if service.is_public else None
         registered = f"{service.name}-{names.CLOUD_MAP_SERVICE_ID}" if service.has_port else None
@@ -469,8 +470,8 @@ def test_deployment_is_read_from_the_stack_outputs(clients: dict[str, Any], spec
             image_tag=f"{service.name}-{names.RELEASED_IMAGE_TAG}",
             task_definition_arn=f"{service.name}-{names.TASK_DEFINITION_ARN}",
         )
-    prometheus = deployment.services[-1]
-    assert (prometheus.target_group_arn, prometheus.release) == (None, None)
+    for workload in deployment.services[-2:]:
+        assert (workload.target_group_arn, workload.release) == (None, None), workload.name
     assert deployment.probe.subnets == ("subnet-a", "subnet-b")
     api = spec.service(spec.delivery.api_service)
     assert (deployment.public_url, deployment.api_health_path) == ("https://d111.cloudfront.net", api.health_check_path)

@@ -118,13 +118,23 @@ def _resources(templates: Templates, kind: str) -> list[dict[str, Any]]:
     return [r for t in templates.values() for r in t["Resources"].values() if r["Type"] == kind]
 
 
+def _alarm_topic_policies(templates: Templates) -> list[dict[str, Any]]:
+    """The topic policies that let CloudWatch's alarms publish: the alarm topic's (the heartbeat
+    topic's only refuses plain HTTP)."""
+    return [
+        policy
+        for policy in _resources(templates, "AWS::SNS::TopicPolicy")
+        if any(s.get("Sid") == "AllowAlarmsOfThisAccount" for s in policy["Properties"]["PolicyDocument"]["Statement"])
+    ]
+
+
 def test_without_the_topic_policys_cloudwatch_allow_no_alarm_can_notify(dev: Synthesized) -> None:
     """A topic policy replaces SNS's default one; CloudWatch then needs an allow of its own
     (AWS re:Post, "Why didn't I receive an SNS notification for my CloudWatch alarm trigger?":
     https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger)."""
 
     def drop_cloudwatch(templates: Templates) -> None:
-        (policy,) = _resources(templates, "AWS::SNS::TopicPolicy")
+        (policy,) = _alarm_topic_policies(templates)
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         statements[:] = [s for s in statements if s.get("Sid") != "AllowAlarmsOfThisAccount"]
 
@@ -191,7 +201,7 @@ def test_a_missing_grant_is_named(dev: Synthesized) -> None:
 @pytest.mark.parametrize("operator", ["StringEqualsIfExistsButWrong", "DateGreaterThan"])
 def test_an_operator_the_evaluator_does_not_know_is_an_error_not_a_pass(dev: Synthesized, operator: str) -> None:
     def add_condition(templates: Templates) -> None:
-        (policy,) = _resources(templates, "AWS::SNS::TopicPolicy")
+        (policy,) = _alarm_topic_policies(templates)
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             if statement.get("Sid") == "AllowAlarmsOfThisAccount":
                 statement["Condition"][operator] = {"aws:CurrentTime": "2026-01-01T00:00:00Z"}

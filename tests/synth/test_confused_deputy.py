@@ -111,7 +111,16 @@ def test_the_check_sees_service_principals_where_they_are(profile: Synthesized) 
 def test_a_grant_without_its_condition_is_named(profile: Synthesized) -> None:
     templates = copy.deepcopy(_templates(profile))
     observability = templates[profile.stack_name(OBSERVABILITY)]
-    (topic_policy,) = [b for b in observability["Resources"].values() if b["Type"] == "AWS::SNS::TopicPolicy"]
+    # The alarm topic's policy: CloudWatch's grant (the heartbeat topic's only refuses plain HTTP).
+    (topic_policy,) = [
+        b
+        for b in observability["Resources"].values()
+        if b["Type"] == "AWS::SNS::TopicPolicy"
+        and any(
+            s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+            for s in b["Properties"]["PolicyDocument"]["Statement"]
+        )
+    ]
     for statement in topic_policy["Properties"]["PolicyDocument"]["Statement"]:
         statement.pop("Condition", None)
     found = unscoped_service_grants(templates)

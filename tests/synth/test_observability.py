@@ -15,7 +15,14 @@ import yaml
 from syrupy.assertion import SnapshotAssertion
 
 from cdk_helpers import rendered_config
-from cdk_helpers.rendered_config import render_grafana_provisioning, render_prometheus_config
+from cdk_helpers.grafana_dashboards import DATASOURCE_UID, dashboards
+from cdk_helpers.rendered_config import (
+    PROMETHEUS_CONFIG,
+    PROMETHEUS_RULES,
+    render_grafana_provisioning,
+    render_prometheus_config,
+    render_prometheus_files,
+)
 from compliance.access_ledger import Entry, check_ledger
 from platform_spec import PrometheusSpec, SpecError
 from platform_spec.names import COMPUTE, DATA, OBSERVABILITY
@@ -55,48 +62,76 @@ def test_rendered_configuration_matches_snapshot(shipped: Synthesized, snapshot:
 
 
 def test_promtool_accepts_the_rendered_configuration(profile: Synthesized, tmp_path: Path) -> None:
+    """The configuration and the rules it loads, as Prometheus reads them from its directory."""
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.fail("promtool is missing: `make test` installs Debian's prometheus package")
-    config = tmp_path / "prometheus.yml"
-    config.write_text(render_prometheus_config(profile.spec))
+    for name, content in render_prometheus_files(profile.spec).items():
+        (tmp_path / name).write_text(content)
+    config = tmp_path / PROMETHEUS_CONFIG
     result = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {PROMETHEUS_RULES} is valid" in result.stdout + result.stderr or "rules found" in result.stdout
+
+
+def _registered(profile: Synthesized) -> set[str]:
+    """Every Cloud Map name the stacks register, as tasks resolve it."""
+    return {
+        f"{r['Properties']['Name']}.{profile.spec.namespace}"
+        for layer in (COMPUTE, OBSERVABILITY)
+        for r in _resources(profile, layer, "AWS::ServiceDiscovery::Service").values()
+    }
 
 
 def test_one_srv_job_per_service_and_one_service_per_job(profile: Synthesized) -> None:
-    config = yaml.safe_load(render_prometheus_config(profile.spec))
+    spec = profile.spec
+    config = yaml.safe_load(render_prometheus_config(spec))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    # Every service that serves metrics on a port; a worker without them is not scraped.
-    assert set(jobs) == {profile.spec.prometheus.name, *(s.name for s in profile.spec.scraped_services)}
-    assert {s.name for s in profile.spec.scraped_services} == {
-        s.name for s in profile.spec.services if s.container_port is not None and s.metrics_path is not None
+    # Every service that serves metrics on a port, and Alertmanager; a worker without them is not scraped.
+    assert set(jobs) == {spec.prometheus.name, spec.alertmanager.name, *(s.name for s in spec.scraped_services)}
+    assert {s.name for s in spec.scraped_services} == {
+        s.name for s in spec.services if s.container_port is not None and s.metrics_path is not None
     }
-    registered = {
-        f"{r['Properties']['Name']}.{profile.spec.namespace}"
-        for r in _resources(profile, COMPUTE, "AWS::ServiceDiscovery::Service").values()
-    }
-    for service in profile.spec.scraped_services:
+    registered = _registered(profile)
+    for service in spec.scraped_services:
         job = jobs[service.name]
         assert job["metrics_path"] == service.metrics_path
         (discovery,) = job["dns_sd_configs"]
         assert discovery["type"] == "SRV"
-        assert discovery["names"] == [profile.spec.dns_name(service)]
+        assert discovery["names"] == [spec.dns_name(service)]
         assert discovery["names"][0] in registered
-    assert config["global"]["external_labels"] == {
-        "project": profile.spec.project,
-        "environment": profile.spec.environment,
-    }
+    assert config["global"]["external_labels"] == {"project": spec.project, "environment": spec.environment}
 
 
-def test_the_stored_object_is_the_rendered_configuration(profile: Synthesized) -> None:
-    objects = _config_objects(profile)
-    (key,) = [k for k in objects if k.startswith("prometheus/")]
-    assert objects[key] == render_prometheus_config(profile.spec)
+def test_prometheus_finds_alertmanager_and_loads_its_rules(profile: Synthesized) -> None:
+    spec = profile.spec
+    config = yaml.safe_load(render_prometheus_config(spec))
+    alertmanager = f"{spec.alertmanager.name}.{spec.namespace}"
+    assert alertmanager in _registered(profile)
+    ((discovery,),) = [m["dns_sd_configs"] for m in config["alerting"]["alertmanagers"]]
+    assert (discovery["names"], discovery["type"]) == ([alertmanager], "SRV")
+    (scraped,) = [j["dns_sd_configs"] for j in config["scrape_configs"] if j["job_name"] == spec.alertmanager.name]
+    assert scraped == [discovery]
+    assert config["rule_files"] == [PROMETHEUS_RULES]
+    assert set(render_prometheus_files(spec)) == {PROMETHEUS_CONFIG, PROMETHEUS_RULES}
+
+
+def _prometheus_objects(profile: Synthesized) -> dict[str, Any]:
+    """Prometheus's stored files by key: one prefix, a content hash in it, a file name under it."""
+    objects = {k: v for k, v in _config_objects(profile).items() if k.startswith("prometheus/")}
+    assert len({k.rsplit("/", 1)[0] for k in objects}) == 1, objects.keys()
+    return objects
+
+
+def test_the_stored_objects_are_the_rendered_configuration_and_rules(profile: Synthesized) -> None:
+    objects = _prometheus_objects(profile)
+    rendered = render_prometheus_files(profile.spec)
+    assert {key.rsplit("/", 1)[1]: content for key, content in objects.items()} == rendered
+    prefix = next(iter(objects)).rsplit("/", 1)[0] + "/"
     loader = _container(_prometheus_task(profile), "config-loader")
     assert loader["Essential"] is False
-    assert loader["Command"][:2] == ["s3", "cp"]
-    assert loader["Command"][2]["Fn::Join"][1][-1] == f"/{key}"
+    assert loader["Command"][:3] == ["s3", "cp", "--recursive"]
+    assert loader["Command"][3]["Fn::Join"][1][-1] == f"/{prefix}"
 
 
 def test_a_template_change_rolls_out_a_new_task_definition(
@@ -108,6 +143,20 @@ def test_a_template_change_rolls_out_a_new_task_definition(
     template.write_text(template.read_text().replace("scrape_configs:", "scrape_configs:\n  # changed"))
     monkeypatch.setattr(rendered_config._TEMPLATES, "loader", jinja2.FileSystemLoader(str(templates)))
     changed = synth_spec(tmp_path / "out", dev.spec)
+    before = _container(_prometheus_task(dev), "config-loader")["Command"]
+    after = _container(_prometheus_task(changed), "config-loader")["Command"]
+    assert before != after
+
+
+def test_an_objective_change_rolls_out_a_new_task_definition(dev: Synthesized, tmp_path: Path) -> None:
+    """The rules are part of Prometheus's configuration: a changed objective is a new task, as a
+    changed configuration is."""
+    first = dev.spec.services[0]
+    assert first.objectives is not None
+    stricter = replace(first.objectives, availability_percent=first.objectives.availability_percent + 0.25)
+    spec = replace(dev.spec, services=(replace(first, objectives=stricter), *dev.spec.services[1:]))
+    assert render_prometheus_config(spec) == render_prometheus_config(dev.spec), "only the rules change"
+    changed = synth_spec(tmp_path / "out", spec)
     before = _container(_prometheus_task(dev), "config-loader")["Command"]
     after = _container(_prometheus_task(changed), "config-loader")["Command"]
     assert before != after
@@ -145,7 +194,7 @@ def test_prometheus_runs_as_the_issue_describes(profile: Synthesized) -> None:
     assert registry["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 10}, {"Type": "SRV", "TTL": 10}]
 
 
-def test_prometheus_reads_exactly_its_configuration_object(profile: Synthesized) -> None:
+def test_prometheus_reads_exactly_its_configuration_objects(profile: Synthesized) -> None:
     task = _prometheus_task(profile)
     role_id = task["TaskRoleArn"]["Fn::GetAtt"][0]
     statements = [
@@ -155,9 +204,11 @@ def test_prometheus_reads_exactly_its_configuration_object(profile: Synthesized)
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
     (read,) = [s for s in statements if s["Action"] == "s3:GetObject"]
-    (key,) = [k for k in _config_objects(profile) if k.startswith("prometheus/")]
-    assert read["Resource"]["Fn::Join"][1][-1] == f"/{key}"
-    assert not any("s3:ListBucket" in json.dumps(s["Action"]) for s in statements)
+    resources = read["Resource"] if isinstance(read["Resource"], list) else [read["Resource"]]
+    assert sorted(r["Fn::Join"][1][-1] for r in resources) == sorted(f"/{k}" for k in _prometheus_objects(profile))
+    (listing,) = [s for s in statements if s["Action"] == "s3:ListBucket"]
+    prefix = next(iter(_prometheus_objects(profile))).rsplit("/", 1)[0] + "/"
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{prefix}*"]}} or prefix in json.dumps(listing)
 
 
 def test_grafana_per_profile(profile: Synthesized) -> None:
@@ -179,19 +230,24 @@ def test_grafana_per_profile(profile: Synthesized) -> None:
         datasource["url"]
         == f"http://{profile.spec.prometheus.name}.{profile.spec.namespace}:{profile.spec.prometheus.port}"
     )
-    dashboard = json.loads(provisioning["dashboards/platform.json"])
-    titles = " ".join(panel["title"] for panel in dashboard["panels"])
-    assert all(service.name in titles for service in profile.spec.scraped_services)
-    assert set(provisioning.values()) <= set(_config_objects(profile).values())
+    assert datasource["uid"] == DATASOURCE_UID
+    boards = dashboards(profile.spec, alertmanager_job=profile.spec.alertmanager.name)
+    assert {f"dashboards/{name}" for name in boards} <= set(provisioning)
+    for name, model in boards.items():
+        assert json.loads(provisioning[f"dashboards/{name}"]) == model
+    # Grafana's files hold no deploy-time value: each is stored as rendered.
+    assert set(provisioning.values()) <= {c for c in _config_objects(profile).values() if isinstance(c, str)}
 
 
 def test_every_alarm_notifies_when_it_fires_and_when_it_clears(profile: Synthesized) -> None:
     alarms = _resources(profile, OBSERVABILITY, "AWS::CloudWatch::Alarm")
-    (topic_id,) = _resources(profile, OBSERVABILITY, "AWS::SNS::Topic")
+    (heartbeat,) = [a for a in alarms.values() if a["Properties"].get("MetricName") == "NumberOfMessagesPublished"]
+    ((heartbeat_topic, _),) = [d["Value"]["Fn::GetAtt"] for d in heartbeat["Properties"]["Dimensions"]]
+    (topic_id,) = set(_resources(profile, OBSERVABILITY, "AWS::SNS::Topic")) - {heartbeat_topic}
     # load balancer 5xx; per public service: unhealthy targets; per service: CPU, memory, below desired;
-    # Prometheus; database x3
+    # Prometheus; database x3; the alert path's heartbeat
     spec = profile.spec
-    assert len(alarms) == 1 + len(spec.public_services) + 3 * len(spec.services) + 1 + 3
+    assert len(alarms) == 1 + len(spec.public_services) + 3 * len(spec.services) + 1 + 3 + 1
     for logical_id, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}], logical_id
         assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}], logical_id
@@ -203,7 +259,7 @@ def test_remote_write_to_a_managed_workspace(dev: Synthesized, tmp_path: Path) -
     spec = replace(dev.spec, prometheus=replace(dev.spec.prometheus, remote_write=True))
     synth = synth_spec(tmp_path, spec, checks=True)
     assert len(_resources(synth, DATA, "AWS::APS::Workspace")) == 1
-    (content,) = [json.dumps(c) for k, c in _config_objects(synth).items() if k.startswith("prometheus/")]
+    (content,) = [json.dumps(c) for k, c in _prometheus_objects(synth).items() if k.endswith(f"/{PROMETHEUS_CONFIG}")]
     assert "remote_write:" in content
     assert "PrometheusEndpoint" in content  # the workspace's endpoint, resolved at deploy
     assert "sigv4:" in content

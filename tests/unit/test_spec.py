@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ from platform_spec import (
 from platform_spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
 from platform_spec.context import platform_keys, refuse_unknown_keys
 from platform_spec.names import EDGE, LAYERS, stack_name
-from platform_spec.profiles import PROFILES, dev
+from platform_spec.profiles import MEASURED_REQUESTS_PER_CPU_SECOND, PROFILES, dev, requests_per_task
 from platform_spec.regions import CLOUDFRONT_REGION, ORIGIN_FACING_PREFIX_LISTS, S3_PREFIX_LISTS
 from tests.picking import first_or_skip
 from tests.variants import own_services, unused_port, with_every_kind
@@ -615,3 +616,13 @@ def test_the_region_decides_where_cloudfronts_pieces_go_and_which_prefix_lists_a
     home = replace(OWN, region=CLOUDFRONT_REGION, network=NetworkSpec(**{**vars(OWN.network), "zone_ids": ()}))
     assert not home.edge_in_own_stack
     assert home.layers == LAYERS
+
+
+def test_the_request_scaling_target_is_the_measured_one() -> None:
+    """docs/benchmarks.md derives the target from one run of `make bench-services`; the profiles derive
+    theirs from the same figure, so the two say the same for the task size the document works out."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md").read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| frontend |") and "**" in line]
+    measured, _, target = (cell.strip().strip("*") for cell in row.strip("|").split("|")[1:])
+    assert int(measured) == MEASURED_REQUESTS_PER_CPU_SECOND
+    assert requests_per_task(256) == int(target)

@@ -3,12 +3,18 @@
 // queries the API runs. Connections are opened lazily, so the server starts without them.
 
 const fs = require('node:fs');
-const { Client, Pool } = require('pg');
+const { Client, DatabaseError, Pool } = require('pg');
 const { CredentialsError, authToken, createCredentialProvider, regionFrom } = require('./rds-auth-token');
 
 // The platform's rule for database names (platform_spec/database.py), so it can go unquoted into search_path.
 const SCHEMA_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 const SSL_MODES = new Set(['require', 'disable']);
+
+// Every statement the server runs, by the name its metrics carry: a fixed set, never the SQL.
+const STATEMENTS = Object.freeze({
+  health_check: 'SELECT 1',
+  list_items: 'SELECT id, name, description, price FROM items ORDER BY name',
+});
 
 class ConfigError extends Error {}
 
@@ -111,26 +117,47 @@ function shortReason(error) {
   return 'error';
 }
 
+const ERROR_KINDS = Object.freeze(['connection', 'timeout', 'query']);
+// SQLSTATEs that refuse the session rather than the statement: connection exceptions (08),
+// authorization (28), no such database (3D), shutting down or not yet accepting (57P), too many
+// connections (53300).
+const SESSION_REFUSED = /^(08|28|3D|57P)|^53300$/;
+
+// The metrics' kind of a failed statement: timeout (no answer in time, connecting or querying),
+// query (the database refused the statement) or connection (anything else that kept it from
+// the database: refused, unreachable, reset, TLS, sign-in, no IAM token).
+function errorKind(error) {
+  if (error instanceof DatabaseError) {
+    if (error.code === '57014') return 'timeout';
+    return SESSION_REFUSED.test(String(error.code)) ? 'connection' : 'query';
+  }
+  if (error instanceof TimeoutError || /timeout/i.test(String((error && error.message) || ''))) return 'timeout';
+  return 'connection';
+}
+
 function logDatabaseError(context, error) {
   const code = error && error.code ? ` (${error.code})` : '';
   console.error(`database: ${context}: ${(error && error.message) || error}${code}`);
 }
 
 async function checkDatabase(pool, timeoutMs = 2000) {
-  await withTimeout(pool.query('SELECT 1'), timeoutMs);
+  await withTimeout(pool.query(STATEMENTS.health_check), timeoutMs);
 }
 
 async function listItems(pool) {
-  const result = await pool.query('SELECT id, name, description, price FROM items ORDER BY name');
+  const result = await pool.query(STATEMENTS.list_items);
   return result.rows;
 }
 
 module.exports = {
   ConfigError,
+  ERROR_KINDS,
+  STATEMENTS,
   checkDatabase,
   connectionSettings,
   createClient,
   createPool,
+  errorKind,
   listItems,
   logDatabaseError,
   shortReason,

@@ -3,7 +3,7 @@
 // and Prometheus metrics. Run as `node src/server.js`; configured by environment only.
 
 const http = require('node:http');
-const { createMetrics } = require('./metrics');
+const { createMetrics, secondsSince } = require('./metrics');
 const database = require('./database');
 
 const ITEMS_PATH = '/api/items';
@@ -20,6 +20,17 @@ function urlPath(name, value) {
   return value;
 }
 
+// METRICS_INSTRUMENTATION=off makes the request and query metrics no-ops (the metrics path still
+// answers, with the process metrics and the pool): it exists for make bench-services, which
+// measures what the instrumentation costs. Anything but on (the default) or off is refused.
+function instrumentationFrom(env) {
+  const value = env.METRICS_INSTRUMENTATION || 'on';
+  if (value !== 'on' && value !== 'off') {
+    throw new database.ConfigError(`METRICS_INSTRUMENTATION must be on or off (got ${JSON.stringify(value)})`);
+  }
+  return value === 'on';
+}
+
 function httpSettings(env) {
   if (env.PORT === undefined || env.PORT === '') throw new database.ConfigError('PORT is required');
   const port = Number(env.PORT);
@@ -31,6 +42,7 @@ function httpSettings(env) {
     host: env.HOST || '0.0.0.0',
     healthPath: urlPath('HEALTH_CHECK_PATH', env.HEALTH_CHECK_PATH || '/api/health'),
     metricsPath: urlPath('METRICS_PATH', env.METRICS_PATH || '/api/metrics'),
+    instrumented: instrumentationFrom(env),
   };
 }
 
@@ -50,14 +62,14 @@ function createApp(env = process.env) {
   const settings = httpSettings(env);
   const connection = database.connectionSettings(env);
   const pool = database.createPool(connection);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ pool, instrumented: settings.instrumented });
 
   const routes = new Map([
     [
       settings.healthPath,
       async (req, res) => {
         try {
-          await database.checkDatabase(pool, HEALTH_TIMEOUT_MS);
+          await metrics.timeQuery('health_check', () => database.checkDatabase(pool, HEALTH_TIMEOUT_MS));
           send(res, 200, { status: 'ok', database: 'ok' });
         } catch (error) {
           database.logDatabaseError('health check', error);
@@ -78,7 +90,9 @@ function createApp(env = process.env) {
       async (req, res) => {
         let rows;
         try {
-          rows = await database.withTimeout(database.listItems(pool), ITEMS_TIMEOUT_MS);
+          rows = await metrics.timeQuery('list_items', () =>
+            database.withTimeout(database.listItems(pool), ITEMS_TIMEOUT_MS),
+          );
         } catch (error) {
           database.logDatabaseError('items', error);
           send(res, 503, { error: 'database unavailable', database: database.shortReason(error) });
@@ -92,12 +106,12 @@ function createApp(env = process.env) {
   ]);
 
   const server = http.createServer(async (req, res) => {
-    const started = process.hrtime.bigint();
     const path = req.url.split('?')[0];
     const route = routes.has(path) ? path : 'unmatched';
-    res.on('finish', () => {
-      metrics.observe(req.method, route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
-    });
+    if (metrics.instrumented) {
+      const started = process.hrtime.bigint();
+      res.on('finish', () => metrics.observe(req.method, route, res.statusCode, secondsSince(started)));
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, { error: 'method not allowed' }, { Allow: 'GET, HEAD' });
       return;
@@ -157,6 +171,9 @@ function main() {
       `backend listening on http://${settings.host}:${port} (health ${settings.healthPath}, metrics ${settings.metricsPath}; ` +
         `database ${connection.description})`,
     );
+    if (!settings.instrumented) {
+      console.log('backend: METRICS_INSTRUMENTATION=off: requests and database statements are not counted');
+    }
     if (connection.caFileMissing) {
       console.error(`database: DB_SSL_ROOT_CERT ${connection.caFileMissing} does not exist; the server certificate is not verified`);
     }

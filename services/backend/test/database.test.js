@@ -1,14 +1,17 @@
 'use strict';
-// Connection settings from DB_* variables, and, against a stub that speaks just enough of
-// PostgreSQL's protocol, that pg asks for a fresh IAM token on every new connection.
+// Connection settings from DB_* variables; against a stub that speaks just enough of
+// PostgreSQL's protocol, that pg asks for a fresh IAM token on every new connection; and the
+// words failures are reported in.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { describe, test } = require('node:test');
-const { ConfigError, connectionSettings, createPool, shortReason, withTimeout } = require('../src/database');
+const { DatabaseError } = require('pg');
+const { CredentialsError } = require('../src/rds-auth-token');
+const { ConfigError, connectionSettings, createPool, errorKind, shortReason, withTimeout } = require('../src/database');
+const { startStubPostgres } = require('./stub-postgres');
 
 const AWS = { AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 'SECRET', AWS_REGION: 'us-east-1' };
 
@@ -47,53 +50,10 @@ describe('connectionSettings', () => {
   });
 });
 
-// Accepts connections, asks each for a cleartext password, records the startup parameters
-// and the password, then says it is ready; answers no queries.
-function startStubPostgres() {
-  const seen = [];
-  const server = net.createServer((socket) => {
-    let buffer = Buffer.alloc(0);
-    let started = false;
-    const connection = {};
-    socket.on('data', (chunk) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      for (;;) {
-        if (!started) {
-          if (buffer.length < 4 || buffer.length < buffer.readInt32BE(0)) return;
-          const length = buffer.readInt32BE(0);
-          const fields = buffer.subarray(8, length - 1).toString('utf8').split('\0');
-          const parameters = {};
-          for (let i = 0; i + 1 < fields.length; i += 2) parameters[fields[i]] = fields[i + 1];
-          buffer = buffer.subarray(length);
-          started = true;
-          connection.parameters = parameters;
-          seen.push(connection);
-          // AuthenticationCleartextPassword
-          socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]));
-          continue;
-        }
-        if (buffer.length < 5 || buffer.length < 1 + buffer.readInt32BE(1)) return;
-        const type = String.fromCharCode(buffer[0]);
-        const length = buffer.readInt32BE(1);
-        const body = buffer.subarray(5, 1 + length);
-        buffer = buffer.subarray(1 + length);
-        if (type === 'p') {
-          connection.password = body.subarray(0, body.length - 1).toString('utf8');
-          // AuthenticationOk, then ReadyForQuery (idle)
-          socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49]));
-        } else if (type === 'X') {
-          socket.end();
-        }
-      }
-    });
-    socket.on('error', () => {});
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, seen })));
-}
-
 describe('a pool with IAM authentication', () => {
   test('asks for a token for each new connection and starts each in the schema', async () => {
-    const { server, seen } = await startStubPostgres();
+    const stub = await startStubPostgres({ askPassword: true });
+    const { server, seen } = stub;
     let asked = 0;
     const credentials = async () => {
       asked += 1;
@@ -127,7 +87,7 @@ describe('a pool with IAM authentication', () => {
       );
     } finally {
       await pool.end();
-      server.close();
+      await stub.close();
     }
   });
 });
@@ -140,5 +100,31 @@ describe('shortReason', () => {
     assert.equal(shortReason(Object.assign(new Error('password authentication failed'), { code: '28P01' })), 'authentication failed');
     assert.equal(shortReason(Object.assign(new Error('bad cert'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' })), 'tls failed');
     assert.equal(shortReason(new Error('something else')), 'error');
+  });
+});
+
+function databaseError(code, text) {
+  return Object.assign(new DatabaseError(text, text.length, 'error'), { code });
+}
+
+describe('errorKind', () => {
+  test('sorts failures into connection, timeout and query, as the metrics count them', async () => {
+    const timedOut = await withTimeout(new Promise(() => {}), 10).catch((error) => error);
+    const kinds = [
+      [databaseError('42P01', 'relation "items" does not exist'), 'query'],
+      [databaseError('42501', 'permission denied for table items'), 'query'],
+      [databaseError('57014', 'canceling statement due to statement timeout'), 'timeout'],
+      [databaseError('28P01', 'password authentication failed for user "backend"'), 'connection'],
+      [databaseError('3D000', 'database "shop" does not exist'), 'connection'],
+      [databaseError('57P03', 'the database system is starting up'), 'connection'],
+      [databaseError('53300', 'too many connections for role "backend"'), 'connection'],
+      [timedOut, 'timeout'],
+      [new Error('timeout exceeded when trying to connect'), 'timeout'],
+      [new Error('Query read timeout'), 'timeout'],
+      [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }), 'connection'],
+      [new Error('Connection terminated unexpectedly'), 'connection'],
+      [new CredentialsError('no AWS credentials'), 'connection'],
+    ];
+    for (const [error, kind] of kinds) assert.equal(errorKind(error), kind, error.message);
   });
 });

@@ -1,13 +1,18 @@
 'use strict';
 // The HTTP surface with the database out of reach (the server must still start and serve
-// metrics), and the process itself: its required PORT and its exit on SIGTERM.
+// metrics), the database metrics against a stub PostgreSQL that answers, refuses or stays
+// silent, the switch that turns the instrumentation off, and the process itself: its required
+// PORT and its exit on SIGTERM.
 
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
-const { after, before, describe, test } = require('node:test');
+const { after, before, beforeEach, describe, test } = require('node:test');
+const { ConfigError, STATEMENTS } = require('../src/database');
 const { createApp } = require('../src/server');
+const { labelSets, sample } = require('./metrics-text');
+const { startStubPostgres } = require('./stub-postgres');
 
 const SERVER = path.join(__dirname, '..', 'src', 'server.js');
 
@@ -24,6 +29,20 @@ async function listen(app) {
   await new Promise((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${app.server.address().port}`;
 }
+
+async function scrape(url) {
+  const response = await fetch(url);
+  assert.equal(response.status, 200);
+  return response.text();
+}
+
+function increase(before, after, name, labels) {
+  return sample(after, name, labels) - sample(before, name, labels);
+}
+
+const STATEMENT_NAMES = Object.keys(STATEMENTS);
+const ERROR_KINDS = ['connection', 'query', 'timeout'];
+const POOL_STATES = ['state=idle', 'state=in_use', 'state=waiting'];
 
 describe('backend with the database unreachable', () => {
   let app;
@@ -91,6 +110,151 @@ describe('backend with the database unreachable', () => {
     assert.doesNotMatch(text, /abc123|users\/42/);
     // The default metrics path is just another unknown path once METRICS_PATH moves it.
     assert.equal((await fetch(`${base}/api/metrics`)).status, 404);
+  });
+
+  test('an unreachable database counts as connection errors of each statement; every series exists at 0 first', async () => {
+    const before = await scrape(`${base}/internal/metrics`);
+    await fetch(`${base}/api/health`);
+    await fetch(`${base}/api/items`);
+    const after = await scrape(`${base}/internal/metrics`);
+    assert.deepEqual(
+      labelSets(after, 'db_query_errors_total'),
+      STATEMENT_NAMES.flatMap((statement) => ERROR_KINDS.map((kind) => `kind=${kind},statement=${statement}`)).sort(),
+    );
+    for (const statement of STATEMENT_NAMES) {
+      assert.equal(increase(before, after, 'db_query_errors_total', { statement, kind: 'connection' }), 1, statement);
+      assert.equal(increase(before, after, 'db_query_duration_seconds_count', { statement, outcome: 'error' }), 1, statement);
+      assert.equal(sample(after, 'db_query_errors_total', { statement, kind: 'timeout' }), 0);
+      assert.equal(sample(after, 'db_query_errors_total', { statement, kind: 'query' }), 0);
+      assert.equal(sample(after, 'db_query_duration_seconds_count', { statement, outcome: 'ok' }), 0);
+    }
+    assert.deepEqual(labelSets(after, 'db_pool_connections'), POOL_STATES);
+    for (const state of ['in_use', 'idle', 'waiting']) assert.equal(sample(after, 'db_pool_connections', { state }), 0);
+  });
+});
+
+const ITEMS = { columns: ['id', 'name', 'description', 'price'], rows: [['1', 'Bottled ink', 'Blue-black.', '12.75']] };
+
+describe('backend against a stub PostgreSQL', () => {
+  let stub;
+  let app;
+  let metricsUrl;
+  // How the stub answers each statement: answer, refuse or silent.
+  const behaviour = {};
+  const consoleError = console.error;
+
+  before(async () => {
+    console.error = () => {};
+    stub = await startStubPostgres({
+      answer(sql) {
+        const how = sql === STATEMENTS.health_check ? behaviour.health_check : behaviour.list_items;
+        if (how === 'silent') return null;
+        if (how === 'refuse') return { error: { code: '42P01', text: 'relation "items" does not exist' } };
+        return sql === STATEMENTS.health_check ? { columns: ['?column?'], rows: [['1']] } : ITEMS;
+      },
+    });
+    app = createApp({ PORT: '0', DB_HOST: '127.0.0.1', DB_PORT: String(stub.server.address().port), DB_SSLMODE: 'disable' });
+    metricsUrl = `${await listen(app)}/api/metrics`;
+  });
+  beforeEach(() => Object.assign(behaviour, { health_check: 'answer', list_items: 'answer' }));
+  after(async () => {
+    console.error = consoleError;
+    await app.close();
+    await stub.close();
+  });
+
+  test('an answered statement is timed as ok, and its connection goes back to the pool idle', async () => {
+    const before = await scrape(metricsUrl);
+    const response = await fetch(metricsUrl.replace('/api/metrics', '/api/items'));
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), {
+      items: [{ id: '1', name: 'Bottled ink', description: 'Blue-black.', price: '12.75' }],
+    });
+    const after = await scrape(metricsUrl);
+    assert.equal(increase(before, after, 'db_query_duration_seconds_count', { statement: 'list_items', outcome: 'ok' }), 1);
+    assert.equal(increase(before, after, 'db_query_duration_seconds_bucket', { statement: 'list_items', outcome: 'ok', le: '+Inf' }), 1);
+    assert.ok(increase(before, after, 'db_query_duration_seconds_sum', { statement: 'list_items', outcome: 'ok' }) > 0);
+    for (const kind of ERROR_KINDS) assert.equal(increase(before, after, 'db_query_errors_total', { statement: 'list_items', kind }), 0);
+    assert.equal(sample(after, 'db_pool_connections', { state: 'in_use' }), 0);
+    assert.equal(sample(after, 'db_pool_connections', { state: 'idle' }), 1);
+    assert.equal(sample(after, 'db_pool_connections', { state: 'waiting' }), 0);
+  });
+
+  test('a statement the database refuses counts as a query error', async () => {
+    behaviour.list_items = 'refuse';
+    const before = await scrape(metricsUrl);
+    const response = await fetch(metricsUrl.replace('/api/metrics', '/api/items'));
+    assert.equal(response.status, 503);
+    assert.deepEqual(await response.json(), { error: 'database unavailable', database: 'table missing (migrations not run?)' });
+    const after = await scrape(metricsUrl);
+    assert.equal(increase(before, after, 'db_query_errors_total', { statement: 'list_items', kind: 'query' }), 1);
+    assert.equal(increase(before, after, 'db_query_errors_total', { statement: 'list_items', kind: 'connection' }), 0);
+    assert.equal(increase(before, after, 'db_query_duration_seconds_count', { statement: 'list_items', outcome: 'error' }), 1);
+    assert.equal(increase(before, after, 'db_query_duration_seconds_count', { statement: 'health_check', outcome: 'error' }), 0);
+  });
+
+  test('unanswered statements count as timeouts, and the pool shows connections in use and requests waiting', async () => {
+    behaviour.health_check = 'silent';
+    const max = app.pool.options.max;
+    const before = await scrape(metricsUrl);
+    const asked = stub.queries.length;
+    const healthUrl = metricsUrl.replace('/api/metrics', '/api/health');
+    const checks = Array.from({ length: max + 1 }, () => fetch(healthUrl));
+    while (stub.queries.length - asked < max) await new Promise((resolve) => setTimeout(resolve, 20));
+    const during = await scrape(metricsUrl);
+    assert.equal(sample(during, 'db_pool_connections', { state: 'in_use' }), max);
+    assert.equal(sample(during, 'db_pool_connections', { state: 'idle' }), 0);
+    assert.equal(sample(during, 'db_pool_connections', { state: 'waiting' }), 1);
+    for (const response of await Promise.all(checks)) {
+      assert.equal(response.status, 503);
+      assert.deepEqual(await response.json(), { status: 'unavailable', database: 'timeout' });
+    }
+    const after = await scrape(metricsUrl);
+    assert.equal(increase(before, after, 'db_query_errors_total', { statement: 'health_check', kind: 'timeout' }), max + 1);
+    assert.equal(increase(before, after, 'db_query_duration_seconds_count', { statement: 'health_check', outcome: 'error' }), max + 1);
+    // The late answers hand every connection back, and the request that waited gets one.
+    behaviour.health_check = 'answer';
+    stub.answerPending();
+    while (app.pool.waitingCount > 0 || app.pool.idleCount < app.pool.totalCount) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+});
+
+describe('METRICS_INSTRUMENTATION', () => {
+  test('off: the metrics path answers, with the process metrics and the pool, but nothing is counted', async () => {
+    const app = createApp({
+      PORT: '0',
+      DB_HOST: '127.0.0.1',
+      DB_PORT: String(await closedPort()),
+      DB_SSLMODE: 'disable',
+      METRICS_INSTRUMENTATION: 'off',
+    });
+    const consoleError = console.error;
+    console.error = () => {};
+    try {
+      const base = await listen(app);
+      assert.equal((await fetch(`${base}/api/health`)).status, 503);
+      assert.equal((await fetch(`${base}/api/items`)).status, 503);
+      const text = await scrape(`${base}/api/metrics`);
+      assert.match(text, /^nodejs_eventloop_lag_seconds /m);
+      assert.deepEqual(labelSets(text, 'db_pool_connections'), POOL_STATES);
+      assert.deepEqual(labelSets(text, 'http_requests_total'), []);
+      for (const statement of STATEMENT_NAMES) {
+        assert.equal(sample(text, 'db_query_duration_seconds_count', { statement, outcome: 'error' }), 0);
+        assert.equal(sample(text, 'db_query_errors_total', { statement, kind: 'connection' }), 0);
+      }
+    } finally {
+      console.error = consoleError;
+      await app.close();
+    }
+  });
+
+  test('anything but on or off is refused in one line', () => {
+    assert.throws(
+      () => createApp({ PORT: '0', METRICS_INSTRUMENTATION: 'false' }),
+      (error) => error instanceof ConfigError && error.message === 'METRICS_INSTRUMENTATION must be on or off (got "false")',
+    );
   });
 });
 

@@ -4,10 +4,11 @@
 // Prometheus metrics. Run as `node src/server.js`; configured by environment only.
 
 const http = require('node:http');
-const { createMetrics } = require('./metrics');
+const { createMetrics, secondsSince } = require('./metrics');
 const { itemsPage, unavailablePage } = require('./page');
 
 const BACKEND_TIMEOUT_MS = 3000;
+const HOME = '/';
 // Past this, open requests are cut so the task stops before ECS's SIGKILL (30 s by default).
 const DRAIN_MS = 8000;
 const EXIT_DEADLINE_MS = 9500;
@@ -19,6 +20,17 @@ function urlPath(name, value) {
     throw new ConfigError(`${name} must be a path starting with / (got ${JSON.stringify(value)})`);
   }
   return value;
+}
+
+// METRICS_INSTRUMENTATION=off makes the request, backend-call and render metrics no-ops (the
+// metrics path still answers, with the process metrics): it exists for make bench-services,
+// which measures what the instrumentation costs. Anything but on (the default) or off is refused.
+function instrumentationFrom(env) {
+  const value = env.METRICS_INSTRUMENTATION || 'on';
+  if (value !== 'on' && value !== 'off') {
+    throw new ConfigError(`METRICS_INSTRUMENTATION must be on or off (got ${JSON.stringify(value)})`);
+  }
+  return value === 'on';
 }
 
 function settingsFrom(env) {
@@ -43,6 +55,7 @@ function settingsFrom(env) {
     healthPath: urlPath('HEALTH_CHECK_PATH', env.HEALTH_CHECK_PATH || '/api/health'),
     metricsPath: urlPath('METRICS_PATH', env.METRICS_PATH || '/api/metrics'),
     itemsUrl: `${env.BACKEND_URL.replace(/\/+$/, '')}/api/items`,
+    instrumented: instrumentationFrom(env),
   };
 }
 
@@ -76,24 +89,22 @@ function sendJson(res, status, body, headers = {}) {
 // Builds the server without listening; throws ConfigError on bad settings.
 function createApp(env = process.env) {
   const settings = settingsFrom(env);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ pageRoutes: [HOME], instrumented: settings.instrumented });
 
   const routes = new Map([
     [
-      '/',
+      HOME,
       async (req, res) => {
         let items;
         try {
-          items = await fetchItems(settings.itemsUrl);
+          items = await metrics.backendCall(() => fetchItems(settings.itemsUrl));
         } catch (error) {
-          metrics.backendCall('error');
           const reason = error.name === 'TimeoutError' ? `no answer within ${BACKEND_TIMEOUT_MS} ms` : error.message;
           console.error(`backend: ${settings.itemsUrl}: ${reason}`);
-          send(res, 503, 'text/html; charset=utf-8', unavailablePage());
+          send(res, 503, 'text/html; charset=utf-8', metrics.render(HOME, unavailablePage));
           return;
         }
-        metrics.backendCall('ok');
-        send(res, 200, 'text/html; charset=utf-8', itemsPage(items));
+        send(res, 200, 'text/html; charset=utf-8', metrics.render(HOME, () => itemsPage(items)));
       },
     ],
     [settings.healthPath, async (req, res) => sendJson(res, 200, { status: 'ok' })],
@@ -106,12 +117,12 @@ function createApp(env = process.env) {
   ]);
 
   const server = http.createServer(async (req, res) => {
-    const started = process.hrtime.bigint();
     const path = req.url.split('?')[0];
     const route = routes.has(path) ? path : 'unmatched';
-    res.on('finish', () => {
-      metrics.observe(req.method, route, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
-    });
+    if (metrics.instrumented) {
+      const started = process.hrtime.bigint();
+      res.on('finish', () => metrics.observe(req.method, route, res.statusCode, secondsSince(started)));
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, { error: 'method not allowed' }, { Allow: 'GET, HEAD' });
       return;
@@ -169,6 +180,9 @@ function main() {
       `frontend listening on http://${settings.host}:${port} (health ${settings.healthPath}, metrics ${settings.metricsPath}; ` +
         `items from ${settings.itemsUrl})`,
     );
+    if (!settings.instrumented) {
+      console.log('frontend: METRICS_INSTRUMENTATION=off: requests, backend calls and renders are not counted');
+    }
   });
 
   const stop = (signal) => {

@@ -1,6 +1,7 @@
 'use strict';
 // The page against a stub backend (a node http server), the frontend's own health and
-// metrics, and the process: its required settings and its exit on SIGTERM.
+// metrics (requests, backend calls, renders, and the switch that turns them off), and the
+// process: its required settings and its exit on SIGTERM.
 
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
@@ -8,12 +9,23 @@ const http = require('node:http');
 const path = require('node:path');
 const { after, before, beforeEach, describe, test } = require('node:test');
 const { createApp, settingsFrom } = require('../src/server');
+const { labelSets, sample } = require('./metrics-text');
 
 const SERVER = path.join(__dirname, '..', 'src', 'server.js');
 
 async function listen(server) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${server.address().port}`;
+}
+
+async function scrape(url) {
+  const response = await fetch(url);
+  assert.equal(response.status, 200);
+  return response.text();
+}
+
+function increase(before, after, name, labels) {
+  return sample(after, name, labels) - sample(before, name, labels);
 }
 
 const ITEMS = [
@@ -117,7 +129,65 @@ describe('frontend with a stub backend', () => {
     assert.match(text, /^http_requests_total\{method="GET",route="\/",status_code="200"\} \d+$/m);
     assert.match(text, /^http_requests_total\{method="GET",route="unmatched",status_code="404"\} \d+$/m);
     assert.match(text, /^http_request_duration_seconds_count\{method="GET",route="\/api\/health",status_code="200"\} \d+$/m);
+    assert.deepEqual(labelSets(text, 'http_client_request_duration_seconds_count'), [
+      'outcome=error,target=backend',
+      'outcome=ok,target=backend',
+    ]);
+    assert.deepEqual(labelSets(text, 'page_render_duration_seconds_count'), ['route=/']);
     assert.doesNotMatch(text, /abc123|products\/42/);
+  });
+
+  test('a page times its backend call as ok and its render', async () => {
+    const before = await scrape(`${base}/api/metrics`);
+    assert.equal((await fetch(`${base}/`)).status, 200);
+    const after = await scrape(`${base}/api/metrics`);
+    const ok = { target: 'backend', outcome: 'ok' };
+    assert.equal(increase(before, after, 'http_client_request_duration_seconds_count', ok), 1);
+    assert.equal(increase(before, after, 'http_client_request_duration_seconds_bucket', { ...ok, le: '+Inf' }), 1);
+    assert.ok(increase(before, after, 'http_client_request_duration_seconds_sum', ok) > 0);
+    assert.equal(increase(before, after, 'http_client_request_duration_seconds_count', { ...ok, outcome: 'error' }), 0);
+    assert.equal(increase(before, after, 'backend_requests_total', { outcome: 'ok' }), 1);
+    assert.equal(increase(before, after, 'page_render_duration_seconds_count', { route: '/' }), 1);
+    assert.ok(increase(before, after, 'page_render_duration_seconds_sum', { route: '/' }) > 0);
+  });
+
+  test('a failed backend call is timed as an error, and the page that says so is rendered', async () => {
+    answer = (req, res) => {
+      res.writeHead(500, { 'Content-Type': 'application/json' });
+      res.end('{}');
+    };
+    const before = await scrape(`${base}/api/metrics`);
+    assert.equal((await fetch(`${base}/`)).status, 503);
+    const after = await scrape(`${base}/api/metrics`);
+    const error = { target: 'backend', outcome: 'error' };
+    assert.equal(increase(before, after, 'http_client_request_duration_seconds_count', error), 1);
+    assert.equal(increase(before, after, 'http_client_request_duration_seconds_count', { ...error, outcome: 'ok' }), 0);
+    assert.equal(increase(before, after, 'backend_requests_total', { outcome: 'error' }), 1);
+    assert.equal(increase(before, after, 'page_render_duration_seconds_count', { route: '/' }), 1);
+  });
+});
+
+describe('METRICS_INSTRUMENTATION', () => {
+  test('off: the metrics path answers, with the process metrics, but nothing is counted', async () => {
+    const backend = http.createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ items: ITEMS }));
+    });
+    const app = createApp({ PORT: '0', BACKEND_URL: await listen(backend), METRICS_INSTRUMENTATION: 'off' });
+    try {
+      const base = await listen(app.server);
+      assert.equal((await fetch(`${base}/`)).status, 200);
+      const text = await scrape(`${base}/api/metrics`);
+      assert.match(text, /^nodejs_eventloop_lag_seconds /m);
+      assert.deepEqual(labelSets(text, 'http_requests_total'), []);
+      assert.equal(sample(text, 'http_client_request_duration_seconds_count', { target: 'backend', outcome: 'ok' }), 0);
+      assert.equal(sample(text, 'backend_requests_total', { outcome: 'ok' }), 0);
+      assert.equal(sample(text, 'page_render_duration_seconds_count', { route: '/' }), 0);
+    } finally {
+      backend.closeAllConnections();
+      backend.close();
+      await app.close();
+    }
   });
 });
 
@@ -132,7 +202,13 @@ describe('settings', () => {
       healthPath: '/api/health',
       metricsPath: '/api/metrics',
       itemsUrl: 'http://backend.davidshaevel.local:3001/api/items',
+      instrumented: true,
     });
+    assert.equal(settingsFrom({ PORT: '3000', BACKEND_URL: 'http://b:3001', METRICS_INSTRUMENTATION: 'off' }).instrumented, false);
+    assert.throws(
+      () => settingsFrom({ PORT: '3000', BACKEND_URL: 'http://b:3001', METRICS_INSTRUMENTATION: 'yes' }),
+      /^Error: METRICS_INSTRUMENTATION must be on or off \(got "yes"\)$/,
+    );
   });
 });
 
