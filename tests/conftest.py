@@ -61,11 +61,22 @@ def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Any:
 _COLLECTED: set[str] = set()
 
 
+# The tests that judge a background run: they run last, so the session's other tests run while
+# the background runs work (the adoption run alone takes two minutes, on the other core).
+JUDGES_BACKGROUND = (
+    "::test_the_guides_edits_make_a_platform_the_suite_accepts",
+    "::test_every_target_of_every_job_is_up",
+    "::test_the_reference_services_own_tests_pass",
+    "::test_every_finding_is_fixed_or_listed_with_its_reason",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         # Whatever compares with a committed snapshot is what `make snapshots` (-m snapshot) rewrites.
         if "snapshot" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.snapshot)
+    items.sort(key=lambda item: item.nodeid.endswith(JUDGES_BACKGROUND))
     _COLLECTED.update(item.nodeid for item in items)
     files = {nodeid.split("::")[0] for nodeid in _COLLECTED}
     if "tests/integration/test_prometheus_discovery.py" in files and NAMESPACES_UNAVAILABLE is None:

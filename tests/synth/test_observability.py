@@ -275,3 +275,52 @@ def test_remote_write_to_a_managed_workspace(dev: Synthesized, tmp_path: Path) -
 def test_prometheus_spec_refuses_an_unpinned_image() -> None:
     with pytest.raises(SpecError, match=r"^prometheus.image: must name an image pinned by version"):
         PrometheusSpec(image="quay.io/prometheus/prometheus:latest")
+
+
+def _task_with(synth: Synthesized, container: str) -> dict[str, Any]:
+    for task in _resources(synth, OBSERVABILITY, "AWS::ECS::TaskDefinition").values():
+        if container in [c["Name"] for c in task["Properties"]["ContainerDefinitions"]]:
+            properties: dict[str, Any] = task["Properties"]
+            return properties
+    raise AssertionError(f"no task definition runs {container}")
+
+
+def test_alertmanager_runs_alone_from_its_rendered_configuration(profile: Synthesized) -> None:
+    alertmanager = profile.spec.alertmanager
+    task = _task_with(profile, alertmanager.name)
+    server = _container(task, alertmanager.name)
+    assert server["Image"] == alertmanager.image
+    assert "--cluster.listen-address=" in server["Command"], "one Alertmanager, no peers to gossip with"
+    assert f"--web.listen-address=:{alertmanager.port}" in server["Command"]
+    assert f"http://127.0.0.1:{alertmanager.port}/-/healthy" in server["HealthCheck"]["Command"]
+    assert server["User"] == alertmanager.user.ecs_user
+    assert server["ReadonlyRootFilesystem"] is not alertmanager.ecs_exec
+    (key,) = [k for k in _config_objects(profile) if k.startswith("alertmanager/")]
+    loader = _container(task, "config-loader")
+    assert loader["Command"][2]["Fn::Join"][1][-1] == f"/{key}"
+    (service,) = [
+        s["Properties"]
+        for s in _resources(profile, OBSERVABILITY, "AWS::ECS::Service").values()
+        if [r["ContainerName"] for r in s["Properties"].get("ServiceRegistries", [])] == [alertmanager.name]
+    ]
+    # Stops before its replacement starts: two would notify twice.
+    assert (service["DeploymentConfiguration"]["MinimumHealthyPercent"], service["DesiredCount"]) == (0, 1)
+    assert service["DeploymentConfiguration"]["MaximumPercent"] == 100
+
+
+def test_the_heartbeat_alarm_fires_when_alertmanager_stops_publishing(profile: Synthesized) -> None:
+    """Alertmanager publishes the heartbeat every ``heartbeat_minutes``; SNS reports its publishes every
+    five minutes (SNS developer guide, "Monitoring Amazon SNS with CloudWatch"); the alarm counts them over
+    periods no shorter than either and fires on three without one, missing data included."""
+    alarms = _resources(profile, OBSERVABILITY, "AWS::CloudWatch::Alarm").values()
+    (alarm,) = [a["Properties"] for a in alarms if a["Properties"].get("MetricName") == "NumberOfMessagesPublished"]
+    every = profile.spec.alertmanager.heartbeat_minutes
+    assert (alarm["Namespace"], alarm["Statistic"]) == ("AWS/SNS", "Sum")
+    assert alarm["Period"] >= max(300, every * 60)
+    assert (alarm["EvaluationPeriods"], alarm["Threshold"]) == (3, 1)
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+    assert alarm["TreatMissingData"] == "breaching"
+    ((topic, _),) = [d["Value"]["Fn::GetAtt"] for d in alarm["Dimensions"]]
+    config = next(c for k, c in _config_objects(profile).items() if k.startswith("alertmanager/"))
+    assert json.dumps({"Ref": topic}) in json.dumps(config), "Alertmanager publishes the heartbeat to the watched topic"
+    assert f"repeat_interval: {every}m" in json.dumps(config)
