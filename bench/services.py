@@ -43,6 +43,7 @@ from tools.local_postgres import Postgres, PostgresError, running_postgres
 from tools.local_services import (
     NODE_BIN,
     WEB_REFERENCE_CALLEE_VARIABLE,
+    WORK_PATHS,
     Processes,
     ServiceError,
     free_port,
@@ -52,8 +53,6 @@ from tools.local_services import (
 from tools.local_tasks import LocalTasks, bootstrapped_database
 
 BENCH = Path(__file__).resolve().parent
-# What each reference service is driven on: its own code's paths, which the spec does not name.
-PATHS = {"backend": "/api/items", "frontend": "/"}
 VARIANTS = ("bare", "instrumented", "instrumentation_off")
 VARIANT_LABELS = {
     "bare": "bare node http, same body",
@@ -110,7 +109,7 @@ class Row:
         return {
             "service": self.service,
             "variant": self.variant,
-            "path": PATHS[self.service],
+            "path": WORK_PATHS[self.service],
             "requests": self.requests,
             "seconds": self.seconds,
             "requests_per_second": round(self.requests_per_second, 1),
@@ -212,7 +211,7 @@ class _Servers:
         environment = self.tasks.service_environment(service, dockerfile, port=port, extra=extra)
         command, directory = dockerfile.command(), dockerfile.path.parent
         self.processes.start(process, command, cwd=directory, environment=environment, port=port)
-        self.urls[code, variant] = (process, f"http://127.0.0.1:{port}{PATHS[code]}")
+        self.urls[code, variant] = (process, f"http://127.0.0.1:{port}{WORK_PATHS[code]}")
         return self.urls[code, variant][1]
 
     def start_bare(self, code: str, content_type: str, body: bytes) -> str:
@@ -222,7 +221,7 @@ class _Servers:
         body_file.write_bytes(body)
         command = [str(NODE_BIN / "node"), "bare_server.js", str(port), content_type, str(body_file)]
         self.processes.start(process, command, cwd=BENCH, environment={}, port=port)
-        self.urls[code, "bare"] = (process, f"http://127.0.0.1:{port}{PATHS[code]}")
+        self.urls[code, "bare"] = (process, f"http://127.0.0.1:{port}{WORK_PATHS[code]}")
         return f"http://127.0.0.1:{port}"
 
     def pid(self, code: str, variant: str) -> int:
@@ -252,7 +251,7 @@ def baseline(postgres: Postgres, *, work: Path, load: Load) -> dict[str, Any]:
         page = fetch(servers.start(frontend, "frontend", "instrumented", {**callee, INSTRUMENTATION: "on"}))
         servers.start(frontend, "frontend", "instrumentation_off", {**callee, INSTRUMENTATION: "off"})
         servers.start_bare("frontend", "text/html; charset=utf-8", page)
-        targets = list(product(PATHS, VARIANTS))
+        targets = list(product(WORK_PATHS, VARIANTS))
         if load.warmup:
             for target in targets:
                 drive(servers.urls[target][1], connections=load.connections, seconds=load.warmup)
@@ -261,7 +260,7 @@ def baseline(postgres: Postgres, *, work: Path, load: Load) -> dict[str, Any]:
         # every round of one of them, and best() keeps the fastest. Each round starts one variant
         # later: in a fixed order, the variant that followed the bare server measured up to a
         # fifth slower here, so every variant takes every place.
-        for number, code in product(range(load.rounds), PATHS):
+        for number, code in product(range(load.rounds), WORK_PATHS):
             shift = number % len(VARIANTS)
             for variant in VARIANTS[shift:] + VARIANTS[:shift]:
                 url, pid = servers.urls[code, variant][1], servers.pid(code, variant)
@@ -289,7 +288,7 @@ def summary(
     costs, and the suggested ``scale_at_requests_per_task``."""
     by = {(row.service, row.variant): row for row in rows}
     cost = {}
-    for code in PATHS:
+    for code in WORK_PATHS:
         on, off = by[code, "instrumented"], by[code, "instrumentation_off"]
         microseconds = metrics_cost[code]["metrics"]
         cost[code] = {
@@ -359,7 +358,7 @@ def table(result: Mapping[str, Any]) -> str:
         f"{result['load_average_before']} before",
         f"{'':<40}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'CPU %':>7}{'req/CPU-s':>11}{'vs bare':>9}",
     ]
-    for code, path in PATHS.items():
+    for code, path in WORK_PATHS.items():
         lines.append(f"{code} GET {path}")
         for row in (row for row in result["rows"] if row["service"] == code):
             latency = row["latency_ms"]

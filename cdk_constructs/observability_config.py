@@ -12,7 +12,7 @@ from cdk_constructs.config_object import ConfigObjects, StoredConfig
 from cdk_helpers.alertmanager_config import render_alertmanager_config
 from cdk_helpers.handles import ConfigSource
 from cdk_helpers.log_groups import Logging
-from cdk_helpers.rendered_config import grafana_provisioning_files, render_prometheus_files, stored_tree
+from cdk_helpers.rendered_config import render_grafana_provisioning, render_prometheus_files, stored_tree
 from platform_spec import PlatformSpec
 
 ALERTMANAGER_CONFIG = "alertmanager.yml"
@@ -49,7 +49,9 @@ class ObservabilityConfig(ConfigObjects):
             spec, alarm_topic_arn=alarm_topic.topic_arn, heartbeat_topic_arn=heartbeat_topic.topic_arn
         )
         _, alertmanager_files = stored_tree(scope, "alertmanager", {ALERTMANAGER_CONFIG: alertmanager_yml})
-        grafana_prefix, grafana_files = grafana_provisioning_files(spec) if spec.grafana else ("", {})
+        grafana_prefix, grafana_files = (
+            stored_tree(scope, "grafana", render_grafana_provisioning(spec)) if spec.grafana else ("", {})
+        )
         super().__init__(
             scope,
             construct_id,

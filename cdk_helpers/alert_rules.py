@@ -155,14 +155,15 @@ def _burn_alerts(service: ServiceSpec, objectives: ObjectivesSpec) -> list[dict[
     return alerts
 
 
-def _job_alerts(job: str, *, service: str) -> list[dict[str, Any]]:
-    """No target of ``job`` up (a page), or one target down for long (a ticket)."""
+def _job_alerts(service: ServiceSpec) -> list[dict[str, Any]]:
+    """No target of the service's job up (a page), or one target down for long (a ticket)."""
+    job = service.name
     return [
         {
             "alert": SERVICE_DOWN,
             "expr": f'sum by (job) (up{{job="{job}"}}) == 0 or absent(up{{job="{job}"}})',
             "for": DOWN_FOR,
-            "labels": {"severity": PAGE, "service": service},
+            "labels": {"severity": PAGE, "service": job},
             "annotations": {
                 "summary": f"no target of {job} has answered Prometheus for {DOWN_FOR}",
                 "description": "Prometheus finds no task of it in Cloud Map, or none answers its scrapes.",
@@ -172,7 +173,7 @@ def _job_alerts(job: str, *, service: str) -> list[dict[str, Any]]:
             "alert": TARGET_DOWN,
             "expr": f'up{{job="{job}"}} == 0',
             "for": TARGET_DOWN_FOR,
-            "labels": {"severity": TICKET, "service": service},
+            "labels": {"severity": TICKET, "service": job},
             "annotations": {
                 "summary": f"a target of {job} has not answered Prometheus for {TARGET_DOWN_FOR}",
                 "description": "{{ $labels.instance }} is listed in Cloud Map but does not answer its scrapes.",
@@ -207,7 +208,7 @@ def rule_groups(spec: PlatformSpec) -> dict[str, Any]:
             rules += _recordings(service, service.objectives) + _burn_alerts(service, service.objectives)
             if service.objectives.expects_traffic:
                 rules.append(_quiet_alert(service))
-        rules += _job_alerts(service.name, service=service.name)
+        rules += _job_alerts(service)
         groups.append({"name": f"service-{service.name}", "rules": rules})
     watchdog = {
         "alert": WATCHDOG,

@@ -111,10 +111,3 @@ def stored_tree(scope: Construct, stem: str, files: dict[str, str]) -> tuple[str
     resolved = [str(stack.resolve(stack.to_json_string(content))) for _, content in sorted(files.items())]
     prefix = f"{stem}/{content_hash(*resolved)}/"
     return prefix, {f"{prefix}{name}": content for name, content in files.items()}
-
-
-def grafana_provisioning_files(spec: PlatformSpec) -> tuple[str, dict[str, str]]:
-    """Grafana's provisioning tree under ``grafana/<hash>/``, and that prefix."""
-    provisioning = render_grafana_provisioning(spec)
-    prefix = f"grafana/{content_hash(*sorted(provisioning.values()))}/"
-    return prefix, {f"{prefix}{path}": content for path, content in provisioning.items()}

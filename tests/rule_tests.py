@@ -157,8 +157,8 @@ def _objective_cases(spec: PlatformSpec, service: ServiceSpec, objective: str) -
     ]
 
 
-def _down_cases(spec: PlatformSpec, job: str, service: str) -> list[dict[str, Any]]:
-    down = {"job": job, "service": service, "severity": PAGE}
+def _down_cases(spec: PlatformSpec, job: str) -> list[dict[str, Any]]:
+    down = {"job": job, "service": job, "severity": PAGE}
     one = {**down, "severity": TICKET, "instance": "a"}
     return [
         {
@@ -235,7 +235,7 @@ def rule_tests(spec: PlatformSpec) -> dict[str, tuple[dict[str, Any], dict[str, 
             tests += _objective_cases(spec, service, AVAILABILITY) + _objective_cases(spec, service, LATENCY)
             if service.objectives.expects_traffic:
                 tests += _quiet_cases(spec, service)
-        tests += _down_cases(spec, service.name, service.name)
+        tests += _down_cases(spec, service.name)
         files[service.name] = ({"groups": [groups[f"service-{service.name}"]]}, {"tests": tests})
     heartbeat = {
         "name": "the heartbeat always fires",

@@ -33,6 +33,9 @@ LOOPBACK = "127.0.0.1"
 DATABASE_REFERENCE = "backend"
 WEB_REFERENCE = "frontend"
 WEB_REFERENCE_CALLEE_VARIABLE = "BACKEND_URL"
+WORK_PATHS = {DATABASE_REFERENCE: "/api/items", WEB_REFERENCE: "/"}
+"""What each reference service does its work on (its own code's paths, which the spec does not
+name): what a load on it asks, in the benchmark and the alert path's run."""
 NOWHERE = "http://127.0.0.1:9"
 """A URL nothing answers on (the discard port), for a callee the run does not start."""
 

@@ -24,7 +24,7 @@ from typing import Any
 from dnslib import QTYPE, RCODE, RR, SRV, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
-from tests.discovery.alerting import outage_and_recovery
+from tests.discovery.alerting import outage_and_recovery, query
 from tests.discovery.local_database import local_database
 from tests.discovery.sns_standin import SIGNING_ENVIRONMENT, SnsStandIn, alertmanager_command
 
@@ -69,9 +69,7 @@ def targets(port: int) -> list[dict[str, Any]]:
 
 def scraped_jobs(port: int, metric: str) -> list[str]:
     """The jobs whose targets exposed ``metric`` (the reference services, on Node, do; Prometheus does not)."""
-    query = urllib.parse.quote(f"count by (job) ({metric})")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/query?query={query}", timeout=2) as response:
-        return sorted(r["metric"]["job"] for r in json.load(response)["data"]["result"])
+    return sorted(r["metric"]["job"] for r in query(port, f"count by (job) ({metric})"))
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -27,10 +27,11 @@ from platform_spec import PlatformSpec, ServiceSpec
 from platform_spec.profiles import dev
 from tests.discovery import run_in_namespace
 from tests.discovery.alerting import WAIT_SECONDS
+from tests.discovery.sns_standin import ALARM_TOPIC, HEARTBEAT_TOPIC
 from tests.platform_synth import ROOT
 from tests.reference_services import base_environment, dockerfile_command, image_directory, stand_in_environment
 from tests.variants import with_every_kind
-from tools.local_services import DATABASE_REFERENCE, WEB_REFERENCE
+from tools.local_services import WORK_PATHS
 
 INSTANCES_PER_SERVICE = 2
 TIMEOUT_SECONDS = 60
@@ -39,8 +40,6 @@ ALERTING_SECONDS = 3 * WAIT_SECONDS
 FAST = 1  # seconds: scrape, evaluation and SRV refresh intervals, for the suite's speed
 SNS_PORT = 4566
 """Where the SNS stand-in listens in each namespace."""
-ALARM_TOPIC = "arn:aws:sns:{region}:123456789012:alarms"
-HEARTBEAT_TOPIC = "arn:aws:sns:{region}:123456789012:heartbeat"
 
 
 def _namespaces_unavailable() -> str | None:
@@ -123,22 +122,21 @@ def _alertmanager(spec: PlatformSpec, directory: Path) -> dict[str, Any]:
     }
 
 
-def _alerting(spec: PlatformSpec, services: list[dict[str, Any]]) -> dict[str, Any]:
+def _alerting(fast: PlatformSpec, services: list[dict[str, Any]]) -> dict[str, Any]:
     """The alert path's part of the plan: whom to ask what (each reference service's own page or API
     route, on every instance), the topic to watch, and every dashboard query."""
-    routes = {DATABASE_REFERENCE: "/api/items", WEB_REFERENCE: "/"}
     traffic = [
-        f"http://{instance['address']}:{service['port']}{routes[Path(service['directory']).name]}"
+        f"http://{instance['address']}:{service['port']}{WORK_PATHS[Path(service['directory']).name]}"
         for service in services
         for instance in service["instances"]
     ]
-    boards = dashboards(spec, alertmanager_job=spec.alertmanager.name)
+    boards = dashboards(fast, alertmanager_job=fast.alertmanager.name)
     queries = [dataclasses.asdict(q) for model in boards.values() for q in panel_queries(model)]
     return {
-        "settle_seconds": _fast(spec).alertmanager.group_wait_seconds + 2,
-        "profile": spec.environment,
+        "settle_seconds": fast.alertmanager.group_wait_seconds + 2,
+        "profile": fast.environment,
         "traffic": traffic,
-        "alarm_topic": ALARM_TOPIC.format(region=spec.region),
+        "alarm_topic": ALARM_TOPIC.format(region=fast.region),
         "dashboard_queries": queries,
     }
 
@@ -186,7 +184,7 @@ def _plan(spec: PlatformSpec, directory: Path, *, alerting: bool) -> dict[str, A
         "sns": {"port": SNS_PORT, "region": spec.region},
     }
     if alerting:
-        plan["alerting"] = _alerting(spec, services)
+        plan["alerting"] = _alerting(fast, services)
     return plan
 
 

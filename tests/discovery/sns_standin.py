@@ -21,6 +21,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+ALARM_TOPIC = "arn:aws:sns:{region}:123456789012:alarms"
+HEARTBEAT_TOPIC = "arn:aws:sns:{region}:123456789012:heartbeat"
+"""The topics an Alertmanager publishing here is configured with (``.format(region=...)``)."""
 ACCESS_KEY = "AKIDALERTPATHTEST"
 SECRET_KEY = "alert-path-test-secret"
 SIGNING_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "PATH": "/usr/bin:/bin"}

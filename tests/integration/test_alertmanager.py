@@ -25,14 +25,20 @@ from cdk_helpers.alertmanager_config import ALARM_RECEIVER, HEARTBEAT_RECEIVER, 
 from platform_spec import PlatformSpec
 from platform_spec.objectives import PAGE, TICKET
 from platform_spec.profiles import PROFILES
-from tests.discovery.sns_standin import ACCESS_KEY, SECRET_KEY, SIGNING_ENVIRONMENT, SnsStandIn, alertmanager_command
+from tests.discovery.sns_standin import (
+    ACCESS_KEY,
+    ALARM_TOPIC,
+    HEARTBEAT_TOPIC,
+    SECRET_KEY,
+    SIGNING_ENVIRONMENT,
+    SnsStandIn,
+    alertmanager_command,
+)
 from tests.variants import every_kind_variant
 from tools.local_services import free_port
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 AMTOOL = shutil.which("amtool")
-ALARMS = "arn:aws:sns:{region}:123456789012:alarms"
-HEARTBEAT = "arn:aws:sns:{region}:123456789012:heartbeat"
 SPECS: dict[str, Callable[[], PlatformSpec]] = {**PROFILES, "every kind": lambda: every_kind_variant(PROFILES["dev"]())}
 
 
@@ -46,8 +52,8 @@ def _config(spec: PlatformSpec, **overrides: str) -> str:
     region = spec.region
     return render_alertmanager_config(
         spec,
-        alarm_topic_arn=ALARMS.format(region=region),
-        heartbeat_topic_arn=HEARTBEAT.format(region=region),
+        alarm_topic_arn=ALARM_TOPIC.format(region=region),
+        heartbeat_topic_arn=HEARTBEAT_TOPIC.format(region=region),
         **overrides,
     )
 
@@ -97,7 +103,9 @@ def test_the_stand_in_refuses_a_call_signed_with_other_credentials() -> None:
                 aws_access_key_id=ACCESS_KEY,
                 aws_secret_access_key=secret,
             )
-            publish = partial(client.publish, TopicArn=ALARMS.format(region=region), Message="hello", Subject="test")
+            publish = partial(
+                client.publish, TopicArn=ALARM_TOPIC.format(region=region), Message="hello", Subject="test"
+            )
             if accepted:
                 publish()
             else:
@@ -186,13 +194,13 @@ def test_what_fires_together_is_one_signed_message_and_a_page_quiets_its_ticket(
         _alert(spec, {"alertname": WATCHDOG, "severity": "heartbeat"}),
     ]
     _post(url, firing)
-    alarms = ALARMS.format(region=spec.region)
+    alarms = ALARM_TOPIC.format(region=spec.region)
 
     def published(topic: str) -> list[str]:
         return [call.message for call in stand_in.calls if call.topic_arn == topic]
 
     _wait(lambda: bool(published(alarms)), "the page to be published")
-    _wait(lambda: bool(published(HEARTBEAT.format(region=spec.region))), "the heartbeat to be published")
+    _wait(lambda: bool(published(HEARTBEAT_TOPIC.format(region=spec.region))), "the heartbeat to be published")
     time.sleep(spec.alertmanager.group_interval_seconds + 1)
     assert all(call.signed for call in stand_in.calls), [c.reason for c in stand_in.calls if not c.signed]
     messages = published(alarms)

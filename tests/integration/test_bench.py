@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.services import HEADROOM, PATHS, VARIANTS, Load, baseline, main, report, round_down
+from bench.services import HEADROOM, VARIANTS, Load, baseline, main, report, round_down
 from tests.postgres import Postgres
+from tools.local_services import WORK_PATHS
 
 
 def test_one_short_run_measures_every_row_and_writes_its_json(
@@ -23,15 +24,15 @@ def test_one_short_run_measures_every_row_and_writes_its_json(
     figures = json.loads((tmp_path / "figures.json").read_text())
 
     rows = {(row["service"], row["variant"]): row for row in figures["rows"]}
-    assert sorted(rows) == sorted(product(PATHS, VARIANTS))
+    assert sorted(rows) == sorted(product(WORK_PATHS, VARIANTS))
     for (service, _), row in rows.items():
-        assert row["path"] == PATHS[service]
+        assert row["path"] == WORK_PATHS[service]
         assert row["requests"] > 0
         assert row["requests_per_second"] > 0
         assert row["requests_per_cpu_second"] > 0
         assert 0 < row["latency_ms"]["p50"] <= row["latency_ms"]["p95"] <= row["latency_ms"]["p99"]
         assert row["throughput_vs_bare"] > 0
-    for service in PATHS:
+    for service in WORK_PATHS:
         assert rows[service, "bare"]["throughput_vs_bare"] == 1
         # Switched on, the metrics cost each request something, and far less than the request.
         assert 0 < figures["instrumentation_cost"][service]["metrics_share_of_request_cpu"] < 0.5
