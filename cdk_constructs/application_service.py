@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_ecs as ecs
@@ -12,7 +11,9 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.cloud_map_registration import CloudMapRegistration
+from cdk_constructs.deployment_alarms import Caller, DeploymentAlarms
 from cdk_constructs.postgres_database import PostgresDatabase
+from cdk_constructs.service_route import ListenerRoute, ServiceRoute
 from cdk_constructs.workload_containers import Container, WorkloadContainers
 from cdk_helpers.app_settings import ecs_secrets
 from cdk_helpers.database_access import database_environment, grant_database_access
@@ -25,9 +26,11 @@ from cdk_helpers.fargate import (
     private_fargate_service,
 )
 from cdk_helpers.log_groups import Logging
+from cdk_helpers.request_scaling import scale_on_requests
 from compliance.nag_findings import acknowledge_ecr_pull, acknowledge_ecs_exec
 from platform_spec import ServiceSpec
 from platform_spec.health_checks import health_check_command
+from platform_spec.rollouts import Rollout
 
 
 def service_health_check(service: ServiceSpec) -> ecs.HealthCheck | None:
@@ -52,14 +55,6 @@ def service_environment(service: ServiceSpec, callee_urls: Mapping[str, str]) ->
     }
 
 
-@dataclass(frozen=True)
-class ListenerRoute:
-    """Where the load balancer's listener sends a service: ``priority`` orders its path rule."""
-
-    listener: elbv2.ApplicationListener
-    priority: int
-
-
 class ApplicationService(Construct):
     """Task definition, container, Fargate service, Cloud Map registration (where it has a
     port), target group and route (where it is public), and autoscaling: everything about one
@@ -71,6 +66,7 @@ class ApplicationService(Construct):
         construct_id: str,
         *,
         service: ServiceSpec,
+        rollout: Rollout,
         placement: Placement,
         image: ecs.ContainerImage,
         route: ListenerRoute,
@@ -78,7 +74,8 @@ class ApplicationService(Construct):
         database: PostgresDatabase | None,
         logging: Logging,
     ) -> None:
-        """``service``: what to run, from the spec. ``placement``: the cluster, the service's own
+        """``service``: what to run, from the spec. ``rollout``: how a release reaches its traffic
+        (``PlatformSpec.rollout_of``). ``placement``: the cluster, the service's own
         security group and the namespace it registers in. ``image``: the released image.
         ``route``: the listener and the priority of its path rule, for a public service. ``callee_urls``: the
         environment that names each service it calls. ``database``: the database, when the
@@ -99,6 +96,7 @@ class ApplicationService(Construct):
             ecs_exec=service.ecs_exec,
             rollout=ROLLING,
             health_check_grace_period=Duration.seconds(60),
+            strategy=rollout,
         )
         self.registration: CloudMapRegistration | None = None
         """Its name in Cloud Map (A and SRV), where it has a port: how callers and Prometheus find it."""
@@ -112,8 +110,20 @@ class ApplicationService(Construct):
                 container=self.container,
                 container_port=service.container_port,
             )
-        self.target_group = self._route(service, route) if service.is_public else None
-        """Its load-balancer target group, where it is public."""
+        self.route = (
+            ServiceRoute(
+                self,
+                "Route",
+                service=service,
+                shifts=rollout.shifts_traffic,
+                fargate=self.service,
+                vpc=self.service.cluster.vpc,
+                route=route,
+            )
+            if service.is_public
+            else None
+        )
+        """Its target groups and listener rule, where it is public."""
         self._autoscale(service)
         if database is not None:
             grant_database_access(self.task_definition, database, user=service.database_user)
@@ -162,36 +172,6 @@ class ApplicationService(Construct):
             ),
         )
 
-    def _route(self, service: ServiceSpec, route: ListenerRoute) -> elbv2.ApplicationTargetGroup:
-        target_group = elbv2.ApplicationTargetGroup(
-            self,
-            "Targets",
-            vpc=self.service.cluster.vpc,
-            port=service.port,
-            protocol=elbv2.ApplicationProtocol.HTTP,
-            target_type=elbv2.TargetType.IP,
-            deregistration_delay=Duration.seconds(30),
-            health_check=elbv2.HealthCheck(
-                path=service.health_check_path,
-                healthy_http_codes="200",
-                interval=Duration.seconds(15),
-                timeout=Duration.seconds(5),
-                healthy_threshold_count=2,
-                unhealthy_threshold_count=3,
-            ),
-        )
-        self.service.attach_to_application_target_group(target_group)
-        if service.route is None:
-            route.listener.add_target_groups(f"{service.name}-default", target_groups=[target_group])
-        else:
-            route.listener.add_target_groups(
-                f"{service.name}-route",
-                target_groups=[target_group],
-                priority=route.priority,
-                conditions=[elbv2.ListenerCondition.path_patterns([service.route])],
-            )
-        return target_group
-
     def _acknowledge(self, service: ServiceSpec, exec_log_group: logs.ILogGroup) -> None:
         Validations.of(self.task_definition).acknowledge(
             Acknowledgment(
@@ -208,7 +188,30 @@ class ApplicationService(Construct):
     def _autoscale(self, service: ServiceSpec) -> None:
         scaling = self.service.auto_scale_task_count(min_capacity=service.min_tasks, max_capacity=service.max_tasks)
         scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=service.scale_at_cpu_percent)
-        if self.target_group is not None:
-            scaling.scale_on_request_count(
-                "Requests", requests_per_target=service.scale_at_requests_per_task, target_group=self.target_group
-            )
+        if self.route is not None:
+            scale_on_requests(scaling, self.route.target_groups, requests_per_task=service.scale_at_requests_per_task)
+
+    def roll_back_on_alarms(
+        self, *, load_balancer: elbv2.ApplicationLoadBalancer, callers: Sequence[Caller]
+    ) -> DeploymentAlarms | None:
+        """Its deployment alarms (``cdk_constructs/deployment_alarms.py``), from its objectives, on
+        its own target groups and its public ``callers``'; any of them rolls a deployment back."""
+        if self.spec.objectives is None:
+            return None
+        alarms = DeploymentAlarms(
+            self,
+            "DeploymentAlarms",
+            service=self.spec,
+            objectives=self.spec.objectives,
+            target_groups=self.target_groups,
+            load_balancer=load_balancer,
+            callers=callers,
+        )
+        if alarms.alarms:
+            self.service.enable_deployment_alarms(alarms.alarm_names, behavior=ecs.AlarmBehavior.ROLLBACK_ON_ALARM)
+        return alarms
+
+    @property
+    def target_groups(self) -> tuple[elbv2.ApplicationTargetGroup, ...]:
+        """Its load-balancer target groups, where it is public: two where its roll-out shifts traffic."""
+        return self.route.target_groups if self.route is not None else ()

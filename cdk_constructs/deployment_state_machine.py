@@ -88,10 +88,12 @@ class DeploymentStateMachine(Construct):
         stack = Stack.of(self)
         cluster_condition = {"ArnEquals": {"ecs:cluster": targets.cluster_arn}}
         statements = [
-            # The release: one stack, updated through CloudFormation with the bootstrap's role.
+            # The release: one stack, updated through CloudFormation with the bootstrap's role;
+            # its events name the first resource that failed when an update rolls back.
             iam.PolicyStatement(
                 actions=[
                     "cloudformation:DescribeStacks",
+                    "cloudformation:DescribeStackEvents",
                     "cloudformation:UpdateStack",
                     "cloudformation:CancelUpdateStack",
                 ],
@@ -106,8 +108,10 @@ class DeploymentStateMachine(Construct):
                 resources=[targets.cfn_execution_role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
             ),
+            # Find and mark each image; list the marks and remove those no longer needed (a
+            # tag at a time: the image keeps its build tag).
             iam.PolicyStatement(
-                actions=["ecr:BatchGetImage", "ecr:PutImage"],
+                actions=["ecr:BatchGetImage", "ecr:PutImage", "ecr:ListImages", "ecr:BatchDeleteImage"],
                 resources=[
                     stack.format_arn(service="ecr", resource="repository", resource_name=name)
                     for _, name in sorted(targets.repositories.items())

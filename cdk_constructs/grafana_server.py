@@ -12,7 +12,13 @@ from constructs import Construct
 from cdk_constructs.admin_password import AdminPassword
 from cdk_constructs.config_object import StoredConfig
 from cdk_constructs.workload_containers import Container, S3Copy, WorkloadContainers
-from cdk_helpers.fargate import Placement, Rollout, linux_task_definition, private_fargate_service, wget_health_check
+from cdk_helpers.fargate import (
+    Placement,
+    TaskReplacement,
+    linux_task_definition,
+    private_fargate_service,
+    wget_health_check,
+)
 from cdk_helpers.handles import PublicEntry
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.secret_access import grant_secret_read
@@ -143,7 +149,7 @@ class GrafanaServer(Construct):
             placement=placement,
             task_definition=self.task_definition,
             ecs_exec=grafana.ecs_exec,
-            rollout=Rollout(min_healthy_percent=0, max_healthy_percent=200),
+            rollout=TaskReplacement(min_healthy_percent=0, max_healthy_percent=200),
             desired_count=1,
             health_check_grace_period=Duration.seconds(120),
         )

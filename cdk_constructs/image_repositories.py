@@ -10,21 +10,34 @@ from constructs import Construct
 from platform_spec import ServiceSpec
 from platform_spec.names import RELEASE_TAG_PREFIX
 
+# Marked images at once: what runs, what a roll-back returns to, and during a release the
+# image it is about to run (the release keeps the marks to these; release.images).
+MARKED_AT_MOST = 3
+
 
 def lifecycle_rules(*, initial_tag: str, releases_kept: int, images_kept: int) -> list[ecr.LifecycleRule]:
     """Expire old images, never one that runs or that a roll-back may return to.
 
-    ECR evaluates rules by priority, and an image a rule selects by its tags cannot be
-    expired by a rule of lower priority (Amazon ECR user guide, "Lifecycle policy evaluation
-    rules"). The release tags every image it releases ``release-<time>``: the newest of those
-    are kept first, then the first deploy's image, then the newest other builds."""
+    ECR sorts the images a count rule selects by push time, not by when a tag was added
+    (aws/containers-roadmap#2746), so "the newest released images" cannot mean the newest
+    releases; nor do the newer selections name what runs (``tagPatternList`` is a pattern,
+    ``sinceImagePulled`` only archives, and an archived image cannot be pulled: "Lifecycle
+    policy properties"). The release therefore keeps the ``release-`` marks to exactly what
+    runs and what a roll-back returns to: it marks the image it releases, and removes the
+    marks no longer needed once it ends, success or failure (removing a tag leaves the image
+    its build tag). The first rule selects every marked image and keeps more than can be marked
+    (``releases_kept``, at least ``MARKED_AT_MOST``; the rest is room for the marks of
+    releases stopped before they tidied, until the next one does), so it expires none; an
+    image a rule selects by its tags cannot be expired by a rule of lower priority (Amazon ECR
+    user guide, "Lifecycle policy evaluation rules"). Then the first deploy's image, then
+    the newest ``images_kept`` other builds."""
     return [
         ecr.LifecycleRule(
             rule_priority=1,
-            description=f"keep the newest {releases_kept} released images",
+            description="never expire a marked image: what runs and what a roll-back returns to",
             tag_status=ecr.TagStatus.TAGGED,
             tag_prefix_list=[RELEASE_TAG_PREFIX],
-            max_image_count=releases_kept,
+            max_image_count=max(releases_kept, MARKED_AT_MOST),
         ),
         ecr.LifecycleRule(
             rule_priority=2,
@@ -43,8 +56,8 @@ def lifecycle_rules(*, initial_tag: str, releases_kept: int, images_kept: int) -
 
 
 class ImageRepositories(Construct):
-    """Scan on push, immutable tags, a bounded history that keeps every released image a
-    service may run, retained when the stack goes."""
+    """Scan on push, immutable tags, a bounded history that keeps every image a service runs
+    or may roll back to, retained when the stack goes."""
 
     def __init__(
         self,

@@ -117,8 +117,9 @@ class PlatformAlarms(Construct):
         memory and running count."""
         self.load_balancer(load_balancer)
         for name, application in services.items():
-            if application.target_group is not None:
-                self.unhealthy_targets(name, application.target_group, load_balancer)
+            for index, target_group in enumerate(application.target_groups):
+                # The first group keeps its alarm's name; a second (ECS's alternate) gets its own.
+                self.unhealthy_targets(name if index == 0 else f"{name}Alternate", target_group, load_balancer)
             self.ecs_service(name, application.service, cluster_name=cluster_name)
 
     def load_balancer(self, load_balancer: elbv2.IApplicationLoadBalancer, *, max_error_percent: int = 5) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Aws, CfnCreationPolicy, CfnResourceSignal, Fn, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, CfnCreationPolicy, CfnResourceSignal, CfnTag, Fn, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -16,6 +16,8 @@ from platform_spec import HTTPS_PORT, NetworkSpec
 NAT_SCRIPT = Path(__file__).resolve().parent.parent / "assets" / "nat_instance" / "configure-nat.sh"
 # Retries with back-off take at most about three minutes; the rest is margin.
 NAT_SIGNAL_TIMEOUT = "PT15M"
+# On the instance, from its launch template: a new generation is a new template version.
+NAT_IMAGE_GENERATION_TAG = "nat-image-generation"
 
 
 class PlatformVpc(Construct):
@@ -37,7 +39,7 @@ class PlatformVpc(Construct):
             self._place_in_zones(network.zone_ids)
         self._acknowledge_public_routes()
         if network.nat == "instance":
-            self._harden_nat_instances()
+            self._harden_nat_instances(network)
         self.flow_log_group = self._build_flow_logs(flow_logs)
 
     def _build_vpc(self, network: NetworkSpec) -> ec2.Vpc:
@@ -104,13 +106,19 @@ class PlatformVpc(Construct):
             return ec2.NatProvider.gateway()
         return ec2.NatProvider.instance_v2(
             instance_type=ec2.InstanceType(network.nat_instance_type),
-            # Resolved from SSM at deploy time: no AMI lookup at synth.
-            machine_image=ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.ARM_64),
+            # "resolve:ssm:<name>": EC2 reads the parameter at launch (it takes public parameters:
+            # EC2 API reference, RequestLaunchTemplateData ImageId), so the template holds a name, the
+            # same in every region, and a newly published image replaces nothing, as the parameter
+            # CloudFormation re-read at every deploy for latest_amazon_linux2023 did. CloudFormation's
+            # dynamic references take no public parameters (user guide, "Using dynamic references").
+            machine_image=ec2.MachineImage.resolve_ssm_parameter_at_launch(
+                network.nat_image, os=ec2.OperatingSystemType.LINUX
+            ),
             associate_public_ip_address=True,
             default_allowed_traffic=ec2.NatTrafficDirection.OUTBOUND_ONLY,
         )
 
-    def _harden_nat_instances(self) -> None:
+    def _harden_nat_instances(self, network: NetworkSpec) -> None:
         for index, subnet in enumerate(self.vpc.public_subnets):
             instance = subnet.node.try_find_child("NatInstance")
             if instance is None:
@@ -126,12 +134,25 @@ class PlatformVpc(Construct):
                     ebs=ec2.CfnInstance.EbsProperty(encrypted=True, volume_type="gp3", volume_size=8),
                 )
             ]
-            # What Instance(require_imdsv2=True) does, which the NAT provider does not expose.
+            # What Instance(require_imdsv2=True) does, which the NAT provider does not expose; and
+            # the image, which a launch template may name as "resolve:ssm:" (cfn-lint accepts it
+            # only there). A new generation's tag is a new version of the template, and a new
+            # version replaces the instance (AWS::EC2::Instance LaunchTemplate: update requires
+            # replacement), which launches the image the parameter names by then.
+            image = cfn.image_id
+            cfn.add_property_deletion_override("ImageId")
             template = ec2.CfnLaunchTemplate(
                 self,
                 f"NatInstanceImdsV2{index}",
                 launch_template_data=ec2.CfnLaunchTemplate.LaunchTemplateDataProperty(
-                    metadata_options=ec2.CfnLaunchTemplate.MetadataOptionsProperty(http_tokens="required")
+                    image_id=image,
+                    metadata_options=ec2.CfnLaunchTemplate.MetadataOptionsProperty(http_tokens="required"),
+                    tag_specifications=[
+                        ec2.CfnLaunchTemplate.TagSpecificationProperty(
+                            resource_type="instance",
+                            tags=[CfnTag(key=NAT_IMAGE_GENERATION_TAG, value=str(network.nat_image_generation))],
+                        )
+                    ],
                 ),
             )
             cfn.launch_template = ec2.CfnInstance.LaunchTemplateSpecificationProperty(

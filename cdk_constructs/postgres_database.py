@@ -16,6 +16,10 @@ from cdk_helpers.secret_access import grant_secret_read, secret_handle
 from platform_spec import DatabaseSpec
 
 MASTER_USERNAME = "postgres"
+MAJOR_ONLY = (
+    "cfn-lint's data lists a bare major among deprecated versions; RDS takes one and creates a recent "
+    "minor of it (RDS user guide, Supported PostgreSQL versions; cfn-lint#3849 fixed the same in E3691)."
+)
 LOG_EXPORTS = ("postgresql", "upgrade")
 
 
@@ -99,9 +103,14 @@ class PostgresDatabase(Construct):
         key: kms.IKey,
         removal_policy: RemovalPolicy,
     ) -> rds.DatabaseInstance:
-        major = database.engine_version.split(".")[0]
+        # EngineVersion is the spec's as given. A major alone ("17") with minor upgrades on: RDS
+        # creates the default minor and, when the template sends the major, upgrades to it only if
+        # behind, never down (RDS API, ModifyDBInstance EngineVersion: "If you specify only a major
+        # version, Amazon RDS updates the DB instance to the default minor version if the current
+        # minor version is lower"). A full version it upgraded past fails the next update
+        # (aws/aws-cdk#15475); the spec allows one only with minor upgrades off.
         engine = rds.DatabaseInstanceEngine.postgres(
-            version=rds.PostgresEngineVersion.of(database.engine_version, major)
+            version=rds.PostgresEngineVersion.of(database.engine_version, database.major_version)
         )
         instance = rds.DatabaseInstance(
             self,
@@ -129,7 +138,7 @@ class PostgresDatabase(Construct):
             delete_automated_backups=False,
             multi_az=database.multi_az,
             deletion_protection=database.deletion_protection,
-            auto_minor_version_upgrade=True,
+            auto_minor_version_upgrade=database.auto_minor_version_upgrade,
             allow_major_version_upgrade=False,
             # Enhanced monitoring works on every instance class; Performance
             # Insights reached end of life in 2026 and its successor is paid.
@@ -140,6 +149,10 @@ class PostgresDatabase(Construct):
         cfn = instance.node.default_child
         assert isinstance(cfn, rds.CfnDBInstance)
         cfn.master_user_secret = rds.CfnDBInstance.MasterUserSecretProperty(kms_key_id=key.key_arn)
+        if database.engine_version == database.major_version:
+            cfn.add_metadata(
+                "cfn-lint", {"config": {"ignore_checks": ["W3691"], "ignore_reasons": {"W3691": MAJOR_ONLY}}}
+            )
         return instance
 
     def _master_secret(self) -> secretsmanager.ISecret:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import ReferenceStrength, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_efs as efs
 from aws_cdk import aws_iam as iam
@@ -29,12 +29,21 @@ class PrometheusFileSystem(Construct):
         key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Its mount targets read the group strongly: they have nothing to carry what replaces it
+        # (cdk_helpers/cross_stack_reads.py), so the network stack may not replace it under them.
+        strongly = ec2.SecurityGroup.from_security_group_id(
+            self,
+            "Group",
+            Stack.consume_reference(security_group.security_group_id, ReferenceStrength.STRONG),
+            mutable=False,
+            allow_all_outbound=False,
+        )
         self.file_system = efs.FileSystem(
             self,
             "FileSystem",
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            security_group=security_group,
+            security_group=strongly,
             encrypted=True,
             kms_key=key,
             enable_automatic_backups=True,

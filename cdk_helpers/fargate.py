@@ -1,10 +1,11 @@
 """The task-definition and service settings every Fargate workload of the platform shares, and
-the typed bundles its workload constructs take (``Placement``, ``Rollout``)."""
+the typed bundles its workload constructs take (``Placement``, ``TaskReplacement``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
@@ -14,6 +15,8 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from platform_spec.health_checks import wget_probe
+from platform_spec.rollouts import ROLLING as ROLLING_OUT
+from platform_spec.rollouts import Canary, Linear, Rolling, Rollout
 
 ARCHITECTURES = {"ARM64": ecs.CpuArchitecture.ARM64, "X86_64": ecs.CpuArchitecture.X86_64}
 """The spec's architecture names, as ECS takes them."""
@@ -46,16 +49,16 @@ class Placement:
 
 
 @dataclass(frozen=True)
-class Rollout:
+class TaskReplacement:
     """How a deployment replaces tasks: the share of the desired count kept running and allowed."""
 
     min_healthy_percent: int
     max_healthy_percent: int
 
 
-ROLLING = Rollout(min_healthy_percent=100, max_healthy_percent=200)
+ROLLING = TaskReplacement(min_healthy_percent=100, max_healthy_percent=200)
 """New tasks start and pass their checks before old ones stop: no gap in service."""
-STOP_FIRST = Rollout(min_healthy_percent=0, max_healthy_percent=100)
+STOP_FIRST = TaskReplacement(min_healthy_percent=0, max_healthy_percent=100)
 """The old task stops before the new starts: for a task that holds a lock (Prometheus's TSDB)."""
 
 
@@ -118,12 +121,15 @@ def private_fargate_service(
     placement: Placement,
     task_definition: ecs.TaskDefinition,
     ecs_exec: bool,
-    rollout: Rollout,
+    rollout: TaskReplacement,
     desired_count: int | None = None,
     health_check_grace_period: Duration | None = None,
+    strategy: Rollout = ROLLING_OUT,
 ) -> ecs.FargateService:
     """In the application subnets without a public address, rolled back by the circuit breaker,
-    tags propagated. No fixed service name: it would block the replacement some changes need."""
+    tags propagated. No fixed service name: it would block the replacement some changes need.
+    ``strategy``: the spec's roll-out (``platform_spec/rollouts.py``); ``rollout``: how many
+    tasks a rolling one keeps and adds."""
     return ecs.FargateService(
         scope,
         construct_id,
@@ -141,4 +147,23 @@ def private_fargate_service(
         enable_execute_command=ecs_exec,
         propagate_tags=ecs.PropagatedTagSource.SERVICE,
         enable_ecs_managed_tags=True,
+        **deployment_options(strategy),
     )
+
+
+def deployment_options(rollout: Rollout) -> dict[str, Any]:
+    """The service's deployment strategy, traffic shifts and bake time, as ECS takes them."""
+    if isinstance(rollout, Rolling):
+        return {"deployment_strategy": ecs.DeploymentStrategy.ROLLING}
+    bake = Duration.minutes(rollout.bake_minutes)
+    if isinstance(rollout, Canary):
+        shift = ecs.TrafficShiftConfig(
+            step_percent=rollout.percent, step_bake_time=Duration.minutes(rollout.canary_minutes)
+        )
+        return {"deployment_strategy": ecs.DeploymentStrategy.CANARY, "canary_configuration": shift, "bake_time": bake}
+    if isinstance(rollout, Linear):
+        shift = ecs.TrafficShiftConfig(
+            step_percent=rollout.step_percent, step_bake_time=Duration.minutes(rollout.step_minutes)
+        )
+        return {"deployment_strategy": ecs.DeploymentStrategy.LINEAR, "linear_configuration": shift, "bake_time": bake}
+    return {"deployment_strategy": ecs.DeploymentStrategy.BLUE_GREEN, "bake_time": bake}

@@ -36,7 +36,7 @@ from platform_spec.checks import (
     region_zone_prefix,
 )
 from platform_spec.context import spec_from_context
-from platform_spec.database import DATABASE_INSTANCE_CLASSES, POSTGRES_VERSIONS, DatabaseSpec
+from platform_spec.database import DATABASE_INSTANCE_CLASSES, POSTGRES_MAJORS, POSTGRES_VERSIONS, DatabaseSpec
 from platform_spec.delivery import DeliverySpec
 from platform_spec.edge import ORIGIN_LABEL, DomainSpec, EdgeSpec
 from platform_spec.errors import SpecError
@@ -75,6 +75,7 @@ __all__ = [
     "NFS_PORT",
     "NODE_USER",
     "ORIGIN_LABEL",
+    "POSTGRES_MAJORS",
     "POSTGRES_VERSIONS",
     "PUBLIC",
     "ROOT",

@@ -190,7 +190,7 @@ class CiSpec:
         (half an hour at most, under QEMU) and then waits for the longest release any of the
         environments allows (``delivery.release_timeout_minutes``); credentials that expire
         first would leave a release running with nobody watching it."""
-        longest = max(PROFILES[environment]().delivery.release_timeout_minutes for environment in self.environments)
+        longest = max(PROFILES[environment]().release_timeout_minutes for environment in self.environments)
         return min(12, -(-(longest + 30) // 60))
 
     def stack_prefix(self, environment: str) -> str:

@@ -11,8 +11,9 @@ from platform_spec.checks import (
 )
 from platform_spec.errors import SpecError
 
-# PostgreSQL versions RDS offers that this project supports; tests check that
-# aws-cdk-lib knows each one.
+# PostgreSQL versions RDS offers that this project supports, as majors and as full versions;
+# tests check that aws-cdk-lib knows each one.
+POSTGRES_MAJORS = ("16", "17", "18")
 POSTGRES_VERSIONS = (
     *(f"16.{minor}" for minor in range(1, 14)),
     *(f"17.{minor}" for minor in range(1, 10)),
@@ -34,8 +35,13 @@ class DatabaseSpec:
     """PostgreSQL on RDS."""
 
     port: int = 5432
-    engine_version: str = "17.9"
-    """Pinned PostgreSQL version, one of ``POSTGRES_VERSIONS``."""
+    engine_version: str = "17"
+    """PostgreSQL's major alone (``"17"``, one of ``POSTGRES_MAJORS``), which RDS keeps on a
+    current minor while ``auto_minor_version_upgrade`` is on; or a full version (``"17.9"``, one
+    of ``POSTGRES_VERSIONS``), which holds only with it off: RDS never downgrades, so a full
+    version it has upgraded past fails the next deploy that touches the database."""
+    auto_minor_version_upgrade: bool = True
+    """RDS applies new minor versions in the maintenance window (security fixes come as minors)."""
     instance_class: str = "t4g.micro"
     """RDS instance class without the ``db.`` prefix (Graviton: cheaper per unit of work)."""
     database_name: str = "app"
@@ -53,13 +59,32 @@ class DatabaseSpec:
     migrator_user: str = "migrator"
     """The user migrations sign in as (IAM authentication): DDL in ``schema``, nothing else."""
 
+    @property
+    def major_version(self) -> str:
+        """PostgreSQL's major version (``"17"``): the parameter group's family, and what the
+        bootstrap is tested on."""
+        return self.engine_version.split(".")[0]
+
     def __post_init__(self) -> None:
         check_port("database.port", self.port)
-        if self.engine_version not in POSTGRES_VERSIONS:
+        if self.engine_version not in (*POSTGRES_MAJORS, *POSTGRES_VERSIONS):
             raise SpecError(
                 "database.engine_version",
                 self.engine_version,
-                f"not a supported PostgreSQL version ({POSTGRES_VERSIONS[0]} to {POSTGRES_VERSIONS[-1]})",
+                f"not a supported PostgreSQL version (a major, {POSTGRES_MAJORS[0]} to {POSTGRES_MAJORS[-1]}, "
+                f"or a full version, {POSTGRES_VERSIONS[0]} to {POSTGRES_VERSIONS[-1]})",
+            )
+        if not isinstance(self.auto_minor_version_upgrade, bool):
+            raise SpecError(
+                "database.auto_minor_version_upgrade", self.auto_minor_version_upgrade, "must be true or false"
+            )
+        if self.auto_minor_version_upgrade and self.engine_version not in POSTGRES_MAJORS:
+            raise SpecError(
+                "database.engine_version",
+                self.engine_version,
+                "a full version with auto_minor_version_upgrade on: once RDS upgrades the minor, the next deploy "
+                f"asks for a downgrade and fails; give the major alone ('{self.major_version}') or turn "
+                "auto_minor_version_upgrade off",
             )
         if self.instance_class not in DATABASE_INSTANCE_CLASSES:
             raise SpecError(

@@ -46,7 +46,9 @@ def output_key(subject: str, attribute: str) -> str:
 CLUSTER_NAME = "ClusterName"
 SERVICE_ARN = "ServiceArn"
 CLOUD_MAP_SERVICE_ID = "CloudMapServiceId"
-TARGET_GROUP_ARN = "TargetGroupArn"
+TARGET_GROUP_ARN = "TargetGroupArns"
+"""A public service's target groups, comma-separated: two where its roll-out shifts traffic, and
+its tasks in either."""
 LOG_GROUP = "LogGroup"
 STATE_MACHINE_ARN = "DeploymentStateMachineArn"
 PROBE_TASK_DEFINITION = "TargetsProbeTaskDefinitionArn"

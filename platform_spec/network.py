@@ -36,6 +36,14 @@ class NetworkSpec:
     """Managed NAT gateways, or a small NAT instance (a fraction of the cost, no high availability)."""
     nat_instance_type: str = "t4g.nano"
     """Instance type of the NAT instance (Graviton)."""
+    nat_image: str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-arm64"
+    """The SSM parameter EC2 reads the NAT instance's image from when it launches the instance
+    (``resolve:ssm:``; the same name in every region). The template holds the name, not the
+    image, so a newly published image replaces nothing (docs/operations.md, "The NAT instance's
+    image"). An arm64 image, for the Graviton type."""
+    nat_image_generation: int = 1
+    """Raise it to replace the NAT instance at the next deploy, launching the newest image
+    ``nat_image`` names then: the only way the image moves (dev's egress pauses while it does)."""
     zone_ids: tuple[str, ...] = ()
     """Availability Zone ids (``use1-az1``) of the subnets, one per zone; ``()`` takes the first
     ``max_azs`` zones the account lists. Ids, not names: names map to different zones in each
@@ -79,6 +87,18 @@ class NetworkSpec:
             raise SpecError("network.nat", self.nat, "must be 'gateway' or 'instance'")
         if not re.match(r"^[a-z][a-z0-9]*[0-9][a-z]*\.[a-z0-9]+$", self.nat_instance_type):
             raise SpecError("network.nat_instance_type", self.nat_instance_type, "not an EC2 instance type")
+        if not isinstance(self.nat_image, str) or not re.match(r"^/[a-zA-Z0-9_.\-/]+$", self.nat_image):
+            raise SpecError(
+                "network.nat_image",
+                self.nat_image,
+                "not an SSM parameter name such as '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-arm64'",
+            )
+        if (
+            not isinstance(self.nat_image_generation, int)
+            or isinstance(self.nat_image_generation, bool)
+            or self.nat_image_generation < 1
+        ):
+            raise SpecError("network.nat_image_generation", self.nat_image_generation, "must be a whole number from 1")
         if not network.prefixlen < self.subnet_prefix_length <= 28:
             raise SpecError(
                 "network.subnet_prefix_length",

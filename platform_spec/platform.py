@@ -12,14 +12,11 @@ from platform_spec.checks import (
     PROJECT_NAME_PATTERN,
     REGION_PATTERN,
     check_log_retention,
-    region_zone_prefix,
 )
 from platform_spec.database import (
     DatabaseSpec,
 )
-from platform_spec.delivery import (
-    DeliverySpec,
-)
+from platform_spec.delivery import DeliverySpec, check_release_budget, release_minutes, update_minutes
 from platform_spec.edge import (
     EdgeSpec,
 )
@@ -28,13 +25,13 @@ from platform_spec.names import EDGE, LAYERS, release_state_machine_name, stack_
 from platform_spec.network import (
     NetworkSpec,
 )
+from platform_spec.profile_checks import check_placement, check_production
 from platform_spec.regions import (
     CLOUDFRONT_REGION,
     ORIGIN_FACING_PREFIX_LISTS,
     S3_PREFIX_LISTS,
-    origin_facing_lookup,
-    s3_lookup,
 )
+from platform_spec.rollouts import ROLLING, Rollout, check_rollout
 from platform_spec.service_checks import check_services
 from platform_spec.services import ServiceSpec
 from platform_spec.workloads import (
@@ -88,8 +85,12 @@ class PlatformSpec:
     images_kept: int = 10
     """Unreleased images each ECR repository keeps; older ones expire."""
     releases_kept: int = 10
-    """Released images each repository keeps (tagged ``release-...`` by the release): what runs
-    and what a roll-back may return to never expires."""
+    """Marked images (``release-...``) each repository keeps at most. The release keeps marked
+    only what runs, what a roll-back returns to and, while it runs, the image it releases (3);
+    the rest is room for the marks of releases stopped before they tidied them. None expires."""
+    default_rollout: Rollout = ROLLING
+    """How a release reaches a public service's traffic unless its spec names a roll-out
+    (``platform_spec/rollouts.py``): the shipped profiles roll dev and canary prod."""
     monthly_budget_usd: float | None = None
     """The fixed monthly cost at list prices (``make cost``) the profile should stay within; the
     tests hold it. ``None``: no budget."""
@@ -124,68 +125,44 @@ class PlatformSpec:
             raise SpecError("backup_retention_days", self.backup_retention_days, "must be from 1 to 3650")
         if not 1 <= self.images_kept <= 1000:
             raise SpecError("images_kept", self.images_kept, "must be from 1 to 1000")
-        if not 2 <= self.releases_kept <= 1000:
+        if not 3 <= self.releases_kept <= 1000:
             raise SpecError(
-                "releases_kept", self.releases_kept, "must be from 2 to 1000 (what runs and one to roll back to)"
+                "releases_kept",
+                self.releases_kept,
+                "must be from 3 to 1000 (what runs, one to roll back to, one being released)",
             )
         if self.monthly_budget_usd is not None and not 0 < self.monthly_budget_usd <= 1_000_000:
             raise SpecError("monthly_budget_usd", self.monthly_budget_usd, "must be above 0 (US dollars a month)")
-        self._check_placement()
+        check_placement(self)
         if self.alarm_email is not None and not EMAIL_PATTERN.match(self.alarm_email):
             raise SpecError("alarm_email", self.alarm_email, "not an email address")
+        check_rollout("default_rollout", self.default_rollout, public=True)
         check_services(self)
+        check_release_budget(self.delivery, self.update_minutes)
         if self.production:
-            self._check_production()
+            check_production(self)
 
-    def _check_placement(self) -> None:
-        for zone_id in self.network.zone_ids:
-            if not zone_id.startswith(region_zone_prefix(self.region) + "-"):
-                raise SpecError(
-                    "network.zone_ids",
-                    zone_id,
-                    f"not a zone of {self.region} (its zone ids start with {region_zone_prefix(self.region)}-)",
-                )
-        if self.edge.origin_facing_prefix_list is None and self.region not in ORIGIN_FACING_PREFIX_LISTS:
-            raise SpecError(
-                "edge.origin_facing_prefix_list",
-                None,
-                f"name CloudFront's origin-facing prefix list of {self.region}: {origin_facing_lookup(self.region)}",
-            )
-        if (
-            self.network.interface_endpoints
-            and self.network.s3_prefix_list is None
-            and self.region not in S3_PREFIX_LISTS
-        ):
-            raise SpecError(
-                "network.s3_prefix_list",
-                None,
-                f"name the S3 prefix list of {self.region} (interface endpoints need it): {s3_lookup(self.region)}",
-            )
+    @property
+    def update_minutes(self) -> int:
+        """The longest an update of the compute stack may take (``delivery.update_minutes``)."""
+        return update_minutes(tuple(self.rollout_of(s) for s in self.services))
 
-    def _check_production(self) -> None:
-        if self.edge.domain is None:
-            raise SpecError(
-                "edge.domain",
-                None,
-                "production serves its own domain over TLS 1.2 or newer: name it and its Route 53 hosted zone "
-                "(DomainSpec)",
-            )
-        if not self.database.multi_az:
-            raise SpecError("database.multi_az", self.database.multi_az, "production needs a Multi-AZ database")
-        if not self.database.deletion_protection:
-            raise SpecError(
-                "database.deletion_protection",
-                self.database.deletion_protection,
-                "production needs deletion protection",
-            )
-        if self.network.nat != "gateway":
-            raise SpecError("network.nat", self.network.nat, "production needs managed NAT gateways")
-        if self.network.nat_gateways != self.network.max_azs:
-            raise SpecError(
-                "network.nat_gateways",
-                self.network.nat_gateways,
-                f"production needs a NAT gateway in each of its {self.network.max_azs} zones",
-            )
+    def rollout_of(self, service: ServiceSpec) -> Rollout:
+        """How a release reaches the service's traffic: its own roll-out, or the profile's default
+        where the load balancer can shift its traffic (a public service), rolling elsewhere."""
+        if service.rollout is not None:
+            return service.rollout
+        return self.default_rollout if service.is_public else ROLLING
+
+    @property
+    def update_polls(self) -> int:
+        """Checks of an update before the release counts it as stuck: ``update_minutes`` of them."""
+        return self.delivery.polls(self.update_minutes)
+
+    @property
+    def release_timeout_minutes(self) -> int:
+        """The longest a release may take: the profile's bound, or what its roll-outs need."""
+        return self.delivery.release_timeout_minutes or release_minutes(self.delivery, self.update_minutes)
 
     @property
     def stack_prefix(self) -> str:

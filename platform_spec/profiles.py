@@ -18,6 +18,7 @@ from platform_spec.edge import DomainSpec, EdgeSpec
 from platform_spec.network import NetworkSpec
 from platform_spec.objectives import ObjectivesSpec
 from platform_spec.platform import PlatformSpec
+from platform_spec.rollouts import Canary
 from platform_spec.services import ServiceSpec
 from platform_spec.workloads import GrafanaSpec, PrometheusSpec
 
@@ -168,6 +169,9 @@ def prod() -> PlatformSpec:
         # As in dev: nobody reaches it until allowed_cidrs names the operators' addresses.
         grafana=GrafanaSpec(),
         edge=EdgeSpec(managed_rules=True, domain=PRODUCTION_DOMAIN),
+        # A tenth of the traffic to a release for 5 minutes, then all of it, the previous tasks kept
+        # 10 minutes more; an alarm from the objectives rolls it back (platform_spec/rollouts.py).
+        default_rollout=Canary(percent=10, canary_minutes=5, bake_minutes=10),
         fargate_spot=False,
         production=True,
         log_retention_days=365,

@@ -27,6 +27,7 @@ from platform_spec.checks import (
 )
 from platform_spec.errors import SpecError
 from platform_spec.objectives import DEFAULT_OBJECTIVES, ObjectivesSpec
+from platform_spec.rollouts import Rollout, check_rollout
 from platform_spec.secrets import Secret, frozen_secrets, frozen_settings
 from platform_spec.workloads import NODE_USER, ContainerUser
 
@@ -118,6 +119,10 @@ class ServiceSpec:
     objectives: ObjectivesSpec | None = DEFAULT_OBJECTIVES
     """What it promises its callers (``platform_spec/objectives.py``): its rules, alerts and
     dashboard follow from them. ``None``: none (a worker answers no requests, and has none)."""
+    rollout: Rollout | None = None
+    """How a release reaches its traffic (``platform_spec/rollouts.py``): ``Rolling()``, ``Canary(...)``,
+    ``Linear(...)`` or ``BlueGreen(...)``. ``None``: the profile's ``default_rollout`` for a public
+    service, ``Rolling()`` for the others (only the load balancer's traffic can be shifted)."""
 
     def __post_init__(self) -> None:
         self._check_names()
@@ -130,6 +135,8 @@ class ServiceSpec:
         self._check_endpoints()
         self._check_sizing()
         self._check_relations()
+        if self.rollout is not None:
+            check_rollout(f"{self._where}.rollout", self.rollout, public=self.is_public)
 
     @property
     def _where(self) -> str:

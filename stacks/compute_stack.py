@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
-from cdk_constructs.application_service import ApplicationService, ListenerRoute
+from cdk_constructs.application_service import ApplicationService
 from cdk_constructs.database_bootstrap import DatabaseBootstrap
+from cdk_constructs.deployment_alarms import Caller
 from cdk_constructs.edge_distribution import EdgeDistribution
 from cdk_constructs.fargate_cluster import FargateCluster
 from cdk_constructs.images_present_check import ImagesPresentCheck
 from cdk_constructs.internal_load_balancer import InternalLoadBalancer
 from cdk_constructs.released_image_tags import ReleasedImageTags
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
+from cdk_constructs.service_route import ListenerRoute
 from cdk_constructs.site_domain import SiteDomain
 from cdk_helpers.handles import EdgeGuardsHandle
 from cdk_helpers.rendered_config import render_database_bootstrap
@@ -97,6 +99,7 @@ class ComputeStack(Stack):
                 self,
                 service.name,
                 service=service,
+                rollout=spec.rollout_of(service),
                 placement=cluster.placement(
                     sealed(self, f"{service.name}Group", security_groups.service(service)), namespace=self.namespace
                 ),
@@ -110,6 +113,13 @@ class ComputeStack(Stack):
             )
             # Images checked and database users in place before any service starts or changes.
             self.services[service.name].service.node.add_dependency(images_present, bootstrap.resource)
+        for name, application in self.services.items():
+            callers = [
+                Caller(service=caller, target_groups=self.services[caller.name].target_groups)
+                for caller in spec.services
+                if name in caller.calls
+            ]
+            application.roll_back_on_alarms(load_balancer=self.load_balancer.load_balancer, callers=callers)
         self._outputs()
         self.edge = EdgeDistribution(
             self,
@@ -145,9 +155,9 @@ class ComputeStack(Stack):
             }
             if application.registration is not None:
                 values[names.CLOUD_MAP_SERVICE_ID] = application.registration.cloud_map_service.service_id
-            if application.target_group is not None:
-                values[names.TARGET_GROUP_ARN] = application.target_group.target_group_arn
+            if application.target_groups:
+                values[names.TARGET_GROUP_ARN] = Fn.join(",", [g.target_group_arn for g in application.target_groups])
             for attribute in names.service_outputs(
-                registered=application.registration is not None, public=application.target_group is not None
+                registered=application.registration is not None, public=bool(application.target_groups)
             ):
                 CfnOutput(self, names.output_key(name, attribute), value=values[attribute])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Acknowledgment, App, Aspects, Environment, Tags, Validations
 from aws_cdk.region_info import RegionInfo
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
+from cdk_helpers.cross_stack_reads import CarryingSynthesizer
 from compliance.cfn_lint_findings import RedundantRoleDependencies
 from compliance.custom_resource_timeouts import BoundedCustomResources
 from compliance.reachability_check import ReachabilityCheck
@@ -33,7 +35,7 @@ class PlatformStacks:
     """CloudFront's pieces in us-east-1, for a platform in another region."""
 
 
-def _edge_stack(app: App, spec: PlatformSpec) -> EdgeStack | None:
+def _edge_stack(app: App, spec: PlatformSpec, rendered: dict[str, Any]) -> EdgeStack | None:
     """The us-east-1 stack of a platform elsewhere; its values reach the compute stack through
     CDK's cross-region references (SSM parameters written into the platform's region)."""
     if not spec.edge_in_own_stack:
@@ -48,18 +50,23 @@ def _edge_stack(app: App, spec: PlatformSpec) -> EdgeStack | None:
         spec=spec,
         env=Environment(account=spec.account, region=CLOUDFRONT_REGION),
         description=f"{spec.stack_prefix}: CloudFront's web ACL, viewer-request function and certificate",
+        synthesizer=CarryingSynthesizer(rendered),
     )
 
 
 def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
     env = Environment(account=spec.account, region=spec.region)
-    edge = _edge_stack(app, spec)
+    # What each stack wrote, for the ones after it: a reader of a weak reference carries the
+    # fingerprint of what would replace it (cdk_helpers/cross_stack_reads.py).
+    rendered: dict[str, Any] = {}
+    edge = _edge_stack(app, spec, rendered)
     network = NetworkStack(
         app,
         spec.stack_name(NETWORK),
         spec=spec,
         env=env,
         description=f"{spec.stack_prefix}: VPC, flow logs, security groups and the rules between them",
+        synthesizer=CarryingSynthesizer(rendered),
     )
     data = DataStack(
         app,
@@ -69,6 +76,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         security_groups=network.security_groups,
         env=env,
         description=f"{spec.stack_prefix}: database, file system, buckets, registries, keys and backups",
+        synthesizer=CarryingSynthesizer(rendered),
     )
     compute = ComputeStack(
         app,
@@ -80,6 +88,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         edge_guards=edge.guards.handle if edge else None,
         env=env,
         description=f"{spec.stack_prefix}: ECS cluster, Cloud Map, application services, load balancer, CloudFront",
+        synthesizer=CarryingSynthesizer(rendered),
     )
     if edge is not None:
         compute.add_stack_dependency(edge)
@@ -93,6 +102,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         platform=compute.observed,
         env=env,
         description=f"{spec.stack_prefix}: Prometheus, Grafana, alarms and dashboard",
+        synthesizer=CarryingSynthesizer(rendered),
     )
     delivery = DeliveryStack(
         app,
@@ -105,6 +115,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         notifications=observability.alarms.notifications,
         env=env,
         description=f"{spec.stack_prefix}: migrations and smoke-test tasks, deployment state machine, targets probe",
+        synthesizer=CarryingSynthesizer(rendered),
     )
     # The release updates the compute stack; deploy the delivery stack after it.
     delivery.add_stack_dependency(compute)

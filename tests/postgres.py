@@ -8,10 +8,20 @@ from tools.local_postgres import (
     MASTER,
     Postgres,
     PostgresError,
+    binaries_for,
     missing,
     rds_like_database,
     running_postgres,
     server_binaries,
 )
 
-__all__ = ["MASTER", "Postgres", "PostgresError", "missing", "rds_like_database", "running_postgres", "server_binaries"]
+__all__ = [
+    "MASTER",
+    "Postgres",
+    "PostgresError",
+    "binaries_for",
+    "missing",
+    "rds_like_database",
+    "running_postgres",
+    "server_binaries",
+]

@@ -8,7 +8,8 @@ from typing import Any
 from compliance.access_ledger import LedgerEntry, ledger
 from compliance.cloudformation_values import Deployment
 from compliance.external_secrets import external_secrets
-from platform_spec.names import EDGE, NETWORK
+from platform_spec import ServiceSpec
+from platform_spec.names import COMPUTE, EDGE, NETWORK
 from platform_spec.regions import CLOUDFRONT_REGION
 from tests.platform_synth import Synthesized
 
@@ -85,3 +86,40 @@ def rules(synth: Synthesized) -> tuple[set[Rule], set[Rule]]:
                 )
             )
     return ingress, egress
+
+
+def task_definition(synth: Synthesized, service: ServiceSpec) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(logical id, task definition properties, the service's container) by container name."""
+    for logical_id, resource in _compute_resources(synth, "AWS::ECS::TaskDefinition").items():
+        for container in resource["Properties"]["ContainerDefinitions"]:
+            if container["Name"] == service.container_name:
+                return logical_id, resource["Properties"], container
+    raise AssertionError(f"no task definition runs container {service.container_name}")
+
+
+def ecs_service(synth: Synthesized, service: ServiceSpec) -> dict[str, Any]:
+    task_id, _, _ = task_definition(synth, service)
+    matches = [
+        r["Properties"]
+        for r in _compute_resources(synth, "AWS::ECS::Service").values()
+        if r["Properties"]["TaskDefinition"] == {"Ref": task_id}
+    ]
+    assert len(matches) == 1, service.name
+    properties: dict[str, Any] = matches[0]
+    return properties
+
+
+def _compute_resources(synth: Synthesized, kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in synth.template_json(COMPUTE)["Resources"].items() if v["Type"] == kind}
+
+
+def deployment_alarm_names(templates: Templates) -> set[str]:
+    """The alarms ECS watches during services' deployments (their ``DeploymentAlarms``): their
+    action is ECS's roll-back, not a notice."""
+    return {
+        name
+        for template in templates.values()
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::ECS::Service"
+        for name in resource["Properties"].get("DeploymentConfiguration", {}).get("Alarms", {}).get("AlarmNames", [])
+    }

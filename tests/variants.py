@@ -205,3 +205,44 @@ def outside_us_east_1(spec: PlatformSpec) -> PlatformSpec:
         network=replace(spec.network, zone_ids=zones),
         edge=spec.edge if spec.edge.domain is not None else replace(spec.edge, domain=TEST_DOMAIN),
     )
+
+
+def with_changed_port(spec: PlatformSpec) -> PlatformSpec:
+    """``spec`` with its first service that listens on a port moved to a port nothing uses: its target
+    group (where it has one) takes a port only a new one can have."""
+    moved = _first_with_port(spec)
+    port = unused_port(spec)
+    return replace(spec, services=tuple(replace(s, container_port=port) if s == moved else s for s in spec.services))
+
+
+def _first_with_port(spec: PlatformSpec) -> ServiceSpec:
+    return next(s for s in spec.services if s.container_port is not None)
+
+
+def with_renamed_service(spec: PlatformSpec, old: str) -> PlatformSpec:
+    """``spec`` with service ``old`` under a name nothing has, and everything that named it (callers,
+    the release's services) naming the new one."""
+    new = unused_name(spec, "variant-renamed")
+
+    def renamed(service: ServiceSpec) -> ServiceSpec:
+        calls = tuple(new if callee == old else callee for callee in service.calls)
+        if service.name != old:
+            return replace(service, calls=calls)
+        container = new if service.container_name == old else service.container_name
+        return replace(service, name=new, container_name=container, calls=calls)
+
+    delivery = spec.delivery
+    roles = ("migrations_service", "api_service", "smoke_test_service")
+    changes: dict[str, object] = {role: new for role in roles if getattr(delivery, role) == old}
+    return replace(
+        spec,
+        services=tuple(renamed(s) for s in spec.services),
+        delivery=replace(delivery, **changes),  # type: ignore[arg-type]
+    )
+
+
+def with_replacing_changes(spec: PlatformSpec) -> PlatformSpec:
+    """``spec`` with the changes the code says replace what other stacks read: a service's port
+    (``with_changed_port``), another service's name, and the Cloud Map namespace's name."""
+    other = next(s.name for s in spec.services if s != _first_with_port(spec))
+    return replace(with_renamed_service(with_changed_port(spec), other), namespace=f"variant.{spec.namespace}")

@@ -171,8 +171,8 @@ def push_images(
             "build",
             "--platform",
             PLATFORMS[service.architecture],
-            # One image manifest per tag, no attestation index: the release copies the manifest to
-            # its release-<time> tag with BatchGetImage and PutImage, which take image manifests.
+            # One image manifest per tag, no attestation index: a smaller push, and one manifest
+            # for ECR's scan. (The release marks an index or a manifest list as well.)
             "--provenance=false",
             "--tag",
             f"{registry}/{repositories[service.name]}:{tag}",

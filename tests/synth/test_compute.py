@@ -10,41 +10,22 @@ from typing import Any
 
 import pytest
 
+from cdk_constructs.service_route import DEFAULT_ROUTE, LAST_PRIORITY
 from platform_spec import PlatformSpec, ServiceSpec
 from platform_spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
 from platform_spec.health_checks import health_check_command
 from platform_spec.names import COMPUTE, image_tag_parameter
 from platform_spec.profiles import dev as dev_profile
 from tests.platform_synth import Synthesized, synth_profile, synth_spec
-from tests.templates import rules
+from tests.templates import ecs_service, rules, task_definition
 from tests.variants import new_service
 
 Resources = dict[str, dict[str, Any]]
+TRACKING = "TargetTrackingScalingPolicyConfiguration"
 
 
 def _resources(synth: Synthesized, kind: str) -> Resources:
     return {k: v for k, v in synth.template_json(COMPUTE)["Resources"].items() if v["Type"] == kind}
-
-
-def task_definition(synth: Synthesized, service: ServiceSpec) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(logical id, task definition properties, the service's container) by container name."""
-    for logical_id, resource in _resources(synth, "AWS::ECS::TaskDefinition").items():
-        for container in resource["Properties"]["ContainerDefinitions"]:
-            if container["Name"] == service.container_name:
-                return logical_id, resource["Properties"], container
-    raise AssertionError(f"no task definition runs container {service.container_name}")
-
-
-def ecs_service(synth: Synthesized, service: ServiceSpec) -> dict[str, Any]:
-    task_id, _, _ = task_definition(synth, service)
-    matches = [
-        r["Properties"]
-        for r in _resources(synth, "AWS::ECS::Service").values()
-        if r["Properties"]["TaskDefinition"] == {"Ref": task_id}
-    ]
-    assert len(matches) == 1, service.name
-    properties: dict[str, Any] = matches[0]
-    return properties
 
 
 def _by_ref(resources: Resources, value: Any) -> dict[str, Any]:
@@ -209,15 +190,14 @@ def _dev_services() -> tuple[ServiceSpec, ...]:
 
 
 def test_target_groups_and_routes_follow_the_spec(profile: Synthesized) -> None:
+    """Each public service's groups (two where its roll-out shifts traffic) on its port and health
+    path, forwarded to by one rule on its route (the default route's: ``/*``, last)."""
     target_groups = _resources(profile, "AWS::ElasticLoadBalancingV2::TargetGroup")
     (listener,) = _resources(profile, "AWS::ElasticLoadBalancingV2::Listener").values()
-    rules_by_group = {
-        json.dumps(r["Properties"]["Actions"][0]["TargetGroupArn"]): r["Properties"]
-        for r in _resources(profile, "AWS::ElasticLoadBalancingV2::ListenerRule").values()
-    }
+    rules = list(_resources(profile, "AWS::ElasticLoadBalancingV2::ListenerRule").values())
     assert listener["Properties"]["Port"] == profile.spec.edge.origin_port
-    groups = len(profile.spec.public_services) + (profile.spec.grafana is not None)
-    assert len(target_groups) == groups - (profile.spec.grafana is not None)  # Grafana's is observability's
+    groups = sum(2 if profile.spec.rollout_of(s).shifts_traffic else 1 for s in profile.spec.public_services)
+    assert len(target_groups) == groups  # Grafana's is observability's
     for service in profile.spec.services:
         if not service.is_public:
             assert not ecs_service(profile, service).get("LoadBalancers"), f"{service.kind} {service.name} has a route"
@@ -227,15 +207,22 @@ def test_target_groups_and_routes_follow_the_spec(profile: Synthesized) -> None:
             service.container_name,
             service.container_port,
         )
-        group = _by_ref(target_groups, attachment["TargetGroupArn"])
-        assert group["Port"] == service.container_port
-        assert group["HealthCheckPath"] == service.health_check_path
-        assert group["TargetType"] == "ip"
-        if service.route is None:
-            assert listener["Properties"]["DefaultActions"][0]["TargetGroupArn"] == attachment["TargetGroupArn"]
-        else:
-            rule = rules_by_group[json.dumps(attachment["TargetGroupArn"])]
-            assert rule["Conditions"] == [{"Field": "path-pattern", "PathPatternConfig": {"Values": [service.route]}}]
+        own = [attachment["TargetGroupArn"]]
+        if "AdvancedConfiguration" in attachment:
+            own.append(attachment["AdvancedConfiguration"]["AlternateTargetGroupArn"])
+        for reference in own:
+            group = _by_ref(target_groups, reference)
+            assert group["Port"] == service.container_port
+            assert group["HealthCheckPath"] == service.health_check_path
+            assert group["TargetType"] == "ip"
+        (rule,) = [
+            r["Properties"]
+            for r in rules
+            if [g["TargetGroupArn"] for g in r["Properties"]["Actions"][0]["ForwardConfig"]["TargetGroups"]] == own
+        ]
+        pattern = service.route or DEFAULT_ROUTE
+        assert rule["Conditions"] == [{"Field": "path-pattern", "PathPatternConfig": {"Values": [pattern]}}]
+        assert (rule["Priority"] == LAST_PRIORITY) == (service.route is None)
 
 
 def test_autoscaling_between_the_spec_bounds_on_cpu_and_requests(profile: Synthesized) -> None:
@@ -244,14 +231,18 @@ def test_autoscaling_between_the_spec_bounds_on_cpu_and_requests(profile: Synthe
     bounds = sorted((t["Properties"]["MinCapacity"], t["Properties"]["MaxCapacity"]) for t in targets.values())
     assert bounds == sorted((s.min_tasks, s.max_tasks) for s in profile.spec.services)
     metrics = sorted(
-        p["Properties"]["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"][
-            "PredefinedMetricType"
-        ]
+        p["Properties"][TRACKING]["PredefinedMetricSpecification"]["PredefinedMetricType"]
         for p in policies.values()
+        if "PredefinedMetricSpecification" in p["Properties"][TRACKING]
     )
-    # Every service on CPU; those behind the load balancer on their requests too.
-    public = len(profile.spec.public_services)
-    assert metrics == sorted(["ECSServiceAverageCPUUtilization"] * len(targets) + ["ALBRequestCountPerTarget"] * public)
+    # Every service on CPU; those behind the load balancer on their requests too: one group's, or
+    # both groups' of a service whose roll-out shifts traffic (tests/synth/test_rollouts.py).
+    public = [s for s in profile.spec.public_services if not profile.spec.rollout_of(s).shifts_traffic]
+    shifting = len(profile.spec.public_services) - len(public)
+    expected = ["ECSServiceAverageCPUUtilization"] * len(targets) + ["ALBRequestCountPerTarget"] * len(public)
+    assert metrics == sorted(expected)
+    custom = [p for p in policies.values() if "CustomizedMetricSpecification" in p["Properties"][TRACKING]]
+    assert len(custom) == shifting
 
 
 def test_capacity_provider_per_profile(profile: Synthesized) -> None:

@@ -11,9 +11,9 @@ from aws_cdk.assertions import Match
 
 from compliance.resource_schemas import name_properties
 from platform_spec.connections import FILE_SYSTEM, PROMETHEUS
-from platform_spec.names import DATA, LAYERS, RELEASE_TAG_PREFIX
+from platform_spec.names import DATA, LAYERS, NETWORK, RELEASE_TAG_PREFIX
 from tests.platform_synth import Synthesized
-from tests.templates import rules
+from tests.templates import deployment_of, group_peers, rules
 from tools.state_guard import STATEFUL_TYPES
 
 # RetainExceptOnCreate keeps the resource on every operation but the failed create that made it,
@@ -133,9 +133,15 @@ def test_database_lives_in_isolated_subnets_behind_its_own_group(profile: Synthe
 def test_only_the_spec_reaches_the_file_system(profile: Synthesized) -> None:
     ingress, _ = rules(profile)
     assert {(src, port) for src, dst, port in ingress if dst == FILE_SYSTEM} == {(PROMETHEUS, 2049)}
-    groups = profile.stacks.data.prometheus_file_system.connections.security_groups
-    network_group = profile.stacks.network.security_groups.file_system
-    assert [g.security_group_id for g in groups] == [network_group.security_group_id]
+    # As deployed: the mount targets are in the network's file-system group (read strongly, an export).
+    deployment = deployment_of(profile)
+    network = profile.template_json(NETWORK)
+    (group,) = [g for g, peer in group_peers(network, profile).items() if peer == FILE_SYSTEM]
+    expected = deployment.get_att(profile.stack_name(NETWORK), group, "GroupId")
+    mount_targets = deployment.resources(profile.stack_name(DATA), "AWS::EFS::MountTarget")
+    assert mount_targets
+    for body in mount_targets.values():
+        assert deployment.resolve(profile.stack_name(DATA), body["Properties"]["SecurityGroups"]) == [expected]
 
 
 def test_file_system_is_encrypted_backed_up_and_requires_tls(profile: Synthesized) -> None:

@@ -83,6 +83,7 @@ def test_the_release_updates_exactly_the_compute_stack_with_the_bootstrap_role(p
     (stack,) = [s for s in statements if "cloudformation:UpdateStack" in _actions(s)]
     assert sorted(_actions(stack)) == [
         "cloudformation:CancelUpdateStack",
+        "cloudformation:DescribeStackEvents",
         "cloudformation:DescribeStacks",
         "cloudformation:UpdateStack",
     ]
@@ -116,7 +117,7 @@ def test_one_off_tasks_run_only_their_families_in_the_platforms_cluster(profile:
 
 def test_the_execution_and_every_waiting_state_have_a_timeout(profile: Synthesized) -> None:
     document = definition(profile)
-    assert document["TimeoutSeconds"] == profile.spec.delivery.release_timeout_minutes * 60
+    assert document["TimeoutSeconds"] == profile.spec.release_timeout_minutes * 60
     for name, state in _all_states(document["States"]).items():
         if state["Type"] == "Task":
             assert "TimeoutSeconds" in state, name

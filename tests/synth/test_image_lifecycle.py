@@ -1,14 +1,16 @@
-"""The image check holds in every case: the repositories' lifecycle policy (read from the
-synthesized template and evaluated as ECR documents it) never expires an image a service runs
-or may roll back to, so the deploy-time check passes on a first deploy with its images, an
-infrastructure deploy after many builds, a release and a roll-back.
+"""The images a service runs or may roll back to never expire, and the deploy-time image
+check passes on what the repositories keep: the repositories' lifecycle policy, read from the
+synthesized template and evaluated as ECR documents it, played against a repository through
+a platform's life, with the release marking and unmarking images as the release state
+machine does (tests/synth/test_release_marks.py holds it to that).
 
 Amazon ECR user guide, "Lifecycle policy evaluation rules"
 (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html#lp_evaluation_rules):
 rules are applied in priority order; "An image that matches the tagging requirements of a
 higher priority rule cannot be expired by a rule with a lower priority"; with
-``imageCountMoreThan`` the matching images are sorted newest first by push time and those past
-the count expire; a ``tagPrefixList`` matches an image when every prefix matches one of its tags.
+``imageCountMoreThan`` the matching images are sorted newest first by push time (adding a tag
+later does not change it: aws/containers-roadmap#2746) and those past the count expire; a
+``tagPrefixList`` matches an image when every prefix matches one of its tags.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
+from cdk_constructs.image_repositories import lifecycle_rules
 from platform_spec.names import DATA, RELEASE_TAG_PREFIX
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
@@ -68,46 +71,130 @@ def _policy(synth: Synthesized) -> list[dict[str, Any]]:
     return rules
 
 
+def _marks(image: Image) -> list[str]:
+    return sorted(t for t in image.tags if t.startswith(RELEASE_TAG_PREFIX))
+
+
 @dataclass
 class Registry:
     """One repository through a platform's life: builds pushed, some released."""
 
     rules: list[dict[str, Any]]
+    tidies: bool = True
+    """The release removes the marks no longer needed (since issue 24); before, it only added them."""
     images: list[Image] = field(default_factory=list)
     clock: int = 0
+    running: str = "initial"
+    target: str = "initial"
+    """What a roll-back returns to: what ran before the last release that changed what runs."""
 
     def push(self, tag: str) -> None:
         self.clock += 1
         self.images.append(Image(self.clock, {tag}))
         self.images = expire(self.images, self.rules)
 
-    def release(self, tag: str) -> None:
-        (image,) = [i for i in self.images if tag in i.tags]
-        image.tags.add(f"{RELEASE_TAG_PREFIX}{self.clock:08d}")  # what the release state machine adds
-        self.images = expire(self.images, self.rules)
+    def find(self, tag: str) -> Image:
+        found = [i for i in self.images if tag in i.tags]
+        assert len(found) == 1, f"{tag} is not in the repository: it expired"
+        return found[0]
 
     def has(self, tag: str) -> bool:
         return any(tag in i.tags for i in self.images)
 
+    def release(self, tag: str, *, ok: bool = True) -> None:
+        """What the release state machine does to the repository: mark the image, and once
+        it ends keep the marks to what runs and what a roll-back returns to
+        (``release.images.tidy_marks``). The lifecycle may run at any time between."""
+        self.clock += 1
+        mark = f"{RELEASE_TAG_PREFIX}{self.clock:08d}"
+        self.find(tag).tags.add(mark)
+        self.images = expire(self.images, self.rules)
+        previous = self.running
+        if ok and tag != previous:
+            self.running, self.target = tag, previous
+        if self.tidies:
+            self._tidy(mark, changed=ok and tag != previous, previous=previous)
+        self.images = expire(self.images, self.rules)
 
-def test_what_runs_and_what_a_roll_back_needs_never_expires(profile: Synthesized) -> None:
-    registry = Registry(_policy(profile))
+    def _tidy(self, mark: str, *, changed: bool, previous: str) -> None:
+        running = self.find(self.running)
+        if changed:
+            keep = {mark, *_marks(self.find(previous))[-1:]}
+            for image in self.images:
+                image.tags -= set(_marks(image)) - keep
+            return
+        since = [t for t in _marks(running) if t != mark][-1:]
+        for image in self.images:
+            if image is not running:
+                image.tags -= {t for t in _marks(image) if t == mark or not since or t > since[0]}
+
+
+def _build(number: int) -> str:
+    return f"sha-{number:07d}"
+
+
+def _play(registry: Registry) -> None:
+    """A platform's life: builds, releases, a release of an older build, ten failed
+    releases, a roll-back. After each step, what runs and what a roll-back returns to is there."""
+
+    def check(step: str) -> None:
+        assert registry.has(registry.running), f"{step}: the running {registry.running} expired"
+        assert registry.has(registry.target), f"{step}: the roll-back target {registry.target} expired"
+
     registry.push("initial")
-    running, released = "initial", ["initial"]
-    for build in range(1, 121):
-        tag = f"sha-{build:07d}"
-        registry.push(tag)
-        if build % 7 == 0:  # most builds are never released
-            registry.release(tag)
-            running = tag
-            released.append(tag)
-        assert registry.has(running), f"after build {build}, the running {running} expired"
-        assert registry.has(released[-2] if len(released) > 1 else "initial"), "the roll-back target expired"
-        assert registry.has("initial"), "the first deploy's image expired"
-    kept = [t for t in released[1:] if registry.has(t)]
-    assert len(kept) == profile.spec.releases_kept, "older releases expire, beyond the ones kept"
-    unreleased = [i for i in registry.images if not any(t.startswith(RELEASE_TAG_PREFIX) for t in i.tags)]
-    assert len(unreleased) <= profile.spec.images_kept + 1
+    for build in range(1, 31):
+        registry.push(_build(build))
+        if build in (5, 12, 28):
+            registry.release(_build(build))
+        check(f"build {build}")
+    registry.release(_build(22))  # an older build than the one that runs, still kept
+    check("the release of an older build")
+    for build in range(31, 51):
+        registry.push(_build(build))
+        check(f"build {build}")
+    for build in range(51, 61):
+        registry.push(_build(build))
+        registry.release(_build(build), ok=False)
+        check(f"failed release of {_build(build)}")
+    registry.release(registry.target)
+    check("the roll-back")
+
+
+def test_what_runs_and_what_a_roll_back_returns_to_never_expires(profile: Synthesized) -> None:
+    registry = Registry(_policy(profile))
+    _play(registry)
+    assert (registry.running, registry.target) == (_build(28), _build(22))
+    marked = {t for i in registry.images for t in i.tags if not t.startswith(RELEASE_TAG_PREFIX) and _marks(i)}
+    assert marked == {registry.running, registry.target}, "only these two stay marked"
+    assert len(registry.images) <= profile.spec.images_kept + 3, "storage stays bounded"
+
+
+def test_marks_the_release_never_removed_expire_what_runs(profile: Synthesized) -> None:
+    """The same life with the release as it was before issue 24 (marks added, never removed):
+    the ten failed releases' marks push the running older build out of the newest marked
+    images, by push time."""
+    registry = Registry(_policy(profile), tidies=False)
+    with pytest.raises(AssertionError, match=r"failed release of sha-\d+: the running sha-0000022 expired"):
+        _play(registry)
+
+
+def test_the_least_marked_count_still_holds_a_release_in_progress(dev: Synthesized) -> None:
+    """With the fewest releases kept the spec allows (2), the first rule still keeps what runs,
+    its roll-back target and the image a release marks while it runs."""
+    rules = lifecycle_rules(initial_tag="initial", releases_kept=2, images_kept=dev.spec.images_kept)
+    policy = [
+        {
+            "rulePriority": r.rule_priority,
+            "selection": {
+                "tagStatus": r.tag_status.value.lower() if r.tag_status else "any",
+                **({"tagPrefixList": r.tag_prefix_list} if r.tag_prefix_list else {}),
+                "countType": "imageCountMoreThan",
+                "countNumber": r.max_image_count,
+            },
+        }
+        for r in rules
+    ]
+    _play(Registry(policy))
 
 
 def test_without_the_release_rule_a_running_image_would_expire(dev: Synthesized) -> None:

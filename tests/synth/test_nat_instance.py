@@ -10,11 +10,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cdk_constructs.platform_vpc import NAT_SCRIPT
+from aws_cdk import App, Environment, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Template
+
+from cdk_constructs.platform_vpc import NAT_IMAGE_GENERATION_TAG, NAT_SCRIPT, PlatformVpc
+from cdk_helpers.log_groups import Logging
+from platform_spec import NetworkSpec
 from platform_spec.names import NETWORK
 from tests.platform_synth import Synthesized
 
@@ -130,3 +137,61 @@ def test_production_uses_managed_nat_gateways(prod: Synthesized) -> None:
     assert _nat_instances(prod) == {}
     gateways = [r for r in prod.template_json(NETWORK)["Resources"].values() if r["Type"] == "AWS::EC2::NatGateway"]
     assert len(gateways) == prod.spec.network.nat_gateways
+
+
+# --- The image: it moves when the spec says, and only then ---------------------------------------
+# AWS publishes Amazon Linux images often. An ImageId read from SSM at every deploy (the
+# CloudFormation parameter CDK's latest_amazon_linux2023 makes) replaced dev's NAT instance, and
+# cut its egress mid-deploy, whenever one came out.
+
+
+def _launches(template: Mapping[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """Each NAT instance's own ImageId (None: it has none), and the data of the launch template
+    it launches from."""
+    resources = template["Resources"]
+    found = []
+    for resource in resources.values():
+        if resource["Type"] == "AWS::EC2::Instance":
+            properties = resource["Properties"]
+            launch_template = resources[properties["LaunchTemplate"]["LaunchTemplateId"]["Ref"]]
+            found.append((properties.get("ImageId"), launch_template["Properties"]["LaunchTemplateData"]))
+    return found
+
+
+def test_the_nat_instance_names_its_image_parameter_and_generation(dev: Synthesized) -> None:
+    network, template = dev.spec.network, dev.template_json(NETWORK)
+    assert not [p for p in template.get("Parameters", {}).values() if "AWS::EC2::Image::Id" in p["Type"]], (
+        "a parameter CloudFormation re-reads at every deploy"
+    )
+    found = _launches(template)
+    assert len(found) == network.nat_gateways
+    for own_image, data in found:
+        assert own_image is None, "the launch template names the image"
+        assert data["ImageId"] == f"resolve:ssm:{network.nat_image}", "EC2 reads it at launch, not CloudFormation"
+        (tags,) = [t["Tags"] for t in data["TagSpecifications"] if t["ResourceType"] == "instance"]
+        assert {"Key": NAT_IMAGE_GENERATION_TAG, "Value": str(network.nat_image_generation)} in tags
+
+
+def _vpc_alone(network: NetworkSpec, region: str) -> Mapping[str, Any]:
+    """The VPC construct alone, in a stack of its own in ``region``: seconds, not a profile's synth."""
+    stack = Stack(App(), "Network", env=Environment(region=region))
+    key = kms.Key(stack, "Key")
+    PlatformVpc(stack, "Network", network=network, flow_logs=Logging(key=key, retention_days=30))
+    return Template.from_stack(stack).to_json()
+
+
+def test_the_image_changes_with_the_generation_and_nothing_else(dev: Synthesized) -> None:
+    """What decides the image is what the instance launches from, its ImageId and its launch
+    template's data (a new version replaces the instance too): the same in every region, and
+    moved by a new generation alone."""
+    network = replace(dev.spec.network, zone_ids=())
+    region = dev.spec.region
+    other_region = next(r for r in ("eu-west-1", "ap-southeast-2") if r != region)
+    here = _launches(_vpc_alone(network, region))
+    assert here
+    assert all(isinstance(data["ImageId"], str) for _, data in here), "a literal, resolved by no lookup"
+    assert _launches(_vpc_alone(network, other_region)) == here, "no per-region image"
+    bumped = replace(network, nat_image_generation=network.nat_image_generation + 1)
+    moved = _launches(_vpc_alone(bumped, region))
+    assert [data["ImageId"] for _, data in moved] == [data["ImageId"] for _, data in here]
+    assert all(new != old for new, old in zip(moved, here, strict=True)), "a new version of the launch template"

@@ -244,10 +244,12 @@ def test_every_alarm_notifies_when_it_fires_and_when_it_clears(profile: Synthesi
     (heartbeat,) = [a for a in alarms.values() if a["Properties"].get("MetricName") == "NumberOfMessagesPublished"]
     ((heartbeat_topic, _),) = [d["Value"]["Fn::GetAtt"] for d in heartbeat["Properties"]["Dimensions"]]
     (topic_id,) = set(_resources(profile, OBSERVABILITY, "AWS::SNS::Topic")) - {heartbeat_topic}
-    # load balancer 5xx; per public service: unhealthy targets; per service: CPU, memory, below desired;
-    # Prometheus; database x3; the alert path's heartbeat
+    # load balancer 5xx; per target group of a public service (two where its roll-out shifts
+    # traffic): unhealthy targets; per service: CPU, memory, below desired; Prometheus; database x3;
+    # the alert path's heartbeat
     spec = profile.spec
-    assert len(alarms) == 1 + len(spec.public_services) + 3 * len(spec.services) + 1 + 3 + 1
+    groups = sum(2 if spec.rollout_of(s).shifts_traffic else 1 for s in spec.public_services)
+    assert len(alarms) == 1 + groups + 3 * len(spec.services) + 1 + 3 + 1
     for logical_id, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}], logical_id
         assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}], logical_id

@@ -2,6 +2,9 @@
 definition of a platform with one and with three services) run by the reference JSONata
 engine (tests/stepfunctions), against AWS responses in their real shapes, through every
 failure path. Each test asserts the path taken, the calls made, the end and what was restored.
+The failure paths added for issue 24 (an update that cannot be followed, a roll-back that
+outlasts the budget, the notice, retried updates, image indexes) are in
+test_release_failures.py; the world both use is tests/release_world.py.
 """
 
 from __future__ import annotations
@@ -10,374 +13,51 @@ import copy
 import json
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import yaml
 
-from cdk_constructs.release_tasks import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
-from platform_spec import PlatformSpec
-from platform_spec.names import (
-    COMPUTE,
-    DELIVERY,
-    RELEASE_TAG_PREFIX,
-    SERVICE_ARN,
-    TASK_DEFINITION_ARN,
-    image_tag_parameter,
-    output_key,
-)
+from platform_spec.names import COMPUTE, image_tag_parameter
 from platform_spec.profiles import dev as dev_profile
-from release.definition import release_definition
-from release.targets import OneOffRun, ReleaseTargets
 from tests.platform_synth import ROOT, Synthesized
-from tests.stepfunctions.runner import Response, Scenario, Trace, error, result, run, validate
-from tests.templates import deployment_of
-from tests.variants import own_services, with_third_service
-
-ACCOUNT = "111122223333"
-REGION = "us-east-1"
-PREVIOUS, NEW = "sha-1111111", "sha-2222222"
-STARTED = "2026-11-24T10:15:00.123Z"
-SDK = "arn:aws:states:::aws-sdk:"
-DESCRIBE_STACKS = f"{SDK}cloudformation:describeStacks"
-UPDATE_STACK = f"{SDK}cloudformation:updateStack"
-CANCEL_UPDATE = f"{SDK}cloudformation:cancelUpdateStack"
-DESCRIBE_SERVICES = f"{SDK}ecs:describeServices"
-DESCRIBE_TASK_DEFINITION = f"{SDK}ecs:describeTaskDefinition"
-REGISTER_TASK_DEFINITION = f"{SDK}ecs:registerTaskDefinition"
-GET_IMAGE = f"{SDK}ecr:batchGetImage"
-PUT_IMAGE = f"{SDK}ecr:putImage"
-RUN_TASK = "arn:aws:states:::ecs:runTask.sync"
-PUBLISH = "arn:aws:states:::sns:publish"
-RELEASE_TAG = f"{RELEASE_TAG_PREFIX}20261124T101500123Z"
-
-
-# --- The world a release meets: responses in the shapes the integrations return ---------------
-
-
-@dataclass(frozen=True)
-class World:
-    """What the definition names, read off it, and the responses AWS would give."""
-
-    spec: PlatformSpec
-    definition: dict[str, Any]
-
-    @property
-    def states(self) -> dict[str, Any]:
-        states: dict[str, Any] = self.definition["States"]
-        return states
-
-    @property
-    def stack_name(self) -> str:
-        name: str = self.states["ReadReleasedTags"]["Arguments"]["StackName"]
-        return name
-
-    @property
-    def cluster(self) -> str:
-        cluster: str = self.states["RunMigrations"]["Arguments"]["Cluster"]
-        return cluster
-
-    @property
-    def repositories(self) -> list[str]:
-        return [item["repository"] for item in self.states["MarkImages"]["Items"]]
-
-    def service_arn(self, service: str) -> str:
-        return f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{self.cluster.rsplit('/', 1)[-1]}/{service}-Service-A1B2C3"
-
-    def service_definition(self, service: str, revision: int) -> str:
-        return f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/compute{service}Task:{revision}"
-
-    def stack(self, status: str, tag: str, revision: int, reason: str | None = None) -> Response:
-        """describeStacks of the compute stack: its tag parameters say ``tag``."""
-        parameters: list[dict[str, str]] = [
-            {"ParameterKey": image_tag_parameter(s.name), "ParameterValue": tag} for s in self.spec.services
-        ]
-        parameters.append(
-            {
-                "ParameterKey": "BootstrapVersion",
-                "ParameterValue": "/cdk-bootstrap/hnb659fds/version",
-                "ResolvedValue": "27",
-            }
-        )
-        outputs = [
-            {"OutputKey": output_key(s.name, key), "OutputValue": value}
-            for s in self.spec.services
-            for key, value in (
-                (SERVICE_ARN, self.service_arn(s.name)),
-                (TASK_DEFINITION_ARN, self.service_definition(s.name, revision)),
-            )
-        ]
-        stack: dict[str, Any] = {
-            "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.stack_name}/8e1f6a70-c9c3-11ef-9c2f",
-            "StackName": self.stack_name,
-            "Parameters": parameters,
-            "CreationTime": "2026-10-01T09:00:00.000Z",
-            "LastUpdatedTime": "2026-11-20T09:00:00.000Z",
-            "StackStatus": status,
-            "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-            "Outputs": outputs,
-            "Tags": [],
-            "EnableTerminationProtection": False,
-            "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"},
-        }
-        if reason is not None:
-            stack["StackStatusReason"] = reason
-        return result({"Stacks": [stack]})
-
-    def services(self, deployments: Callable[[str], list[dict[str, Any]]]) -> Response:
-        return result(
-            {
-                "Services": [
-                    {
-                        "ServiceArn": self.service_arn(s.name),
-                        "ServiceName": f"{s.name}-Service-A1B2C3",
-                        "ClusterArn": self.cluster,
-                        "Status": "ACTIVE",
-                        "DesiredCount": 1,
-                        "RunningCount": 1,
-                        "LaunchType": "FARGATE",
-                        "Deployments": deployments(s.name),
-                    }
-                    for s in self.spec.services
-                ],
-                "Failures": [],
-            }
-        )
-
-    def released(self, revision: int = 2) -> Response:
-        """Every service's deployment of ``revision`` is PRIMARY and COMPLETED."""
-        return self.services(lambda name: [deployment(self.service_definition(name, revision), "PRIMARY", "COMPLETED")])
-
-    def images(self, *, missing: str | None = None) -> list[Response]:
-        found = []
-        for repository in self.repositories:
-            if repository == missing:
-                found.append(
-                    result(
-                        {
-                            "Images": [],
-                            "Failures": [
-                                {
-                                    "ImageId": {"ImageTag": NEW},
-                                    "FailureCode": "ImageNotFound",
-                                    "FailureReason": "Requested image not found",
-                                }
-                            ],
-                        }
-                    )
-                )
-                continue
-            found.append(
-                result(
-                    {
-                        "Images": [
-                            {
-                                "RegistryId": ACCOUNT,
-                                "RepositoryName": repository,
-                                "ImageId": {"ImageDigest": f"sha256:{'ab' * 32}", "ImageTag": NEW},
-                                "ImageManifest": '{"schemaVersion":2,"manifests":[]}',
-                                "ImageManifestMediaType": "application/vnd.oci.image.index.v1+json",
-                            }
-                        ],
-                        "Failures": [],
-                    }
-                )
-            )
-        return found
-
-    def task_definition(self, step: str, revision: int) -> Response:
-        run = self.one_off(step)
-        container = run["container"]
-        arn = self.states[f"Describe{step}"]["Arguments"]["TaskDefinition"].rsplit(":", 1)[0] + f":{revision}"
-        return result(
-            {
-                "TaskDefinition": {
-                    "TaskDefinitionArn": arn,
-                    "Family": arn.rsplit("/", 1)[-1].split(":")[0],
-                    "TaskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{step}TaskRole",
-                    "ExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{step}ExecutionRole",
-                    "NetworkMode": "awsvpc",
-                    "Revision": revision,
-                    "Volumes": [{"Name": f"{container}-tmp", "Host": {}}],
-                    "Status": "ACTIVE",
-                    "RequiresAttributes": [{"Name": "com.amazonaws.ecs.capability.logging-driver.awslogs"}],
-                    "PlacementConstraints": [],
-                    "Compatibilities": ["EC2", "FARGATE"],
-                    "RuntimePlatform": {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"},
-                    "RequiresCompatibilities": ["FARGATE"],
-                    "Cpu": "256",
-                    "Memory": "512",
-                    "RegisteredAt": "2026-11-01T09:00:00.000Z",
-                    "ContainerDefinitions": [
-                        {
-                            "Name": container,
-                            "Image": f"{run['repository_uri']}:initial",
-                            "Essential": True,
-                            "User": "1000:1000",
-                            "ReadonlyRootFilesystem": True,
-                            "Environment": [{"Name": "HOME", "Value": "/tmp"}],
-                            "MountPoints": [{"ContainerPath": "/tmp", "SourceVolume": f"{container}-tmp"}],
-                            "DependsOn": [{"ContainerName": "volume-owner", "Condition": "SUCCESS"}],
-                        },
-                        {
-                            # The task's own image hands /tmp over (WorkloadContainers).
-                            "Name": "volume-owner",
-                            "Image": f"{run['repository_uri']}:initial",
-                            "Essential": False,
-                            "User": "0:0",
-                            "EntryPoint": ["sh", "-c"],
-                            "Command": [f"set -eu; chown 1000:1000 /volumes/{container}-tmp"],
-                        },
-                        {
-                            # Any container on another image keeps it.
-                            "Name": "sidecar",
-                            "Image": "public.ecr.aws/docker/library/busybox:1.37.0",
-                            "Essential": False,
-                        },
-                    ],
-                },
-                "Tags": [],
-            }
-        )
-
-    def one_off(self, step: str) -> dict[str, str]:
-        register = self.states[f"Register{step}"]["Arguments"]
-        container = {"Migrations": MIGRATIONS_CONTAINER, "SmokeTests": SMOKE_TESTS_CONTAINER}[step]
-        uri = register.split("{'Image': '")[1].split(":' & $imageTag")[0]
-        return {"container": container, "repository_uri": uri}
-
-    def task(self, step: str, exit_code: int) -> Response:
-        container = self.one_off(step)["container"]
-        task = {
-            "TaskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{self.cluster.rsplit('/', 1)[-1]}/0a1b2c3d4e",
-            "ClusterArn": self.cluster,
-            "LastStatus": "STOPPED",
-            "DesiredStatus": "STOPPED",
-            "StopCode": "EssentialContainerExited",
-            "StoppedReason": "Essential container in task exited",
-            "Containers": [
-                {"Name": container, "ExitCode": exit_code, "LastStatus": "STOPPED"},
-                {"Name": "volume-owner", "ExitCode": 0, "LastStatus": "STOPPED"},
-            ],
-        }
-        if exit_code == 0:
-            return result(task)
-        return error("States.TaskFailed", json.dumps(task))
-
-    def one_off_run(self, step: str, exit_code: int = 0) -> dict[str, list[Response]]:
-        return {
-            f"{DESCRIBE_TASK_DEFINITION}#Describe{step}": [self.task_definition(step, 1)],
-            f"{REGISTER_TASK_DEFINITION}#Register{step}": [self.task_definition(step, 2)],
-            f"{RUN_TASK}#Run{step}": [self.task(step, exit_code)],
-        }
-
-    def until_released(self) -> dict[str, list[Response]]:
-        """Everything up to and including the services' release."""
-        return {
-            f"{DESCRIBE_STACKS}#ReadReleasedTags": [self.stack("UPDATE_COMPLETE", PREVIOUS, 1)],
-            GET_IMAGE: self.images(),
-            PUT_IMAGE: [result({"Image": {"ImageId": {"ImageTag": RELEASE_TAG}}}) for _ in self.repositories],
-            **self.one_off_run("Migrations"),
-            f"{UPDATE_STACK}#ReleaseServices": [result({"StackId": "stack-id"})],
-            f"{DESCRIBE_STACKS}#CheckRelease": [
-                self.stack("UPDATE_IN_PROGRESS", NEW, 1),
-                self.stack("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", NEW, 2),
-                self.stack("UPDATE_COMPLETE", NEW, 2),
-            ],
-        }
-
-    def restored(self) -> dict[str, list[Response]]:
-        return {
-            f"{UPDATE_STACK}#RollBack": [result({"StackId": "stack-id"})],
-            f"{DESCRIBE_STACKS}#CheckRestore": [
-                self.stack("UPDATE_IN_PROGRESS", PREVIOUS, 2),
-                self.stack("UPDATE_COMPLETE", PREVIOUS, 3),
-            ],
-            PUBLISH: [result({"MessageId": "5a9f6b3c-0000-4000-8000-000000000000"})],
-        }
-
-    def scenario(self, responses: Mapping[str, Sequence[Response]], tag: Any = NEW) -> Scenario:
-        return Scenario(
-            definition=self.definition,
-            input={} if tag is None else {"imageTag": tag},
-            responses=responses,
-            context={"Execution": {"StartTime": STARTED, "Name": "release-1"}},
-        )
-
-
-def deployment(task_definition: str, status: str, rollout: str) -> dict[str, Any]:
-    return {
-        "Id": f"ecs-svc/{abs(hash((task_definition, status))) % 10**18}",
-        "Status": status,
-        "TaskDefinition": task_definition,
-        "DesiredCount": 1,
-        "RunningCount": 1,
-        "RolloutState": rollout,
-        "RolloutStateReason": f"ECS deployment {rollout.lower()}.",
-        "CreatedAt": "2026-11-24T10:20:00.000Z",
-        "UpdatedAt": "2026-11-24T10:25:00.000Z",
-    }
-
-
-# --- The definitions under test -------------------------------------------------------------
-
-
-def synthesized_definition(synth: Synthesized) -> dict[str, Any]:
-    """The profile's definition as CloudFormation would deploy it (references resolved)."""
-    deployment_ = deployment_of(synth)
-    stack = synth.stack_name(DELIVERY)
-    (machine,) = deployment_.resources(stack, "AWS::StepFunctions::StateMachine").values()
-    definition: dict[str, Any] = json.loads(deployment_.resolve(stack, machine["Properties"]["DefinitionString"]))
-    return definition
-
-
-def plain_targets(spec: PlatformSpec) -> ReleaseTargets:
-    def run(step: str, service: str) -> OneOffRun:
-        return OneOffRun(
-            step=step,
-            task_definition_arn=f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/delivery{step}Task:1",
-            repository_uri=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{spec.stack_prefix}/{service}",
-            security_group_id=f"sg-0{service}",
-        )
-
-    delivery = spec.delivery
-    return ReleaseTargets(
-        compute_stack=spec.stack_name(COMPUTE),
-        cfn_execution_role_arn=f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-{REGION}",
-        cluster_arn=f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{spec.cluster_name}",
-        subnets=("subnet-0a", "subnet-0b"),
-        topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms",
-        repositories={s.name: f"{spec.stack_prefix}/{s.name}" for s in spec.services},
-        migrations=run("Migrations", delivery.migrations_service),
-        smoke_tests=run("SmokeTests", delivery.smoke_test_service),
-    )
-
-
-def one_service() -> PlatformSpec:
-    """A platform of one service, which migrates, answers the smoke tests and runs them."""
-    spec = own_services(dev_profile())
-    (only, _) = spec.services
-    delivery = replace(spec.delivery, migrations_service=only.name, api_service=only.name, smoke_test_service=only.name)
-    return replace(spec, services=(only,), delivery=delivery)
-
-
-def three_services() -> PlatformSpec:
-    return with_third_service(dev_profile())
-
+from tests.release_responses import (
+    CANCEL_UPDATE,
+    DESCRIBE_EVENTS,
+    DESCRIBE_SERVICES,
+    DESCRIBE_STACKS,
+    GET_IMAGE,
+    NEW,
+    PREVIOUS,
+    PUBLISH,
+    PUT_IMAGE,
+    REGISTER_TASK_DEFINITION,
+    RELEASE_TAG,
+    RUN_TASK,
+    UPDATE_STACK,
+    deployment,
+)
+from tests.release_world import (
+    PLATFORMS,
+    Case,
+    World,
+    arguments,
+    one_service,
+    parameters,
+    plain_world,
+    run_cases,
+    synthesized_definition,
+    three_services,
+)
+from tests.stepfunctions.runner import Scenario, error, result, run, validate
 
 # --- Scenarios: built once, run in one batch -------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Case:
-    world: World
-    trace: Trace
-
-
 def _scenarios(world: World) -> dict[str, Scenario]:
-    max_polls = world.spec.delivery.rollout_max_polls
+    max_polls = world.spec.update_polls
+    first_failure = f"{world.spec.services[0].name}Service"
     good = world.until_released()
     smoke_ok = world.one_off_run("SmokeTests")
     rolled_back_by_circuit_breaker = world.services(
@@ -387,12 +67,15 @@ def _scenarios(world: World) -> dict[str, Scenario]:
         ]
     )
     return {
-        "good release": world.scenario({**good, f"{DESCRIBE_SERVICES}#CheckServices": [world.released()], **smoke_ok}),
+        "good release": world.scenario(
+            {**good, f"{DESCRIBE_SERVICES}#CheckServices": [world.released()], **smoke_ok, **world.tidied()}
+        ),
         "migrations exit non-zero": world.scenario(
             {
                 **{k: v for k, v in good.items() if "Stack" not in k.split("#")[0] or "ReadReleasedTags" in k},
                 **world.one_off_run("Migrations", exit_code=1),
-                PUBLISH: [result({"MessageId": "m"})],
+                **world.tidied(),
+                **world.notified(),
             }
         ),
         "the update fails and CloudFormation rolls it back": world.scenario(
@@ -404,11 +87,13 @@ def _scenarios(world: World) -> dict[str, Scenario]:
                         "UPDATE_ROLLBACK_IN_PROGRESS",
                         NEW,
                         1,
-                        "The following resource(s) failed to update: [backendService].",
+                        f"The following resource(s) failed to update: [{first_failure}].",
                     ),
                     world.stack("UPDATE_ROLLBACK_COMPLETE", PREVIOUS, 1, "Update rolled back"),
                 ],
-                PUBLISH: [result({"MessageId": "m"})],
+                DESCRIBE_EVENTS: [world.events("release", [(first_failure, "Resource handler returned message")])],
+                **world.tidied(),
+                **world.notified(),
             }
         ),
         "the circuit breaker rolls a service back under a completed update": world.scenario(
@@ -418,12 +103,14 @@ def _scenarios(world: World) -> dict[str, Scenario]:
             {
                 **good,
                 f"{DESCRIBE_STACKS}#CheckRelease": [world.stack("UPDATE_IN_PROGRESS", NEW, 1)] * max_polls,
-                CANCEL_UPDATE: [result({})],
-                f"{DESCRIBE_STACKS}#CheckRestore": [
+                **world.cancelled(),
+                f"{DESCRIBE_STACKS}#CheckSettle": [
                     world.stack("UPDATE_ROLLBACK_IN_PROGRESS", NEW, 1),
                     world.stack("UPDATE_ROLLBACK_COMPLETE", PREVIOUS, 1),
                 ],
-                PUBLISH: [result({"MessageId": "m"})],
+                DESCRIBE_EVENTS: [world.events("release", [(first_failure, "Resource update cancelled")])],
+                **world.tidied(),
+                **world.notified(),
             }
         ),
         "services never finish rolling out": world.scenario(
@@ -453,12 +140,14 @@ def _scenarios(world: World) -> dict[str, Scenario]:
                 f"{UPDATE_STACK}#ReleaseServices": [
                     error("CloudFormation.CloudFormationException", "User is not authorized to perform: iam:PassRole")
                 ],
-                PUBLISH: [result({"MessageId": "m"})],
+                **world.tidied(),
+                **world.notified(),
             }
         ),
         "the tag is already released": world.scenario(
             {
                 **good,
+                f"{DESCRIBE_STACKS}#ReadReleasedTags": [world.stack("UPDATE_COMPLETE", NEW, 2)],
                 f"{UPDATE_STACK}#ReleaseServices": [
                     error(
                         "CloudFormation.CloudFormationException",
@@ -469,6 +158,7 @@ def _scenarios(world: World) -> dict[str, Scenario]:
                 f"{DESCRIBE_STACKS}#CheckRelease": [],
                 f"{DESCRIBE_SERVICES}#CheckServices": [world.released()],
                 **smoke_ok,
+                **world.tidied(),
             }
         ),
         "the first state fails": world.scenario(
@@ -477,7 +167,7 @@ def _scenarios(world: World) -> dict[str, Scenario]:
                     error("CloudFormation.CloudFormationException", f"Stack with id {world.stack_name} does not exist")
                 ]
                 * 4,
-                PUBLISH: [result({"MessageId": "m"})],
+                **world.notified(),
             }
         ),
         "an image is missing": world.scenario(
@@ -485,13 +175,14 @@ def _scenarios(world: World) -> dict[str, Scenario]:
                 f"{DESCRIBE_STACKS}#ReadReleasedTags": [world.stack("UPDATE_COMPLETE", PREVIOUS, 1)],
                 GET_IMAGE: world.images(missing=world.repositories[-1]),
                 PUT_IMAGE: [result({"Image": {}}) for _ in world.repositories[:-1]],
-                PUBLISH: [result({"MessageId": "m"})],
+                **world.tidied(),
+                **world.notified(),
             }
         ),
         "another update is under way": world.scenario(
             {
                 f"{DESCRIBE_STACKS}#ReadReleasedTags": [world.stack("UPDATE_IN_PROGRESS", PREVIOUS, 1)],
-                PUBLISH: [result({"MessageId": "m"})],
+                **world.notified(),
             }
         ),
         "an empty tag": world.scenario({}, tag=""),
@@ -504,17 +195,8 @@ def _scenarios(world: World) -> dict[str, Scenario]:
 def cases(synthesized: dict[str, Synthesized]) -> dict[tuple[str, str], Case]:
     worlds = {name: World(synth.spec, synthesized_definition(synth)) for name, synth in synthesized.items()}
     for name, spec in (("one service", one_service()), ("three services", three_services())):
-        worlds[name] = World(spec, release_definition(spec, plain_targets(spec)))
-    keys, scenarios = [], []
-    for platform, world in worlds.items():
-        for name, scenario in _scenarios(world).items():
-            keys.append((platform, name, world))
-            scenarios.append(scenario)
-    traces = run(scenarios)
-    return {(platform, name): Case(world, trace) for (platform, name, world), trace in zip(keys, traces, strict=True)}
-
-
-PLATFORMS = ("dev", "prod", "one service", "three services")
+        worlds[name] = plain_world(spec)
+    return run_cases(worlds, _scenarios)
 
 
 def _case(cases: dict[tuple[str, str], Case], platform: str, name: str) -> Case:
@@ -523,26 +205,20 @@ def _case(cases: dict[tuple[str, str], Case], platform: str, name: str) -> Case:
     return case
 
 
-def _arguments(trace: Trace, resource: str, state: str | None = None) -> list[Any]:
-    return [c.arguments for c in trace.calls if c.resource == resource and (state is None or c.state == state)]
-
-
-def _parameters(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        p["ParameterKey"]: p.get("ParameterValue", "previous" if p.get("UsePreviousValue") else None)
-        for p in arguments["Parameters"]
-    }
-
-
 def _assert_failed_at(case: Case, step: str, *, restored: str) -> None:
     trace = case.trace
     assert trace.status == "FAILED", (trace.error, trace.cause)
     assert trace.error == f"DeploymentFailed.{step}"
-    (notice,) = _arguments(trace, PUBLISH)
-    assert notice["TopicArn"].startswith("arn:aws:sns:")
-    assert notice["Message"].startswith(f"Release of {NEW} to {case.world.spec.stack_prefix} failed at {step}: ")
-    assert restored in notice["Message"], notice["Message"]
-    assert len(notice["Subject"]) <= 100
+    (published,) = arguments(trace, PUBLISH)
+    assert published["TopicArn"].startswith("arn:aws:sns:")
+    message = published["Message"]
+    assert message.startswith(f"Release of {NEW} to {case.world.spec.stack_prefix} failed at {step}: ")
+    assert restored in message, message
+    # Every notice says what runs now and whether an operator must act; so does the cause.
+    assert ". Now running: " in message
+    assert "No operator action is needed" in message or "An operator must act" in message
+    assert message.split(": ", 1)[1] in f"{trace.cause}", (message, trace.cause)
+    assert len(published["Subject"]) <= 100
     assert trace.unconsumed_responses == {}, trace.unconsumed_responses
 
 
@@ -560,11 +236,11 @@ def test_a_good_release_migrates_releases_every_service_and_smoke_tests(
     order = [s for s in trace.states if "/" not in s]
     assert order.index("RunMigrations") < order.index("ReleaseServices") < order.index("RunSmokeTests")
     # Each image is looked up with the tag and marked with the release's tag.
-    assert [a["RepositoryName"] for a in _arguments(trace, PUT_IMAGE)] == world.repositories
-    assert {a["ImageTag"] for a in _arguments(trace, PUT_IMAGE)} == {RELEASE_TAG}
+    assert [a["RepositoryName"] for a in arguments(trace, PUT_IMAGE)] == world.repositories
+    assert {a["ImageTag"] for a in arguments(trace, PUT_IMAGE)} == {RELEASE_TAG}
     assert len(world.repositories) == len(world.spec.services)
     # Migrations run a registered copy of their task definition with the new image, all else kept.
-    (register,) = _arguments(trace, REGISTER_TASK_DEFINITION, "RegisterMigrations")
+    (register,) = arguments(trace, REGISTER_TASK_DEFINITION, "RegisterMigrations")
     one_off = world.one_off("Migrations")
     assert "MigrationsTask" in register["Family"]
     assert register["TaskRoleArn"].endswith("MigrationsTaskRole")
@@ -575,29 +251,29 @@ def test_a_good_release_migrates_releases_every_service_and_smoke_tests(
         "sidecar": "public.ecr.aws/docker/library/busybox:1.37.0",
     }
     assert register["Volumes"] == [{"Name": f"{one_off['container']}-tmp", "Host": {}}]
-    (run_migrations,) = _arguments(trace, RUN_TASK, "RunMigrations")
+    (run_migrations,) = arguments(trace, RUN_TASK, "RunMigrations")
     assert "MigrationsTask" in run_migrations["TaskDefinition"]
     assert run_migrations["TaskDefinition"].endswith(":2")
     assert run_migrations["Cluster"] == world.cluster
     assert run_migrations["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
     # The services: one CloudFormation update, the previous template, only the tags changed.
-    (update,) = _arguments(trace, UPDATE_STACK)
+    (update,) = arguments(trace, UPDATE_STACK)
     assert update["StackName"] == world.stack_name
     assert update["UsePreviousTemplate"] is True
     assert "cfn-exec-role" in update["RoleARN"]
     assert update["ClientRequestToken"] == f"{RELEASE_TAG}-release"
     expected = {image_tag_parameter(s.name): NEW for s in world.spec.services}
-    assert _parameters(update) == {**expected, "BootstrapVersion": "previous"}
-    (check,) = _arguments(trace, DESCRIBE_SERVICES)
+    assert parameters(update) == {**expected, "BootstrapVersion": "previous"}
+    (check,) = arguments(trace, DESCRIBE_SERVICES)
     assert check["Services"] == [world.service_arn(s.name) for s in world.spec.services]
-    assert _arguments(trace, PUBLISH) == []
+    assert arguments(trace, PUBLISH) == []
     assert trace.unconsumed_responses == {}
 
 
 def test_no_state_waits_without_a_bound(cases: dict[tuple[str, str], Case]) -> None:
     trace = _case(cases, "dev", "good release").trace
     spec = dev_profile()
-    assert trace.timeout_seconds == spec.delivery.release_timeout_minutes * 60
+    assert trace.timeout_seconds == spec.release_timeout_minutes * 60
     assert trace.waited_seconds == 3 * spec.delivery.rollout_poll_seconds
 
 
@@ -610,7 +286,7 @@ def test_migrations_that_exit_non_zero_stop_the_release_before_any_service_chang
 ) -> None:
     case = _case(cases, platform, "migrations exit non-zero")
     _assert_failed_at(case, "RunMigrations", restored="nothing was changed")
-    assert _arguments(case.trace, UPDATE_STACK) == []
+    assert arguments(case.trace, UPDATE_STACK) == []
     assert "States.TaskFailed" in str(case.trace.cause)
     assert '\\"ExitCode\\": 1' in str(case.trace.cause) or '"ExitCode": 1' in str(case.trace.cause)
 
@@ -621,8 +297,11 @@ def test_an_update_cloudformation_rolls_back_is_a_failure_and_is_not_rolled_back
 ) -> None:
     case = _case(cases, platform, "the update fails and CloudFormation rolls it back")
     _assert_failed_at(case, "ReleaseServices", restored="CloudFormation restored the previous tags")
-    assert "Update rolled back" in str(case.trace.cause)
-    assert len(_arguments(case.trace, UPDATE_STACK)) == 1, "CloudFormation already put the previous tags back"
+    # The cause is the stack events' first failure of this update, not the stack's last word.
+    first = f"{case.world.spec.services[0].name}Service"
+    assert f"CloudFormation rolled the update back: {first}: Resource handler returned message" in str(case.trace.cause)
+    assert f"Now running: {case.world.running(PREVIOUS)}. No operator action is needed." in str(case.trace.cause)
+    assert len(arguments(case.trace, UPDATE_STACK)) == 1, "CloudFormation already put the previous tags back"
     assert "RunSmokeTests" not in case.trace.states
 
 
@@ -635,9 +314,9 @@ def test_a_rollout_the_circuit_breaker_rolled_back_is_not_a_success(
     case = _case(cases, platform, "the circuit breaker rolls a service back under a completed update")
     _assert_failed_at(case, "CheckServices", restored="restored the previous tags")
     assert "not running the released revision" in str(case.trace.cause)
-    _, roll_back = _arguments(case.trace, UPDATE_STACK)
+    _, roll_back = arguments(case.trace, UPDATE_STACK)
     previous = {image_tag_parameter(s.name): PREVIOUS for s in case.world.spec.services}
-    assert _parameters(roll_back) == {**previous, "BootstrapVersion": "previous"}
+    assert parameters(roll_back) == {**previous, "BootstrapVersion": "previous"}
     assert roll_back["ClientRequestToken"] == f"{RELEASE_TAG}-restore"
     assert "RunSmokeTests" not in case.trace.states
 
@@ -649,8 +328,8 @@ def test_an_update_that_never_completes_is_cancelled_within_the_poll_limit(
     case = _case(cases, platform, "the update never completes")
     _assert_failed_at(case, "ReleaseServices", restored="restored the previous tags")
     checks = [s for s in case.trace.states if s == "CheckRelease"]
-    assert len(checks) == case.world.spec.delivery.rollout_max_polls
-    assert len(_arguments(case.trace, CANCEL_UPDATE)) == 1
+    assert len(checks) == case.world.spec.update_polls
+    assert len(arguments(case.trace, CANCEL_UPDATE)) == 1
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -659,18 +338,18 @@ def test_services_that_never_finish_rolling_out_are_rolled_back(
 ) -> None:
     case = _case(cases, platform, "services never finish rolling out")
     _assert_failed_at(case, "CheckServices", restored="restored the previous tags")
-    assert len(_arguments(case.trace, UPDATE_STACK)) == 2
+    assert len(arguments(case.trace, UPDATE_STACK)) == 2
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_failing_smoke_tests_put_the_previous_tags_back(cases: dict[tuple[str, str], Case], platform: str) -> None:
     case = _case(cases, platform, "smoke tests fail")
     _assert_failed_at(case, "RunSmokeTests", restored="restored the previous tags")
-    (register,) = _arguments(case.trace, REGISTER_TASK_DEFINITION, "RegisterSmokeTests")
+    (register,) = arguments(case.trace, REGISTER_TASK_DEFINITION, "RegisterSmokeTests")
     one_off = case.world.one_off("SmokeTests")
     assert {c["Name"]: c["Image"] for c in register["ContainerDefinitions"]}[one_off["container"]].endswith(f":{NEW}")
-    _, roll_back = _arguments(case.trace, UPDATE_STACK)
-    assert set(_parameters(roll_back).values()) == {PREVIOUS, "previous"}
+    _, roll_back = arguments(case.trace, UPDATE_STACK)
+    assert set(parameters(roll_back).values()) == {PREVIOUS, "previous"}
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -680,7 +359,7 @@ def test_an_api_error_on_the_update_changes_nothing_and_is_reported(
     case = _case(cases, platform, "the update call is refused")
     _assert_failed_at(case, "ReleaseServices", restored="nothing was changed")
     assert "not authorized" in str(case.trace.cause)
-    assert len(_arguments(case.trace, UPDATE_STACK)) == 1
+    assert len(arguments(case.trace, UPDATE_STACK)) == 1
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -697,7 +376,7 @@ def test_releasing_the_tag_that_runs_checks_the_services_and_passes(
 def test_a_failure_in_the_first_state_names_the_tag(cases: dict[tuple[str, str], Case], platform: str) -> None:
     case = _case(cases, platform, "the first state fails")
     _assert_failed_at(case, "ReadReleasedTags", restored="nothing was changed")
-    assert len(_arguments(case.trace, DESCRIBE_STACKS)) == 4, "retried three times"
+    assert len(arguments(case.trace, DESCRIBE_STACKS)) == 4, "retried three times"
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -707,7 +386,7 @@ def test_a_missing_image_stops_the_release_before_anything_runs(
     case = _case(cases, platform, "an image is missing")
     _assert_failed_at(case, "MarkImages", restored="nothing was changed")
     assert f"{case.world.repositories[-1]}:{NEW} is not in ECR" in str(case.trace.cause)
-    assert _arguments(case.trace, RUN_TASK) == []
+    assert arguments(case.trace, RUN_TASK) == []
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -740,7 +419,7 @@ def _mutated(world: World, edit: Callable[[dict[str, Any]], None]) -> World:
 def test_a_register_state_that_reads_states_result_in_arguments_is_caught() -> None:
     """Step Functions gives Arguments only $states.input and $states.context."""
     spec = dev_profile()
-    world = World(spec, release_definition(spec, plain_targets(spec)))
+    world = plain_world(spec)
 
     def read_result(states: dict[str, Any]) -> None:
         states["RegisterMigrations"]["Arguments"] = states["RegisterMigrations"]["Arguments"].replace(
@@ -757,7 +436,7 @@ def test_a_register_state_that_reads_states_result_in_arguments_is_caught() -> N
 
 def test_judging_whatever_deployment_is_primary_would_be_caught() -> None:
     spec = dev_profile()
-    world = World(spec, release_definition(spec, plain_targets(spec)))
+    world = plain_world(spec)
 
     def judge_primary(states: dict[str, Any]) -> None:
         rollouts = states["CheckServices"]["Assign"]["rollouts"]

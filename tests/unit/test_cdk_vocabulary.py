@@ -7,10 +7,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 
 from cdk_helpers.log_groups import log_retention
-from platform_spec import LOG_RETENTION_DAYS, POSTGRES_VERSIONS
+from platform_spec import LOG_RETENTION_DAYS, POSTGRES_MAJORS, POSTGRES_VERSIONS
 
 
-@pytest.mark.parametrize("version", POSTGRES_VERSIONS)
+@pytest.mark.parametrize("version", [*POSTGRES_MAJORS, *POSTGRES_VERSIONS])
 def test_every_supported_postgres_version_is_known_to_cdk(version: str) -> None:
     assert hasattr(rds.PostgresEngineVersion, "VER_" + version.replace(".", "_"))
 

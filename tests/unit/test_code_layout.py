@@ -31,7 +31,7 @@ APPLICATION = (
 )
 NAMING_MODULE = ROOT / "platform_spec" / "names.py"
 MAX_LINES = 300
-SMALL_FOLDERS = ("cdk_constructs", "stacks", "platform_spec")
+SMALL_FOLDERS = ("cdk_constructs", "stacks", "platform_spec", "release")
 
 
 def _python_files(*places: str) -> Iterator[Path]:

@@ -188,6 +188,14 @@ BAD_INPUTS: dict[str, tuple[Callable[[], object], str]] = {
         _with_network(max_azs=2, nat_gateways=3, zone_ids=()),
         "network.nat_gateways: must be from 1 to max_azs (2) (got 3)",
     ),
+    "a NAT image given as an image id, which differs in each region": (
+        _with_network(nat_image="ami-0123456789abcdef0"),
+        "network.nat_image: not an SSM parameter name",
+    ),
+    "a NAT image generation below one": (
+        _with_network(nat_image_generation=0),
+        "network.nat_image_generation: must be a whole number from 1 (got 0)",
+    ),
     "duplicate service name": (
         _with_services(
             lambda: (
@@ -459,7 +467,17 @@ BAD_INPUTS: dict[str, tuple[Callable[[], object], str]] = {
     ),
     "PostgreSQL version that does not exist": (
         _with_database(engine_version="17.42"),
-        "database.engine_version: not a supported PostgreSQL version (16.1 to 18.3) (got '17.42')",
+        "database.engine_version: not a supported PostgreSQL version (a major, 16 to 18, "
+        "or a full version, 16.1 to 18.3) (got '17.42')",
+    ),
+    "a full PostgreSQL version with minor upgrades on": (
+        _with_database(engine_version="17.9", auto_minor_version_upgrade=True),
+        "database.engine_version: a full version with auto_minor_version_upgrade on: once RDS upgrades the "
+        "minor, the next deploy asks for a downgrade and fails; give the major alone ('17')",
+    ),
+    "minor upgrades neither on nor off": (
+        _with_database(auto_minor_version_upgrade="yes"),
+        "database.auto_minor_version_upgrade: must be true or false (got 'yes')",
     ),
     "backup retention of zero days": (
         _with_database(backup_retention_days=0),

@@ -56,10 +56,10 @@ def test_a_misspelt_field_names_the_field_meant_and_the_line(monkeypatch: pytest
 
 
 def test_a_field_nothing_like_any_lists_the_fields(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = _refusal(monkeypatch, _profile_with(lambda s: ServiceSpec(**_fields(s), colour="blue")))  # type: ignore[call-arg]
-    assert message.startswith("ServiceSpec.colour: ServiceSpec has no such field at ")
+    message = _refusal(monkeypatch, _profile_with(lambda s: ServiceSpec(**_fields(s), zzyzx="blue")))  # type: ignore[call-arg]
+    assert message.startswith("ServiceSpec.zzyzx: ServiceSpec has no such field at ")
     fields = sorted(f.name for f in dataclasses.fields(ServiceSpec) if f.init)
-    assert message.endswith(f"; its fields are {', '.join(fields)} (got 'colour')")
+    assert message.endswith(f"; its fields are {', '.join(fields)} (got 'zzyzx')")
 
 
 def test_a_missing_field_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
