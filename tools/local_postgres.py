@@ -11,6 +11,8 @@ Shared by ``tools/check_service.py`` and the tests (``tests/postgres.py``)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -215,6 +217,28 @@ def _has_pgaudit(binaries: Path) -> bool:
     return any((binaries.parent / "lib" / sub / "pgaudit.so").exists() for sub in ("", "postgresql"))
 
 
+def _reachable_by_server(binaries: Path) -> Path:
+    """``binaries``, or a copy of its installation the ``postgres`` user can run. As root the
+    server runs as ``postgres``, which cannot enter a checkout under a private directory (a clone
+    in a ``mktemp -d`` directory, mode 0700): npm's server is then copied, once per version, to
+    a shared directory under /tmp, its bin, lib and share side by side as the binaries expect."""
+    runnable = _as_postgres(["test", "-x", str(binaries / "initdb")])
+    if os.geteuid() != 0 or subprocess.run(runnable, check=False).returncode == 0:
+        return binaries
+    installation = binaries.parent
+    digest = hashlib.sha256(str(installation.resolve()).encode()).hexdigest()[:12]
+    copy = Path(tempfile.gettempdir()) / f"postgres-{server_version(binaries) or 'unknown'}-{digest}"
+    if not (copy / "bin" / "initdb").exists():
+        staging = Path(tempfile.mkdtemp(prefix="postgres-copy-", dir=tempfile.gettempdir()))
+        shutil.copytree(installation, staging / "tree", symlinks=True)
+        for directory in (staging, staging / "tree"):
+            directory.chmod(0o755)
+        with contextlib.suppress(OSError):  # another run copied it first
+            (staging / "tree").rename(copy)
+        shutil.rmtree(staging, ignore_errors=True)
+    return copy / "bin"
+
+
 @contextmanager
 def running_postgres(binaries: Path | None = None) -> Iterator[Postgres]:
     """A server for the duration, on a free port; ``PostgresError`` (one line) if it cannot start.
@@ -227,6 +251,7 @@ def running_postgres(binaries: Path | None = None) -> Iterator[Postgres]:
             raise PostgresError(reason or "PostgreSQL is missing")
     elif (reason := _tools_missing()) is not None:
         raise PostgresError(reason)
+    binaries = _reachable_by_server(binaries)
     version = server_version(binaries)
     if version is None:
         raise PostgresError(f"{binaries / 'postgres'} does not run here")
