@@ -205,8 +205,10 @@ def test_what_fires_together_is_one_signed_message_and_a_page_quiets_its_ticket(
     _wait(lambda: bool(published(HEARTBEAT_TOPIC.format(region=spec.region))), "the heartbeat to be published")
     time.sleep(spec.alertmanager.group_interval_seconds + 1)
     assert all(call.signed for call in stand_in.calls), [c.reason for c in stand_in.calls if not c.signed]
-    messages = published(alarms)
-    assert len(messages) == 1, messages
+    # Alertmanager delivers at least once: on a busy machine a slow answer makes it send the same
+    # notification again. What matters is that what fired together is one notification.
+    messages = list(dict.fromkeys(published(alarms)))
+    assert len(messages) == 1, "\n---\n".join(messages)
     (message,) = messages
     for service in (first, second):
         assert f"FIRING AvailabilityBudgetBurn: service {service}, objective availability (page)" in message
