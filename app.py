@@ -15,7 +15,7 @@ from platform_spec import SpecError, spec_from_context
 from platform_spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
 from platform_spec.ci import ci_from_context
 from platform_spec.context import platform_keys, refuse_unknown_keys, require_hosted_zone
-from stacks.ci_stack import build_ci
+from stacks.ci_stack import bound_platform, build_ci, use_bootstrap
 from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
 
 
@@ -27,7 +27,10 @@ def build(app: App) -> PlatformStacks:
     ci = ci_from_context(context)
     refuse_unknown_keys(context, (*platform_keys(spec), *CI_CONTEXT_KEYS), spec=spec)
     require_hosted_zone(spec)
+    # The environment's own bootstrap (qualifier) and, where it is scoped, its roles' boundary.
+    deploys = use_bootstrap(app, spec.environment)
     stacks = build_platform(app, spec)
+    bound_platform(app, spec, deploys)
     if ci is not None:
         build_ci(app, ci)
     add_compliance_checks(app, spec)

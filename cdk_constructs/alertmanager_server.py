@@ -14,8 +14,9 @@ from cdk_constructs.config_object import StoredConfig
 from cdk_constructs.workload_containers import Container, S3Copy, WorkloadContainers
 from cdk_helpers.fargate import STOP_FIRST, Placement, linux_task_definition, private_fargate_service, wget_health_check
 from cdk_helpers.log_groups import Logging
+from cdk_helpers.mirrored_images import ThirdPartyImages
 from compliance.nag_findings import acknowledge_ecs_exec
-from platform_spec import AlertmanagerSpec, HelperImagesSpec
+from platform_spec import AlertmanagerSpec
 
 CONFIG_DIRECTORY = "/etc/alertmanager/config"
 CONFIG_FILE = "alertmanager.yml"
@@ -37,16 +38,16 @@ class AlertmanagerServer(Construct):
         construct_id: str,
         *,
         alertmanager: AlertmanagerSpec,
-        helper_images: HelperImagesSpec,
+        images: ThirdPartyImages,
         placement: Placement,
         config: StoredConfig,
         topics: tuple[sns.ITopic, ...],
         topic_key: kms.IKey,
         logging: Logging,
     ) -> None:
-        """``alertmanager``: what to run, from the spec. ``helper_images``: the volume owner and the
-        configuration loader. ``placement``: the cluster, its security group and the namespace it
-        registers in. ``config``: its rendered configuration in the configuration bucket.
+        """``alertmanager``: what to run, from the spec. ``images``: its image, the volume owner and
+        the configuration loader, as its tasks pull them. ``placement``: the cluster, its security
+        group and the namespace it registers in. ``config``: its rendered configuration in the configuration bucket.
         ``topics``: what it publishes to (the alarm and heartbeat topics), encrypted with
         ``topic_key``. ``logging``: its log group's key and retention."""
         super().__init__(scope, construct_id)
@@ -63,14 +64,14 @@ class AlertmanagerServer(Construct):
             "Containers",
             task_definition=self.task_definition,
             ecs_exec=alertmanager.ecs_exec,
-            volume_owner_image=ecs.ContainerImage.from_registry(helper_images.volume_owner),
+            volume_owner_image=images.volume_owner,
             log_group=self.log_group,
         )
         loader = containers.add_s3_copy(
             "ConfigLoader",
             S3Copy(
                 container_name="config-loader",
-                image=ecs.ContainerImage.from_registry(helper_images.config_loader),
+                image=images.config_loader,
                 source=config.url,
                 volume=CONFIG_VOLUME,
                 mount_path="/config",
@@ -81,7 +82,7 @@ class AlertmanagerServer(Construct):
             "Alertmanager",
             Container(
                 name=alertmanager.name,
-                image=ecs.ContainerImage.from_registry(alertmanager.image),
+                image=images.image(alertmanager.image),
                 user=alertmanager.user,
                 command=[
                     f"--config.file={CONFIG_DIRECTORY}/{CONFIG_FILE}",

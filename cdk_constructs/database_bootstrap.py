@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CustomResource, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, CustomResource, Duration, Stack, Token, Validations
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -13,16 +13,25 @@ from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.workload_containers import Container
 from cdk_helpers.fargate import Placement, task_subnet_ids
 from cdk_helpers.log_groups import Logging
+from cdk_helpers.mirrored_images import ThirdPartyImages
+from cdk_helpers.rds_certificates import region_roots
 from cdk_helpers.rendered_config import content_hash
 from compliance.custom_resource_timeouts import bound_service_timeout
 from compliance.nag_findings import finding_arn
-from platform_spec import ContainerUser, HelperImagesSpec
+from platform_spec import ContainerUser
 
 CONTAINER = "database-bootstrap"
 # The postgres image's own user (``postgres``, 70:70 in the Alpine build): psql needs no root.
 PSQL_USER = ContainerUser(uid=70, gid=70)
+# The server's certificate is verified against the region's RDS roots, which the task writes where
+# libpq reads them (PGSSLROOTCERT, in its writable /tmp): the master password goes only to RDS.
+ROOT_CERTIFICATE = "/tmp/rds-ca.pem"
+CERTIFICATES_VARIABLE = "RDS_CA_CERTIFICATES"
 # One transaction: a statement that fails leaves nothing half-created.
-SCRIPT = 'printf "%s" "$BOOTSTRAP_SQL" | psql --no-psqlrc --single-transaction -v ON_ERROR_STOP=1'
+SCRIPT = (
+    f'printf "%s" "${CERTIFICATES_VARIABLE}" > "$PGSSLROOTCERT" && '
+    'printf "%s" "$BOOTSTRAP_SQL" | psql --no-psqlrc --single-transaction -v ON_ERROR_STOP=1'
+)
 HOOK_TIMEOUT = Duration.minutes(12)
 WAIT_TIMEOUT = Duration.minutes(14)
 
@@ -34,7 +43,12 @@ class DatabaseBootstrap(Construct):
     depend on it, so their users exist before they start.
 
     The task is the only reader of the master secret; it reaches the database from a
-    security group of its own (``database-bootstrap``). The hook that starts it runs the
+    security group of its own (``database-bootstrap``), and connects with ``sslmode=verify-full``
+    against the region's RDS certificate authorities (Amazon RDS user guide, "Using SSL/TLS to
+    encrypt a connection to a DB instance or cluster":
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html), so it gives
+    the password to no server that is not the instance. Its images come through the data
+    stack's pull-through cache, by digest. The hook that starts it runs the
     task, waits for it to stop and fails the deploy, naming the task and its exit code,
     when psql does not exit 0."""
 
@@ -45,13 +59,13 @@ class DatabaseBootstrap(Construct):
         *,
         database: PostgresDatabase,
         sql: str,
-        helper_images: HelperImagesSpec,
+        images: ThirdPartyImages,
         placement: Placement,
         cluster_name: str,
         logging: Logging,
     ) -> None:
         """``database``: where the users are made, and its master secret. ``sql``: the rendered
-        bootstrap. ``helper_images``: the database client and the volume owner. ``placement``:
+        bootstrap. ``images``: the database client and the volume owner, as the task pulls them. ``placement``:
         the cluster and the bootstrap's own security group. ``cluster_name``: the cluster's
         fixed name, which the hook's permissions name. ``logging``: the task's and the hook's
         log groups."""
@@ -62,7 +76,7 @@ class DatabaseBootstrap(Construct):
             "Task",
             container=Container(
                 name=CONTAINER,
-                image=ecs.ContainerImage.from_registry(helper_images.database_client),
+                image=images.database_client,
                 user=PSQL_USER,
                 entry_point=["sh", "-c"],
                 command=[SCRIPT],
@@ -70,7 +84,9 @@ class DatabaseBootstrap(Construct):
                     "PGHOST": instance.db_instance_endpoint_address,
                     "PGPORT": instance.db_instance_endpoint_port,
                     "PGDATABASE": database.database.database_name,
-                    "PGSSLMODE": "require",
+                    "PGSSLMODE": "verify-full",
+                    "PGSSLROOTCERT": ROOT_CERTIFICATE,
+                    CERTIFICATES_VARIABLE: region_roots(self._region()),
                     "BOOTSTRAP_SQL": sql,
                 },
                 secrets={
@@ -78,10 +94,14 @@ class DatabaseBootstrap(Construct):
                     "PGPASSWORD": ecs.Secret.from_secrets_manager(database.secret, "password"),
                 },
             ),
-            volume_owner_image=ecs.ContainerImage.from_registry(helper_images.volume_owner),
+            volume_owner_image=images.volume_owner,
             logging=logging,
         )
         task_definition = self.task.task_definition
+        execution_role = task_definition.obtain_execution_role().node.default_child
+        assert isinstance(execution_role, iam.CfnRole)
+        # The name the master secret's key policy admits, in the data stack, before this role exists.
+        execution_role.role_name = database.reader_role_name
         database.grant_secret_read(task_definition.obtain_execution_role())
         hook = DeployHook(
             self,
@@ -111,6 +131,12 @@ class DatabaseBootstrap(Construct):
             },
         )
         bound_service_timeout(self.resource)
+
+    def _region(self) -> str:
+        region = Stack.of(self).region
+        if Token.is_unresolved(region):
+            raise ValueError("the database bootstrap needs its stack's region at synth: it picks the region's RDS CAs")
+        return region
 
     def _grant(
         self, role: iam.IRole, task_definition: ecs.TaskDefinition, cluster: ecs.ICluster, cluster_name: str

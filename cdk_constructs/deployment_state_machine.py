@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Aws, DefaultStackSynthesizer, Fn, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Aws, Stack, Validations
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -16,16 +16,6 @@ from release.definition import release_definition
 from release.targets import ReleaseTargets
 
 ECS_EVENTS_RULE = "StepFunctionsGetEventsForECSTaskRule"
-
-
-def cfn_execution_role_arn(scope: Construct) -> str:
-    """The CDK bootstrap's CloudFormation execution role: the role ``cdk deploy`` hands
-    CloudFormation, which the release hands it too."""
-    synthesizer = Stack.of(scope).synthesizer
-    if not isinstance(synthesizer, DefaultStackSynthesizer):
-        raise TypeError("the release needs the default stack synthesizer's CloudFormation execution role")
-    # The synthesizer writes it with ${AWS::...} placeholders, for Fn::Sub.
-    return Fn.sub(synthesizer.cloud_formation_execution_role_arn)
 
 
 class DeploymentStateMachine(Construct):
@@ -46,18 +36,24 @@ class DeploymentStateMachine(Construct):
         super().__init__(scope, construct_id)
         self.definition = release_definition(spec, targets)
         stack = Stack.of(self)
+        # Built from the fixed name: the state machine's own ARN would make the role depend on it.
+        own_arn = stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=spec.release_state_machine_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         self.role = iam.Role(
             self,
             "Role",
-            # Only Step Functions acting for a state machine of this account may assume it
-            # (Step Functions developer guide, "Cross-service confused deputy prevention").
+            # Only Step Functions acting for this one state machine may assume it, so no other
+            # state machine can borrow its grants (Step Functions developer guide, "Cross-service
+            # confused deputy prevention").
             assumed_by=iam.ServicePrincipal(
                 "states.amazonaws.com",
                 conditions={
                     "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:*"
-                    },
+                    "ArnEquals": {"aws:SourceArn": own_arn},
                 },
             ),
         )
@@ -88,8 +84,8 @@ class DeploymentStateMachine(Construct):
         stack = Stack.of(self)
         cluster_condition = {"ArnEquals": {"ecs:cluster": targets.cluster_arn}}
         statements = [
-            # The release: one stack, updated through CloudFormation with the bootstrap's role;
-            # its events name the first resource that failed when an update rolls back.
+            # The release: one stack, updated through CloudFormation with the release's own stack
+            # role; its events name the first resource that failed when an update rolls back.
             iam.PolicyStatement(
                 actions=[
                     "cloudformation:DescribeStacks",
@@ -103,9 +99,11 @@ class DeploymentStateMachine(Construct):
                     )
                 ],
             ),
+            # Never the bootstrap's execution role: CloudFormation acting as it could do anything a
+            # new template body asks (docs/security.md, "What the release can do").
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
-                resources=[targets.cfn_execution_role_arn],
+                resources=[targets.stack_role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
             ),
             # Find and mark each image; list the marks and remove those no longer needed (a

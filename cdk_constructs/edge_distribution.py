@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -19,6 +19,14 @@ from platform_spec import PlatformSpec
 # TLS 1.2 or newer with forward-secret ciphers, for viewers of the platform's own domain
 # (CloudFront developer guide, "Supported protocols and ciphers between viewers and CloudFront").
 VIEWER_TLS_POLICY = cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021
+# What a service's answer may load when its origin names nothing itself: nothing. A page that needs
+# more (the reference frontend's inline stylesheet) sends its own, narrower policy, which the edge
+# keeps (MDN, "Content-Security-Policy"; CloudFront developer guide, "Understand response headers
+# policies": override off keeps the origin's header).
+DEFAULT_CONTENT_SECURITY_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+# The services answer GET and HEAD only (services/*/src/server.js answer 405 to the rest), so the
+# edge refuses every other method before it reaches them; Grafana, signed in, posts and deletes.
+SERVICE_METHODS = cloudfront.AllowedMethods.ALLOW_GET_HEAD
 
 
 class EdgeDistribution(Construct):
@@ -49,10 +57,8 @@ class EdgeDistribution(Construct):
         platform elsewhere; ``None`` makes them here (the platform is in us-east-1)."""
         super().__init__(scope, construct_id)
         edge = spec.edge
-        uncached_routes = [
-            *(s.route for s in spec.public_services if s.route is not None),
-            *([spec.grafana.route_pattern] if spec.grafana else []),
-        ]
+        uncached_routes = [s.route for s in spec.public_services if s.route is not None]
+        grafana_route = spec.grafana.route_pattern if spec.grafana else None
         if (site is None) == edge.origin_https:
             raise ValueError("the edge reaches its origin over HTTPS exactly when the platform has its own domain")
         if site is None:
@@ -78,14 +84,19 @@ class EdgeDistribution(Construct):
             web_acl_arn, viewer_request = guards.web_acl_arn, guards.viewer_request_function
         self.web_acl_arn = web_acl_arn
 
-        def behaviour(cache_policy: cloudfront.ICachePolicy) -> cloudfront.BehaviorOptions:
+        service_headers = self._service_headers_policy()
+
+        def behaviour(cache_policy: cloudfront.ICachePolicy, *, grafana: bool = False) -> cloudfront.BehaviorOptions:
             return cloudfront.BehaviorOptions(
                 origin=origin,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL if grafana else SERVICE_METHODS,
                 cache_policy=cache_policy,
                 origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
-                response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+                # Grafana's pages run its own scripts and set their own policy (its security settings).
+                response_headers_policy=cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS
+                if grafana
+                else service_headers,
                 function_associations=[
                     cloudfront.FunctionAssociation(
                         function=viewer_request, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
@@ -99,7 +110,12 @@ class EdgeDistribution(Construct):
             "Distribution",
             default_behavior=behaviour(cloudfront.CachePolicy.USE_ORIGIN_CACHE_CONTROL_HEADERS_QUERY_STRINGS),
             additional_behaviors={
-                route: behaviour(cloudfront.CachePolicy.CACHING_DISABLED) for route in uncached_routes
+                **{route: behaviour(cloudfront.CachePolicy.CACHING_DISABLED) for route in uncached_routes},
+                **(
+                    {grafana_route: behaviour(cloudfront.CachePolicy.CACHING_DISABLED, grafana=True)}
+                    if grafana_route
+                    else {}
+                ),
             },
             domain_names=list(site.domain.site_names) if site else None,
             certificate=site.viewer_certificate if site else None,
@@ -120,6 +136,31 @@ class EdgeDistribution(Construct):
         """The host names viewers use: the domain (and www.), or the distribution's cloudfront.net name."""
         self.public_url = f"https://{self.public_hosts[0]}"
         self._acknowledge(own_domain=site is not None)
+
+    def _service_headers_policy(self) -> cloudfront.ResponseHeadersPolicy:
+        """AWS's managed SecurityHeadersPolicy, header for header, and a Content-Security-Policy
+        that lets a page load nothing unless its origin says otherwise."""
+        return cloudfront.ResponseHeadersPolicy(
+            self,
+            "ServiceHeaders",
+            comment="Security headers, and a CSP that loads nothing unless the service names more",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=DEFAULT_CONTENT_SECURITY_POLICY, override=False
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.SAMEORIGIN, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
+                ),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(365), override=True
+                ),
+                xss_protection=cloudfront.ResponseHeadersXSSProtection(protection=True, mode_block=True, override=True),
+            ),
+        )
 
     def _acknowledge(self, *, own_domain: bool) -> None:
         distribution = Validations.of(self.distribution)

@@ -20,6 +20,19 @@ What GitHub's token carries (GitHub Docs):
 Both conditions are StringEquals on literals: no wildcard can widen a role to another
 repository, branch or environment. Repositories on GitHub's immutable subject format (owner and
 repository ids in the subject) present other subjects; see docs/operations.md, "CI roles".
+
+The workflow and its ref: AWS reads only the ``aud`` and ``sub`` of GitHub's token ("Configuring
+OpenID Connect in Amazon Web Services": "Support for custom claims for OIDC is unavailable in
+AWS"; IAM's keys for it are ``token.actions.githubusercontent.com:aud``, ``:sub`` and ``:amr``,
+"Available keys for AWS OIDC federation",
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif),
+so ``job_workflow_ref`` can be checked only inside the subject. With ``CiSpec.workflow_subjects``
+the repository's subject template is customised to ``["repo", "context", "job_workflow_ref"]``
+("OpenID Connect reference", "Customizing the subject claims for an organization or repository"),
+and each of this repository's roles names
+``...:environment:<env>:job_workflow_ref:<owner>/<name>/.github/workflows/<file>@refs/heads/main``.
+A pull request's ref is ``refs/pull/<number>/merge``: the diff role alone compares with
+StringLike, its one wildcard standing for that number.
 """
 
 from __future__ import annotations
@@ -32,14 +45,14 @@ from platform_spec.ci import GITHUB_OIDC_HOST, STS_AUDIENCE, CiSpec
 from platform_spec.names import COMPUTE, DELIVERY, release_state_machine_name, stack_name
 
 BOOTSTRAP_ROLE_KINDS = ("deploy", "file-publishing", "image-publishing", "lookup")
-"""The roles ``cdk bootstrap`` creates and the CDK CLI assumes to deploy (modern bootstrap)."""
+"""The roles ``cdk bootstrap`` creates (modern bootstrap)."""
+DEPLOY_ROLE_KINDS = ("deploy", "file-publishing", "image-publishing")
+"""What ``cdk deploy --app cdk.out`` assumes: the lookup role (ReadOnlyAccess over the whole account)
+serves context lookups, which this app never makes, and the CLI's template read, which the deploy
+role's own CloudFormation read access covers."""
 
-CLOUDFORMATION_READ_ACTIONS = (
-    "cloudformation:DescribeStacks",
-    "cloudformation:GetTemplate",
-    "cloudformation:ListStackResources",
-    "cloudformation:DescribeStackEvents",
-)
+CLOUDFORMATION_READ_ACTIONS = ("cloudformation:DescribeStacks", "cloudformation:GetTemplate")
+"""What ``cdk diff --method template`` calls on a deployed stack."""
 ECR_PUSH_PULL_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
     "ecr:InitiateLayerUpload",
@@ -65,10 +78,14 @@ class GitHubDeployRoles(Construct):
     and a release role per environment (and an app-release role per environment where the spec
     names application repositories); fixed names, short sessions, no managed policies."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, spec: CiSpec) -> None:
-        """``spec`` names the repository, the environments, the provider and the bootstrap qualifier."""
+    def __init__(
+        self, scope: Construct, construct_id: str, *, spec: CiSpec, environments: tuple[str, ...] | None = None
+    ) -> None:
+        """``spec`` names the repository, the provider and each environment's qualifier; ``environments``:
+        the environments whose roles this account holds (``None``: all of the spec's)."""
         super().__init__(scope, construct_id)
         self._spec = spec
+        self._environments = spec.environments if environments is None else environments
         self.provider: iam.OidcProviderNative | None = None
         if spec.oidc_provider_arn is None:
             self.provider = iam.OidcProviderNative(
@@ -81,17 +98,18 @@ class GitHubDeployRoles(Construct):
             "DiffRole",
             role_name=spec.diff_role_name,
             subject=spec.pull_request_subject,
-            description=f"Pull requests of {spec.repository}: read-only, for cdk diff",
+            description=f"Pull requests of {spec.repository}: reads the platform's templates, for cdk diff",
+            pattern=spec.workflow_subjects,
         )
         self._grant_diff()
         self.deploy_roles: dict[str, iam.Role] = {}
         self.release_roles: dict[str, iam.Role] = {}
         self.app_release_roles: dict[str, iam.Role] = {}
-        for environment in spec.environments:
+        for environment in self._environments:
             self.deploy_roles[environment] = self._role(
                 f"Deploy-{environment}",
                 role_name=spec.deploy_role_name(environment),
-                subject=spec.environment_subject(environment),
+                subject=spec.environment_subject(environment, workflow="deploy"),
                 description=f"Jobs of {spec.repository} in GitHub environment {environment}: cdk deploy",
             )
             self._grant_deploy(self.deploy_roles[environment], environment)
@@ -99,7 +117,7 @@ class GitHubDeployRoles(Construct):
             self.release_roles[environment] = self._role(
                 f"Release-{environment}",
                 role_name=spec.release_role_name(environment),
-                subject=spec.environment_subject(release_environment),
+                subject=spec.environment_subject(release_environment, workflow="release"),
                 description=f"Jobs of {spec.repository} in GitHub environment {release_environment}: release",
                 session=Duration.hours(spec.release_session_hours),
             )
@@ -126,7 +144,11 @@ class GitHubDeployRoles(Construct):
         subject: str | list[str],
         description: str,
         session: Duration = MAX_SESSION,
+        pattern: bool = False,
     ) -> iam.Role:
+        """``pattern``: the subject holds a wildcard (a pull request's number), compared with StringLike."""
+        conditions: dict[str, dict[str, str | list[str]]] = {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE}}
+        conditions.setdefault("StringLike" if pattern else "StringEquals", {})[f"{GITHUB_OIDC_HOST}:sub"] = subject
         return iam.Role(
             self,
             construct_id,
@@ -135,18 +157,13 @@ class GitHubDeployRoles(Construct):
             description=description,
             assumed_by=iam.WebIdentityPrincipal(
                 self.provider_arn,
-                conditions={
-                    "StringEquals": {
-                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                        f"{GITHUB_OIDC_HOST}:sub": subject,
-                    }
-                },
+                conditions=conditions,
             ),
             max_session_duration=session,
         )
 
-    def _bootstrap_role(self, kind: str, region: str) -> str:
-        return bootstrap_role_arn(kind, qualifier=self._spec.bootstrap_qualifier, region=region)
+    def _bootstrap_role(self, kind: str, region: str, environment: str) -> str:
+        return bootstrap_role_arn(kind, qualifier=self._spec.qualifier_of(environment), region=region)
 
     def _arn(self, service: str, resource: str, *, environment: str) -> str:
         """A resource of ``environment``'s platform, in its region."""
@@ -154,23 +171,14 @@ class GitHubDeployRoles(Construct):
         return f"arn:{Aws.PARTITION}:{service}:{region}:{Aws.ACCOUNT_ID}:{resource}"
 
     def _grant_diff(self) -> None:
-        """``cdk diff --method template`` reads deployed templates through the bootstrap's lookup
-        role (read-only by CDK's design); the CloudFormation reads cover the CLI's fallback to
-        the caller's own credentials. No statement can change anything."""
-        lookup_roles = sorted(
-            {
-                self._bootstrap_role("lookup", region)
-                for environment in self._spec.environments
-                for region in self._spec.bootstrap_regions(environment)
-            }
-        )
-        self.diff_role.add_to_principal_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=lookup_roles))
+        """``cdk diff --method template`` reads each platform stack's deployed template and status, with
+        the caller's own credentials when it cannot assume the lookup role, which this role may not
+        (ReadOnlyAccess over the whole account would let a pull request read any bucket's objects)."""
         stacks = sorted(
             {
-                f"arn:{Aws.PARTITION}:cloudformation:{region}:{Aws.ACCOUNT_ID}:stack/"
-                f"{self._spec.stack_prefix(environment)}-*/*"
-                for environment in self._spec.environments
-                for region in self._spec.bootstrap_regions(environment)
+                f"arn:{Aws.PARTITION}:cloudformation:{region}:{Aws.ACCOUNT_ID}:stack/{name}/*"
+                for environment in self._environments
+                for name, region in self._spec.platform_stacks(environment)
             }
         )
         self.diff_role.add_to_principal_policy(
@@ -180,24 +188,25 @@ class GitHubDeployRoles(Construct):
             *(
                 Acknowledgment(
                     id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_finding(stack)}]",
-                    reason="Read-only CloudFormation calls on the platform's stacks of one environment: the "
-                    "prefix stands for its layers, the trailing '*' for the stack id CloudFormation appends.",
+                    reason="Reads one named platform stack; the trailing '*' stands for the stack id "
+                    "CloudFormation appends to its name.",
                 )
                 for stack in stacks
             )
         )
 
     def _grant_deploy(self, role: iam.Role, environment: str) -> None:
-        """With modern bootstrap the CLI does everything through these four roles, in each region
-        the environment's stacks are in; the deploy role hands CloudFormation the bootstrap's
-        execution role, whose policy bounds a deploy."""
+        """The CLI publishes and deploys through the bootstrap roles of the environment's own qualifier
+        (and account), in each region its stacks are in; the deploy role hands CloudFormation that
+        bootstrap's execution role, whose generated policy and boundary bound a deploy
+        (``platform_spec.bootstrap_policy``)."""
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["sts:AssumeRole"],
                 resources=[
-                    self._bootstrap_role(kind, region)
+                    self._bootstrap_role(kind, region, environment)
                     for region in self._spec.bootstrap_regions(environment)
-                    for kind in BOOTSTRAP_ROLE_KINDS
+                    for kind in DEPLOY_ROLE_KINDS
                 ],
             )
         )

@@ -21,9 +21,10 @@ from cdk_helpers.fargate import (
 )
 from cdk_helpers.handles import PublicEntry
 from cdk_helpers.log_groups import Logging
+from cdk_helpers.mirrored_images import ThirdPartyImages
 from cdk_helpers.secret_access import grant_secret_read
 from compliance.nag_findings import acknowledge_ecs_exec
-from platform_spec import GrafanaSpec, HelperImagesSpec
+from platform_spec import GrafanaSpec
 
 PROVISIONING_DIRECTORY = "/etc/grafana/provisioning"
 PROVISIONING_VOLUME = "provisioning"
@@ -79,15 +80,15 @@ class GrafanaServer(Construct):
         construct_id: str,
         *,
         grafana: GrafanaSpec,
-        helper_images: HelperImagesSpec,
+        images: ThirdPartyImages,
         placement: Placement,
         entry: PublicEntry,
         admin_password: AdminPassword,
         provisioning: StoredConfig,
         logging: Logging,
     ) -> None:
-        """``grafana``: what to run, from the spec. ``helper_images``: the volume owner and the
-        configuration loader. ``placement``: the cluster and Grafana's security group.
+        """``grafana``: what to run, from the spec. ``images``: its image, the volume owner and the
+        configuration loader, as its tasks pull them. ``placement``: the cluster and Grafana's security group.
         ``entry``: the listener its route is added to, and the public host names it answers
         for. ``admin_password``: the data stack's generated secret. ``provisioning``: the
         rendered data source and dashboards, in the configuration bucket. ``logging``: its
@@ -105,14 +106,14 @@ class GrafanaServer(Construct):
             "Containers",
             task_definition=self.task_definition,
             ecs_exec=grafana.ecs_exec,
-            volume_owner_image=ecs.ContainerImage.from_registry(helper_images.volume_owner),
+            volume_owner_image=images.volume_owner,
             log_group=logging.log_group(self, "Logs"),
         )
         loader = containers.add_s3_copy(
             "ProvisioningLoader",
             S3Copy(
                 container_name="provisioning-loader",
-                image=ecs.ContainerImage.from_registry(helper_images.config_loader),
+                image=images.config_loader,
                 source=provisioning.url,
                 volume=PROVISIONING_VOLUME,
                 mount_path="/provisioning",
@@ -122,7 +123,7 @@ class GrafanaServer(Construct):
             "Grafana",
             Container(
                 name=grafana.name,
-                image=ecs.ContainerImage.from_registry(grafana.image),
+                image=images.image(grafana.image),
                 user=grafana.user,
                 port=grafana.port,
                 environment=grafana_environment(grafana, public_hosts=entry.public_hosts),

@@ -31,6 +31,8 @@ class ImagesPresentCheck(Construct):
             description="Fails the deploy when a service image is missing from ECR",
             logging=logging,
         )
+        self.function = hook.function
+        """What CloudFormation invokes for the check: a release's update of the tags invokes it too."""
         for repository, _ in images:
             repository.grant(hook.role, "ecr:DescribeImages")
         self.resource = CustomResource(

@@ -71,7 +71,8 @@ class OneOffTask(Construct):
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-ECS2",
                 reason="The environment holds only what the spec declares plain: what it derives (URLs, database "
-                "host, name and user, HOME, the bootstrap's SQL) and the service's own settings; any credential "
+                "host, name and user, HOME, the bootstrap's SQL and the RDS CAs it verifies with) and the service's "
+                "own settings; any credential "
                 "arrives as an ECS secret.",
             )
         )

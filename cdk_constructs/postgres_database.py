@@ -11,6 +11,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from cdk_constructs.master_secret_key import MasterSecretKey, master_secret_reader_name
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.secret_access import grant_secret_read, secret_handle
 from platform_spec import DatabaseSpec
@@ -28,7 +29,10 @@ class PostgresDatabase(Construct):
 
     The master password is generated and rotated by RDS itself in Secrets
     Manager (``ManageMasterUserPassword``): no rotation Lambda, so nothing but
-    the services the spec names needs a network path to the database.
+    the services the spec names needs a network path to the database. The secret
+    is encrypted with a key of its own (``secret_key``) that only the role named
+    ``reader_role_name`` may decrypt with, so an account administrator's
+    ``secretsmanager:*`` and ``kms:*`` do not read it.
     """
 
     def __init__(
@@ -46,6 +50,10 @@ class PostgresDatabase(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.database = database
+        self.reader_role_name = master_secret_reader_name(identifier)
+        self.secret_key = MasterSecretKey(
+            self, "MasterSecretKey", identifier=identifier, reader_role_name=self.reader_role_name
+        ).key
         log_groups = self._build_log_groups(identifier, logging)
         self.instance = self._build_instance(
             identifier=identifier,
@@ -148,7 +156,7 @@ class PostgresDatabase(Construct):
         )
         cfn = instance.node.default_child
         assert isinstance(cfn, rds.CfnDBInstance)
-        cfn.master_user_secret = rds.CfnDBInstance.MasterUserSecretProperty(kms_key_id=key.key_arn)
+        cfn.master_user_secret = rds.CfnDBInstance.MasterUserSecretProperty(kms_key_id=self.secret_key.key_arn)
         if database.engine_version == database.major_version:
             cfn.add_metadata(
                 "cfn-lint", {"config": {"ignore_checks": ["W3691"], "ignore_reasons": {"W3691": MAJOR_ONLY}}}
@@ -196,8 +204,9 @@ class PostgresDatabase(Construct):
         )
 
     def grant_secret_read(self, grantee: iam.IGrantable) -> None:
-        """Read the master secret (and decrypt it, only through Secrets Manager)."""
-        grant_secret_read(grantee, secret=self.secret, key=self.key)
+        """Read the master secret (and decrypt it, only through Secrets Manager): only a role named
+        ``reader_role_name`` can, whatever its grants, since the key's policy names no other."""
+        grant_secret_read(grantee, secret=self.secret, key=self.secret_key)
 
     def grant_connect(self, grantee: iam.IGrantable, database_user: str) -> iam.Grant:
         """``rds-db:connect`` as exactly this user of exactly this instance."""

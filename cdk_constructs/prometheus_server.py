@@ -13,9 +13,10 @@ from cdk_constructs.prometheus_file_system import DATA_DIRECTORY, PrometheusFile
 from cdk_constructs.workload_containers import Container, S3Copy, WorkloadContainers
 from cdk_helpers.fargate import STOP_FIRST, Placement, linux_task_definition, private_fargate_service, wget_health_check
 from cdk_helpers.log_groups import Logging
+from cdk_helpers.mirrored_images import ThirdPartyImages
 from cdk_helpers.rendered_config import PROMETHEUS_CONFIG
 from compliance.nag_findings import acknowledge_ecs_exec
-from platform_spec import HelperImagesSpec, PrometheusSpec
+from platform_spec import PrometheusSpec
 
 CONFIG_DIRECTORY = "/etc/prometheus/config"
 CONFIG_VOLUME = "config"
@@ -36,15 +37,15 @@ class PrometheusServer(Construct):
         construct_id: str,
         *,
         prometheus: PrometheusSpec,
-        helper_images: HelperImagesSpec,
+        images: ThirdPartyImages,
         placement: Placement,
         storage: PrometheusFileSystem,
         config: StoredConfig,
         remote_write_workspace: aps.CfnWorkspace | None,
         logging: Logging,
     ) -> None:
-        """``prometheus``: what to run, from the spec. ``helper_images``: the volume owner and the
-        configuration loader. ``placement``: the cluster, Prometheus's security group and the
+        """``prometheus``: what to run, from the spec. ``images``: its image, the volume owner and the
+        configuration loader, as its tasks pull them. ``placement``: the cluster, Prometheus's security group and the
         namespace it registers in. ``storage``: the data stack's TSDB file system and access
         point. ``config``: its rendered configuration file in the configuration bucket.
         ``remote_write_workspace``: the managed workspace it writes to, if any. ``logging``: its
@@ -76,7 +77,7 @@ class PrometheusServer(Construct):
             "Containers",
             task_definition=self.task_definition,
             ecs_exec=prometheus.ecs_exec,
-            volume_owner_image=ecs.ContainerImage.from_registry(helper_images.volume_owner),
+            volume_owner_image=images.volume_owner,
             log_group=self.log_group,
         )
         # Its configuration and its rules: the tree under the configuration's prefix.
@@ -84,13 +85,13 @@ class PrometheusServer(Construct):
             "ConfigLoader",
             S3Copy(
                 container_name="config-loader",
-                image=ecs.ContainerImage.from_registry(helper_images.config_loader),
+                image=images.config_loader,
                 source=config.url,
                 volume=CONFIG_VOLUME,
                 mount_path="/config",
             ),
         )
-        self.container = self._add_prometheus(containers, prometheus)
+        self.container = self._add_prometheus(containers, prometheus, images.image(prometheus.image))
         containers.start_after(self.container, loader)
         task_role = self.task_definition.task_role
         config.grant_read(task_role)
@@ -126,12 +127,14 @@ class PrometheusServer(Construct):
             container_port=prometheus.port,
         )
 
-    def _add_prometheus(self, containers: WorkloadContainers, prometheus: PrometheusSpec) -> ecs.ContainerDefinition:
+    def _add_prometheus(
+        self, containers: WorkloadContainers, prometheus: PrometheusSpec, image: ecs.ContainerImage
+    ) -> ecs.ContainerDefinition:
         return containers.add(
             "Prometheus",
             Container(
                 name=prometheus.name,
-                image=ecs.ContainerImage.from_registry(prometheus.image),
+                image=image,
                 user=prometheus.user,
                 command=[
                     f"--config.file={CONFIG_DIRECTORY}/{PROMETHEUS_CONFIG}",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_constructs.deployment_state_machine import cfn_execution_role_arn
 from cdk_constructs.image_repositories import ImageRepositories
 from cdk_constructs.one_off_task import OneOffTask
 from cdk_constructs.postgres_database import PostgresDatabase
@@ -18,6 +18,7 @@ from cdk_helpers.app_settings import ecs_secrets
 from cdk_helpers.database_access import database_environment, grant_database_access
 from cdk_helpers.fargate import task_subnet_ids
 from cdk_helpers.log_groups import Logging
+from cdk_helpers.mirrored_images import third_party_image
 from platform_spec import PlatformSpec, ServiceSpec
 from platform_spec.names import COMPUTE, TARGETS_PROBE
 from release.targets import OneOffRun, ReleaseTargets
@@ -114,11 +115,11 @@ class TargetsProbeTask(OneOffTask):
             construct_id,
             container=Container(
                 name=TARGETS_PROBE,
-                image=ecs.ContainerImage.from_registry(spec.prometheus.image),
+                image=third_party_image(spec, spec.prometheus.image),
                 user=spec.prometheus.user,
                 entry_point=["wget", "-q", "-O", "-", f"{spec.prometheus_url}/api/v1/targets?state=active"],
             ),
-            volume_owner_image=ecs.ContainerImage.from_registry(spec.helper_images.volume_owner),
+            volume_owner_image=third_party_image(spec, spec.helper_images.volume_owner),
             logging=logging,
         )
 
@@ -132,6 +133,7 @@ def release_targets(
     security_groups: PlatformSecurityGroups,
     repositories: ImageRepositories,
     topic: sns.ITopic,
+    stack_role: iam.IRole,
 ) -> ReleaseTargets:
     """What the release state machine acts on. Migrations run in their service's group (its path
     to the database); the smoke tests in their own, which reaches the API service and the internet."""
@@ -147,7 +149,7 @@ def release_targets(
 
     return ReleaseTargets(
         compute_stack=spec.stack_name(COMPUTE),
-        cfn_execution_role_arn=cfn_execution_role_arn(scope),
+        stack_role_arn=stack_role.role_arn,
         cluster_arn=cluster.cluster_arn,
         subnets=tuple(task_subnet_ids(cluster.vpc)),
         topic_arn=topic.topic_arn,

@@ -24,7 +24,7 @@ from platform_spec.connections import (
     PROMETHEUS,
     SMOKE_TESTS,
     NetworkPath,
-    enclosed_services,
+    enclosed_peers,
     internet_peers,
     peers,
     required_paths,
@@ -78,8 +78,8 @@ class PlatformSecurityGroups(Construct):
             )
         # Enclosed tasks reach the interface endpoints (a path of the spec) and S3,
         # for image layers and configuration, through the gateway endpoint.
-        for service in enclosed_services(spec):
-            self._groups[service_peer(service)].add_egress_rule(
+        for peer in enclosed_peers(spec):
+            self._groups[peer].add_egress_rule(
                 ec2.Peer.prefix_list(spec.s3_prefix_list),
                 ec2.Port.tcp(HTTPS_PORT),
                 "S3 through the gateway endpoint",

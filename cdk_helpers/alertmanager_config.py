@@ -6,7 +6,9 @@
   a fallen database) is one message, not one per alert. A group waits ``group_wait_seconds`` for
   more before its first message, and is sent again when it changes or, for pages,
   every ``repeat_hours``; tickets once a day.
-- A page quiets the ticket of the same service and objective: the same burn, told once.
+- A page quiets the ticket of the same service and objective: the same burn, told once. A ticket's
+  group waits twice as long as a page's before its first message: Alertmanager's inhibitor learns
+  of a new page apart from the dispatcher, and a ticket sent before it has would not be quieted.
 - ``Watchdog`` (always firing, cdk_helpers/alert_rules.py) goes to the heartbeat topic every
   ``heartbeat_minutes`` instead, and only there: a CloudWatch alarm fires when its publishes stop,
   which tells that Prometheus, Alertmanager or the path between them and SNS is down.
@@ -57,6 +59,11 @@ def _sns(topic_arn: str, *, region: str, api_url: str | None, send_resolved: boo
     return {**config, **texts}
 
 
+def ticket_wait_seconds(spec: PlatformSpec) -> int:
+    """How long a ticket's group waits before its first message: twice a page's."""
+    return 2 * spec.alertmanager.group_wait_seconds
+
+
 def alertmanager_config(
     spec: PlatformSpec, *, alarm_topic_arn: str, heartbeat_topic_arn: str, api_url: str | None = None
 ) -> dict[str, Any]:
@@ -79,7 +86,12 @@ def alertmanager_config(
                     "group_interval": heartbeat,
                     "repeat_interval": heartbeat,
                 },
-                {"matchers": [f'severity="{TICKET}"'], "receiver": ALARM_RECEIVER, "repeat_interval": "24h"},
+                {
+                    "matchers": [f'severity="{TICKET}"'],
+                    "receiver": ALARM_RECEIVER,
+                    "group_wait": f"{ticket_wait_seconds(spec)}s",
+                    "repeat_interval": "24h",
+                },
             ],
         },
         "inhibit_rules": [

@@ -29,6 +29,7 @@ from typing import Any
 
 from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import Decision, NamedPolicy, Principal, Request, evaluate
+from compliance.stack_updates import update_calls
 
 # Accounts that deliver Application Load Balancer access logs in the older regions
 # (Elastic Load Balancing user guide, "Enable access logs", bucket policy); newer regions
@@ -64,6 +65,11 @@ TRACE_ACTIONS = (
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
 )
+
+
+# What an endpoint created without a policy has (AWS PrivateLink guide, "Control access to VPC
+# endpoints using endpoint policies": the default endpoint policy).
+DEFAULT_ENDPOINT_POLICY = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
 
 
 @dataclass(frozen=True)
@@ -171,43 +177,58 @@ class AclDelivery:
 
 @dataclass(frozen=True)
 class EndpointPassage:
-    """An S3 request from the application subnets, which their route tables send through the
-    S3 gateway endpoint: its policy must let the request through too (VPC user guide, "Control
+    """A request from the VPC to a service it has an endpoint for: the S3 gateway endpoint on the
+    application subnets' route tables, or an interface endpoint whose private DNS sends every task
+    of the VPC to it. Its policy must let the request through too (AWS PrivateLink guide, "Control
     access to VPC endpoints using endpoint policies"). Without an endpoint the request leaves
-    through the NAT, and nothing here applies."""
+    through the NAT, and nothing here applies.
+
+    ``principal``: the caller's ARN; by default a role of this account stands for the platform's
+    own tasks. A principal of another account is judged on the endpoint's policy alone (its own
+    account's IAM is not ours to see), so the ledger can show that stolen credentials do not pass."""
 
     purpose: str
     action: str
     resource: str
+    service: str = "s3"
+    """The endpoint's service, as its name ends (``com.amazonaws.<region>.<service>``)."""
+    principal: str | None = None
 
     def check(self, deployment: Deployment) -> Decision:
         endpoints = [
             (stack, logical_id, body)
             for stack in deployment.stacks
             for logical_id, body in deployment.resources(stack, "AWS::EC2::VPCEndpoint").items()
-            if str(deployment.resolve(stack, body["Properties"]["ServiceName"])).endswith(".s3")
+            if str(deployment.resolve(stack, body["Properties"]["ServiceName"])).endswith(f".{self.service}")
         ]
         if not endpoints:
-            return Decision(True, "no S3 endpoint: the request goes out through the NAT")
+            return Decision(True, f"no {self.service} endpoint: the request goes out through the NAT")
+        principal = self.principal or f"arn:{deployment.partition}:iam::{deployment.account}:role/task"
+        context: dict[str, str | bool | Sequence[str]] = {"aws:SecureTransport": True}
+        owner = re.fullmatch(r"arn:[a-z-]+:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):.+", self.resource)
+        if owner is not None:
+            context["aws:ResourceAccount"] = owner.group(1)
         for stack, logical_id, body in endpoints:
-            policy = NamedPolicy(
-                name=f"{stack}/{logical_id}", document=deployment.resolve(stack, body["Properties"]["PolicyDocument"])
-            )
-            # The endpoint policy filters whoever calls; a role of this account stands for the caller.
+            # Without a policy of its own an endpoint has the default one: full access to anyone.
+            document = body["Properties"].get("PolicyDocument", DEFAULT_ENDPOINT_POLICY)
+            policy = NamedPolicy(name=f"{stack}/{logical_id}", document=deployment.resolve(stack, document))
             request = Request(
-                principal=Principal("AWS", f"arn:{deployment.partition}:iam::{deployment.account}:role/task"),
-                action=self.action,
-                resource=self.resource,
-                context={"aws:SecureTransport": True},
+                principal=Principal("AWS", principal), action=self.action, resource=self.resource, context=context
             )
-            decision = evaluate(request, account=deployment.account, identity_policies=[], resource_policy=policy)
+            decision = evaluate(
+                request,
+                account=deployment.account,
+                identity_policies=[],
+                resource_policy=policy,
+                external_principal=not principal.startswith(f"arn:{deployment.partition}:iam::{deployment.account}:"),
+            )
             if not decision.allowed:
-                return Decision(False, f"the S3 endpoint refuses it: {decision.reason}")
-        return Decision(True, "the S3 endpoint's policy lets it through")
+                return Decision(False, f"the {self.service} endpoint refuses it: {decision.reason}")
+        return Decision(True, f"the {self.service} endpoint's policy lets it through")
 
     @property
     def row(self) -> str:
-        return f"{self.purpose}: through the S3 endpoint -> {self.action} on {self.resource}"
+        return f"{self.purpose}: through the {self.service} endpoint -> {self.action} on {self.resource}"
 
 
 LedgerEntry = Entry | AclDelivery | EndpointPassage
@@ -247,6 +268,7 @@ def ledger(
         *reader.encrypted_log_groups(),
         *reader.access_logs(),
         *reader.flow_logs(),
+        *reader.audit_trails(),
         *reader.nat_instances(),
     ]
 
@@ -383,6 +405,13 @@ class _Reader:
                 yield from self._database(task, container)
             yield from self._file_systems(task, props)
 
+    def _pulled_through(self, repository: str) -> bool:
+        """Whether ``repository`` is under a pull-through cache rule's prefix."""
+        return any(
+            repository.startswith(f"{self._props(stack, body)['EcrRepositoryPrefix']}/")
+            for stack, _, body in self._all("AWS::ECR::PullThroughCacheRule")
+        )
+
     def _launch(self, execution: Caller, container: Mapping[str, Any]) -> Iterator[LedgerEntry]:
         """What the execution role does to start a container: pull, log, read secrets."""
         name = container["Name"]
@@ -393,8 +422,17 @@ class _Reader:
             arn = f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{repository}"
             purpose = f"{name}: pull its image"
             yield Entry(purpose, execution, "ecr:GetAuthorizationToken", "*")
+            yield EndpointPassage(purpose, "ecr:GetAuthorizationToken", "*", service="ecr.api")
             for action in ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"):
                 yield Entry(purpose, execution, action, arn)
+                yield EndpointPassage(purpose, action, arn, service="ecr.dkr")
+            if self._pulled_through(repository):
+                # A pull through the cache imports the image, and creates its repository the first
+                # time (Amazon ECR user guide, "IAM permissions required to sync an upstream registry").
+                imported = f"{name}: import its image through the pull-through cache"
+                for action in ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository"):
+                    yield Entry(imported, execution, action, arn)
+                    yield EndpointPassage(imported, action, arn, service="ecr.dkr")
             layer = f"arn:{self.partition}:s3:::prod-{self.region}-starport-layer-bucket/layer-digest"
             yield EndpointPassage(purpose, "s3:GetObject", layer)
         options = container.get("LogConfiguration", {}).get("Options", {})
@@ -402,10 +440,11 @@ class _Reader:
             stream = self._log_stream(options["awslogs-group"], f"{options['awslogs-stream-prefix']}/{name}/task-id")
             for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
                 yield Entry(f"{name}: send its logs", execution, action, stream)
+                yield EndpointPassage(f"{name}: send its logs", action, stream, service="logs")
         for secret in container.get("Secrets", []):
             yield from self._secret(execution, f"{name}: read {secret['Name']}", str(secret["ValueFrom"]))
 
-    def _secret(self, execution: Caller, purpose: str, value_from: str) -> Iterator[Entry]:
+    def _secret(self, execution: Caller, purpose: str, value_from: str) -> Iterator[LedgerEntry]:
         """ECS reads a secret with the execution role ("Required IAM permissions for Amazon ECS
         secrets"): GetSecretValue on a Secrets Manager secret (``valueFrom`` may add a JSON key,
         version stage and id after the ARN), GetParameters on an SSM parameter; each decrypted
@@ -416,6 +455,7 @@ class _Reader:
             ("ssm:GetParameters", "ssm") if parameter else ("secretsmanager:GetSecretValue", "secretsmanager")
         )
         external = self.external_secrets.get(arn)
+        yield EndpointPassage(purpose, action, external.arn if external else arn, service=service)
         if external is not None:
             yield Entry(purpose, execution, action, external.arn, key=external.key_arn)
             if external.key_arn is not None:
@@ -519,7 +559,7 @@ class _Reader:
                     f"mount volume {volume['Name']} through its access point", task, action, fs_arn, context=context
                 )
 
-    def exec_sessions(self) -> Iterator[Entry]:
+    def exec_sessions(self) -> Iterator[LedgerEntry]:
         """ECS Exec into a service's tasks: the agent's channels, the session log, its key
         (ECS developer guide, "Monitor Amazon ECS containers with ECS Exec": IAM permissions)."""
         for stack, logical_id, body in self._all("AWS::ECS::Service"):
@@ -538,15 +578,20 @@ class _Reader:
                 "logs:DescribeLogGroups",
             ):
                 yield Entry(purpose, task, action, "*")
+                yield EndpointPassage(purpose, action, "*", service=action.split(":")[0])
             cluster = self._find("AWS::ECS::Cluster", "Ref", props["Cluster"])
             configuration = self._props(cluster[0], self.d.resource(*cluster))["Configuration"]
             exec_config = configuration["ExecuteCommandConfiguration"]
             group = exec_config["LogConfiguration"]["CloudWatchLogGroupName"]
             for action in ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"):
                 yield Entry(purpose, task, action, self._log_stream(group, "ecs-execute-command-session"))
+                yield EndpointPassage(
+                    purpose, action, self._log_stream(group, "ecs-execute-command-session"), service="logs"
+                )
             key = exec_config.get("KmsKeyId")
             if key is not None:
                 yield Entry(purpose, task, "kms:Decrypt", key, key=key)
+                yield EndpointPassage(purpose, "kms:Decrypt", key, service="kms")
 
     # --- functions and hooks ------------------------------------------------------------------
 
@@ -562,6 +607,7 @@ class _Reader:
             function_arn = self.d.get_att(stack, logical_id, "Arn")
             yield from self._config_objects(role, function_arn)
             yield from self._image_checks(role, function_arn)
+            yield from self._mirror_warmups(role, function_arn)
 
     def _custom_resources(self, resource_type: str, function_arn: str) -> Iterator[dict[str, Any]]:
         for stack, _, body in self._all(resource_type):
@@ -589,6 +635,17 @@ class _Reader:
             for image in props["Images"]:
                 arn = f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{image['Repository']}"
                 yield Entry(f"check {image['Repository']}:{image['Tag']} is pushed", role, "ecr:DescribeImages", arn)
+
+    def _mirror_warmups(self, role: Caller, function_arn: str) -> Iterator[Entry]:
+        """The cache warmer fetches each pin's manifest by tag, which imports it the first time
+        (cdk_constructs/mirror_warmer.py)."""
+        for props in self._custom_resources("Custom::MirrorWarmer", function_arn):
+            yield Entry("warm the image cache: sign in to the registry", role, "ecr:GetAuthorizationToken", "*")
+            for image in props["Images"]:
+                arn = f"arn:{self.partition}:ecr:{self.region}:{self.account}:repository/{image['Repository']}"
+                purpose = f"warm the image cache: fetch {image['Repository']}:{image['Tag']}"
+                for action in ("ecr:BatchGetImage", "ecr:BatchImportUpstreamImage", "ecr:CreateRepository"):
+                    yield Entry(purpose, role, action, arn)
 
     # --- the deployment state machine -----------------------------------------------------------
 
@@ -626,8 +683,27 @@ class _Reader:
                     str(arguments["RoleARN"]),
                     context={"iam:PassedToService": "cloudformation.amazonaws.com"},
                 )
+                yield from self._stack_update(name, arguments, tasks)
         else:
             raise ValueError(f"state {name}: the ledger does not know integration {resource}")
+
+    def _stack_update(
+        self, name: str, arguments: Mapping[str, Any], tasks: list[tuple[str, Mapping[str, Any]]]
+    ) -> Iterator[Entry]:
+        """CloudFormation applying the release's tags as the role the update passes it (its
+        service role: "CloudFormation service role", CloudFormation user guide), once for every
+        update state of the definition (``compliance/stack_updates.py``)."""
+        updates = [n for n, s in tasks if str(s["Resource"]).endswith(":cloudformation:updateStack")]
+        if name != updates[0]:
+            return
+        stack, role_arn = str(arguments["StackName"]), str(arguments["RoleARN"])
+        role_stack, role_id = self._find("AWS::IAM::Role", "Arn", role_arn)
+        caller = Caller(f"CloudFormation as {role_id}", Principal("AWS", role_arn), role=(role_stack, role_id))
+        # The parameters the update sets: those its Parameters expression names.
+        named = str(arguments["Parameters"])
+        parameters = [p for p in self.d.parameters(stack) if re.search(rf"[\"']{re.escape(p)}[\"']", named)]
+        for call in update_calls(self.d, stack, parameters):
+            yield Entry(f"release: {call.purpose}", caller, call.action, call.resource, context=call.context)
 
     def _sdk_targets(
         self, service: str, name: str, arguments: Mapping[str, Any], tasks: list[tuple[str, Mapping[str, Any]]]
@@ -785,6 +861,37 @@ class _Reader:
             context = {"aws:SourceArn": f"arn:{self.partition}:s3:::{source}", "aws:SourceAccount": self.account}
             yield Entry(f"bucket {source}: server access logs", s3_logging, "s3:PutObject", arn, context=context)
 
+    def audit_trails(self) -> Iterator[Entry]:
+        """CloudTrail delivers a trail's log files and digests to its bucket, encrypted with its key,
+        and its events through its role to its log group (CloudTrail user guide, "Amazon S3 bucket
+        policy for CloudTrail" and "Configure AWS KMS key policies for CloudTrail")."""
+        cloudtrail = self._service("cloudtrail.amazonaws.com")
+        for stack, logical_id, body in self._all("AWS::CloudTrail::Trail"):
+            props = self._props(stack, body)
+            trail = f"arn:{self.partition}:cloudtrail:{self.region}:{self.account}:trail/{props['TrailName']}"
+            source = {"aws:SourceArn": trail, "aws:SourceAccount": self.account}
+            bucket, key = props["S3BucketName"], props.get("KMSKeyId")
+            purpose = f"trail {props['TrailName']}: log files"
+            yield Entry(purpose, cloudtrail, "s3:GetBucketAcl", f"arn:{self.partition}:s3:::{bucket}", context=source)
+            log_file = f"AWSLogs/{self.account}/CloudTrail/{self.region}/2026/01/01/log.json.gz"
+            yield Entry(
+                purpose,
+                cloudtrail,
+                "s3:PutObject",
+                f"arn:{self.partition}:s3:::{bucket}/{log_file}",
+                key=key,
+                context={**source, "s3:x-amz-acl": "bucket-owner-full-control"},
+            )
+            if key is not None:
+                context = {**source, "kms:EncryptionContext:aws:cloudtrail:arn": trail}
+                yield Entry(purpose, cloudtrail, "kms:GenerateDataKey", key, key=key, context=context)
+            if "CloudWatchLogsRoleArn" in body["Properties"]:
+                role = self._role(stack, body["Properties"]["CloudWatchLogsRoleArn"], f"trail {logical_id}'s role")
+                group = str(props["CloudWatchLogsLogGroupArn"]).removesuffix(":*").rsplit(":log-group:", 1)[1]
+                stream = self._log_stream(group, f"{self.account}_CloudTrail_{self.region}")
+                for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+                    yield Entry(f"trail {props['TrailName']}: events", role, action, stream)
+
     def flow_logs(self) -> Iterator[Entry]:
         for stack, logical_id, body in self._all("AWS::EC2::FlowLog"):
             raw, props = body["Properties"], self._props(stack, body)
@@ -818,7 +925,9 @@ def render(entries: Sequence[LedgerEntry], deployment: Deployment) -> str:
                 f"| {f'`{entry.key}`' if entry.key else ''} | {verdict} |"
             )
         elif isinstance(entry, EndpointPassage):
-            lines.append(f"| {entry.purpose} | S3 endpoint | `{entry.action}` | `{entry.resource}` |  | {verdict} |")
+            lines.append(
+                f"| {entry.purpose} | {entry.service} endpoint | `{entry.action}` | `{entry.resource}` |  | {verdict} |"
+            )
         else:
             lines.append(f"| {entry.purpose} | CloudFront | object ACL | `{entry.bucket[1]}` |  | {verdict} |")
     return "\n".join(lines)

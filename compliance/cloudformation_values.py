@@ -118,6 +118,10 @@ class Deployment:
             if (resource_type is None or body.get("Type") == resource_type) and self._created(stack, logical_id)
         }
 
+    def parameters(self, stack: str) -> list[str]:
+        """The names of ``stack``'s parameters."""
+        return list(self._template(stack).get("Parameters", {}))
+
     def output(self, stack: str, output_name: str) -> Any:
         outputs = self._template(stack).get("Outputs", {})
         if output_name not in outputs:

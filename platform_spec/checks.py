@@ -41,7 +41,8 @@ NAMESPACE_PATTERN = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 PINNED_IMAGE_PATTERN = re.compile(
-    r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})(?P<digest>@sha256:[0-9a-f]{64})?$"
+    r"^(?P<registry>[a-z0-9.-]+(:[0-9]+)?)/(?P<path>[a-z0-9._/-]+)"
+    r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})(?P<digest>@sha256:[0-9a-f]{64})?$"
 )
 ZONE_ID_PATTERN = re.compile(r"^[a-z]{2,5}[0-9]-az[0-9]{1,2}$")
 PREFIX_LIST_PATTERN = re.compile(r"^pl-[0-9a-f]{8,17}$")
@@ -109,6 +110,16 @@ def check_pinned_image(field_name: str, image: str, *, digest: bool = False) -> 
         raise SpecError(field_name, image, "must name an image pinned by version (registry/name:tag, not 'latest')")
     if digest and not match["digest"]:
         raise SpecError(field_name, image, "must also name the image's digest (registry/name:tag@sha256:...)")
+
+
+def image_parts(image: str) -> tuple[str, str, str, str]:
+    """``(registry, path, tag, digest)`` of a reference ``check_pinned_image`` accepted with
+    ``digest``: ``quay.io/prometheus/prometheus:v3.5.0@sha256:...`` ->
+    ``("quay.io", "prometheus/prometheus", "v3.5.0", "sha256:...")``."""
+    match = PINNED_IMAGE_PATTERN.match(image)
+    if match is None or not match["digest"]:
+        raise ValueError(f"{image!r} is not pinned by digest")
+    return match["registry"], match["path"], match["tag"], match["digest"].removeprefix("@")
 
 
 def check_cidr(field_name: str, cidr: str) -> None:

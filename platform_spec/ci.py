@@ -16,6 +16,12 @@ exactly one subject of GitHub's token (the formats are cited in
 
 The names are fixed so that a workflow can build each ARN from the account id alone
 (``python -m tools.ci_settings`` prints them, with each environment's region, from this spec).
+
+Two set-ups keep one environment's deploy out of another's (``setup``; docs/operations.md,
+"CI roles"): ``separate-accounts`` (recommended), one AWS account per environment, each with its
+own CI stack ``davidshaevel-ci-<env>``; and ``shared-account``, one account where each environment
+is bootstrapped with a qualifier of its own, a generated execution policy and a permissions
+boundary (``platform_spec.bootstrap_policy``, ``python -m tools.bootstrap_policy``).
 Like the rest of ``spec``, this imports nothing from CDK, so a workflow runs it before installing
 anything.
 """
@@ -27,9 +33,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from platform_spec.checks import PROJECT_NAME_PATTERN, REGION_PATTERN
+from platform_spec.ci_setup import SEPARATE_ACCOUNTS, SHARED_ACCOUNT, check_setup
 from platform_spec.context import parse_bool
 from platform_spec.errors import SpecError
-from platform_spec.names import stack_prefix
+from platform_spec.names import EDGE, stack_name, stack_prefix
 from platform_spec.profiles import APPLICATION_REPOSITORIES, CI_REPOSITORY, PROFILES, PROJECT
 from platform_spec.regions import CLOUDFRONT_REGION
 from platform_spec.spelling import built
@@ -43,6 +50,10 @@ CONTEXT_KEYS = (CI_KEY, PROVIDER_KEY)
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
 CDK_DEFAULT_QUALIFIER = "hnb659fds"
+DEPLOY_BRANCH = "main"
+"""The branch deploy.yml and release.yml run from: the ref the roles' subjects name."""
+WORKFLOWS = {"diff": "pull-request.yml", "deploy": "deploy.yml", "release": "release.yml"}
+"""The workflow file of each kind of this repository's roles (``.github/workflows``)."""
 
 # GitHub documents no grammar for these; these are the rules its sign-up and "new
 # repository" forms enforce: an account name is 1-39 letters, digits or single inner
@@ -51,8 +62,6 @@ CDK_DEFAULT_QUALIFIER = "hnb659fds"
 # of the trust conditions, where IAM would read them as wildcards under StringLike.
 _OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
 _REPOSITORY = re.compile(rf"^(?P<owner>{_OWNER})/(?P<name>[A-Za-z0-9._-]{{1,100}})$")
-# The CDK bootstrap template's AllowedPattern for its Qualifier parameter.
-_QUALIFIER = re.compile(r"^[A-Za-z0-9_-]{1,10}$")
 _PROVIDER_ARN = re.compile(rf"^arn:aws(-[a-z]+)*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$")
 
 
@@ -97,9 +106,24 @@ class CiSpec:
     region: str | None = None
     """The region of the platform's stacks, when every environment's should be overridden;
     ``None``: each environment's profile names its own (``region_of``)."""
-    bootstrap_qualifier: str = CDK_DEFAULT_QUALIFIER
-    """The qualifier of ``cdk bootstrap`` (CDK's default unless the account was bootstrapped
-    with ``--qualifier``); it is part of every bootstrap role's name."""
+    setup: str = SHARED_ACCOUNT
+    """``separate-accounts`` (recommended): each environment in an AWS account of its own, named in
+    ``accounts``; or ``shared-account``: one account, each environment bootstrapped with its own
+    ``qualifiers`` entry and the generated execution policy and permissions boundary."""
+    accounts: tuple[tuple[str, str], ...] = ()
+    """``(environment, 12-digit account id)`` pairs: every environment once, with distinct ids, in
+    ``separate-accounts``; empty in ``shared-account`` (the workflows' AWS_ACCOUNT_ID names it)."""
+    qualifiers: tuple[tuple[str, str], ...] = ()
+    """``(environment, qualifier)`` pairs of ``cdk bootstrap --qualifier``: every environment, distinct,
+    in ``shared-account``; CDK's default (``hnb659fds``) for an environment not named."""
+    scoped_execution: bool = True
+    """Bootstrap with the generated execution policy and permissions boundary; required in
+    ``shared-account``. ``False`` in ``separate-accounts``: a plain ``cdk bootstrap`` (whose
+    execution role is AdministratorAccess, of that environment's account only)."""
+    workflow_subjects: bool = True
+    """This repository's roles also name the workflow file and ref: their subject carries GitHub's
+    ``job_workflow_ref`` claim, which needs the repository's subject template customised
+    (docs/operations.md, "CI roles"). AWS reads no claim of GitHub's but ``aud`` and ``sub``."""
     project: str = PROJECT
     """Project name: the platform's stacks are ``<env>-<project>-<layer>``."""
 
@@ -126,14 +150,36 @@ class CiSpec:
             check_provider_arn("oidc_provider_arn", self.oidc_provider_arn)
         if self.region is not None and (not isinstance(self.region, str) or not REGION_PATTERN.match(self.region)):
             raise SpecError("region", self.region, "not an AWS region name")
-        if not isinstance(self.bootstrap_qualifier, str) or not _QUALIFIER.match(self.bootstrap_qualifier):
-            raise SpecError(
-                "bootstrap_qualifier", self.bootstrap_qualifier, "must be 1-10 letters, digits, '_' or '-' (CDK's rule)"
-            )
         if not isinstance(self.project, str) or not PROJECT_NAME_PATTERN.match(self.project):
             raise SpecError(
                 "project", self.project, "must be 3-32 lowercase letters, digits or '-', starting with a letter"
             )
+        check_setup(self)
+
+    def account_of(self, environment: str) -> str | None:
+        """The environment's account in ``separate-accounts``; ``None``: the one shared account."""
+        return dict(self.accounts).get(environment)
+
+    def qualifier_of(self, environment: str) -> str:
+        """The qualifier ``environment`` is bootstrapped with: part of every bootstrap role's name."""
+        return dict(self.qualifiers).get(environment, CDK_DEFAULT_QUALIFIER)
+
+    def toolkit_stack_name(self, environment: str) -> str:
+        """The bootstrap stack's name: CDK's default with CDK's qualifier, else one per qualifier
+        (two bootstrap stacks of one region cannot share a name)."""
+        qualifier = self.qualifier_of(environment)
+        return "CDKToolkit" if qualifier == CDK_DEFAULT_QUALIFIER else f"CDKToolkit-{qualifier}"
+
+    def ci_stacks(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``(stack name, environments whose roles it holds)``: one stack in the shared account; one per
+        environment, in that environment's account, with separate accounts."""
+        if self.setup == SEPARATE_ACCOUNTS:
+            return tuple((f"{self.stack_name}-{environment}", (environment,)) for environment in self.environments)
+        return ((self.stack_name, self.environments),)
+
+    def workflow_ref(self, kind: str, *, ref: str = f"refs/heads/{DEPLOY_BRANCH}") -> str:
+        """GitHub's ``job_workflow_ref`` claim of this repository's workflow of ``kind`` at ``ref``."""
+        return f"{self.repository}/.github/workflows/{WORKFLOWS[kind]}@{ref}"
 
     @property
     def stack_name(self) -> str:
@@ -176,13 +222,24 @@ class CiSpec:
 
     @property
     def pull_request_subject(self) -> str:
-        """The ``sub`` of a job run for a pull request that names no GitHub environment."""
-        return f"repo:{self.repository}:pull_request"
+        """The ``sub`` of a job run for a pull request that names no GitHub environment; with
+        ``workflow_subjects``, of pull-request.yml only, whose ref is ``refs/pull/<number>/merge``
+        (a pattern: the trust compares it with StringLike)."""
+        subject = f"repo:{self.repository}:pull_request"
+        if not self.workflow_subjects:
+            return subject
+        return f"{subject}:job_workflow_ref:{self.workflow_ref('diff', ref='refs/pull/*/merge')}"
 
-    def environment_subject(self, github_environment: str, *, repository: str | None = None) -> str:
-        """The ``sub`` of any job of ``repository`` (this one by default) that names the GitHub
-        environment, whatever its event."""
-        return f"repo:{repository or self.repository}:environment:{github_environment}"
+    def environment_subject(
+        self, github_environment: str, *, repository: str | None = None, workflow: str | None = None
+    ) -> str:
+        """The ``sub`` of a job of ``repository`` (this one by default) that names the GitHub
+        environment, whatever its event; with ``workflow_subjects`` and a ``workflow`` kind, only of
+        that workflow file on the deploy branch."""
+        subject = f"repo:{repository or self.repository}:environment:{github_environment}"
+        if workflow is None or not self.workflow_subjects or repository not in (None, self.repository):
+            return subject
+        return f"{subject}:job_workflow_ref:{self.workflow_ref(workflow)}"
 
     @property
     def release_session_hours(self) -> int:
@@ -193,6 +250,16 @@ class CiSpec:
         longest = max(PROFILES[environment]().release_timeout_minutes for environment in self.environments)
         return min(12, -(-(longest + 30) // 60))
 
+    def platform_stacks(self, environment: str) -> tuple[tuple[str, str], ...]:
+        """``(stack name, region)`` of each of ``environment``'s platform stacks: what the diff role reads."""
+        profile = PROFILES[environment]()
+        region = self.region_of(environment)
+        return tuple(
+            (stack_name(self.stack_prefix(environment), layer), CLOUDFRONT_REGION if layer == EDGE else region)
+            for layer in profile.layers
+            if layer != EDGE or region != CLOUDFRONT_REGION
+        )
+
     def stack_prefix(self, environment: str) -> str:
         """``dev-davidshaevel``: as ``PlatformSpec.stack_prefix``."""
         return stack_prefix(environment, self.project)
@@ -201,8 +268,14 @@ class CiSpec:
 def ci() -> CiSpec:
     """The CI description of ``platform_spec.profiles``: this repository and the application
     repositories named there, every profile, a provider of the stack's own."""
+    environments = tuple(PROFILES)
     return CiSpec(
-        repository=CI_REPOSITORY, application_repositories=APPLICATION_REPOSITORIES, environments=tuple(PROFILES)
+        repository=CI_REPOSITORY,
+        application_repositories=APPLICATION_REPOSITORIES,
+        environments=environments,
+        # One account, as the workflows' single AWS_ACCOUNT_ID; each environment its own qualifier.
+        setup=SHARED_ACCOUNT,
+        qualifiers=tuple((environment, environment[:10]) for environment in environments),
     )
 
 

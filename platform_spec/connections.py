@@ -78,6 +78,34 @@ def enclosed_services(spec: PlatformSpec) -> tuple[ServiceSpec, ...]:
     return tuple(s for s in spec.services if not s.reaches_internet)
 
 
+def _cached(spec: PlatformSpec, *images: str) -> bool:
+    return all(spec.image_mirror.registry(image) is not None for image in images)
+
+
+def enclosed_platform_tasks(spec: PlatformSpec) -> tuple[str, ...]:
+    """The platform's own task parties whose HTTPS egress ends at the VPC endpoints and S3, where
+    the network has interface endpoints: every image they run comes through the data stack's
+    pull-through cache, and they call nothing else outside the VPC. The database bootstrap (the
+    master secret through the Secrets Manager endpoint, then only the database), the targets probe,
+    and Prometheus unless it remote-writes (no endpoint for that here). Alertmanager publishes to
+    SNS and Grafana's image is on Docker Hub: they keep their way out, as do the smoke tests, which
+    call the public URL."""
+    if not spec.network.interface_endpoints:
+        return ()
+    helpers, prometheus = spec.helper_images, spec.prometheus
+    candidates = (
+        (PROMETHEUS, (prometheus.image, helpers.config_loader, helpers.volume_owner), not prometheus.remote_write),
+        (TARGETS_PROBE, (prometheus.image, helpers.volume_owner), True),
+        (DATABASE_BOOTSTRAP, (helpers.database_client, helpers.volume_owner), True),
+    )
+    return tuple(peer for peer, images, alone in candidates if alone and _cached(spec, *images))
+
+
+def enclosed_peers(spec: PlatformSpec) -> tuple[str, ...]:
+    """Every task party whose HTTPS egress ends at the endpoints and S3."""
+    return (*(service_peer(s) for s in enclosed_services(spec)), *enclosed_platform_tasks(spec))
+
+
 def endpoint_services(spec: PlatformSpec) -> tuple[str, ...]:
     """The AWS services an enclosed task reaches as it starts and runs, each an interface
     endpoint (``com.amazonaws.<region>.<name>``): ECR's API and registry for the image,
@@ -90,21 +118,29 @@ def endpoint_services(spec: PlatformSpec) -> tuple[str, ...]:
     if not spec.network.interface_endpoints:
         return ()
     enclosed = enclosed_services(spec)
+    platform_tasks = enclosed_platform_tasks(spec)
     secrets = [secret for service in enclosed for secret in service.secrets.values()]
+    # The bootstrap reads the master secret from Secrets Manager as it starts.
+    master_secret = DATABASE_BOOTSTRAP in platform_tasks
     stores = [
         name
         for name, kind in (("secretsmanager", SecretsManagerSecret), ("ssm", ParameterStoreSecret))
-        if any(isinstance(secret, kind) for secret in secrets)
+        if any(isinstance(secret, kind) for secret in secrets) or (name == "secretsmanager" and master_secret)
     ]
-    exec_on = ("ssmmessages", "kms") if any(s.ecs_exec for s in enclosed) else ()
+    exec_on = (
+        ("ssmmessages", "kms")
+        if any(s.ecs_exec for s in enclosed) or (PROMETHEUS in platform_tasks and spec.prometheus.ecs_exec)
+        else ()
+    )
     return ("ecr.api", "ecr.dkr", "logs", *stores, *exec_on)
 
 
 def internet_peers(spec: PlatformSpec) -> tuple[str, ...]:
-    """The task parties that keep HTTPS egress to any address: they pull public images
-    (Prometheus, Alertmanager, Grafana, the helpers) or call the internet themselves; Alertmanager
-    also publishes to SNS."""
-    enclosed = {service_peer(s) for s in enclosed_services(spec)}
+    """The task parties that keep HTTPS egress to any address: every task where the network has
+    no interface endpoints (ECR, CloudWatch Logs and Secrets Manager through the NAT, which have no
+    fixed addresses), and elsewhere those that pull an image ECR does not cache (Grafana) or call
+    the internet or a service without an endpoint themselves (the smoke tests, Alertmanager's SNS)."""
+    enclosed = set(enclosed_peers(spec))
     return tuple(peer for peer in task_peers(spec) if peer not in enclosed)
 
 

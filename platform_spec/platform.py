@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from platform_spec.audit import AuditSpec, BackupCopySpec, VaultLockSpec, check_record
 from platform_spec.checks import (
     ACCOUNT_PATTERN,
     DNS_LABEL_PATTERN,
@@ -38,6 +39,7 @@ from platform_spec.workloads import (
     AlertmanagerSpec,
     GrafanaSpec,
     HelperImagesSpec,
+    ImageMirrorSpec,
     PrometheusSpec,
 )
 
@@ -69,6 +71,8 @@ class PlatformSpec:
     grafana: GrafanaSpec | None = None
     """Grafana, or ``None`` to run without it."""
     helper_images: HelperImagesSpec = field(default_factory=HelperImagesSpec)
+    image_mirror: ImageMirrorSpec = field(default_factory=ImageMirrorSpec)
+    """The registries ECR's pull-through cache copies third-party images from (the data stack)."""
     alarm_email: str | None = None
     """Address subscribed to the alarm topic; ``None`` leaves subscriptions to the operator."""
     edge: EdgeSpec = field(default_factory=EdgeSpec)
@@ -82,6 +86,10 @@ class PlatformSpec:
     """How long the log bucket keeps load balancer, CloudFront and S3 access logs."""
     backup_retention_days: int = 7
     """How long AWS Backup keeps each daily backup of the database and file system."""
+    backup_lock: VaultLockSpec = field(default_factory=VaultLockSpec)
+    backup_copy: BackupCopySpec | None = None
+    """A copy of each backup in another region's or account's vault; ``None``: none."""
+    audit: AuditSpec = field(default_factory=AuditSpec)
     images_kept: int = 10
     """Unreleased images each ECR repository keeps; older ones expire."""
     releases_kept: int = 10
@@ -134,10 +142,12 @@ class PlatformSpec:
         if self.monthly_budget_usd is not None and not 0 < self.monthly_budget_usd <= 1_000_000:
             raise SpecError("monthly_budget_usd", self.monthly_budget_usd, "must be above 0 (US dollars a month)")
         check_placement(self)
+        check_record(self)
         if self.alarm_email is not None and not EMAIL_PATTERN.match(self.alarm_email):
             raise SpecError("alarm_email", self.alarm_email, "not an email address")
         check_rollout("default_rollout", self.default_rollout, public=True)
         check_services(self)
+        self.image_mirror.check_prefixes(self.stack_prefix)
         check_release_budget(self.delivery, self.update_minutes)
         if self.production:
             check_production(self)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from platform_spec.audit import AuditSpec, VaultLockSpec
 from platform_spec.database import DatabaseSpec
 from platform_spec.delivery import DeliverySpec
 from platform_spec.edge import DomainSpec, EdgeSpec
@@ -137,9 +138,15 @@ def dev() -> PlatformSpec:
         log_retention_days=30,
         access_log_retention_days=90,
         backup_retention_days=7,
+        # dev can be torn down: a lock whoever may remove it can remove (docs/security.md).
+        backup_lock=VaultLockSpec(mode="governance"),
+        # The shipped CI set-up shares one account between dev and prod, whose GuardDuty detector
+        # covers it (one per account and region); in an account of its own, dev makes its own.
+        audit=AuditSpec(mode="platform", log_lock_days=30, detector=False),
         images_kept=10,
-        # Every capability at the lowest cost (docs/cost.md); make cost and the tests hold it.
-        monthly_budget_usd=75,
+        # Every capability at the lowest cost (docs/cost.md); make cost and the tests hold it. The
+        # backups' and the audit trail's own keys and the trail's two alarms add $2.20.
+        monthly_budget_usd=78,
     )
 
 
@@ -177,6 +184,9 @@ def prod() -> PlatformSpec:
         log_retention_days=365,
         access_log_retention_days=365,
         backup_retention_days=35,
+        # Permanent a week after the first deploy: nobody, root included, deletes a backup early.
+        backup_lock=VaultLockSpec(mode="compliance", changeable_for_days=7, max_retention_days=365),
+        audit=AuditSpec(mode="platform", log_lock_days=365),
         images_kept=50,
     )
 

@@ -179,7 +179,7 @@ class ReleaseContext:
                 "UsePreviousTemplate": True,
                 "Parameters": parameters,
                 "Capabilities": list(CAPABILITIES),
-                "RoleARN": self.targets.cfn_execution_role_arn,
+                "RoleARN": self.targets.stack_role_arn,
                 "ClientRequestToken": jsonata(token),
             },
             # Which events are this update's: its token, or (without one) their time.

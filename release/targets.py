@@ -24,7 +24,9 @@ class ReleaseTargets:
     """What the release acts on, by name: the stacks' tokens at synth, plain strings in tests."""
 
     compute_stack: str
-    cfn_execution_role_arn: str
+    stack_role_arn: str
+    """The release's own CloudFormation service role, passed with each update of the compute
+    stack (``cdk_constructs/release_stack_role.py``): never the bootstrap's execution role."""
     cluster_arn: str
     subnets: tuple[str, ...]
     topic_arn: str

@@ -22,9 +22,10 @@ from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_constructs.service_route import ListenerRoute
 from cdk_constructs.site_domain import SiteDomain
 from cdk_helpers.handles import EdgeGuardsHandle
+from cdk_helpers.mirrored_images import ThirdPartyImages
 from cdk_helpers.rendered_config import render_database_bootstrap
 from platform_spec import PlatformSpec, names
-from stacks.handles import ComputeState, ObservedPlatform
+from stacks.handles import ComputeState, ObservedPlatform, ReleasedCompute
 
 
 class ComputeStack(Stack):
@@ -83,12 +84,13 @@ class ComputeStack(Stack):
             images=[(repositories.repository(s, used_from=self), self.released_tags.tag(s)) for s in spec.services],
             logging=logging,
         )
+        self._images_present = images_present
         bootstrap = DatabaseBootstrap(
             self,
             "DatabaseBootstrap",
             database=state.database,
             sql=render_database_bootstrap(spec),
-            helper_images=spec.helper_images,
+            images=ThirdPartyImages(spec),
             placement=cluster.placement(sealed(self, "DatabaseBootstrapGroup", security_groups.database_bootstrap)),
             cluster_name=spec.cluster_name,
             logging=logging,
@@ -142,6 +144,10 @@ class ComputeStack(Stack):
             public_hosts=self.edge.public_hosts,
             services=self.services,
         )
+
+    @property
+    def released(self) -> ReleasedCompute:
+        return ReleasedCompute(services=tuple(self.services.values()), hooks=(self._images_present.function,))
 
     def _outputs(self) -> None:
         """What the verify command needs to find the running platform."""

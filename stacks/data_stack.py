@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnResource, ReferenceStrength, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, CfnResource, DefaultStackSynthesizer, ReferenceStrength, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
@@ -16,17 +16,21 @@ from constructs import Construct
 
 from cdk_constructs.access_log_bucket import AccessLogBucket
 from cdk_constructs.admin_password import AdminPassword
+from cdk_constructs.audit_trail import AuditTrail, audit_namespace
 from cdk_constructs.config_bucket import ConfigBucket
 from cdk_constructs.data_backups import DataBackups
+from cdk_constructs.image_mirror import ImageMirror
 from cdk_constructs.image_repositories import ImageRepositories
 from cdk_constructs.logs_key import LogsKey
 from cdk_constructs.metrics_workspace import MetricsWorkspace
+from cdk_constructs.mirror_warmer import MirrorWarmer, third_party_images
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.prometheus_file_system import PrometheusFileSystem
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_helpers.handles import ConfigSource
 from cdk_helpers.log_groups import Logging
 from platform_spec import PlatformSpec
+from platform_spec.names import AUDIT_TRAIL, DELIVERY
 from stacks.handles import ComputeState, DeliveryState, ObservabilityState
 
 
@@ -96,6 +100,17 @@ class DataStack(Stack):
             releases_kept=spec.releases_kept,
             key=self.data_key,
         )
+        self.image_mirror = ImageMirror(self, "ImageMirror", stack_prefix=spec.stack_prefix, mirror=spec.image_mirror)
+        # Before any task pulls a pin by digest (compute, observability and delivery deploy after this stack).
+        self.mirror_warmer = MirrorWarmer(
+            self,
+            "ImageMirrorWarmer",
+            images=third_party_images(spec),
+            stack_prefix=spec.stack_prefix,
+            mirror=spec.image_mirror,
+            rules=list(self.image_mirror.rules.values()),
+            logging=self.logging,
+        )
         self.grafana_admin_password: AdminPassword | None = (
             AdminPassword(self, "GrafanaAdmin", description=f"{spec.stack_prefix} Grafana admin", key=self.data_key)
             if spec.grafana
@@ -109,14 +124,42 @@ class DataStack(Stack):
         self.backups = DataBackups(
             self,
             "Backups",
-            key=self.data_key,
+            description=spec.stack_prefix,
+            previous_key=self.data_key,
             retention_days=spec.backup_retention_days,
+            lock=spec.backup_lock,
+            copy=spec.backup_copy,
             resources=[
                 backup.BackupResource.from_rds_database_instance(self.database.instance),
                 backup.BackupResource.from_efs_file_system(self.prometheus_file_system),
             ],
         )
+        self._audit(spec)
         self._reference_strongly()
+
+    def _audit(self, spec: PlatformSpec) -> None:
+        """The platform's audit trail, or the organization's, named in an output either way."""
+        if not spec.audit.by_platform:
+            CfnOutput(self, AUDIT_TRAIL, value=str(spec.audit.organization_trail_arn))
+            return
+        qualifier = self.node.try_get_context("@aws-cdk/core:bootstrapQualifier") or (
+            DefaultStackSynthesizer.DEFAULT_QUALIFIER
+        )
+        execution_role = f"cdk-{qualifier}-cfn-exec-role-"
+        self.audit = AuditTrail(
+            self,
+            "Audit",
+            trail_name=f"{spec.stack_prefix}-audit",
+            lock_days=spec.audit.log_lock_days,
+            logging=self.logging,
+            access_logs=self.access_logs,
+            namespace=audit_namespace(spec.stack_prefix),
+            iam_changers=(execution_role,),
+            # CDK's deploy role starts deploys; the delivery stack's release role updates the compute stack.
+            stack_changers=(execution_role, f"cdk-{qualifier}-deploy-role-", f"{spec.stack_name(DELIVERY)}-"),
+            detector=spec.audit.detector,
+        )
+        CfnOutput(self, AUDIT_TRAIL, value=self.audit.trail.attr_arn)
 
     @property
     def for_compute(self) -> ComputeState:

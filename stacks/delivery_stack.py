@@ -10,12 +10,13 @@ from constructs import Construct
 
 from cdk_constructs.deployment_state_machine import DeploymentStateMachine
 from cdk_constructs.fargate_cluster import FargateCluster
+from cdk_constructs.release_stack_role import ReleaseStackRole
 from cdk_constructs.release_tasks import MigrationsTask, SmokeTestsTask, TargetsProbeTask, release_targets
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_helpers.fargate import task_subnet_ids
 from cdk_helpers.handles import Notifications
 from platform_spec import PlatformSpec, names
-from stacks.handles import DeliveryState
+from stacks.handles import DeliveryState, ReleasedCompute
 
 
 class DeliveryStack(Stack):
@@ -29,6 +30,7 @@ class DeliveryStack(Stack):
         security_groups: PlatformSecurityGroups,
         state: DeliveryState,
         public_url: str,
+        released: ReleasedCompute,
         notifications: Notifications,
         **kwargs: Any,
     ) -> None:
@@ -50,6 +52,10 @@ class DeliveryStack(Stack):
             logs_key=logging.key,
             spot=spec.fargate_spot,
         )
+        # CloudFormation's role for the release's updates of the compute stack: image tags only.
+        stack_role = ReleaseStackRole(
+            self, "ReleaseStackRole", cluster_name=spec.cluster_name, services=released.services, hooks=released.hooks
+        )
         self.deployment = DeploymentStateMachine(
             self,
             "Deployment",
@@ -62,6 +68,7 @@ class DeliveryStack(Stack):
                 security_groups=security_groups,
                 repositories=repositories,
                 topic=notifications.topic,
+                stack_role=stack_role.role,
             ),
             one_off_task_definitions=[self.migrations.task_definition, self.smoke_tests.task_definition],
             topic_key=notifications.key,

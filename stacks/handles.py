@@ -3,11 +3,12 @@ receives another stack object, so nothing can reach past its handle."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import aws_aps as aps
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicediscovery as servicediscovery
 
@@ -48,6 +49,16 @@ class DeliveryState:
     logging: Logging
     database: PostgresDatabase
     repositories: ImageRepositories
+
+
+@dataclass(frozen=True)
+class ReleasedCompute:
+    """From the compute stack to the delivery stack: what a release's update of the image tags
+    changes, for the role CloudFormation makes that update with."""
+
+    services: Sequence[ApplicationService]
+    hooks: Sequence[lambda_.IFunction]
+    """The functions of the custom resources that read the tags."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from constructs import Construct
 
 from cdk_constructs.alert_heartbeat import AlertHeartbeat
 from cdk_constructs.alertmanager_server import AlertmanagerServer
+from cdk_constructs.audit_alarms import AuditAlarms
+from cdk_constructs.audit_trail import audit_namespace
 from cdk_constructs.fargate_cluster import FargateCluster
 from cdk_constructs.grafana_server import GrafanaServer
 from cdk_constructs.observability_config import ObservabilityConfig
@@ -19,6 +21,7 @@ from cdk_constructs.platform_dashboard import PlatformDashboard
 from cdk_constructs.prometheus_server import PrometheusServer
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_helpers.handles import PublicEntry
+from cdk_helpers.mirrored_images import ThirdPartyImages
 from platform_spec import PlatformSpec, names
 from stacks.handles import ObservabilityState, ObservedPlatform
 
@@ -64,11 +67,12 @@ class ObservabilityStack(Stack):
             heartbeat_topic=self.heartbeat.topic,
             logging=state.logging,
         )
+        images = ThirdPartyImages(spec)
         self.prometheus = PrometheusServer(
             self,
             "Prometheus",
             prometheus=spec.prometheus,
-            helper_images=spec.helper_images,
+            images=images,
             placement=cluster.placement(
                 sealed(self, "PrometheusGroup", security_groups.prometheus), namespace=platform.namespace
             ),
@@ -81,7 +85,7 @@ class ObservabilityStack(Stack):
             self,
             "Alertmanager",
             alertmanager=spec.alertmanager,
-            helper_images=spec.helper_images,
+            images=images,
             placement=cluster.placement(
                 sealed(self, "AlertmanagerGroup", security_groups.alertmanager), namespace=platform.namespace
             ),
@@ -96,7 +100,7 @@ class ObservabilityStack(Stack):
                 self,
                 "Grafana",
                 grafana=spec.grafana,
-                helper_images=spec.helper_images,
+                images=images,
                 placement=cluster.placement(sealed(self, "GrafanaGroup", security_groups.grafana)),
                 entry=PublicEntry(listener=platform.listener, public_hosts=platform.public_hosts),
                 admin_password=state.grafana_admin_password,
@@ -112,6 +116,8 @@ class ObservabilityStack(Stack):
             allocated_storage_gib=spec.database.allocated_storage_gib,
             max_connections=spec.database.max_connections_alarm,
         )
+        if spec.audit.by_platform:
+            AuditAlarms(self, "AuditAlarms", namespace=audit_namespace(spec.stack_prefix), alarms=self.alarms)
         PlatformDashboard(self, "Dashboard", name=spec.stack_prefix, alarms=self.alarms.alarms)
         for name, workload in ((spec.prometheus.name, self.prometheus), (spec.alertmanager.name, self.alertmanager)):
             for attribute, value in (

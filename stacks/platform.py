@@ -112,6 +112,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
         security_groups=network.security_groups,
         state=data.for_delivery,
         public_url=compute.edge.public_url,
+        released=compute.released,
         notifications=observability.alarms.notifications,
         env=env,
         description=f"{spec.stack_prefix}: migrations and smoke-test tasks, deployment state machine, targets probe",

@@ -66,9 +66,10 @@ def start_run(
             )
     outdir = Path(tempfile.mkdtemp(prefix="cdk-ci-"))
     app = new_app(outdir)
-    ci_stack = build_ci(app, ci())
+    ci_stacks = build_ci(app, ci())
     app.synth()
-    profile_of[outdir / f"{ci_stack.stack_name}.template.json"] = CI
-    paths.update(_construct_paths(ci_stack))
+    for ci_stack in ci_stacks:
+        profile_of[outdir / f"{ci_stack.stack_name}.template.json"] = CI
+        paths.update(_construct_paths(ci_stack))
     process = start_checkov(sorted(profile_of))
     return CheckovRun(process, profile_of, paths, present), [process]

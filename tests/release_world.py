@@ -230,7 +230,7 @@ def plain_targets(spec: PlatformSpec) -> ReleaseTargets:
     delivery = spec.delivery
     return ReleaseTargets(
         compute_stack=spec.stack_name(COMPUTE),
-        cfn_execution_role_arn=f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-{REGION}",
+        stack_role_arn=f"arn:aws:iam::{ACCOUNT}:role/delivery-ReleaseStackRole",
         cluster_arn=f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{spec.cluster_name}",
         subnets=("subnet-0a", "subnet-0b"),
         topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms",

@@ -9,8 +9,10 @@ from compliance.access_ledger import LedgerEntry, ledger
 from compliance.cloudformation_values import Deployment
 from compliance.external_secrets import external_secrets
 from platform_spec import ServiceSpec
+from platform_spec.checks import image_parts
 from platform_spec.names import COMPUTE, EDGE, NETWORK
 from platform_spec.regions import CLOUDFRONT_REGION
+from platform_spec.workloads import cached_repository
 from tests.platform_synth import Synthesized
 
 Templates = dict[str, dict[str, Any]]
@@ -123,3 +125,20 @@ def deployment_alarm_names(templates: Templates) -> set[str]:
         if resource["Type"] == "AWS::ECS::Service"
         for name in resource["Properties"].get("DeploymentConfiguration", {}).get("Alarms", {}).get("AlarmNames", [])
     }
+
+
+def pulled_image(synth: Synthesized, image: str) -> str:
+    """A third-party image of the spec as task definitions name it, resolved as deployed: from a
+    registry the spec caches, through the data stack's pull-through cache by digest
+    (``cdk_helpers/mirrored_images.py``); from any other, as the spec names it."""
+    registry = synth.spec.image_mirror.registry(image)
+    if registry is None:
+        return image
+    deployment = deployment_of(synth)
+    repository = cached_repository(synth.spec.stack_prefix, registry, image)
+    return f"{deployment.account}.dkr.ecr.{deployment.region}.amazonaws.com/{repository}@{image_parts(image)[3]}"
+
+
+def image_of(synth: Synthesized, layer: str, container: dict[str, Any]) -> str:
+    """The image ``container`` (of the ``layer`` stack's template) names, resolved as deployed."""
+    return str(deployment_of(synth).resolve(synth.stack_name(layer), container["Image"]))

@@ -18,6 +18,7 @@ from platform_spec import (
     ServiceSpec,
     region_zone_prefix,
 )
+from platform_spec.audit import AuditSpec, BackupCopySpec
 from platform_spec.regions import CLOUDFRONT_REGION
 
 # Far above the ports services are usually given, below the ephemeral range.
@@ -246,3 +247,20 @@ def with_replacing_changes(spec: PlatformSpec) -> PlatformSpec:
     (``with_changed_port``), another service's name, and the Cloud Map namespace's name."""
     other = next(s.name for s in spec.services if s != _first_with_port(spec))
     return replace(with_renamed_service(with_changed_port(spec), other), namespace=f"variant.{spec.namespace}")
+
+
+def with_record_elsewhere(spec: PlatformSpec) -> PlatformSpec:
+    """``spec`` whose audit trail and detection its organization provides (named by a trail ARN of
+    the spec's region), and whose backups are copied to a vault in another region."""
+    account = spec.account or "111122223333"
+    elsewhere = OUTSIDE_REGION if spec.region != OUTSIDE_REGION else CLOUDFRONT_REGION
+    return replace(
+        spec,
+        audit=AuditSpec(
+            mode="organization",
+            organization_trail_arn=f"arn:aws:cloudtrail:{spec.region}:{account}:trail/organization-trail",
+        ),
+        backup_copy=BackupCopySpec(
+            destination_vault_arn=f"arn:aws:backup:{elsewhere}:{account}:backup-vault:{spec.stack_prefix}-copies"
+        ),
+    )

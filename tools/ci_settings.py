@@ -4,7 +4,8 @@
 
 prints ``key=value`` lines (GitHub's step-output format): ``region`` (the environment's platform
 region), ``deploy_role``, ``release_role``, ``app_release_role`` (where the spec names application
-repositories) and ``diff_role``, each a role ARN in ``--account``. The workflows call it before
+repositories) and ``diff_role``, each a role ARN in the environment's account (the spec's, with
+separate accounts; else ``--account``), and ``toolkit_stack`` (its bootstrap stack's name). The workflows call it before
 installing anything, with the runner's Python, so it imports nothing but the spec (plain Python):
 a renamed project or a moved platform changes what the workflows assume with no workflow edit.
 """
@@ -12,23 +13,18 @@ a renamed project or a moved platform changes what the workflows assume with no 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Sequence
 
 from platform_spec import SpecError
 from platform_spec.ci import CiSpec, ci
+from tools.bootstrap_policy import account_for
 from tools.cli import fail
 
-_ACCOUNT = re.compile(r"^\d{12}$")
 
-
-def settings(spec: CiSpec, *, environment: str, account: str) -> dict[str, str]:
-    """The outputs for ``environment``'s jobs, in ``account``."""
-    if environment not in spec.environments:
-        raise SpecError("--env", environment, f"not an environment of the CI spec ({', '.join(spec.environments)})")
-    if not _ACCOUNT.match(account):
-        raise SpecError("--account", account, "must be a 12-digit AWS account id (the AWS_ACCOUNT_ID variable)")
+def settings(spec: CiSpec, *, environment: str, account: str | None) -> dict[str, str]:
+    """The outputs for ``environment``'s jobs, in its account (``account`` where the spec names none)."""
+    account = account_for(spec, environment, account)
 
     def role(name: str) -> str:
         return f"arn:aws:iam::{account}:role/{name}"
@@ -38,6 +34,7 @@ def settings(spec: CiSpec, *, environment: str, account: str) -> dict[str, str]:
         "deploy_role": role(spec.deploy_role_name(environment)),
         "release_role": role(spec.release_role_name(environment)),
         "diff_role": role(spec.diff_role_name),
+        "toolkit_stack": spec.toolkit_stack_name(environment),
     }
     if spec.application_repositories:
         found["app_release_role"] = role(spec.app_release_role_name(environment))
@@ -50,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Print, as GitHub step outputs, the region and the CI roles of one environment.",
     )
     parser.add_argument("--env", required=True, help="the platform environment (profile) the job acts on")
-    parser.add_argument("--account", required=True, help="the AWS account id the roles are in")
+    parser.add_argument("--account", help="the AWS account id the roles are in (the spec's with separate accounts)")
     arguments = parser.parse_args(argv)
     try:
         found = settings(ci(), environment=arguments.env, account=arguments.account)

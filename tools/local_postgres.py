@@ -314,12 +314,19 @@ MASTER = "platform_master"
 
 @contextmanager
 def rds_like_database(
-    postgres: Postgres, *, name: str, bootstrap_command: str, bootstrap_sql: str, users: list[str]
+    postgres: Postgres,
+    *,
+    name: str,
+    bootstrap_command: str,
+    bootstrap_sql: str,
+    users: list[str],
+    environment: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """A database as RDS makes it (its master may create roles and grant ``rds_iam``; pgaudit
     where the server has it), bootstrapped twice with the bootstrap task's own command and SQL: a second run
     must change nothing and fail on nothing (``PostgresError`` otherwise). ``users`` are the
-    roles it creates, dropped again at the end with everything else."""
+    roles it creates, dropped again at the end with everything else. ``environment``: more of the
+    bootstrap task's variables (its TLS settings), over the connection's."""
     try:
         for sql in (
             "CREATE ROLE rds_iam NOLOGIN",
@@ -338,7 +345,11 @@ def rds_like_database(
         for run in (1, 2):
             result = postgres.run(
                 bootstrap_command,
-                environment={**postgres.environment(user=MASTER, database=name), "BOOTSTRAP_SQL": bootstrap_sql},
+                environment={
+                    **postgres.environment(user=MASTER, database=name),
+                    **(environment or {}),
+                    "BOOTSTRAP_SQL": bootstrap_sql,
+                },
             )
             if result.returncode != 0:
                 raise PostgresError(f"the database bootstrap failed (run {run}): {last_line(result.stderr)}")

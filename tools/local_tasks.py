@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import shlex
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import cast
 
 from cdk_constructs.application_service import service_environment
+from cdk_constructs.database_bootstrap import CERTIFICATES_VARIABLE
 from cdk_constructs.database_bootstrap import SCRIPT as BOOTSTRAP_SCRIPT
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_helpers.database_access import database_environment
@@ -61,10 +63,22 @@ def secret_placeholders(service: ServiceSpec) -> dict[str, str]:
     return {name: f"placeholder-for-{name.lower()}" for name in service.secrets}
 
 
+def bootstrap_tls(postgres: Postgres, *, mode: str = "verify-full") -> dict[str, str]:
+    """What the bootstrap task's command needs to reach ``postgres`` as it reaches RDS: over TCP,
+    verifying the server against the roots it writes to ``PGSSLROOTCERT`` (here the local CA)."""
+    return {
+        "PGHOST": postgres.host,
+        "PGSSLMODE": mode,
+        "PGSSLROOTCERT": str(Path(tempfile.mkdtemp(prefix="bootstrap-roots-")) / "root.pem"),
+        CERTIFICATES_VARIABLE: postgres.ca_file.read_text(),
+    }
+
+
 @contextmanager
 def bootstrapped_database(postgres: Postgres, spec: PlatformSpec) -> Iterator[str]:
     """The spec's database, made as RDS makes it and bootstrapped by the platform's own SQL
-    and command (the database-bootstrap task's); dropped with its users at the end."""
+    and command (the database-bootstrap task's, verifying the server); dropped with its users at
+    the end."""
     database = spec.database
     with rds_like_database(
         postgres,
@@ -72,6 +86,7 @@ def bootstrapped_database(postgres: Postgres, spec: PlatformSpec) -> Iterator[st
         bootstrap_command=BOOTSTRAP_SCRIPT,
         bootstrap_sql=render_database_bootstrap(spec),
         users=[database.migrator_user, *spec.database_users()],
+        environment=bootstrap_tls(postgres),
     ) as name:
         yield name
 

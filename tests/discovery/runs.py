@@ -57,6 +57,10 @@ def _namespaces_unavailable() -> str | None:
 UNAVAILABLE = _namespaces_unavailable()
 
 
+RDS_BUNDLE = ROOT / "assets" / "database" / "rds-global-bundle.pem"
+"""The RDS roots the backend image ships (services/backend's copy is checked against it)."""
+
+
 def _task_environment(spec: PlatformSpec, service: ServiceSpec, home: Path) -> dict[str, str]:
     """What the task definition gives the container, with the database nowhere (metrics must
     not depend on it) and callees by their Cloud Map names, which the namespace's DNS answers;
@@ -78,6 +82,10 @@ def _task_environment(spec: PlatformSpec, service: ServiceSpec, home: Path) -> d
             DB_NAME=spec.database.database_name,
             DB_USER=service.database_user,
             DB_IAM_AUTH="true",
+            # As in the task: TLS verified against a CA bundle the service must find, or it refuses
+            # to start (the image's own bundle is the repository's copy of RDS's).
+            DB_SSLMODE="require",
+            DB_SSL_ROOT_CERT=str(RDS_BUNDLE),
         )
     return environment
 

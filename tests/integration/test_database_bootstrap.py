@@ -27,17 +27,13 @@ from platform_spec.profiles import dev
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
 from tests.postgres import MASTER, Postgres, PostgresError, binaries_for, rds_like_database, running_postgres
+from tests.reference_services import container_definition
 from tests.templates import deployment_of, ledger_of
+from tools.local_tasks import bootstrap_tls
 
 
 def _container(synth: Synthesized) -> dict[str, Any]:
-    for resource in synth.template_json(COMPUTE)["Resources"].values():
-        if resource["Type"] == "AWS::ECS::TaskDefinition":
-            for container in resource["Properties"]["ContainerDefinitions"]:
-                if container["Name"] == CONTAINER:
-                    found: dict[str, Any] = container
-                    return found
-    raise AssertionError("no bootstrap container")
+    return container_definition(synth.template_json(COMPUTE), CONTAINER)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +51,9 @@ def rds_engine(dev: Synthesized) -> Iterator[Postgres]:
 
 
 def _bootstrapped(postgres: Postgres, dev: Synthesized) -> AbstractContextManager[str]:
-    """An RDS-like database, bootstrapped twice with the synthesized task's own command."""
+    """An RDS-like database, bootstrapped twice with the synthesized task's own command, over TCP
+    with its TLS settings: the server verified against the test's CA where the task has RDS's
+    (tests/integration/test_bootstrap_tls.py)."""
     container = _container(dev)
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert environment["BOOTSTRAP_SQL"] == render_database_bootstrap(dev.spec)
@@ -66,6 +64,7 @@ def _bootstrapped(postgres: Postgres, dev: Synthesized) -> AbstractContextManage
         bootstrap_command=container["Command"][0],
         bootstrap_sql=environment["BOOTSTRAP_SQL"],
         users=[dev.spec.database.migrator_user, *dev.spec.database_users()],
+        environment=bootstrap_tls(postgres, mode=environment["PGSSLMODE"]),
     )
 
 

@@ -95,9 +95,14 @@ def _credentials(job: dict[str, Any]) -> list[dict[str, str]]:
     return [step["with"] for step in job["steps"] if step.get("uses", "").startswith(CREDENTIALS_ACTION)]
 
 
+def _deploy_jobs() -> dict[str, Any]:
+    """deploy.yml's jobs that deploy: those in a GitHub environment, by name."""
+    return {name: job for name, job in _jobs("deploy.yml").items() if "environment" in job}
+
+
 def test_each_deploy_job_assumes_the_deploy_role_of_its_own_environment() -> None:
     spec = ci()
-    jobs = _jobs("deploy.yml")
+    jobs = _deploy_jobs()
     assert sorted(jobs) == sorted(spec.environments)
     for name, job in jobs.items():
         # The job's environment is what the token's subject carries and the role trusts.
@@ -134,7 +139,7 @@ def test_the_pull_request_workflow_gets_only_the_read_only_diff_role() -> None:
     # Not even one built from an expression: no deploy or release role is named or read.
     for forbidden in ("deploy_role", "release_role", spec.deploy_role_name(""), spec.release_role_name("")):
         assert forbidden not in text, forbidden
-    # Without a change set, cdk diff reads the deployed templates through the lookup role the diff role may assume.
+    # Without a change set, cdk diff reads the deployed templates with the diff role's own read access.
     live = next(step for step in jobs["diff"]["steps"] if step.get("name") == "Live diff against the deployed stacks")
     assert "--method template" in live["run"]
 
@@ -170,14 +175,79 @@ def test_the_settings_the_workflows_read_are_the_specs_own() -> None:
     assert len(refused.stderr.strip().splitlines()) == 1
 
 
-def test_the_settings_step_runs_before_anything_is_installed_where_it_must() -> None:
-    """deploy.yml takes credentials before ``make synth`` installs the packages: its settings step
-    must need nothing installed (the runner's Python, not the virtualenv's)."""
-    for job in _jobs("deploy.yml").values():
-        names = [step.get("id") or step.get("name") or step.get("uses", "") for step in job["steps"]]
-        (step,) = [step for step in job["steps"] if step.get("id") == SETTINGS_STEP]
-        assert step["run"].startswith("python -m tools.ci_settings ")
-        assert names.index(SETTINGS_STEP) < next(i for i, n in enumerate(names) if "configure-aws-credentials" in n)
+SYNTH_JOB = "synth-{}"
+ARTIFACT = "cloud-assembly-{}"
+
+
+def _step_names(job: dict[str, Any]) -> list[str]:
+    return [step.get("id") or step.get("name") or step.get("uses", "").split("@")[0] for step in job["steps"]]
+
+
+def test_each_environment_is_synthesized_in_a_job_that_cannot_mint_a_token() -> None:
+    """The app runs, with every Python package installed, where no AWS credentials can be had."""
+    jobs = _jobs("deploy.yml")
+    assert sorted(jobs) == sorted([*_deploy_jobs(), *(SYNTH_JOB.format(env) for env in _deploy_jobs())])
+    for environment, deploy in _deploy_jobs().items():
+        synth = jobs[SYNTH_JOB.format(environment)]
+        assert "id-token" not in synth["permissions"], environment
+        assert "environment" not in synth, "a GitHub environment's secrets and variables are the deploy job's"
+        assert not _roles(synth)
+        (make,) = [step for step in synth["steps"] if "make synth" in step.get("run", "")]
+        assert re.match(rf"make synth ENV={environment}\b", make["run"]), make["run"]
+        (upload,) = [step for step in synth["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")]
+        assert upload["with"] == {**upload["with"], "name": ARTIFACT.format(environment), "path": "cdk.out"}
+        # The deploy job waits for it, and deploys exactly what it synthesized.
+        assert SYNTH_JOB.format(environment) in str(deploy["needs"])
+        (download,) = [s for s in deploy["steps"] if s.get("uses", "").startswith("actions/download-artifact@")]
+        assert download["with"] == {"name": ARTIFACT.format(environment), "path": "cdk.out"}
+
+
+def test_a_deploy_job_installs_only_the_pinned_cli_and_takes_credentials_last() -> None:
+    """No pip, no make, no app run where the credentials are: the settings (bare Python, nothing
+    installed), ``npm ci`` (every package checked against package-lock.json's integrity hashes) and the
+    assembly's download come before the credentials; after them only ``cdk deploy --app cdk.out``."""
+    for environment, job in _deploy_jobs().items():
+        names = _step_names(job)
+        credentials = next(i for i, name in enumerate(names) if "configure-aws-credentials" in name)
+        runs = [step.get("run", "") for step in job["steps"]]
+        assert runs[names.index(SETTINGS_STEP)].startswith("python -m tools.ci_settings ")
+        installs = [i for i, run in enumerate(runs) if run.startswith("npm ")]
+        assert [runs[i] for i in installs] == ["npm ci --omit=optional --no-audit --no-fund --loglevel=error"]
+        assert max(installs) < credentials
+        assert names.index(SETTINGS_STEP) < credentials
+        assert names.index("actions/download-artifact") < credentials
+        for run in runs:
+            for forbidden in ("pip", "make", ".venv", "cdk synth", "app.py", "-c env="):
+                assert forbidden not in run, (environment, forbidden, run)
+        after = runs[credentials + 1 :]
+        assert len(after) == 1, after
+        assert after[0].startswith("node_modules/.bin/cdk deploy --all --app cdk.out --require-approval never ")
+        assert '--toolkit-stack-name "$TOOLKIT_STACK"' in after[0]
+        assert _step_env(job, job["steps"][-1])["TOOLKIT_STACK"] == _from_settings(job, "toolkit_stack")
+
+
+def test_the_live_diff_reads_an_assembly_synthesized_before_the_credentials() -> None:
+    (job,) = [job for name, job in _jobs("pull-request.yml").items() if _roles(job)]
+    names = _step_names(job)
+    credentials = next(
+        i for i, name in enumerate(names) if "configure-aws-credentials" in name or "Credentials" in name
+    )
+    synth = names.index("Synthesize dev for the live diff")
+    assert synth < credentials
+    assert job["steps"][synth]["run"] == "make synth ENV=dev && rm -rf live.out && mv cdk.out live.out"
+    live = job["steps"][names.index("Live diff against the deployed stacks")]
+    assert "--app live.out" in live["run"]
+    assert "-c env=" not in live["run"]
+
+
+def test_dependabot_updates_the_actions_and_both_package_managers() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    assert config["version"] == 2
+    updates = {update["package-ecosystem"]: update for update in config["updates"]}
+    assert set(updates) == {"github-actions", "pip", "npm"}
+    assert updates["github-actions"]["directory"] == updates["pip"]["directory"] == "/"
+    services = sorted(f"/{path.parent.relative_to(ROOT)}" for path in (ROOT / "services").glob("*/package-lock.json"))
+    assert updates["npm"]["directories"] == ["/", *services]
 
 
 def test_no_workflow_uses_the_shared_role_any_more() -> None:
@@ -251,7 +321,7 @@ def test_qemu_and_buildx_are_pinned_by_commit_with_their_release() -> None:
         assert PINNED.match(uses), uses
         # The tag the commit was read from, for the reader and for Dependabot.
         (line,) = [line for line in text.splitlines() if f"uses: {uses}" in line]
-        assert re.search(r" # v3\.\d+\.\d+$", line), line
+        assert re.search(r" # v\d+\.\d+\.\d+$", line), line
     qemu = next(step for step in job["steps"] if step.get("uses", "").startswith("docker/setup-qemu-action@"))
     assert qemu["with"]["platforms"] == "arm64"
 

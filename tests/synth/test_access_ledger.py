@@ -4,18 +4,21 @@ policies that apply to it, in both profiles, and a broken policy is named."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from compliance.access_ledger import AclDelivery, Entry, LedgerEntry, check_ledger
+from compliance.access_ledger import AclDelivery, EndpointPassage, Entry, LedgerEntry, check_ledger
 from compliance.cloudformation_values import Deployment
-from compliance.iam_evaluator import UnsupportedPolicy
-from platform_spec.names import OBSERVABILITY
-from tests.platform_synth import Synthesized
+from compliance.iam_evaluator import Decision, NamedPolicy, Principal, Request, UnsupportedPolicy, evaluate
+from platform_spec.connections import enclosed_services, endpoint_services
+from platform_spec.names import DATA, OBSERVABILITY
+from tests.platform_synth import Synthesized, synth_spec
 from tests.templates import Templates, deployment_alarm_names, deployment_of, ledger_of, templates_of
+from tests.variants import with_settings_and_secrets
 
 _LEDGERS: dict[Path, tuple[Deployment, list[LedgerEntry]]] = {}
 
@@ -222,3 +225,148 @@ def test_an_operator_the_evaluator_does_not_know_is_an_error_not_a_pass(dev: Syn
 
     with pytest.raises(UnsupportedPolicy, match=operator):
         _failures_after(dev, add_condition)
+
+
+# --- The interface endpoints let only this account through -----------------------------------
+
+# An account the deployment's model never uses (cloudformation_values models one account).
+OTHER_ACCOUNT = "444455556666"
+
+
+def _interface_passages(synth: Synthesized) -> list[EndpointPassage]:
+    return [e for e in _ledger(synth)[1] if isinstance(e, EndpointPassage) and e.service != "s3"]
+
+
+def test_the_platforms_calls_pass_the_interface_endpoints_and_another_accounts_credentials_do_not(
+    prod: Synthesized,
+) -> None:
+    """Code in a task with no internet route could still use another account's credentials through
+    an endpoint that admits anyone (the default endpoint policy; AWS PrivateLink guide, "Control
+    access to VPC endpoints using endpoint policies":
+    https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html)."""
+    services = endpoint_services(prod.spec)
+    if not services:
+        pytest.skip("the profile has no interface endpoints (the next test's variant has)")
+    deployment = _ledger(prod)[0]
+    passages = _interface_passages(prod)
+    assert set(services) <= {p.service for p in passages}, "every endpoint carries some of the platform's calls"
+    through_endpoints = [p for p in passages if p.service in services]
+    assert [p.row for p in through_endpoints if not p.check(deployment).allowed] == []
+    stolen = f"arn:{deployment.partition}:iam::{OTHER_ACCOUNT}:role/stolen"
+    passed = [p.row for p in through_endpoints if replace(p, principal=stolen).check(deployment).allowed]
+    assert passed == [], "another account's credentials pass the endpoints"
+
+
+@pytest.fixture(scope="module")
+def enclosed_everything(prod: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The production profile with interface endpoints, its services given secrets of every form and ECS Exec
+    where their egress ends at the endpoints: so it has an endpoint of every kind the spec can ask
+    for (Secrets Manager, SSM, ECS Exec's channels and key beside ECR and CloudWatch Logs)."""
+    varied = with_settings_and_secrets(prod.spec)
+    varied = replace(varied, network=replace(varied.network, interface_endpoints=True))
+    enclosed = {s.name for s in enclosed_services(varied)}
+    services = tuple(replace(s, ecs_exec=True) if s.name in enclosed else s for s in varied.services)
+    return synth_spec(tmp_path_factory.mktemp("cdk-enclosed"), replace(varied, services=services))
+
+
+def test_every_kind_of_interface_endpoint_lets_only_this_account_through(enclosed_everything: Synthesized) -> None:
+    services = endpoint_services(enclosed_everything.spec)
+    assert {"secretsmanager", "ssm", "ssmmessages", "kms"} <= set(services), services
+    deployment = deployment_of(enclosed_everything)
+    passages = [
+        e
+        for e in ledger_of(enclosed_everything, deployment)
+        if isinstance(e, EndpointPassage) and e.service in services
+    ]
+    assert set(services) == {p.service for p in passages}
+    assert [p.row for p in passages if not p.check(deployment).allowed] == []
+    stolen = f"arn:{deployment.partition}:iam::{OTHER_ACCOUNT}:role/stolen"
+    assert [p.row for p in passages if replace(p, principal=stolen).check(deployment).allowed] == []
+
+
+def test_the_interface_endpoints_refuse_this_accounts_calls_on_another_accounts_resources(
+    enclosed_everything: Synthesized,
+) -> None:
+    """Exfiltration with the platform's own credentials: writing into another account's log group,
+    reading its repository, secret, parameter or key."""
+    services = endpoint_services(enclosed_everything.spec)
+    deployment = deployment_of(enclosed_everything)
+    foreign = [
+        replace(p, resource=p.resource.replace(f":{deployment.account}:", f":{OTHER_ACCOUNT}:"))
+        for p in ledger_of(enclosed_everything, deployment)
+        if isinstance(p, EndpointPassage) and p.service in services and f":{deployment.account}:" in p.resource
+    ]
+    # ECR's token and ECS Exec's channels name no resource; every other call does.
+    assert {p.service for p in foreign} == set(services) - {"ecr.api", "ssmmessages"}
+    assert [p.row for p in foreign if p.check(deployment).allowed] == []
+
+
+# --- Only the database bootstrap reads the master secret, account administrators included ----
+
+
+def _master_secret(synth: Synthesized) -> tuple[Deployment, str, str]:
+    """The deployment, the master secret's ARN and its key's ARN."""
+    deployment = _ledger(synth)[0]
+    data = synth.stack_name(DATA)
+    (instance,) = deployment.resources(data, "AWS::RDS::DBInstance")
+    secret = deployment.get_att(data, instance, "MasterUserSecret.SecretArn")
+    key = deployment.resolve(data, deployment.resource(data, instance)["Properties"]["MasterUserSecret"]["KmsKeyId"])
+    return deployment, secret, str(key)
+
+
+def _reads(deployment: Deployment, principal: str, identity: list[NamedPolicy], secret: str, key: str) -> Decision:
+    """Whether ``principal`` reads the secret: Secrets Manager's GetSecretValue, then the decrypt
+    Secrets Manager makes for it with the secret's key (Secrets Manager user guide, "Secret
+    encryption and decryption in AWS Secrets Manager")."""
+    context: dict[str, str | bool | Sequence[str]] = {"aws:SecureTransport": True}
+    get = evaluate(
+        Request(Principal("AWS", principal), "secretsmanager:GetSecretValue", secret, context),
+        account=deployment.account,
+        identity_policies=identity,
+        resource_policy=deployment.resource_policy(secret),
+    )
+    if not get.allowed:
+        return get
+    via = {**context, "kms:ViaService": f"secretsmanager.{deployment.region}.amazonaws.com"}
+    return evaluate(
+        Request(Principal("AWS", principal), "kms:Decrypt", key, via),
+        account=deployment.account,
+        identity_policies=identity,
+        resource_policy=deployment.resource_policy(key),
+        resource_is_kms_key=True,
+    )
+
+
+def test_an_account_administrator_cannot_read_the_master_secret(profile: Synthesized) -> None:
+    """Identity policies reach a KMS key only where its key policy lets the account's IAM decide
+    (KMS developer guide, "Default key policy":
+    https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html); the master
+    secret's key lets it decide decrypts for the bootstrap's execution role only."""
+    deployment, secret, key = _master_secret(profile)
+    for name, actions in (("administrator", ["*"]), ("secrets-administrator", ["secretsmanager:*", "kms:*"])):
+        identity = [
+            NamedPolicy(
+                name, {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+            )
+        ]
+        principal = f"arn:{deployment.partition}:iam::{deployment.account}:role/{name}"
+        decision = _reads(deployment, principal, identity, secret, key)
+        assert not decision.allowed, f"{name} reads the master secret: {decision.reason}"
+
+
+def test_the_master_secret_has_a_key_of_its_own_that_only_the_bootstraps_execution_role_reads_with(
+    profile: Synthesized,
+) -> None:
+    deployment, secret, key = _master_secret(profile)
+    readers = []
+    for stack in deployment.stacks:
+        for role, body in deployment.resources(stack, "AWS::IAM::Role").items():
+            if body["Properties"].get("ManagedPolicyArns"):
+                continue  # AWS services' own roles (RDS monitoring, AWS Backup): no secret reads
+            principal = deployment.role_arn(stack, role)
+            if _reads(deployment, principal, deployment.identity_policies(stack, role), secret, key).allowed:
+                readers.append(role)
+    entries = [e for e in _entries(profile) if e.resource == key and e.action == "kms:Decrypt"]
+    assert {e.caller.role[1] for e in entries if e.caller.role} == set(readers)
+    assert len(readers) == 1, readers
+    assert "DatabaseBootstrap" in readers[0], readers

@@ -22,8 +22,7 @@ from cfnlint.api import ManualArgs, lint_file
 
 import app as platform_app
 from cdk_constructs.github_deploy_roles import (
-    BOOTSTRAP_ROLE_KINDS,
-    CLOUDFORMATION_READ_ACTIONS,
+    DEPLOY_ROLE_KINDS,
     ECR_PUSH_PULL_ACTIONS,
 )
 from compliance.access_ledger import assembly_regions
@@ -111,13 +110,13 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> CiApp:
     )
 
 
-def _bootstrap_role(kind: str, region: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:role/cdk-{CI.bootstrap_qualifier}-{kind}-role-{ACCOUNT}-{region}"
+def _bootstrap_role(kind: str, region: str, environment: str) -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/cdk-{CI.qualifier_of(environment)}-{kind}-role-{ACCOUNT}-{region}"
 
 
 def _bootstrap_roles(kind: str, environment: str) -> list[str]:
     """The bootstrap role of ``kind`` in each region ``environment``'s stacks are deployed to."""
-    return [_bootstrap_role(kind, region) for region in CI.bootstrap_regions(environment)]
+    return [_bootstrap_role(kind, region, environment) for region in CI.bootstrap_regions(environment)]
 
 
 def _stack_arn(name: str, region: str) -> str:
@@ -128,10 +127,21 @@ def _layer_arn(environment: str, layer: str) -> str:
     return _stack_arn(stack_name(CI.stack_prefix(environment), layer), CI.region_of(environment))
 
 
+def _workflow(file: str, ref: str = "refs/heads/main") -> str:
+    """The ``job_workflow_ref`` part of a customised subject (GitHub's "OpenID Connect reference")."""
+    return f":job_workflow_ref:{CI.repository}/.github/workflows/{file}@{ref}" if CI.workflow_subjects else ""
+
+
 EXPECTED_SUBJECTS: dict[str, str | list[str]] = {
-    CI.diff_role_name: f"repo:{CI.repository}:pull_request",
-    **{CI.deploy_role_name(env): f"repo:{CI.repository}:environment:{env}" for env in CI.environments},
-    **{CI.release_role_name(env): f"repo:{CI.repository}:environment:release-{env}" for env in CI.environments},
+    CI.diff_role_name: f"repo:{CI.repository}:pull_request" + _workflow("pull-request.yml", "refs/pull/*/merge"),
+    **{
+        CI.deploy_role_name(env): f"repo:{CI.repository}:environment:{env}" + _workflow("deploy.yml")
+        for env in CI.environments
+    },
+    **{
+        CI.release_role_name(env): f"repo:{CI.repository}:environment:release-{env}" + _workflow("release.yml")
+        for env in CI.environments
+    },
     **{
         CI.app_release_role_name(env): [f"repo:{app}:environment:release-{env}" for app in CI.application_repositories]
         for env in CI.environments
@@ -175,13 +185,12 @@ def test_the_ci_app_passes_the_compliance_checks_acknowledging_only_on_the_roles
         assert re.fullmatch(rf"{CI_STACK}/GitHubRoles/[\w-]+/DefaultPolicy/Resource", path), path
         assert rule.startswith("AwsSolutions-IAM5[Resource::") or rule == "NIST.800.53.R5-IAMNoInlinePolicy", rule
         assert len(reason.split()) >= 8, rule
-    # The diff role's acknowledged wildcards are stack ids of the platform's stacks, nothing else.
+    # The diff role's acknowledged wildcards are the stack ids of the platform's stacks, each named.
     diff = {rule for rule, path, _ in ours if "/DiffRole/" in path and rule.startswith("AwsSolutions-IAM5")}
     assert diff == {
-        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:{region}:<AWS::AccountId>:"
-        f"stack/{CI.stack_prefix(env)}-*/*]"
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:{region}:<AWS::AccountId>:stack/{name}/*]"
         for env in CI.environments
-        for region in CI.bootstrap_regions(env)
+        for name, region in CI.platform_stacks(env)
     }
 
 
@@ -215,7 +224,8 @@ def test_one_provider_for_github_with_the_sts_audience(synthesized: CiApp) -> No
 
 def test_an_existing_provider_is_named_and_none_is_created(tmp_path: Path) -> None:
     spec = replace(CI, oidc_provider_arn=PROVIDER_ARN)
-    template = Template.from_stack(build_ci(new_app(tmp_path), spec)).to_json()
+    (stack,) = build_ci(new_app(tmp_path), spec)
+    template = Template.from_stack(stack).to_json()
     resources = template["Resources"].values()
     assert not [r for r in resources if r["Type"] == "AWS::IAM::OIDCProvider"]
     roles = [r for r in resources if r["Type"] == "AWS::IAM::Role"]
@@ -233,6 +243,17 @@ def test_each_role_trusts_exactly_the_audience_and_one_subject(synthesized: CiAp
         (statement,) = resources[roles[name]]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert statement["Effect"] == "Allow"
         assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        if name == CI.diff_role_name and CI.workflow_subjects:
+            # The one pattern: a pull request's number in its ref, the only '*' of the subject.
+            assert statement["Condition"] == {
+                "StringEquals": {f"{HOST}:aud": "sts.amazonaws.com"},
+                "StringLike": {f"{HOST}:sub": subject},
+            }, name
+            assert isinstance(subject, str)
+            assert subject.count("*") == 1
+            assert "?" not in subject
+            assert subject.endswith("/.github/workflows/pull-request.yml@refs/pull/*/merge")
+            continue
         # StringEquals only, on literals: no StringLike, no wildcard to widen the subject.
         assert statement["Condition"] == {
             "StringEquals": {f"{HOST}:aud": "sts.amazonaws.com", f"{HOST}:sub": subject}
@@ -264,62 +285,79 @@ def test_roles_have_fixed_names_short_sessions_and_no_managed_policies(synthesiz
 # --- What each role may do ---------------------------------------------------------------------
 
 
-def test_the_diff_role_may_assume_only_the_lookup_role_and_read_cloudformation(synthesized: CiApp) -> None:
-    statements = synthesized.statements(CI.diff_role_name)
-    actions = {action for statement in statements for action in statement["Action"]}
-    assert actions == {"sts:AssumeRole", *CLOUDFORMATION_READ_ACTIONS}
-    assert all(re.fullmatch(r"cloudformation:(Describe|Get|List)\w+", a) for a in actions - {"sts:AssumeRole"})
-    for statement in statements:
-        if "sts:AssumeRole" in statement["Action"]:
-            lookup = sorted({role for env in CI.environments for role in _bootstrap_roles("lookup", env)})
-            assert statement == {"Action": ["sts:AssumeRole"], "Resource": lookup}
-        else:
-            assert sorted(statement["Resource"]) == sorted(
-                {
-                    f"arn:aws:cloudformation:{region}:{ACCOUNT}:stack/{CI.stack_prefix(env)}-*/*"
-                    for env in CI.environments
-                    for region in CI.bootstrap_regions(env)
-                }
-            )
+def _platform_stack_arns(environment: str) -> list[str]:
+    """What the diff role may read: each of the environment's platform stacks, by name, any stack id."""
+    return [
+        f"arn:aws:cloudformation:{region}:{ACCOUNT}:stack/{name}/*" for name, region in CI.platform_stacks(environment)
+    ]
+
+
+def test_the_diff_role_reads_only_the_platform_stacks_templates(synthesized: CiApp) -> None:
+    (statement,) = synthesized.statements(CI.diff_role_name)
+    assert sorted(statement["Action"]) == ["cloudformation:DescribeStacks", "cloudformation:GetTemplate"]
+    assert sorted(statement["Resource"]) == sorted(arn for env in CI.environments for arn in _platform_stack_arns(env))
+    dev = profile_spec("dev")
+    assert {arn.split("/")[1] for arn in _platform_stack_arns("dev")} == {dev.stack_name(layer) for layer in dev.layers}
 
 
 def test_the_evaluator_finds_the_diff_role_cannot_change_or_deploy_anything(synthesized: CiApp) -> None:
     diff = CI.diff_role_name
     for env in CI.environments:
         compute = _layer_arn(env, COMPUTE)
-        # What cdk diff needs.
-        for lookup in _bootstrap_roles("lookup", env):
-            assert synthesized.allows(diff, "sts:AssumeRole", lookup)
+        # What cdk diff --method template needs.
         assert synthesized.allows(diff, "cloudformation:GetTemplate", compute)
         assert synthesized.allows(diff, "cloudformation:DescribeStacks", _layer_arn(env, DATA))
-        # Nothing that changes a stack, and no way into a role that could.
+        # Nothing that changes a stack, and no way into a role that could, nor into the lookup role
+        # (ReadOnlyAccess: every bucket's objects, the access logs among them).
         for action in ("cloudformation:UpdateStack", "cloudformation:CreateChangeSet", "cloudformation:DeleteStack"):
             assert not synthesized.allows(diff, action, compute), action
-        for kind in ("deploy", "file-publishing", "image-publishing", "cfn-exec"):
+        for kind in ("deploy", "file-publishing", "image-publishing", "lookup", "cfn-exec"):
             for role in _bootstrap_roles(kind, env):
                 assert not synthesized.allows(diff, "sts:AssumeRole", role), kind
         assert not synthesized.allows(diff, "sts:AssumeRole", synthesized.role_arn(CI.deploy_role_name(env)))
         assert not synthesized.allows(diff, "sts:AssumeRole", synthesized.role_arn(CI.release_role_name(env)))
+        # The stacks' events and resources, and anything else, are not the diff's to read.
+        assert not synthesized.allows(diff, "cloudformation:ListStackResources", compute)
+        assert not synthesized.allows(
+            diff, "cloudformation:GetTemplate", _stack_arn(CI.toolkit_stack_name(env), CI.region_of(env))
+        )
+    logs = synthesized.platform_resources(DATA, "AWS::S3::Bucket")
+    for logical_id in logs:
+        bucket = synthesized.deployment.ref(stack_name(CI.stack_prefix("dev"), DATA), logical_id)
+        assert not synthesized.allows(diff, "s3:GetObject", f"arn:aws:s3:::{bucket}/AWSLogs/x.log.gz")
     assert not synthesized.allows(diff, "cloudformation:DescribeStacks", _stack_arn(CI_STACK, CI.home_region))
 
 
-def test_each_deploy_role_may_assume_only_the_four_bootstrap_roles_of_its_account_and_region(
-    synthesized: CiApp,
-) -> None:
+def test_each_deploy_role_may_assume_only_its_environments_bootstrap_roles(synthesized: CiApp) -> None:
     for env in CI.environments:
-        bootstrap = [role for kind in BOOTSTRAP_ROLE_KINDS for role in _bootstrap_roles(kind, env)]
+        bootstrap = [role for kind in DEPLOY_ROLE_KINDS for role in _bootstrap_roles(kind, env)]
         name = CI.deploy_role_name(env)
         (statement,) = synthesized.statements(name)
         assert statement["Action"] == ["sts:AssumeRole"]
         assert sorted(statement["Resource"]) == sorted(bootstrap)
-        for role in _bootstrap_roles("cfn-exec", env):
-            assert not synthesized.allows(name, "sts:AssumeRole", role)
+        for kind in ("cfn-exec", "lookup"):
+            for role in _bootstrap_roles(kind, env):
+                assert not synthesized.allows(name, "sts:AssumeRole", role), kind
         assert not synthesized.allows(name, "cloudformation:UpdateStack", _layer_arn(env, COMPUTE))
+        for other in CI.environments:
+            if other == env:
+                continue
+            # Another environment's bootstrap (its own qualifier, or its own account) is out of reach.
+            for kind in DEPLOY_ROLE_KINDS:
+                for role in _bootstrap_roles(kind, other):
+                    assert not synthesized.allows(name, "sts:AssumeRole", role), (env, other, kind)
+        # Nor a plain bootstrap's roles (CDK's default qualifier, AdministratorAccess to deploy with).
+        for kind in (*DEPLOY_ROLE_KINDS, "cfn-exec"):
+            plain = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-{kind}-role-{ACCOUNT}-{CI.region_of(env)}"
+            assert synthesized.allows(name, "sts:AssumeRole", plain) == (
+                CI.qualifier_of(env) == "hnb659fds" and kind != "cfn-exec"
+            ), kind
 
 
 def test_the_bootstrap_roles_granted_are_the_ones_the_platforms_deploy_uses(synthesized: CiApp) -> None:
-    """Every role the synthesized assembly tells the CLI to assume for dev's stacks (stacks and asset
-    manifests), in every region they are in: what dev's deploy role may assume."""
+    """Every role the synthesized assembly tells the CLI to assume to deploy dev's stacks (stacks and
+    asset manifests), in every region they are in: what dev's deploy role may assume. The lookup role
+    the manifest also names serves lookups (none) and reads templates, which the deploy role does itself."""
     dev = profile_spec("dev")
     stacks = {dev.stack_name(layer) for layer in dev.layers}
     used: set[str] = set()
@@ -327,7 +365,7 @@ def test_the_bootstrap_roles_granted_are_the_ones_the_platforms_deploy_uses(synt
     for name, artifact in manifest["artifacts"].items():
         properties = artifact.get("properties", {})
         if name in stacks:
-            used.update(filter(None, [properties.get("assumeRoleArn"), properties.get("lookupRole", {}).get("arn")]))
+            used.update(filter(None, [properties.get("assumeRoleArn")]))
     for stack in stacks:
         document = json.loads((synthesized.outdir / f"{stack}.assets.json").read_text())
         for kind in ("files", "dockerImages"):
@@ -335,11 +373,11 @@ def test_the_bootstrap_roles_granted_are_the_ones_the_platforms_deploy_uses(synt
                 used.update(d["assumeRoleArn"] for d in asset["destinations"].values() if "assumeRoleArn" in d)
     resolved = {arn.replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", ACCOUNT) for arn in used}
     assert not any("${" in arn for arn in resolved), resolved
-    granted = {role for kind in BOOTSTRAP_ROLE_KINDS for role in _bootstrap_roles(kind, "dev")}
+    granted = {role for kind in DEPLOY_ROLE_KINDS for role in _bootstrap_roles(kind, "dev")}
     assert resolved <= granted
     for region in CI.bootstrap_regions("dev"):
-        assert _bootstrap_role("deploy", region) in resolved, region
-    assert {_bootstrap_role(kind, dev.region) for kind in ("lookup", "file-publishing")} <= resolved
+        assert _bootstrap_role("deploy", region, "dev") in resolved, region
+    assert _bootstrap_role("file-publishing", dev.region, "dev") in resolved
 
 
 def _release_roles(environment: str) -> list[str]:
@@ -434,7 +472,39 @@ BAD_SPECS: dict[str, tuple[dict[str, Any], str, object]] = {
         "oidc_provider_arn",
         f"arn:aws:iam::{ACCOUNT}:oidc-provider/example.com",
     ),
-    "qualifier": ({"bootstrap_qualifier": "much-too-long"}, "bootstrap_qualifier", "much-too-long"),
+    "setup": ({"setup": "one-account"}, "setup", "one-account"),
+    "qualifier too long": (
+        {"qualifiers": (("dev", "much-too-long"), ("prod", "prod"))},
+        "qualifiers",
+        "much-too-long",
+    ),
+    "qualifier of an unknown environment": ({"qualifiers": (("staging", "stg"),)}, "qualifiers", "staging"),
+    "shared account without a qualifier each": ({"qualifiers": (("dev", "dev"),)}, "qualifiers", (("dev", "dev"),)),
+    "shared account with one qualifier twice": (
+        {"qualifiers": (("dev", "same"), ("prod", "same"))},
+        "qualifiers",
+        (("dev", "same"), ("prod", "same")),
+    ),
+    "shared account unscoped": (
+        {"qualifiers": (("dev", "dev"), ("prod", "prod")), "scoped_execution": False},
+        "scoped_execution",
+        False,
+    ),
+    "separate accounts without an account each": (
+        {"setup": "separate-accounts", "accounts": (("dev", "111111111111"),)},
+        "accounts",
+        (("dev", "111111111111"),),
+    ),
+    "separate accounts sharing one": (
+        {"setup": "separate-accounts", "accounts": (("dev", "111111111111"), ("prod", "111111111111"))},
+        "accounts",
+        (("dev", "111111111111"), ("prod", "111111111111")),
+    ),
+    "an account id that is not one": (
+        {"setup": "separate-accounts", "accounts": (("dev", "1111"), ("prod", "222222222222"))},
+        "accounts",
+        "1111",
+    ),
     "region": ({"region": "us-east"}, "region", "us-east"),
 }
 
@@ -443,7 +513,7 @@ BAD_SPECS: dict[str, tuple[dict[str, Any], str, object]] = {
 def test_a_bad_spec_is_refused_in_one_line_naming_field_and_value(case: str) -> None:
     changes, field, value = BAD_SPECS[case]
     with pytest.raises(SpecError) as raised:
-        CiSpec(**{"repository": CI.repository, **changes})
+        CiSpec(**{"repository": CI.repository, "qualifiers": CI.qualifiers, **changes})
     message = str(raised.value)
     assert "\n" not in message
     assert message.startswith(f"{field}: ")
@@ -487,7 +557,8 @@ def test_application_repositories_get_a_release_role_of_their_own(tmp_path: Path
     """Each environment's app-release role trusts exactly the application repositories' jobs in their
     own release environment, and may do what this repository's release role does, nothing more."""
     spec = replace(CI, application_repositories=("octo-org/web-app", "octo-org/jobs"))
-    resources = Template.from_stack(build_ci(new_app(tmp_path), spec)).to_json()["Resources"]
+    (stack,) = build_ci(new_app(tmp_path), spec)
+    resources = Template.from_stack(stack).to_json()["Resources"]
     by_name = {r["Properties"]["RoleName"]: lid for lid, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
 
     def statements(role: str) -> list[Any]:

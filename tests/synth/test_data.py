@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from cdk_constructs.interface_endpoints import RESOURCE_LESS_ACTIONS
 from compliance.resource_schemas import name_properties
 from platform_spec.connections import FILE_SYSTEM, PROMETHEUS
 from platform_spec.names import DATA, LAYERS, NETWORK, RELEASE_TAG_PREFIX
@@ -173,7 +174,8 @@ def test_file_system_is_encrypted_backed_up_and_requires_tls(profile: Synthesize
 def test_buckets_are_private_versioned_encrypted_and_tls_only(profile: Synthesized) -> None:
     template = profile.template(DATA)
     buckets = template.find_resources("AWS::S3::Bucket")
-    assert len(buckets) == 2
+    # access logs, configuration, and the audit trail's where the platform keeps it (tests/synth/test_record.py)
+    assert len(buckets) == 2 + profile.spec.audit.by_platform
     for logical_id, bucket in buckets.items():
         props = bucket["Properties"]
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}, logical_id
@@ -311,10 +313,15 @@ def test_no_resource_policy_allows_any_principal(profile: Synthesized, wildcard:
                     continue
                 if resource["Type"] == "AWS::EC2::VPCEndpoint":
                     # An endpoint policy filters every request that passes, whoever sends it:
-                    # it is bounded by what it names instead.
+                    # it is bounded by what it names instead; "*" only for actions that name no
+                    # resource, and only for this account's principals.
                     resources = (
                         statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
                     )
-                    assert "*" not in resources, f"{layer}/{logical_id}"
+                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                    resource_less = {a for names in RESOURCE_LESS_ACTIONS.values() for a in names}
+                    if "*" in resources:
+                        assert set(actions) <= resource_less, f"{layer}/{logical_id}"
+                        assert statement["Condition"]["StringEquals"]["aws:PrincipalAccount"], f"{layer}/{logical_id}"
                     continue
                 assert statement.get("Principal") != wildcard, f"{layer}/{logical_id}"

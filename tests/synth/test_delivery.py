@@ -78,7 +78,7 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
 
 
-def test_the_release_updates_exactly_the_compute_stack_with_the_bootstrap_role(profile: Synthesized) -> None:
+def test_the_release_updates_exactly_the_compute_stack_with_its_own_stack_role(profile: Synthesized) -> None:
     statements = _role_statements(profile)
     (stack,) = [s for s in statements if "cloudformation:UpdateStack" in _actions(s)]
     assert sorted(_actions(stack)) == [
@@ -92,17 +92,28 @@ def test_the_release_updates_exactly_the_compute_stack_with_the_bootstrap_role(p
     (to_cloudformation,) = [
         s for s in passes if s["Condition"]["StringEquals"]["iam:PassedToService"] == "cloudformation.amazonaws.com"
     ]
-    assert "cdk-hnb659fds-cfn-exec-role" in json.dumps(to_cloudformation["Resource"])
+    # The release's own CloudFormation role, made beside it; never the bootstrap's execution role.
+    (stack_role,) = [
+        lid
+        for lid, role in _resources(profile, "AWS::IAM::Role").items()
+        if role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        == {"Service": "cloudformation.amazonaws.com"}
+    ]
+    assert to_cloudformation["Resource"] == {"Fn::GetAtt": [stack_role, "Arn"]}
     assert not any("ecs:UpdateService" in _actions(s) for s in statements), "only CloudFormation changes services"
 
 
-def test_the_role_trusts_only_step_functions_of_this_account(profile: Synthesized) -> None:
+def test_the_role_trusts_only_its_own_state_machine(profile: Synthesized) -> None:
+    """Any other state machine of the account would get the release's grants (evaluated in
+    tests/synth/test_release_stack_role.py)."""
     (machine,) = _resources(profile, "AWS::StepFunctions::StateMachine").values()
     role = profile.template_json(DELIVERY)["Resources"][machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]]
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "states.amazonaws.com"}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    assert ":stateMachine:*" in json.dumps(trust["Condition"]["ArnLike"]["aws:SourceArn"])
+    (own,) = trust["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Join"][1][-1:]
+    assert own == f":stateMachine:{profile.spec.release_state_machine_name}"
+    assert set(trust["Condition"]) == {"StringEquals", "ArnEquals"}
 
 
 def test_one_off_tasks_run_only_their_families_in_the_platforms_cluster(profile: Synthesized) -> None:

@@ -1,5 +1,5 @@
 """The edge on every profile: the web ACL, the function that hides internal paths, the
-security headers on every behaviour, and Grafana's own hardening.
+security headers and methods of every behaviour, and Grafana's own hardening.
 
 The viewer-request function is executed, not read: its code is taken from each synthesized
 compute template and run with the pinned Node on events shaped as CloudFront's viewer-request
@@ -265,7 +265,50 @@ def test_every_behaviour_runs_the_function_on_viewer_request_with_security_heade
         (association,) = behaviour["FunctionAssociations"]
         assert association["EventType"] == "viewer-request", where
         assert _names(profile, association["FunctionARN"], logical_id, "FunctionARN"), where
-        assert behaviour["ResponseHeadersPolicyId"] == SECURITY_HEADERS_POLICY, where
+
+
+def _is_grafana(synth: Synthesized, behaviour: dict[str, Any]) -> bool:
+    return synth.spec.grafana is not None and behaviour.get("PathPattern") == synth.spec.grafana.route_pattern
+
+
+def _csp_directives(policy: str) -> dict[str, list[str]]:
+    return {name: values for name, *values in (d.split() for d in policy.split(";") if d.strip())}
+
+
+def test_the_services_answers_carry_the_security_headers_and_a_csp_that_loads_nothing(profile: Synthesized) -> None:
+    """AWS's managed SecurityHeadersPolicy sends no Content-Security-Policy; the services' behaviours
+    send one that lets a page load nothing unless its origin names more (a response headers policy
+    whose CSP does not override the origin's: CloudFront developer guide, "Understand response
+    headers policies", https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-response-headers-policies.html).
+    Grafana's pages run Grafana's scripts: its route keeps the managed policy."""
+    policies = _resources(profile, "AWS::CloudFront::ResponseHeadersPolicy")
+    for behaviour in _behaviours(profile):
+        where = behaviour.get("PathPattern", "default")
+        if _is_grafana(profile, behaviour):
+            assert behaviour["ResponseHeadersPolicyId"] == SECURITY_HEADERS_POLICY, where
+            continue
+        (logical_id,) = [k for k in policies if behaviour["ResponseHeadersPolicyId"] == {"Ref": k}]
+        headers = policies[logical_id]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+        csp = headers["ContentSecurityPolicy"]
+        directives = _csp_directives(csp["ContentSecurityPolicy"])
+        for directive in ("default-src", "base-uri", "form-action", "frame-ancestors"):
+            assert directives.get(directive) == ["'none'"], (where, directive)
+        assert csp["Override"] is False, "a page that names what it loads keeps its own policy"
+        assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000, where
+        assert headers["ContentTypeOptions"]["Override"] is True, where
+        assert headers["FrameOptions"]["FrameOption"] in ("DENY", "SAMEORIGIN"), where
+        assert "ReferrerPolicy" in headers, where
+        assert "XSSProtection" in headers, where
+
+
+def test_the_edge_passes_the_services_only_get_and_head(profile: Synthesized) -> None:
+    """The services answer GET and HEAD (405 otherwise); CloudFront refuses the other methods
+    itself (AllowedMethods, CloudFront API reference, "CacheBehavior"). Grafana's route, where a
+    signed-in user saves dashboards, takes them all."""
+    every = {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+    for behaviour in _behaviours(profile):
+        wanted = every if _is_grafana(profile, behaviour) else {"GET", "HEAD"}
+        assert set(behaviour["AllowedMethods"]) == wanted, behaviour.get("PathPattern", "default")
 
 
 def test_the_function_lists_each_internal_path_once_normalised(variant: Synthesized) -> None:

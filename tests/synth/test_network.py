@@ -15,6 +15,7 @@ from platform_spec.connections import (
     DATABASE_BOOTSTRAP,
     LOAD_BALANCER,
     PROMETHEUS,
+    endpoint_services,
     peers,
     required_paths,
     service_peer,
@@ -216,3 +217,21 @@ def test_subnets_are_placed_in_the_zones_the_spec_names_by_id(profile: Synthesiz
     assert all("AvailabilityZone" not in s for s in subnets)
     for layer in LAYERS:
         assert "Fn::GetAZs" not in json.dumps(profile.template_json(layer)), layer
+
+
+def test_every_interface_endpoint_admits_only_this_accounts_principals(profile: Synthesized) -> None:
+    """The default endpoint policy admits anyone (AWS PrivateLink guide, "Control access to VPC
+    endpoints using endpoint policies"); each of ours names this account in every statement. The
+    access ledger shows what that lets through (tests/synth/test_access_ledger.py)."""
+    names = endpoint_services(profile.spec)
+    endpoints = {
+        next(n for n in names if json.dumps(body["Properties"]["ServiceName"]).endswith(f'.{n}"')): body["Properties"]
+        for body in profile.template_json(NETWORK)["Resources"].values()
+        if body["Type"] == "AWS::EC2::VPCEndpoint" and body["Properties"].get("VpcEndpointType") == "Interface"
+    }
+    assert set(endpoints) == set(names)
+    for name, properties in endpoints.items():
+        statements = properties.get("PolicyDocument", {}).get("Statement", [])
+        assert statements, f"the {name} endpoint has the default policy"
+        for statement in statements:
+            assert statement["Condition"]["StringEquals"]["aws:PrincipalAccount"] == {"Ref": "AWS::AccountId"}, name

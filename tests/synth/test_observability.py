@@ -14,6 +14,7 @@ import pytest
 import yaml
 from syrupy.assertion import SnapshotAssertion
 
+from cdk_constructs.audit_trail import AUDIT_METRICS
 from cdk_helpers import rendered_config
 from cdk_helpers.grafana_dashboards import DATASOURCE_UID, dashboards
 from cdk_helpers.rendered_config import (
@@ -27,7 +28,7 @@ from compliance.access_ledger import Entry, check_ledger
 from platform_spec import PrometheusSpec, SpecError
 from platform_spec.names import COMPUTE, DATA, OBSERVABILITY
 from tests.platform_synth import Synthesized, synth_spec
-from tests.templates import deployment_of, ledger_of
+from tests.templates import deployment_of, image_of, ledger_of, pulled_image
 
 Resources = dict[str, dict[str, Any]]
 
@@ -166,13 +167,14 @@ def test_prometheus_runs_as_the_issue_describes(profile: Synthesized) -> None:
     prometheus = profile.spec.prometheus
     task = _prometheus_task(profile)
     server = _container(task, prometheus.name)
-    assert server["Image"] == prometheus.image
+    assert image_of(profile, OBSERVABILITY, server) == pulled_image(profile, prometheus.image)
     assert server["HealthCheck"]["Command"][:2] == ["CMD", "wget"]
     assert f"http://127.0.0.1:{prometheus.port}/-/healthy" in server["HealthCheck"]["Command"]
     assert server["DependsOn"] == [{"ContainerName": "config-loader", "Condition": "SUCCESS"}]
     assert f"--storage.tsdb.retention.time={prometheus.retention_days}d" in server["Command"]
     assert "--web.enable-lifecycle" not in server["Command"], "a new configuration is a new task: no reload API"
-    assert _container(task, "config-loader")["Image"] == profile.spec.helper_images.config_loader
+    loader = _container(task, "config-loader")
+    assert image_of(profile, OBSERVABILITY, loader) == pulled_image(profile, profile.spec.helper_images.config_loader)
     (efs,) = [v["EFSVolumeConfiguration"] for v in task["Volumes"] if "EFSVolumeConfiguration" in v]
     assert efs["TransitEncryption"] == "ENABLED"
     assert efs["AuthorizationConfig"]["IAM"] == "ENABLED"
@@ -246,10 +248,12 @@ def test_every_alarm_notifies_when_it_fires_and_when_it_clears(profile: Synthesi
     (topic_id,) = set(_resources(profile, OBSERVABILITY, "AWS::SNS::Topic")) - {heartbeat_topic}
     # load balancer 5xx; per target group of a public service (two where its roll-out shifts
     # traffic): unhealthy targets; per service: CPU, memory, below desired; Prometheus; database x3;
-    # the alert path's heartbeat
+    # the alert path's heartbeat; the audit trail's changes outside the deploy path, where the
+    # platform keeps the trail (tests/synth/test_record.py)
     spec = profile.spec
     groups = sum(2 if spec.rollout_of(s).shifts_traffic else 1 for s in spec.public_services)
-    assert len(alarms) == 1 + groups + 3 * len(spec.services) + 1 + 3 + 1
+    audit = len(AUDIT_METRICS) if spec.audit.by_platform else 0
+    assert len(alarms) == 1 + groups + 3 * len(spec.services) + 1 + 3 + 1 + audit
     for logical_id, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}], logical_id
         assert alarm["Properties"]["OKActions"] == [{"Ref": topic_id}], logical_id
@@ -291,7 +295,7 @@ def test_alertmanager_runs_alone_from_its_rendered_configuration(profile: Synthe
     alertmanager = profile.spec.alertmanager
     task = _task_with(profile, alertmanager.name)
     server = _container(task, alertmanager.name)
-    assert server["Image"] == alertmanager.image
+    assert image_of(profile, OBSERVABILITY, server) == pulled_image(profile, alertmanager.image)
     assert "--cluster.listen-address=" in server["Command"], "one Alertmanager, no peers to gossip with"
     assert f"--web.listen-address=:{alertmanager.port}" in server["Command"]
     assert f"http://127.0.0.1:{alertmanager.port}/-/healthy" in server["HealthCheck"]["Command"]

@@ -260,7 +260,9 @@ def test_a_good_release_migrates_releases_every_service_and_smoke_tests(
     (update,) = arguments(trace, UPDATE_STACK)
     assert update["StackName"] == world.stack_name
     assert update["UsePreviousTemplate"] is True
-    assert "cfn-exec-role" in update["RoleARN"]
+    # The release's own stack role, never the bootstrap's (tests/synth/test_release_stack_role.py).
+    assert ":role/" in update["RoleARN"]
+    assert "cfn-exec-role" not in update["RoleARN"]
     assert update["ClientRequestToken"] == f"{RELEASE_TAG}-release"
     expected = {image_tag_parameter(s.name): NEW for s in world.spec.services}
     assert parameters(update) == {**expected, "BootstrapVersion": "previous"}

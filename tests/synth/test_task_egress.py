@@ -20,7 +20,11 @@ from compliance.cloudformation_values import Deployment
 from compliance.task_egress import egress_problems
 from platform_spec import ParameterStoreSecret, PlatformSpec, SecretsManagerSecret
 from platform_spec.connections import (
+    DATABASE,
+    DATABASE_BOOTSTRAP,
     ENDPOINTS,
+    enclosed_peers,
+    enclosed_platform_tasks,
     enclosed_services,
     endpoint_services,
     internet_peers,
@@ -90,6 +94,38 @@ def test_prod_application_tasks_leave_the_vpc_only_through_the_endpoints(prod: S
         assert props["PrivateDnsEnabled"] is True
         assert len(props["SubnetIds"]) == prod.spec.network.max_azs
         assert props["SecurityGroupIds"] == [{"Fn::GetAtt": [groups[ENDPOINTS], "GroupId"]}]
+
+
+def test_prod_platform_tasks_on_cached_images_leave_the_vpc_only_through_the_endpoints(prod: Synthesized) -> None:
+    """The bootstrap, the targets probe and Prometheus run only images ECR caches (their pull ends at
+    the ECR endpoints and S3): no HTTPS to any address, and the bootstrap, the one reader of the
+    master secret, reaches nothing but the database, the endpoints and S3."""
+    template = prod.template_json(NETWORK)
+    groups = _groups(template)
+    reached = {
+        (
+            rule.get("DestinationPrefixListId")
+            or rule.get("CidrIp")
+            or rule["DestinationSecurityGroupId"]["Fn::GetAtt"][0],
+            rule["IpProtocol"],
+            rule.get("FromPort"),
+            rule.get("ToPort"),
+        )
+        for rule in _egress(template, groups[DATABASE_BOOTSTRAP])
+    }
+    port = prod.spec.database.port
+    assert reached == {
+        (groups[DATABASE], "tcp", port, port),
+        (groups[ENDPOINTS], "tcp", 443, 443),
+        (prod.spec.s3_prefix_list, "tcp", 443, 443),
+    }
+    # The master secret is read as the task starts, through its endpoint.
+    assert "secretsmanager" in endpoint_services(prod.spec)
+    platform_tasks = enclosed_platform_tasks(prod.spec)
+    assert DATABASE_BOOTSTRAP in platform_tasks
+    for peer in platform_tasks:
+        rules = _egress(template, groups[peer])
+        assert not [r for r in rules if r.get("CidrIp") == ANYWHERE], f"{peer} still reaches any address"
 
 
 def test_dev_keeps_the_nat_for_everything(dev: Synthesized) -> None:
@@ -168,7 +204,7 @@ def test_s3_without_its_prefix_list_is_found(prod: Synthesized) -> None:
     assert problems
     assert all("cannot reach s3" in p for p in problems), problems
     assert {p.split(" in ")[1].split(":")[0] for p in problems} == {
-        f"{prod.spec.stack_prefix} {service_peer(s)}" for s in enclosed_services(prod.spec)
+        f"{prod.spec.stack_prefix} {peer}" for peer in enclosed_peers(prod.spec)
     }
 
 
@@ -276,7 +312,8 @@ def test_who_is_enclosed_follows_the_spec() -> None:
         enclosed = [s for s in spec.services if not s.reaches_internet]
         assert list(enclosed_services(spec)) == enclosed
         assert endpoint_services(spec)[:3] == ("ecr.api", "ecr.dkr", "logs")
-        assert set(internet_peers(spec)) == set(task_peers(spec)) - {service_peer(s) for s in enclosed}
+        assert set(internet_peers(spec)) == set(task_peers(spec)) - set(enclosed_peers(spec))
+        assert set(enclosed_peers(spec)) == {service_peer(s) for s in enclosed} | set(enclosed_platform_tasks(spec))
 
 
 @pytest.mark.parametrize(

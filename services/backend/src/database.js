@@ -18,6 +18,9 @@ const STATEMENTS = Object.freeze({
 
 class ConfigError extends Error {}
 
+// TLS fails closed: with DB_SSLMODE=require the server's certificate and name are verified
+// against DB_SSL_ROOT_CERT, and a missing or unreadable bundle stops the process (a broken image
+// must not quietly connect to whoever answers at DB_HOST). "disable" is for local tests only.
 function tlsSettings(env) {
   const mode = env.DB_SSLMODE || 'require';
   if (!SSL_MODES.has(mode)) {
@@ -25,12 +28,20 @@ function tlsSettings(env) {
   }
   if (mode === 'disable') return { ssl: false, description: 'no tls' };
   const caFile = env.DB_SSL_ROOT_CERT;
-  if (caFile && fs.existsSync(caFile)) {
-    // Node checks the name against the certificate (pg passes the host as servername): verify-full.
-    return { ssl: { ca: fs.readFileSync(caFile, 'utf8'), rejectUnauthorized: true }, description: 'tls verified' };
+  if (!caFile) {
+    throw new ConfigError('DB_SSLMODE=require needs DB_SSL_ROOT_CERT, the CA bundle that verifies the database server');
   }
-  // libpq's "require": encrypted, but without a root certificate there is nothing to verify against.
-  return { ssl: { rejectUnauthorized: false }, description: 'tls unverified', caFileMissing: caFile || undefined };
+  let ca;
+  try {
+    ca = fs.readFileSync(caFile, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`DB_SSL_ROOT_CERT ${caFile} cannot be read (${error.code || error.message}): refusing to connect unverified`);
+  }
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError(`DB_SSL_ROOT_CERT ${caFile} holds no PEM certificate: refusing to connect unverified`);
+  }
+  // Node checks the name against the certificate (pg passes the host as servername): verify-full.
+  return { ssl: { ca, rejectUnauthorized: true }, description: 'tls verified' };
 }
 
 // Settings for pg's Client or Pool, and a description for the startup line.
@@ -67,7 +78,6 @@ function connectionSettings(env = process.env, { credentials = createCredentialP
   return {
     config,
     schema,
-    caFileMissing: tls.caFileMissing,
     description: `${user || '(default user)'}@${host}:${port}/${env.DB_NAME || '(default db)'} schema ${schema}, ${auth}, ${tls.description}`,
   };
 }
@@ -135,9 +145,10 @@ function errorKind(error) {
   return 'connection';
 }
 
+// The log, not the answer, says why: "database: health check: unreachable: connect ECONNREFUSED ...".
 function logDatabaseError(context, error) {
   const code = error && error.code ? ` (${error.code})` : '';
-  console.error(`database: ${context}: ${(error && error.message) || error}${code}`);
+  console.error(`database: ${context}: ${shortReason(error)}: ${(error && error.message) || error}${code}`);
 }
 
 async function checkDatabase(pool, timeoutMs = 2000) {

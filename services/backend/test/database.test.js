@@ -14,26 +14,42 @@ const { ConfigError, connectionSettings, createPool, errorKind, shortReason, wit
 const { startStubPostgres } = require('./stub-postgres');
 
 const AWS = { AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 'SECRET', AWS_REGION: 'us-east-1' };
+// What a bundle looks like to the check (the certificate itself is never parsed here).
+const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
 describe('connectionSettings', () => {
-  test('defaults: schema app in search_path, TLS without a root certificate, password from DB_PASSWORD', () => {
-    const { config, schema, description } = connectionSettings({ DB_HOST: 'db', DB_USER: 'backend', DB_PASSWORD: 'pw' });
+  test('defaults: schema app in search_path, verified TLS, password from DB_PASSWORD', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ca-')), 'ca.pem');
+    fs.writeFileSync(file, PEM);
+    const env = { DB_HOST: 'db', DB_USER: 'backend', DB_PASSWORD: 'pw', DB_SSL_ROOT_CERT: file };
+    const { config, schema, description } = connectionSettings(env);
     assert.equal(schema, 'app');
     assert.equal(config.options, '-c search_path=app');
-    assert.deepEqual(config.ssl, { rejectUnauthorized: false });
+    assert.deepEqual(config.ssl, { ca: PEM, rejectUnauthorized: true });
     assert.equal(config.password, 'pw');
     assert.equal(config.port, 5432);
-    assert.match(description, /password auth, tls unverified/);
+    assert.match(description, /password auth, tls verified/);
+    assert.equal(connectionSettings({ DB_SSLMODE: 'disable', DB_SSL_ROOT_CERT: file }).config.ssl, false);
   });
 
-  test('verifies the server against DB_SSL_ROOT_CERT when that file exists', () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ca-')), 'ca.pem');
-    fs.writeFileSync(file, 'PEM');
-    const verified = connectionSettings({ DB_SSLMODE: 'require', DB_SSL_ROOT_CERT: file });
-    assert.deepEqual(verified.config.ssl, { ca: 'PEM', rejectUnauthorized: true });
-    const missing = connectionSettings({ DB_SSLMODE: 'require', DB_SSL_ROOT_CERT: `${file}.absent` });
-    assert.equal(missing.caFileMissing, `${file}.absent`);
-    assert.equal(connectionSettings({ DB_SSLMODE: 'disable', DB_SSL_ROOT_CERT: file }).config.ssl, false);
+  test('TLS fails closed: no bundle, a missing, unreadable or empty one refuses to start', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-'));
+    const empty = path.join(dir, 'empty.pem');
+    fs.writeFileSync(empty, '');
+    const refusals = [
+      [{}, /^DB_SSLMODE=require needs DB_SSL_ROOT_CERT/],
+      [{ DB_SSLMODE: 'require' }, /^DB_SSLMODE=require needs DB_SSL_ROOT_CERT/],
+      [{ DB_SSL_ROOT_CERT: path.join(dir, 'absent.pem') }, /absent\.pem cannot be read \(ENOENT\): refusing to connect unverified$/],
+      [{ DB_SSL_ROOT_CERT: dir }, /cannot be read \(EISDIR\): refusing to connect unverified$/],
+      [{ DB_SSL_ROOT_CERT: empty }, /empty\.pem holds no PEM certificate: refusing to connect unverified$/],
+    ];
+    for (const [env, message] of refusals) {
+      assert.throws(
+        () => connectionSettings(env),
+        (error) => error instanceof ConfigError && message.test(error.message) && !error.message.includes('\n'),
+        JSON.stringify(env),
+      );
+    }
   });
 
   test('refuses settings it cannot honour', () => {
@@ -43,7 +59,7 @@ describe('connectionSettings', () => {
   });
 
   test('with DB_IAM_AUTH the password is a token for DB_USER at DB_HOST:DB_PORT', async () => {
-    const { config } = connectionSettings({ ...AWS, DB_IAM_AUTH: 'true', DB_HOST: 'db.example', DB_PORT: '5433', DB_USER: 'backend' });
+    const { config } = connectionSettings({ ...AWS, DB_IAM_AUTH: 'true', DB_HOST: 'db.example', DB_PORT: '5433', DB_USER: 'backend', DB_SSLMODE: 'disable' });
     const token = await config.password();
     assert.match(token, /^db\.example:5433\/\?Action=connect&DBUser=backend&X-Amz-Algorithm=AWS4-HMAC-SHA256&/);
     assert.match(token, /X-Amz-Credential=AKID%2F\d{8}%2Fus-east-1%2Frds-db%2Faws4_request/);

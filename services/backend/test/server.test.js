@@ -66,18 +66,19 @@ describe('backend with the database unreachable', () => {
     await app.close();
   });
 
-  test('health answers 503 with a short reason, and logs the failure', async () => {
+  test('health answers 503 without saying why (the public edge passes it on), and logs the reason', async () => {
     const response = await fetch(`${base}/api/health`);
     assert.equal(response.status, 503);
-    assert.deepEqual(await response.json(), { status: 'unavailable', database: 'unreachable' });
-    assert.ok(logged.some((line) => /^database: health check: .*ECONNREFUSED/.test(line)));
+    assert.deepEqual(await response.json(), { status: 'unavailable' });
+    assert.ok(logged.some((line) => /^database: health check: unreachable: .*ECONNREFUSED/.test(line)));
   });
 
   test('items answer 503 JSON', async () => {
     const response = await fetch(`${base}/api/items`);
     assert.equal(response.status, 503);
     assert.match(response.headers.get('content-type'), /^application\/json/);
-    assert.deepEqual(await response.json(), { error: 'database unavailable', database: 'unreachable' });
+    assert.deepEqual(await response.json(), { error: 'unavailable' });
+    assert.ok(logged.some((line) => /^database: items: unreachable: /.test(line)));
   });
 
   test('unknown paths answer 404 JSON, other methods 405', async () => {
@@ -163,6 +164,12 @@ describe('backend against a stub PostgreSQL', () => {
     await stub.close();
   });
 
+  test('health answers 200 with its status only: nothing about the database reaches the edge', async () => {
+    const response = await fetch(metricsUrl.replace('/api/metrics', '/api/health'));
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { status: 'ok' });
+  });
+
   test('an answered statement is timed as ok, and its connection goes back to the pool idle', async () => {
     const before = await scrape(metricsUrl);
     const response = await fetch(metricsUrl.replace('/api/metrics', '/api/items'));
@@ -185,7 +192,7 @@ describe('backend against a stub PostgreSQL', () => {
     const before = await scrape(metricsUrl);
     const response = await fetch(metricsUrl.replace('/api/metrics', '/api/items'));
     assert.equal(response.status, 503);
-    assert.deepEqual(await response.json(), { error: 'database unavailable', database: 'table missing (migrations not run?)' });
+    assert.deepEqual(await response.json(), { error: 'unavailable' });
     const after = await scrape(metricsUrl);
     assert.equal(increase(before, after, 'db_query_errors_total', { statement: 'list_items', kind: 'query' }), 1);
     assert.equal(increase(before, after, 'db_query_errors_total', { statement: 'list_items', kind: 'connection' }), 0);
@@ -207,7 +214,7 @@ describe('backend against a stub PostgreSQL', () => {
     assert.equal(sample(during, 'db_pool_connections', { state: 'waiting' }), 1);
     for (const response of await Promise.all(checks)) {
       assert.equal(response.status, 503);
-      assert.deepEqual(await response.json(), { status: 'unavailable', database: 'timeout' });
+      assert.deepEqual(await response.json(), { status: 'unavailable' });
     }
     const after = await scrape(metricsUrl);
     assert.equal(increase(before, after, 'db_query_errors_total', { statement: 'health_check', kind: 'timeout' }), max + 1);
@@ -275,6 +282,27 @@ describe('node src/server.js', () => {
     assert.equal(stderr, 'backend: PORT is required\n');
   });
 
+  test('refuses to start, in one line, when TLS to the database cannot be verified', async () => {
+    const absent = path.join(__dirname, 'no-such-bundle.pem');
+    const cases = [
+      [{}, 'backend: DB_SSLMODE=require needs DB_SSL_ROOT_CERT, the CA bundle that verifies the database server\n'],
+      [
+        { DB_SSL_ROOT_CERT: absent },
+        `backend: DB_SSL_ROOT_CERT ${absent} cannot be read (ENOENT): refusing to connect unverified\n`,
+      ],
+    ];
+    for (const [env, line] of cases) {
+      const { child, output, exited } = run({ PORT: '0', HOST: '127.0.0.1', DB_SSLMODE: 'require', ...env });
+      // A server that starts anyway would never exit: wait 5 s at most, then stop it.
+      const stopped = await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000, null))]);
+      child.kill('SIGKILL');
+      assert.ok(stopped, `it started: ${output.stdout}${output.stderr}`);
+      assert.equal(stopped.code, 1);
+      assert.equal(stopped.stdout, '');
+      assert.equal(stopped.stderr, line);
+    }
+  });
+
   test('finishes an in-flight request on SIGTERM, then exits 0', async () => {
     // A database that accepts connections and never answers: the health check takes its 2 s.
     const sockets = new Set();
@@ -296,7 +324,8 @@ describe('node src/server.js', () => {
       child.kill('SIGTERM');
       const response = await pending;
       assert.equal(response.status, 503);
-      assert.deepEqual(await response.json(), { status: 'unavailable', database: 'timeout' });
+      assert.deepEqual(await response.json(), { status: 'unavailable' });
+      assert.match(output.stderr, /^database: health check: timeout: /m);
       // The pool's attempt ends when the database goes away; then the process can.
       for (const socket of sockets) socket.destroy();
       const { code, signal } = await exited;

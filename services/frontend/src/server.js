@@ -5,7 +5,7 @@
 
 const http = require('node:http');
 const { createMetrics, secondsSince } = require('./metrics');
-const { itemsPage, unavailablePage } = require('./page');
+const { CONTENT_SECURITY_POLICY, itemsPage, unavailablePage } = require('./page');
 
 const BACKEND_TIMEOUT_MS = 3000;
 const HOME = '/';
@@ -82,6 +82,11 @@ function send(res, status, contentType, text, headers = {}) {
   res.end(text);
 }
 
+// A page names what it loads; the edge keeps this policy rather than its own (load nothing).
+function sendPage(res, status, html) {
+  send(res, status, 'text/html; charset=utf-8', html, { 'Content-Security-Policy': CONTENT_SECURITY_POLICY });
+}
+
 function sendJson(res, status, body, headers = {}) {
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(body), headers);
 }
@@ -101,10 +106,10 @@ function createApp(env = process.env) {
         } catch (error) {
           const reason = error.name === 'TimeoutError' ? `no answer within ${BACKEND_TIMEOUT_MS} ms` : error.message;
           console.error(`backend: ${settings.itemsUrl}: ${reason}`);
-          send(res, 503, 'text/html; charset=utf-8', metrics.render(HOME, unavailablePage));
+          sendPage(res, 503, metrics.render(HOME, unavailablePage));
           return;
         }
-        send(res, 200, 'text/html; charset=utf-8', metrics.render(HOME, () => itemsPage(items)));
+        sendPage(res, 200, metrics.render(HOME, () => itemsPage(items)));
       },
     ],
     [settings.healthPath, async (req, res) => sendJson(res, 200, { status: 'ok' })],

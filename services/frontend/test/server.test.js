@@ -4,6 +4,7 @@
 // process: its required settings and its exit on SIGTERM.
 
 const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
 const { spawn } = require('node:child_process');
 const http = require('node:http');
 const path = require('node:path');
@@ -89,6 +90,23 @@ describe('frontend with a stub backend', () => {
     assert.match(response.headers.get('content-type'), /^text\/html/);
     assert.match(await response.text(), /catalogue is unavailable/);
     assert.ok(logged.some((line) => line.endsWith('/api/items: answered 503')));
+  });
+
+  test('every page names what it loads: its inline stylesheet by hash, no script, nothing else', async () => {
+    for (const fail of [false, true]) {
+      if (fail) answer = (req, res) => res.writeHead(503).end();
+      const response = await fetch(`${base}/`);
+      const html = await response.text();
+      const policy = response.headers.get('content-security-policy');
+      assert.ok(policy, `a ${response.status} page has no Content-Security-Policy`);
+      const directives = Object.fromEntries(policy.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+      assert.deepEqual(directives['default-src'], ["'none'"]);
+      assert.deepEqual(directives['frame-ancestors'], ["'none'"]);
+      const styles = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => m[1]);
+      const hashes = styles.map((css) => `'sha256-${crypto.createHash('sha256').update(css).digest('base64')}'`);
+      assert.deepEqual(directives['style-src'], hashes);
+      assert.doesNotMatch(html, /<script|\sstyle=|\son[a-z]+=|<link|<img/i, 'the page loads nothing else');
+    }
   });
 
   test('gives up on a backend that does not answer within 3 s', async () => {

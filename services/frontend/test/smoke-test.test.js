@@ -33,7 +33,7 @@ describe('smoke tests', () => {
       state.apiRequests += 1;
       if (req.url === '/api/health') {
         state.healthAnswers += 1;
-        json(res, state.healthAnswers > state.healthFailures ? 200 : 503, { status: 'ok', database: 'ok' });
+        json(res, state.healthAnswers > state.healthFailures ? 200 : 503, { status: 'ok' });
       } else if (req.url === '/api/items') {
         json(res, 200, { items: state.items });
       } else {
