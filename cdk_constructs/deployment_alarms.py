@@ -29,6 +29,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
+from cdk_helpers.load_balancer_metrics import target_group_metric
 from platform_spec import ServiceSpec
 from platform_spec.objectives import BURN_WINDOWS, ObjectivesSpec
 
@@ -104,18 +105,7 @@ class DeploymentAlarms(Construct):
         return list(self._names)
 
     def _metric(self, target_group: elbv2.ApplicationTargetGroup, name: str, statistic: str) -> cloudwatch.Metric:
-        # From the resources' FullName attributes, as platform_alarms does: CDK's target_group.metrics
-        # derives the load balancer's by splitting an ARN.
-        return cloudwatch.Metric(
-            namespace="AWS/ApplicationELB",
-            metric_name=name,
-            dimensions_map={
-                "TargetGroup": target_group.target_group_full_name,
-                "LoadBalancer": self._load_balancer.load_balancer_full_name,
-            },
-            statistic=statistic,
-            period=PERIOD,
-        )
+        return target_group_metric(target_group, self._load_balancer, name, statistic=statistic, period=PERIOD)
 
     def _judged(
         self, target_groups: Sequence[elbv2.ApplicationTargetGroup], name: str, statistic: str, value: str

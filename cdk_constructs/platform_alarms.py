@@ -17,6 +17,7 @@ from constructs import Construct
 
 from cdk_constructs.application_service import ApplicationService
 from cdk_helpers.handles import Notifications
+from cdk_helpers.load_balancer_metrics import target_group_metric
 
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
@@ -152,18 +153,8 @@ class PlatformAlarms(Construct):
         target_group: elbv2.ApplicationTargetGroup,
         load_balancer: elbv2.ApplicationLoadBalancer,
     ) -> None:
-        # Dimensions from the resources' own FullName attributes: CDK's
-        # target_group.metrics derives the load balancer's by splitting an ARN,
-        # and CloudFormation accepts no stack-output reference inside Fn::Split.
-        unhealthy = cloudwatch.Metric(
-            namespace="AWS/ApplicationELB",
-            metric_name="UnHealthyHostCount",
-            dimensions_map={
-                "TargetGroup": target_group.target_group_full_name,
-                "LoadBalancer": load_balancer.load_balancer_full_name,
-            },
-            statistic="Maximum",
-            period=ONE_MINUTE,
+        unhealthy = target_group_metric(
+            target_group, load_balancer, "UnHealthyHostCount", statistic="Maximum", period=ONE_MINUTE
         )
         self._add(
             unhealthy,

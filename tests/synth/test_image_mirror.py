@@ -31,6 +31,7 @@ from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import Principal, Request, evaluate
 from platform_spec import PlatformSpec, SpecError
 from platform_spec.names import COMPUTE, DATA
+from platform_spec.profiles import PROFILES
 from platform_spec.workloads import (
     CACHE_PREFIX_LIMIT,
     HelperImagesSpec,
@@ -191,7 +192,7 @@ def test_a_bundle_other_than_the_reviewed_one_fails_the_synth(tmp_path: Path, mo
     changed.write_bytes(rds_certificates.BUNDLE.read_bytes() + b"\n")
     monkeypatch.setattr(rds_certificates, "BUNDLE", changed)
     with pytest.raises(rds_certificates.BundleChangedError, match="not the reviewed"):
-        rds_certificates.region_roots("us-east-1")
+        rds_certificates.region_roots(PROFILES["dev"]().region)
 
 
 # --- the spec ---------------------------------------------------------------------------------
