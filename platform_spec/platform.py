@@ -33,6 +33,7 @@ from platform_spec.regions import (
     S3_PREFIX_LISTS,
 )
 from platform_spec.rollouts import ROLLING, Rollout, check_rollout
+from platform_spec.schedule import RunSchedule
 from platform_spec.service_checks import check_services
 from platform_spec.services import ServiceSpec
 from platform_spec.workloads import (
@@ -99,6 +100,9 @@ class PlatformSpec:
     default_rollout: Rollout = ROLLING
     """How a release reaches a public service's traffic unless its spec names a roll-out
     (``platform_spec/rollouts.py``): the shipped profiles roll dev and canary prod."""
+    schedule: RunSchedule | None = None
+    """When the environment runs; outside it, it sleeps (``platform_spec/schedule.py``). ``None``:
+    all week, as production must."""
     monthly_budget_usd: float | None = None
     """The fixed monthly cost at list prices (``make cost``) the profile should stay within; the
     tests hold it. ``None``: no budget."""

@@ -37,7 +37,10 @@ def check_placement(spec: PlatformSpec) -> None:
 
 
 def check_production(spec: PlatformSpec) -> None:
-    """What production must have: its own domain, a Multi-AZ protected database, NAT per zone."""
+    """What production must have: its own domain, a Multi-AZ protected database, NAT per zone,
+    every hour of the week."""
+    if spec.schedule is not None:
+        raise SpecError("schedule", spec.schedule.describe(), "production runs all week: leave its schedule None")
     if spec.edge.domain is None:
         raise SpecError(
             "edge.domain",

@@ -20,6 +20,7 @@ from platform_spec.network import NetworkSpec
 from platform_spec.objectives import ObjectivesSpec
 from platform_spec.platform import PlatformSpec
 from platform_spec.rollouts import Canary
+from platform_spec.schedule import RunSchedule
 from platform_spec.services import ServiceSpec
 from platform_spec.workloads import GrafanaSpec, PrometheusSpec
 
@@ -144,9 +145,12 @@ def dev() -> PlatformSpec:
         # covers it (one per account and region); in an account of its own, dev makes its own.
         audit=AuditSpec(mode="platform", log_lock_days=30, detector=False),
         images_kept=10,
-        # Every capability at the lowest cost (docs/cost.md); make cost and the tests hold it. The
-        # backups' and the audit trail's own keys and the trail's two alarms add $2.20.
-        monthly_budget_usd=78,
+        # Used on working days: asleep outside 08:00-19:00 New York time, the database and the NAT
+        # instance stopped, every task at zero, the alarms that sleep trips muted (docs/cost.md).
+        schedule=RunSchedule(time_zone="America/New_York"),
+        # Every capability at the lowest cost, averaged over a week with the schedule (docs/cost.md);
+        # make cost and the tests hold it.
+        monthly_budget_usd=55,
     )
 
 
