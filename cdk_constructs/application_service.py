@@ -187,6 +187,8 @@ class ApplicationService(Construct):
 
     def _autoscale(self, service: ServiceSpec) -> None:
         scaling = self.service.auto_scale_task_count(min_capacity=service.min_tasks, max_capacity=service.max_tasks)
+        self.scaling = scaling
+        """Its scalable task count: autoscaling's bounds, and where a schedule puts it to sleep."""
         scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=service.scale_at_cpu_percent)
         if self.route is not None:
             scale_on_requests(scaling, self.route.target_groups, requests_per_task=service.scale_at_requests_per_task)

@@ -3,7 +3,7 @@ through, and a daily plan for the stateful resources, optionally copied to anoth
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, TimeZone, Validations
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -11,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from platform_spec.audit import BackupCopySpec, VaultLockSpec
+from platform_spec.schedule import RunSchedule
 
 # What the vault's access policy denies to every principal ("Vault access policies", AWS Backup
 # developer guide: https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html;
@@ -40,11 +41,14 @@ class DataBackups(Construct):
         lock: VaultLockSpec,
         copy: BackupCopySpec | None,
         resources: list[backup.BackupResource],
+        schedule: RunSchedule | None = None,
     ) -> None:
         """``description``: what the keys and vaults describe themselves as. ``previous_key``: the key
         of the vault the platform used before the lock (the data key). ``retention_days``: how long
         each backup is kept, and the lock's minimum. ``lock``: the lock's mode and bounds. ``copy``:
-        where each backup is copied, if anywhere. ``resources``: what is backed up."""
+        where each backup is copied, if anywhere. ``resources``: what is backed up. ``schedule``: the
+        profile's window, if it sleeps: the daily backup runs an hour into it, on its days, while the
+        database is up; without one, at 05:00 UTC every day."""
         super().__init__(scope, construct_id)
         # The vault before the lock, as it was: a vault's key cannot change in place, and
         # replacing it would strand (or fail on) its recovery points. New backups go to the locked
@@ -66,7 +70,12 @@ class DataBackups(Construct):
         self.plan.add_rule(
             backup.BackupPlanRule(
                 rule_name="daily",
-                schedule_expression=events.Schedule.cron(hour="5", minute="0"),
+                schedule_expression=(
+                    events.Schedule.expression(schedule.backups_start.cron())
+                    if schedule
+                    else events.Schedule.cron(hour="5", minute="0")
+                ),
+                schedule_expression_timezone=TimeZone.of(schedule.time_zone) if schedule else None,
                 start_window=Duration.hours(1),
                 completion_window=Duration.hours(8),
                 delete_after=Duration.days(retention_days),

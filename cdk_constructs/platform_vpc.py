@@ -40,6 +40,12 @@ class PlatformVpc(Construct):
         self._acknowledge_public_routes()
         if network.nat == "instance":
             self._harden_nat_instances(network)
+        self.nat_instances = [
+            child
+            for subnet in self.vpc.public_subnets
+            if isinstance(child := subnet.node.try_find_child("NatInstance"), ec2.Instance)
+        ]
+        """The NAT instances, where the network has instances rather than gateways."""
         self.flow_log_group = self._build_flow_logs(flow_logs)
 
     def _build_vpc(self, network: NetworkSpec) -> ec2.Vpc:

@@ -15,6 +15,7 @@ from cdk_constructs.master_secret_key import MasterSecretKey, master_secret_read
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.secret_access import grant_secret_read, secret_handle
 from platform_spec import DatabaseSpec
+from platform_spec.schedule import RunSchedule
 
 MASTER_USERNAME = "postgres"
 MAJOR_ONLY = (
@@ -47,7 +48,12 @@ class PostgresDatabase(Construct):
         key: kms.IKey,
         logging: Logging,
         removal_policy: RemovalPolicy,
+        schedule: RunSchedule | None = None,
     ) -> None:
+        """``schedule``: the profile's window, if it sleeps: RDS's backup and maintenance windows
+        fall inside it, for RDS backs up only an available instance (RDS user guide, "Introduction
+        to backups": https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html);
+        without one, RDS picks them."""
         super().__init__(scope, construct_id)
         self.database = database
         self.reader_role_name = master_secret_reader_name(identifier)
@@ -62,6 +68,7 @@ class PostgresDatabase(Construct):
             security_group=security_group,
             key=key,
             removal_policy=removal_policy,
+            schedule=schedule,
         )
         for group in log_groups:
             self.instance.node.add_dependency(group)
@@ -110,6 +117,7 @@ class PostgresDatabase(Construct):
         security_group: ec2.ISecurityGroup,
         key: kms.IKey,
         removal_policy: RemovalPolicy,
+        schedule: RunSchedule | None,
     ) -> rds.DatabaseInstance:
         # EngineVersion is the spec's as given. A major alone ("17") with minor upgrades on: RDS
         # creates the default minor and, when the template sends the major, upgrades to it only if
@@ -120,6 +128,7 @@ class PostgresDatabase(Construct):
         engine = rds.DatabaseInstanceEngine.postgres(
             version=rds.PostgresEngineVersion.of(database.engine_version, database.major_version)
         )
+        windows = schedule.database_windows() if schedule else None
         instance = rds.DatabaseInstance(
             self,
             "Instance",
@@ -153,6 +162,8 @@ class PostgresDatabase(Construct):
             monitoring_interval=Duration.seconds(60),
             publicly_accessible=False,
             removal_policy=removal_policy,
+            preferred_backup_window=windows[0] if windows else None,
+            preferred_maintenance_window=windows[1] if windows else None,
         )
         cfn = instance.node.default_child
         assert isinstance(cfn, rds.CfnDBInstance)

@@ -9,6 +9,9 @@
 - A page quiets the ticket of the same service and objective: the same burn, told once. A ticket's
   group waits twice as long as a page's before its first message: Alertmanager's inhibitor learns
   of a new page apart from the dispatcher, and a ticket sent before it has would not be quieted.
+- In a profile with a schedule, pages and tickets are muted while it sleeps, from the window's end
+  to ``settle_minutes`` into the next, in its time zone (``mute_time_intervals``): what sleep stops
+  is not an outage. The heartbeat is not muted; it stops with Alertmanager.
 - ``Watchdog`` (always firing, cdk_helpers/alert_rules.py) goes to the heartbeat topic every
   ``heartbeat_minutes`` instead, and only there: a CloudWatch alarm fires when its publishes stop,
   which tells that Prometheus, Alertmanager or the path between them and SNS is down.
@@ -18,6 +21,7 @@ Built as data and written with PyYAML.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import yaml
@@ -25,9 +29,13 @@ import yaml
 from cdk_helpers.alert_rules import HEARTBEAT_SEVERITY, WATCHDOG
 from platform_spec import PlatformSpec
 from platform_spec.objectives import PAGE, TICKET
+from platform_spec.schedule import DAYS, RunSchedule
 
 ALARM_RECEIVER = "alarm-topic"
 HEARTBEAT_RECEIVER = "heartbeat-topic"
+ASLEEP = "asleep"
+"""The time interval a scheduled profile sleeps in."""
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 GROUP_BY = ("project", "environment", "severity")
 """Prometheus's external labels, and the severity: one group per environment and severity."""
 
@@ -59,6 +67,28 @@ def _sns(topic_arn: str, *, region: str, api_url: str | None, send_resolved: boo
     return {**config, **texts}
 
 
+def asleep_intervals(schedule: RunSchedule) -> list[dict[str, Any]]:
+    """Alertmanager's time intervals of a sleep: the window's days before it opens (and settles)
+    and after it closes, and every other day whole, on the zone's wall clock."""
+    opens = schedule.services_wake.at
+    settled = opens.hour * 60 + opens.minute + schedule.settle_minutes
+    window_days = [WEEKDAY_NAMES[DAYS.index(d)] for d in schedule.days]
+    other_days = [name for day, name in zip(DAYS, WEEKDAY_NAMES, strict=True) if day not in schedule.days]
+    intervals: list[dict[str, Any]] = [
+        {
+            "weekdays": window_days,
+            "times": [
+                {"start_time": "00:00", "end_time": f"{settled // 60:02d}:{settled % 60:02d}"},
+                {"start_time": schedule.ends, "end_time": "24:00"},
+            ],
+            "location": schedule.time_zone,
+        }
+    ]
+    if other_days:
+        intervals.append({"weekdays": other_days, "location": schedule.time_zone})
+    return intervals
+
+
 def ticket_wait_seconds(spec: PlatformSpec) -> int:
     """How long a ticket's group waits before its first message: twice a page's."""
     return 2 * spec.alertmanager.group_wait_seconds
@@ -71,7 +101,9 @@ def alertmanager_config(
     default the region's own."""
     alertmanager = spec.alertmanager
     heartbeat = f"{alertmanager.heartbeat_minutes}m"
-    return {
+    # The root route takes no mute times: pages get a route of their own to carry them.
+    muted: dict[str, Any] = {"mute_time_intervals": [ASLEEP]} if spec.schedule else {}
+    config: dict[str, Any] = {
         "route": {
             "receiver": ALARM_RECEIVER,
             "group_by": list(GROUP_BY),
@@ -91,7 +123,9 @@ def alertmanager_config(
                     "receiver": ALARM_RECEIVER,
                     "group_wait": f"{ticket_wait_seconds(spec)}s",
                     "repeat_interval": "24h",
+                    **copy.deepcopy(muted),
                 },
+                *([{"matchers": [f'severity="{PAGE}"'], "receiver": ALARM_RECEIVER, **muted}] if muted else []),
             ],
         },
         "inhibit_rules": [
@@ -130,6 +164,9 @@ def alertmanager_config(
             },
         ],
     }
+    if spec.schedule is not None:
+        config["time_intervals"] = [{"name": ASLEEP, "time_intervals": asleep_intervals(spec.schedule)}]
+    return config
 
 
 def render_alertmanager_config(

@@ -270,6 +270,7 @@ def ledger(
         *reader.flow_logs(),
         *reader.audit_trails(),
         *reader.nat_instances(),
+        *reader.schedules(),
     ]
 
 
@@ -911,6 +912,28 @@ class _Reader:
             role = self._role(stack, profile["Properties"]["Roles"][0], f"instance {logical_id}'s role")
             stack_id = self.d.resolve(stack, {"Ref": "AWS::StackId"})
             yield Entry(f"{logical_id}: report that NAT works", role, "cloudformation:SignalResource", stack_id)
+
+    def schedules(self) -> Iterator[Entry]:
+        """EventBridge Scheduler calls a universal target's API as the schedule's role
+        (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html):
+        the database's and the NAT instance's stop and start, on what the input names."""
+        for stack, logical_id, body in self._all("AWS::Scheduler::Schedule"):
+            target = self._props(stack, body)["Target"]
+            call = re.fullmatch(r"arn:[a-z-]+:scheduler:::aws-sdk:(?P<service>[a-z0-9]+):(?P<api>\w+)", target["Arn"])
+            if call is None:
+                raise ValueError(f"{stack}/{logical_id}: the ledger does not know target {target['Arn']}")
+            role = self._role(stack, body["Properties"]["Target"]["RoleArn"], f"schedule {logical_id}'s role")
+            action = f"{call['service']}:{call['api'][0].upper()}{call['api'][1:]}"
+            for resource in self._scheduled_resources(call["service"], json.loads(target["Input"])):
+                yield Entry(f"schedule {logical_id}", role, action, resource)
+
+    def _scheduled_resources(self, service: str, arguments: Mapping[str, Any]) -> list[str]:
+        prefix = f"arn:{self.partition}:{service}:{self.region}:{self.account}"
+        if service == "rds":
+            return [f"{prefix}:db:{arguments['DbInstanceIdentifier']}"]
+        if service == "ec2":
+            return [f"{prefix}:instance/{instance}" for instance in arguments["InstanceIds"]]
+        raise ValueError(f"the ledger does not know what a scheduled {service} call acts on")
 
 
 def render(entries: Sequence[LedgerEntry], deployment: Deployment) -> str:

@@ -212,6 +212,39 @@ class RunSchedule:
         before_wake = min(120, self._start)
         return (*evening, MuteWindow(starts=wake, minutes=before_wake + self.settle_minutes))
 
+    @property
+    def backups_start(self) -> Moment:
+        """When AWS Backup starts its daily job: an hour into the window, on its days (a stopped
+        database takes no backup: RDS backs up only an available instance)."""
+        return self._moment(self._start + 60)
+
+    def database_windows(self) -> tuple[str, str]:
+        """RDS's automated-backup and maintenance windows, which RDS takes in UTC: each 30 minutes,
+        inside the window whatever the zone's offset that year (1h30 and 3h in on summer time,
+        an hour earlier on winter time); maintenance on the window's first day."""
+        offsets = self._utc_offsets()
+        if self._end - self._start < 240 + max(offsets) - min(offsets):
+            raise SpecError("schedule.ends", self.ends, "must leave at least 4 hours a day for backups and maintenance")
+
+        def utc(local_minute_of_week: int) -> tuple[str, str]:
+            start = (local_minute_of_week - max(offsets)) % WEEK_MINUTES
+            end = (start + 30) % WEEK_MINUTES
+            day, clock = f"{DAYS[start // 1440].capitalize()}:", f"{start % 1440 // 60:02d}:{start % 60:02d}"
+            return f"{day}{clock}", f"{DAYS[end // 1440].capitalize()}:{end % 1440 // 60:02d}:{end % 60:02d}"
+
+        backup = utc(self._start + 90)
+        maintenance = utc(DAYS.index(self.days[0]) * 1440 + self._start + 180)
+        return f"{backup[0][4:]}-{backup[1][4:]}", f"{maintenance[0]}-{maintenance[1]}"
+
+    def _utc_offsets(self) -> set[int]:
+        """The zone's offsets from UTC in minutes over a year."""
+        zone, noon = ZoneInfo(self.time_zone), datetime(2026, 1, 1, 12)
+        return {
+            int(offset.total_seconds() // 60)
+            for day in range(366)
+            if (offset := (noon + timedelta(days=day)).replace(tzinfo=zone).utcoffset()) is not None
+        }
+
     def is_awake(self, at: datetime) -> bool:
         """Whether ``at`` (aware) falls inside a window, on the zone's wall clock."""
         local = at.astimezone(ZoneInfo(self.time_zone))

@@ -24,6 +24,7 @@ from cdk_constructs.site_domain import SiteDomain
 from cdk_helpers.handles import EdgeGuardsHandle
 from cdk_helpers.mirrored_images import ThirdPartyImages
 from cdk_helpers.rendered_config import render_database_bootstrap
+from cdk_helpers.sleep_scaling import sleep_outside_window
 from platform_spec import PlatformSpec, names
 from stacks.handles import ComputeState, ObservedPlatform, ReleasedCompute
 
@@ -122,6 +123,15 @@ class ComputeStack(Stack):
                 if name in caller.calls
             ]
             application.roll_back_on_alarms(load_balancer=self.load_balancer.load_balancer, callers=callers)
+            if spec.schedule is not None:
+                sleep_outside_window(
+                    application.service,
+                    schedule=spec.schedule,
+                    wakes=spec.schedule.services_wake,
+                    min_tasks=application.spec.min_tasks,
+                    max_tasks=application.spec.max_tasks,
+                    scaling=application.scaling,
+                )
         self._outputs()
         self.edge = EdgeDistribution(
             self,

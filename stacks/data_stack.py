@@ -26,6 +26,7 @@ from cdk_constructs.metrics_workspace import MetricsWorkspace
 from cdk_constructs.mirror_warmer import MirrorWarmer, third_party_images
 from cdk_constructs.postgres_database import PostgresDatabase
 from cdk_constructs.prometheus_file_system import PrometheusFileSystem
+from cdk_constructs.scheduled_stop import ScheduledStop, StopStart
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_helpers.handles import ConfigSource
 from cdk_helpers.log_groups import Logging
@@ -72,7 +73,21 @@ class DataStack(Stack):
             key=self.data_key,
             logging=self.logging,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if spec.production else RemovalPolicy.SNAPSHOT,
+            schedule=spec.schedule,
         )
+        if spec.schedule is not None:
+            ScheduledStop(
+                self,
+                "DatabaseSleep",
+                schedule=spec.schedule,
+                calls=StopStart(
+                    service="rds",
+                    stop="stopDBInstance",
+                    start="startDBInstance",
+                    arguments={"DbInstanceIdentifier": spec.database_identifier},
+                    resource_arn=self.database.instance.instance_arn,
+                ),
+            )
         self.prometheus_storage = prometheus_storage = PrometheusFileSystem(
             self,
             "PrometheusStorage",
@@ -133,6 +148,7 @@ class DataStack(Stack):
                 backup.BackupResource.from_rds_database_instance(self.database.instance),
                 backup.BackupResource.from_efs_file_system(self.prometheus_file_system),
             ],
+            schedule=spec.schedule,
         )
         self._audit(spec)
         self._reference_strongly()

@@ -11,6 +11,7 @@ from cdk_constructs.interface_endpoints import InterfaceEndpoints
 from cdk_constructs.logs_key import LogsKey
 from cdk_constructs.platform_vpc import PlatformVpc
 from cdk_constructs.s3_gateway_endpoint import S3GatewayEndpoint
+from cdk_constructs.scheduled_stop import ScheduledStop, StopStart
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_helpers.log_groups import Logging
 from platform_spec import PlatformSpec
@@ -28,6 +29,24 @@ class NetworkStack(Stack):
             flow_logs=Logging(key=flow_log_key.key, retention_days=spec.log_retention_days),
         )
         self.vpc = network.vpc
+        if spec.schedule is not None:
+            # Nothing needs a way out while the platform sleeps: no function runs in the VPC, and
+            # every task (services, release, bootstrap) sleeps with the database.
+            for index, instance in enumerate(network.nat_instances):
+                ScheduledStop(
+                    self,
+                    f"NatSleep{index}",
+                    schedule=spec.schedule,
+                    calls=StopStart(
+                        service="ec2",
+                        stop="stopInstances",
+                        start="startInstances",
+                        arguments={"InstanceIds": [instance.instance_id]},
+                        resource_arn=self.format_arn(
+                            service="ec2", resource="instance", resource_name=instance.instance_id
+                        ),
+                    ),
+                )
         self.s3_endpoint = S3GatewayEndpoint(
             self, "S3", vpc=self.vpc, bucket_names=[spec.config_bucket_name(Aws.ACCOUNT_ID)]
         ).endpoint

@@ -9,6 +9,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from cdk_constructs.alarm_quiet_hours import AlarmQuietHours
 from cdk_constructs.alert_heartbeat import AlertHeartbeat
 from cdk_constructs.alertmanager_server import AlertmanagerServer
 from cdk_constructs.audit_alarms import AuditAlarms
@@ -22,6 +23,7 @@ from cdk_constructs.prometheus_server import PrometheusServer
 from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
 from cdk_helpers.handles import PublicEntry
 from cdk_helpers.mirrored_images import ThirdPartyImages
+from cdk_helpers.sleep_scaling import sleep_outside_window
 from platform_spec import PlatformSpec, names
 from stacks.handles import ObservabilityState, ObservedPlatform
 
@@ -119,6 +121,17 @@ class ObservabilityStack(Stack):
         if spec.audit.by_platform:
             AuditAlarms(self, "AuditAlarms", namespace=audit_namespace(spec.stack_prefix), alarms=self.alarms)
         PlatformDashboard(self, "Dashboard", name=spec.stack_prefix, alarms=self.alarms.alarms)
+        if spec.schedule is not None:
+            services = [self.prometheus.service, self.alertmanager.service]
+            for service in services + ([self.grafana.service] if self.grafana else []):
+                sleep_outside_window(
+                    service,
+                    schedule=spec.schedule,
+                    wakes=spec.schedule.observability_wakes,
+                    min_tasks=1,
+                    max_tasks=1,
+                )
+            AlarmQuietHours(self, "QuietHours", schedule=spec.schedule, watched=(self.alarms, self.heartbeat))
         for name, workload in ((spec.prometheus.name, self.prometheus), (spec.alertmanager.name, self.alertmanager)):
             for attribute, value in (
                 (names.SERVICE_ARN, workload.service.service_arn),

@@ -99,7 +99,9 @@ def _fast(spec: PlatformSpec) -> PlatformSpec:
         discovery_refresh_seconds=FAST,
     )
     alertmanager = replace(spec.alertmanager, group_wait_seconds=5, group_interval_seconds=3, heartbeat_minutes=1)
-    return replace(spec, prometheus=prometheus, alertmanager=alertmanager)
+    # Without the profile's schedule: the run happens at any hour, and a sleep mutes its pages
+    # (tests/integration/test_alertmanager.py shows that on its own).
+    return replace(spec, prometheus=prometheus, alertmanager=alertmanager, schedule=None)
 
 
 def _alertmanager(spec: PlatformSpec, directory: Path) -> dict[str, Any]:

@@ -5,6 +5,7 @@ heartbeat goes to its own topic; a resolved page is told."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -12,9 +13,11 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
@@ -30,6 +33,7 @@ from cdk_helpers.alertmanager_config import (
 from platform_spec import PlatformSpec
 from platform_spec.objectives import PAGE, TICKET
 from platform_spec.profiles import PROFILES
+from platform_spec.schedule import DAYS, RunSchedule
 from tests.discovery.sns_standin import (
     ACCESS_KEY,
     ALARM_TOPIC,
@@ -121,32 +125,45 @@ def test_the_stand_in_refuses_a_call_signed_with_other_credentials() -> None:
         stand_in.stop()
 
 
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[tuple[PlatformSpec, SnsStandIn, str]]:
-    """Alertmanager with dev's configuration (its waits short), publishing to the stand-in."""
-    dev = PROFILES["dev"]()
-    spec = dataclasses.replace(
-        dev, alertmanager=dataclasses.replace(dev.alertmanager, group_wait_seconds=4, group_interval_seconds=3)
-    )
+@contextlib.contextmanager
+def _alertmanager(spec: PlatformSpec, directory: Path) -> Iterator[tuple[PlatformSpec, SnsStandIn, str]]:
+    """The real Alertmanager with ``spec``'s configuration, publishing to the stand-in."""
     stand_in = SnsStandIn(host="127.0.0.1", region=spec.region)
     stand_in.start()
-    config = tmp_path / "alertmanager.yml"
+    config = directory / "alertmanager.yml"
     config.write_text(_config(spec, api_url=stand_in.url))
     port = free_port()
-    log = (tmp_path / "alertmanager.log").open("w")
+    log = (directory / "alertmanager.log").open("w")
     command = alertmanager_command(
-        _tool(ALERTMANAGER, "alertmanager"), config=str(config), data=str(tmp_path / "data"), listen=f"127.0.0.1:{port}"
+        _tool(ALERTMANAGER, "alertmanager"),
+        config=str(config),
+        data=str(directory / "data"),
+        listen=f"127.0.0.1:{port}",
     )
     process = subprocess.Popen(command, stdout=log, stderr=log, env=SIGNING_ENVIRONMENT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(lambda: _ready(url), "Alertmanager to start", tmp_path / "alertmanager.log")
+        _wait(lambda: _ready(url), "Alertmanager to start", directory / "alertmanager.log")
         yield spec, stand_in, url
     finally:
         process.terminate()
         process.wait(timeout=10)
         log.close()
         stand_in.stop()
+
+
+def _short_waits(spec: PlatformSpec) -> PlatformSpec:
+    return dataclasses.replace(
+        spec, alertmanager=dataclasses.replace(spec.alertmanager, group_wait_seconds=4, group_interval_seconds=3)
+    )
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[PlatformSpec, SnsStandIn, str]]:
+    """Alertmanager with dev's configuration (its waits short), publishing to the stand-in. Without
+    dev's schedule: the grouping holds at any hour (the sleep has its own test below)."""
+    with _alertmanager(dataclasses.replace(_short_waits(PROFILES["dev"]()), schedule=None), tmp_path) as running:
+        yield running
 
 
 def _ready(url: str) -> bool:
@@ -230,3 +247,52 @@ def test_what_fires_together_is_one_signed_message_and_a_page_quiets_its_ticket(
     _wait(lambda: any("RESOLVED" in m for m in published(alarms)), "the resolved page to be published")
     resolved = next(m for m in published(alarms) if "RESOLVED" in m)
     assert f"RESOLVED AvailabilityBudgetBurn: service {first}, objective availability (page)" in resolved
+
+
+def _schedule_around_now(*, awake: bool) -> RunSchedule:
+    """A schedule whose zone's clock reads about noon now: awake, today from two hours before to
+    two hours after; asleep, every other day of the week."""
+    now = datetime.now(UTC)
+    offset = 12 - now.hour  # Etc/GMT-N is N hours ahead of UTC; -12..+14 covers every hour
+    zone = f"Etc/GMT{'-' if offset >= 0 else '+'}{abs(offset)}"
+    local = now.astimezone(ZoneInfo(zone))
+    today = DAYS[local.weekday()]
+    if awake:
+        return RunSchedule(
+            days=(today,), starts=f"{local.hour - 2:02d}:00", ends=f"{local.hour + 2:02d}:00", time_zone=zone
+        )
+    return RunSchedule(days=tuple(d for d in DAYS if d != today), time_zone=zone)
+
+
+@pytest.mark.parametrize("awake", [True, False], ids=["inside the window", "asleep"])
+def test_a_sleeping_profile_is_told_nothing_but_its_heartbeat(awake: bool, tmp_path: Path) -> None:
+    """Pages and tickets are muted while a scheduled profile sleeps (and told inside its window);
+    the heartbeat is not muted."""
+    spec = dataclasses.replace(_short_waits(PROFILES["dev"]()), schedule=_schedule_around_now(awake=awake))
+    assert spec.schedule is not None
+    assert spec.schedule.is_awake(datetime.now(UTC)) is awake
+    with _alertmanager(spec, tmp_path) as (_, stand_in, url):
+        service = spec.services[0].name
+        burn = {"alertname": "AvailabilityBudgetBurn", "objective": "availability", "service": service}
+        _post(
+            url,
+            [
+                _alert(spec, {**burn, "severity": PAGE}),
+                _alert(spec, {**burn, "objective": "latency", "severity": TICKET}),
+                _alert(spec, {"alertname": WATCHDOG, "severity": "heartbeat"}),
+            ],
+        )
+        heartbeat, alarms = (topic.format(region=spec.region) for topic in (HEARTBEAT_TOPIC, ALARM_TOPIC))
+        posted = time.monotonic()
+        _wait(lambda: any(c.topic_arn == heartbeat for c in stand_in.calls), "the heartbeat to be published")
+        if awake:
+            _wait(lambda: any(c.topic_arn == alarms for c in stand_in.calls), "the page to be published")
+            return
+        # Past the ticket's wait and two group intervals: an unmuted page or ticket is sent by then.
+        time.sleep(
+            max(
+                0.0,
+                posted + ticket_wait_seconds(spec) + 2 * spec.alertmanager.group_interval_seconds - time.monotonic(),
+            )
+        )
+        assert [c.message for c in stand_in.calls if c.topic_arn == alarms] == []

@@ -260,19 +260,22 @@ def test_one_repository_per_service(profile: Synthesized) -> None:
 
 
 def test_backups_cover_database_and_file_system_daily(profile: Synthesized) -> None:
+    """Daily, or on each day of a schedule's window an hour after it opens (a stopped database
+    takes no backup)."""
     template = profile.template(DATA)
+    schedule = profile.spec.schedule
+    when = (
+        {"ScheduleExpression": schedule.backups_start.cron(), "ScheduleExpressionTimezone": schedule.time_zone}
+        if schedule
+        else {"ScheduleExpression": "cron(0 5 * * ? *)"}
+    )
     template.has_resource_properties("AWS::Backup::BackupVault", {"EncryptionKeyArn": Match.any_value()})
     template.has_resource_properties(
         "AWS::Backup::BackupPlan",
         {
             "BackupPlan": {
                 "BackupPlanRule": [
-                    Match.object_like(
-                        {
-                            "ScheduleExpression": "cron(0 5 * * ? *)",
-                            "Lifecycle": {"DeleteAfterDays": profile.spec.backup_retention_days},
-                        }
-                    )
+                    Match.object_like({**when, "Lifecycle": {"DeleteAfterDays": profile.spec.backup_retention_days}})
                 ]
             }
         },

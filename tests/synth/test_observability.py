@@ -304,14 +304,25 @@ def test_alertmanager_runs_alone_from_its_rendered_configuration(profile: Synthe
     (key,) = [k for k in _config_objects(profile) if k.startswith("alertmanager/")]
     loader = _container(task, "config-loader")
     assert loader["Command"][2]["Fn::Join"][1][-1] == f"/{key}"
-    (service,) = [
-        s["Properties"]
-        for s in _resources(profile, OBSERVABILITY, "AWS::ECS::Service").values()
+    ((service_id, service),) = [
+        (logical_id, s["Properties"])
+        for logical_id, s in _resources(profile, OBSERVABILITY, "AWS::ECS::Service").items()
         if [r["ContainerName"] for r in s["Properties"].get("ServiceRegistries", [])] == [alertmanager.name]
     ]
     # Stops before its replacement starts: two would notify twice.
-    assert (service["DeploymentConfiguration"]["MinimumHealthyPercent"], service["DesiredCount"]) == (0, 1)
+    assert service["DeploymentConfiguration"]["MinimumHealthyPercent"] == 0
     assert service["DeploymentConfiguration"]["MaximumPercent"] == 100
+    # One task: by its count, or, where the profile sleeps, by its scalable target's bounds.
+    if profile.spec.schedule is None:
+        assert service["DesiredCount"] == 1
+    else:
+        (target,) = [
+            t["Properties"]
+            for t in _resources(profile, OBSERVABILITY, "AWS::ApplicationAutoScaling::ScalableTarget").values()
+            if service_id in json.dumps(t["Properties"]["ResourceId"])
+        ]
+        assert "DesiredCount" not in service
+        assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 1)
 
 
 def test_the_heartbeat_alarm_fires_when_alertmanager_stops_publishing(profile: Synthesized) -> None:
