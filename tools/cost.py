@@ -4,6 +4,9 @@ Reads every template of a cloud assembly and prices what is billed by the hour
 or the month whether or not anyone uses the platform, at the list prices in
 ``tools/prices.json`` (which names its source and date). What is billed by use
 is listed, not guessed.
+
+What the templates' own schedules stop (``tools.cost_schedule``) is priced twice: all week, and
+with the schedule, for the hours it runs. The budget holds the profile to the second.
 """
 
 from __future__ import annotations
@@ -11,17 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from platform_spec import PlatformSpec, SpecError, spec_from_context
+from tools.cost_report import PRICE_REGION, budget_lines, report, scheduled, totals
+from tools.cost_schedule import Awake, ScheduleError, scaling_schedule, stop_start_schedule
 
 PRICES = json.loads((Path(__file__).parent / "prices.json").read_text())
-PRICE_REGION = "us-east-1"
-"""The region of the list prices in prices.json."""
+__all__ = ["PRICES", "PRICE_REGION", "Item", "budget_lines", "main", "price_assembly", "price_template"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,23 @@ class Item:
     stack: str
     name: str
     monthly: float
+    """All week."""
+    awake: float = 1.0
+    """The share of the week a schedule in the templates keeps it billed."""
+    time_zone: str | None = None
+    """The time zone of that schedule."""
+
+    @property
+    def scheduled(self) -> float:
+        """Monthly, with the schedule."""
+        return self.monthly * self.awake
+
+
+def _slept(items: list[Item], awake: Awake | None) -> list[Item]:
+    """``items`` billed for the share of the week ``awake`` says (all week without a schedule)."""
+    if awake is None:
+        return items
+    return [Item(i.stack, i.name, i.monthly, awake.share, awake.time_zone) for i in items]
 
 
 def _hours(rate: float) -> float:
@@ -44,16 +64,24 @@ def _ref_id(value: Any) -> str | None:
     return None
 
 
-def _task_count(resources: dict[str, Any], service_id: str, service: dict[str, Any]) -> int:
-    """DesiredCount if set; else the autoscaling minimum (what runs when idle); else ECS's default of 1."""
-    if "DesiredCount" in service["Properties"]:
-        return int(service["Properties"]["DesiredCount"])
-    for resource in resources.values():
+def _task_count(resources: dict[str, Any], service_id: str, service: dict[str, Any]) -> tuple[int, Awake | None]:
+    """What runs when idle, and the schedule that puts it to sleep if any. Scheduled actions on
+    the service's scalable target set its minimum through the week: what runs awake is the
+    highest. Without them: DesiredCount if set; else the autoscaling minimum; else ECS's default of 1.
+    Fargate bills per task second (https://aws.amazon.com/fargate/pricing/): a stopped task costs
+    nothing. ECS deregisters a stopped task's Cloud Map instance
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-discovery.html), billed
+    per registered instance (https://aws.amazon.com/cloud-map/pricing/), so it sleeps with the task."""
+    for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::ApplicationAutoScaling::ScalableTarget" and service_id in json.dumps(
             resource["Properties"]["ResourceId"]
         ):
-            return int(resource["Properties"]["MinCapacity"])
-    return 1
+            awake = scaling_schedule(logical_id, resource["Properties"])
+            if awake is not None:
+                return round(awake.peak), awake
+            if "DesiredCount" not in service["Properties"]:
+                return int(resource["Properties"]["MinCapacity"]), None
+    return int(service["Properties"].get("DesiredCount", 1)), None
 
 
 def _fargate(resources: dict[str, Any], stack: str, service_id: str, service: dict[str, Any]) -> list[Item]:
@@ -63,7 +91,7 @@ def _fargate(resources: dict[str, Any], stack: str, service_id: str, service: di
     provider = strategy[0]["CapacityProvider"]
     rate = PRICES["hourly"]["fargate"][architecture][provider]
     vcpu, gb = int(task["Cpu"]) / 1024, int(task["Memory"]) / 1024
-    tasks = _task_count(resources, service_id, service)
+    tasks, awake = _task_count(resources, service_id, service)
     containers = task.get("ContainerDefinitions", [])
     label = next((c["Name"] for c in containers if c.get("Essential", True)), service_id)
     monthly = tasks * _hours(vcpu * rate["vcpu"] + gb * rate["gb"])
@@ -78,7 +106,7 @@ def _fargate(resources: dict[str, Any], stack: str, service_id: str, service: di
                 instances * PRICES["monthly"]["cloud_map_instance"],
             )
         )
-    return items
+    return _slept(items, awake)
 
 
 def _alarm_metrics(alarm: dict[str, Any]) -> int:
@@ -98,18 +126,21 @@ def _elastic_ip(stack: str, _: str, __: dict[str, Any], ___: dict[str, Any]) -> 
     return [Item(stack, "public IPv4 address (Elastic IP)", _hours(_HOURLY["public_ipv4_address"]))]
 
 
-def _instance(stack: str, logical_id: str, props: dict[str, Any], _: dict[str, Any]) -> list[Item]:
+def _instance(stack: str, logical_id: str, props: dict[str, Any], resources: dict[str, Any]) -> list[Item]:
+    """A stopped instance is billed for its EBS volumes only: not for its hours, nor its
+    auto-assigned public IPv4 address, which it releases on stop
+    (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Stop_Start.html; the address's hourly
+    price: https://aws.amazon.com/vpc/pricing/), nor its detailed monitoring, billed as metrics
+    prorated by the hour while the instance sends them (https://aws.amazon.com/cloudwatch/pricing/)."""
     instance_type = props["InstanceType"]
     volume = sum(m.get("Ebs", {}).get("VolumeSize", 8) for m in props.get("BlockDeviceMappings", [{}]))
-    items = [
-        Item(stack, f"EC2 {instance_type} ({logical_id})", _hours(_HOURLY["ec2"][instance_type])),
-        Item(stack, f"EBS gp3 {volume} GB", volume * _MONTHLY["ebs_gp3_gb"]),
-    ]
+    running = [Item(stack, f"EC2 {instance_type} ({logical_id})", _hours(_HOURLY["ec2"][instance_type]))]
     if any(n.get("AssociatePublicIpAddress") for n in props.get("NetworkInterfaces", [])):
-        items.append(Item(stack, "public IPv4 address (instance)", _hours(_HOURLY["public_ipv4_address"])))
+        running.append(Item(stack, "public IPv4 address (instance)", _hours(_HOURLY["public_ipv4_address"])))
     if props.get("Monitoring"):
-        items.append(Item(stack, "EC2 detailed monitoring", _MONTHLY["ec2_detailed_monitoring_instance"]))
-    return items
+        running.append(Item(stack, "EC2 detailed monitoring", _MONTHLY["ec2_detailed_monitoring_instance"]))
+    slept = _slept(running, stop_start_schedule(resources, "ec2", {logical_id}))
+    return [slept[0], Item(stack, f"EBS gp3 {volume} GB", volume * _MONTHLY["ebs_gp3_gb"]), *slept[1:]]
 
 
 def _load_balancer(stack: str, _: str, props: dict[str, Any], __: dict[str, Any]) -> list[Item]:
@@ -133,15 +164,19 @@ def _ecs_service(stack: str, logical_id: str, _: dict[str, Any], resources: dict
     return _fargate(resources, stack, logical_id, resources[logical_id])
 
 
-def _database(stack: str, _: str, props: dict[str, Any], __: dict[str, Any]) -> list[Item]:
+def _database(stack: str, logical_id: str, props: dict[str, Any], resources: dict[str, Any]) -> list[Item]:
+    """A stopped instance is billed for its storage and backups, not its instance hours
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_StopInstance.html); the master
+    secret is billed all the same."""
     copies = 2 if props.get("MultiAZ") else 1
     instance_class, storage = props["DBInstanceClass"], int(props["AllocatedStorage"])
+    identifier = props.get("DBInstanceIdentifier")
+    names = {logical_id, *([identifier] if isinstance(identifier, str) else [])}
+    hours = Item(
+        stack, f"RDS PostgreSQL {instance_class} x{copies}", copies * _hours(_HOURLY["rds_postgresql"][instance_class])
+    )
     items = [
-        Item(
-            stack,
-            f"RDS PostgreSQL {instance_class} x{copies}",
-            copies * _hours(_HOURLY["rds_postgresql"][instance_class]),
-        ),
+        *_slept([hours], stop_start_schedule(resources, "rds", names)),
         Item(stack, f"RDS gp3 storage {storage} GB x{copies}", copies * storage * _MONTHLY["rds_gp3_storage_gb"]),
     ]
     if props.get("ManageMasterUserPassword"):
@@ -220,35 +255,11 @@ def price_assembly(directory: Path) -> list[Item]:
     return items
 
 
-def report(items: list[Item]) -> str:
-    lines = [f"Fixed monthly cost at list prices ({PRICES['source']}, {PRICES['as_of']})", ""]
-    by_stack: dict[str, list[Item]] = defaultdict(list)
-    for item in items:
-        by_stack[item.stack].append(item)
-    for stack, stack_items in by_stack.items():
-        lines.append(f"{stack}: ${sum(i.monthly for i in stack_items):.2f}")
-        lines.extend(f"  {item.name:<62} ${item.monthly:>7.2f}" for item in stack_items)
-    lines += ["", f"TOTAL fixed: ${sum(i.monthly for i in items):.2f} a month", "", "Billed by use, not included:"]
-    lines.extend(f"  - {what}" for what in PRICES["usage_based"])
-    return "\n".join(lines)
-
-
-def budget_lines(total: float, spec: PlatformSpec) -> tuple[list[str], bool]:
-    """What the profile's budget says of ``total``, and whether it holds; prices are us-east-1's."""
-    lines = []
-    if spec.region != PRICE_REGION:
-        lines.append(f"Prices are {PRICE_REGION}'s: {spec.region} lists its own, often a few percent apart.")
-    budget = spec.monthly_budget_usd
-    if budget is None:
-        return lines, True
-    if total <= budget:
-        lines.append(f"Budget: ${budget:.2f} a month (monthly_budget_usd); ${budget - total:.2f} to spare")
-        return lines, True
-    lines.append(
-        f"OVER BUDGET: ${total:.2f} a month is ${total - budget:.2f} over {spec.environment}'s ${budget:.2f} "
-        "(platform_spec/profiles.py, monthly_budget_usd)"
-    )
-    return lines, False
+def _schedule_label(items: list[Item], spec: PlatformSpec | None) -> str:
+    if spec is not None and spec.schedule is not None:
+        return spec.schedule.describe()
+    zones = sorted({item.time_zone for item in items if item.time_zone})
+    return f"as the templates stop and start it, {', '.join(zones)} time"
 
 
 def main(argv: list[str], *, spec: PlatformSpec | None = None) -> int:
@@ -266,17 +277,17 @@ def main(argv: list[str], *, spec: PlatformSpec | None = None) -> int:
     if not any(directory.glob("*.template.json")):
         print("usage: python -m tools.cost CLOUD_ASSEMBLY_DIRECTORY [--env PROFILE] (run `make cost`)", file=sys.stderr)
         return 2
-    items = price_assembly(directory)
-    print(report(items))
-    if arguments.env is not None and spec is None:
-        try:
+    try:
+        if arguments.env is not None and spec is None:
             spec = spec_from_context({"env": arguments.env})
-        except SpecError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+        items = price_assembly(directory)
+    except (SpecError, ScheduleError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(report(items, PRICES, _schedule_label(items, spec)))
     if spec is None:
         return 0
-    lines, holds = budget_lines(sum(item.monthly for item in items), spec)
+    lines, holds = budget_lines(totals(items)[1], spec, with_schedule=scheduled(items))
     print("\n".join(["", *lines]) if lines else "", end="\n" if lines else "")
     return 0 if holds else 1
 

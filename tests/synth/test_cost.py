@@ -1,4 +1,5 @@
-"""The cost report: each profile within the budget its spec names, with every capability priced."""
+"""The cost report: each profile within the budget its spec names, averaged over a week with its
+schedule, with every capability priced."""
 
 from __future__ import annotations
 
@@ -9,14 +10,23 @@ from pathlib import Path
 import pytest
 
 from platform_spec.connections import endpoint_services
-from platform_spec.names import COMPUTE, OBSERVABILITY
+from platform_spec.names import COMPUTE, NETWORK, OBSERVABILITY
 from tests.original import original_platform_only
 from tests.platform_synth import Synthesized
-from tools.cost import PRICES, main, price_assembly
+from tools.cost import PRICES, Item, main, price_assembly
 
 
 def _total(synth: Synthesized) -> float:
+    """The yardstick: the fixed monthly cost averaged over a week with the schedule."""
+    return sum(item.scheduled for item in price_assembly(synth.outdir))
+
+
+def _all_week(synth: Synthesized) -> float:
     return sum(item.monthly for item in price_assembly(synth.outdir))
+
+
+def _scheduled(synth: Synthesized) -> bool:
+    return any(item.awake < 1 for item in price_assembly(synth.outdir))
 
 
 def test_every_capability_is_priced_and_the_budget_holds(profile: Synthesized) -> None:
@@ -33,12 +43,42 @@ def test_every_capability_is_priced_and_the_budget_holds(profile: Synthesized) -
     if profile.spec.grafana:
         assert f"Fargate {profile.spec.grafana.name}" in names
     budget = profile.spec.monthly_budget_usd
-    total = sum(item.monthly for item in items)
+    total = sum(item.scheduled for item in items)
     if budget is not None:
         assert total <= budget, (
-            f"{profile.spec.environment} costs ${total:.2f} a month, over its budget of ${budget:.2f} "
-            "(PlatformSpec.monthly_budget_usd; make cost lists each item)"
+            f"{profile.spec.environment} costs ${total:.2f} a month with its schedule, over its budget of "
+            f"${budget:.2f} (PlatformSpec.monthly_budget_usd; make cost lists each item)"
         )
+
+
+def _expected_share(synth: Synthesized, item: Item) -> float:
+    """The share of the week the spec's schedule keeps ``item`` billed (platform_spec/schedule.py):
+    the application's tasks for the window, observability's from half the wake lead, the database's
+    and the NAT instance's hours (and the instance's address and monitoring) from the wake lead
+    until the sleep lag; everything else all week."""
+    schedule = synth.spec.schedule
+    if schedule is None:
+        return 1.0
+    tasks = item.name.startswith(("Fargate ", "Cloud Map instances of "))
+    if tasks and item.stack == synth.stack_name(COMPUTE):
+        return schedule.awake_fraction()
+    if tasks and item.stack == synth.stack_name(OBSERVABILITY):
+        return schedule.awake_fraction(lead_minutes=schedule.wake_lead_minutes // 2)
+    nat = item.stack == synth.stack_name(NETWORK) and item.name.startswith(("EC2 ", "public IPv4 address (instance)"))
+    if nat or item.name.startswith("RDS PostgreSQL"):
+        return schedule.awake_fraction(lead_minutes=schedule.wake_lead_minutes, lag_minutes=schedule.sleep_lag_minutes)
+    return 1.0
+
+
+def test_what_the_schedule_puts_to_sleep_is_priced_for_the_hours_it_runs(profile: Synthesized) -> None:
+    """The templates' own stops and starts, read by the tool, give the shares the spec's schedule
+    names; a profile without a schedule runs all week."""
+    shares = {f"{item.stack}: {item.name}": item.awake for item in price_assembly(profile.outdir)}
+    expected = {
+        f"{item.stack}: {item.name}": pytest.approx(_expected_share(profile, item))
+        for item in price_assembly(profile.outdir)
+    }
+    assert shares == expected
 
 
 def test_production_pays_for_high_availability(synthesized: dict[str, Synthesized]) -> None:
@@ -82,12 +122,24 @@ def test_the_price_table_names_its_source_and_date() -> None:
 
 
 def test_the_command_prints_stacks_items_total_and_usage(dev: Synthesized, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(dev.outdir)]) == 0
+    """Both columns, all week and with the schedule, where the templates stop and start something."""
+    assert main([str(dev.outdir)], spec=replace(dev.spec, monthly_budget_usd=None)) == 0
     out = capsys.readouterr().out
-    assert f"TOTAL fixed: ${_total(dev):.2f} a month" in out
     items = price_assembly(dev.outdir)
+    both = _scheduled(dev)
+    if both and dev.spec.schedule is not None:
+        assert (
+            f"TOTAL fixed: ${_all_week(dev):.2f} a month all week; ${_total(dev):.2f} with the schedule "
+            f"({dev.spec.schedule.describe()})"
+        ) in out
+    else:
+        assert f"TOTAL fixed: ${_total(dev):.2f} a month\n" in out
     for stack in {item.stack for item in items}:
-        assert f"{stack}: ${sum(i.monthly for i in items if i.stack == stack):.2f}" in out
+        week = sum(i.monthly for i in items if i.stack == stack)
+        asleep = sum(i.scheduled for i in items if i.stack == stack)
+        assert (
+            f"{stack}: ${week:.2f} all week; ${asleep:.2f} with the schedule" if both else f"{stack}: ${week:.2f}"
+        ) in out
     assert "Billed by use, not included:" in out
 
 
@@ -101,7 +153,8 @@ def test_the_command_holds_the_profile_to_its_budget(dev: Synthesized, capsys: p
     over = replace(dev.spec, monthly_budget_usd=round(total - 5, 2))
     assert main([str(dev.outdir)], spec=over) == 1
     out = capsys.readouterr().out
-    assert f"OVER BUDGET: ${total:.2f} a month is ${total - round(total - 5, 2):.2f} over" in out
+    what = f"${total:.2f} a month" + (" with the schedule" if _scheduled(dev) else "")
+    assert f"OVER BUDGET: {what} is ${total - round(total - 5, 2):.2f} over" in out
 
 
 def test_the_command_refuses_an_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -111,11 +164,21 @@ def test_the_command_refuses_an_empty_directory(tmp_path: Path, capsys: pytest.C
 
 
 @original_platform_only
-def test_the_cost_doc_shows_both_current_figures(dev: Synthesized, prod: Synthesized) -> None:
-    """docs/cost.md describes the shipped profiles: held to them while they are the original platform's."""
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "cost.md").read_text()
+def test_the_cost_doc_shows_the_current_figures(dev: Synthesized, prod: Synthesized) -> None:
+    """docs/cost.md describes the shipped profiles: held to them while they are the original platform's.
+    A profile with a schedule shows it all week and with its schedule; the README states the latter."""
+    root = Path(__file__).resolve().parents[2]
+    lines = (root / "docs" / "cost.md").read_text().splitlines()
+    rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("|")}
+    readme = root / "README.md"
     for synth in (dev, prod):
-        assert f"**${_total(synth):.2f}**" in doc, f"docs/cost.md's {synth.spec.environment} cost is stale"
+        row = rows.get(synth.spec.environment, "")
+        figures = [f"**${_total(synth):.2f}**"]
+        if synth.spec.schedule is not None:
+            figures.insert(0, f"**${_all_week(synth):.2f}**")
+            assert f"${_total(synth):.2f} a month" in readme.read_text(), f"README.md's {synth.spec.environment} cost"
+        for figure in figures:
+            assert figure in row, f"docs/cost.md's {synth.spec.environment} row: {figure} is not in it"
 
 
 def test_interface_endpoints_are_priced_per_service_and_zone(profile: Synthesized) -> None:
