@@ -193,6 +193,15 @@ def _named(owner: str, target_input: object) -> set[str]:
     return names | ({str(i) for i in ids} if isinstance(ids, list) else set())
 
 
+def _literal(value: Any) -> str:
+    """A template string, with a ``Fn::Join``'s literal parts joined (CDK writes a target's ARN
+    with the partition: ``arn:${AWS::Partition}:scheduler:::aws-sdk:rds:stopDBInstance``)."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(p if isinstance(p, str) else "" for p in parts)
+    return str(value)
+
+
 def stop_start_schedule(resources: Mapping[str, Any], service: str, names: set[str]) -> Awake | None:
     """The share of the week the enabled stop and start schedules in ``resources`` that name one of
     ``names`` (``service`` ``rds`` or ``ec2``) keep it up: from each start until the next stop.
@@ -204,7 +213,7 @@ def stop_start_schedule(resources: Mapping[str, Any], service: str, names: set[s
             continue
         props = resource.get("Properties", {})
         target = props.get("Target", {})
-        call = ":".join(str(target.get("Arn", "")).split(":")[-2:]).lower()
+        call = ":".join(_literal(target.get("Arn", "")).split(":")[-2:]).lower()
         if call not in (stop, start) or props.get("State", "ENABLED") != "ENABLED":
             continue
         if not names & _named(logical_id, target.get("Input")):
