@@ -45,7 +45,8 @@ def _ref_id(value: Any) -> str | None:
 
 
 def _task_count(resources: dict[str, Any], service_id: str, service: dict[str, Any]) -> int:
-    """DesiredCount if set; else the autoscaling minimum (what runs when idle); else ECS's default of 1."""
+    """DesiredCount if set; else the autoscaling minimum (what runs when idle: 0 for a service that
+    sleeps until a request wakes it, priced at no task); else ECS's default of 1."""
     if "DesiredCount" in service["Properties"]:
         return int(service["Properties"]["DesiredCount"])
     for resource in resources.values():
