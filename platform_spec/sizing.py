@@ -63,10 +63,11 @@ def check_sizing(service: ServiceSpec) -> None:
             f"{where}.scale_at_requests_per_task", service.scale_at_requests_per_task, "must be from 1 to 1000000"
         )
     if service.min_tasks == 0 and not service.is_public:
+        article = "an" if service.kind[0] in "aeiou" else "a"
         raise SpecError(
             f"{where}.min_tasks",
             0,
-            f"a {service.kind} service cannot wake on demand: no load balancer in front of it sees a request arrive",
+            f"{article} {service.kind} service cannot wake on demand: no load balancer in front of it sees a request",
         )
 
 

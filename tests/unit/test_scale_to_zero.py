@@ -68,7 +68,7 @@ REFUSED: dict[str, tuple[Callable[[], object], str]] = {
     ),
     "internal": (
         lambda: _sleeper(kind=INTERNAL, route=None),
-        f"{S}.min_tasks: a {INTERNAL} service cannot wake on demand: no load balancer in front of it sees a request",
+        f"{S}.min_tasks: an {INTERNAL} service cannot wake on demand: no load balancer in front of it sees a request",
     ),
     "worker": (
         lambda: new_service(OWN, "sleeper", kind=WORKER, min_tasks=0),
