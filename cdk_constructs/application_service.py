@@ -27,6 +27,7 @@ from cdk_helpers.fargate import (
 )
 from cdk_helpers.log_groups import Logging
 from cdk_helpers.request_scaling import scale_on_requests
+from cdk_helpers.wake_on_demand import wake_on_demand
 from compliance.nag_findings import acknowledge_ecr_pull, acknowledge_ecs_exec
 from platform_spec import ServiceSpec
 from platform_spec.health_checks import health_check_command
@@ -186,12 +187,19 @@ class ApplicationService(Construct):
             acknowledge_ecs_exec(self.task_definition, exec_log_group)
 
     def _autoscale(self, service: ServiceSpec) -> None:
-        scaling = self.service.auto_scale_task_count(min_capacity=service.min_tasks, max_capacity=service.max_tasks)
-        self.scaling = scaling
-        """Its scalable task count: autoscaling's bounds, and where a schedule puts it to sleep."""
-        scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=service.scale_at_cpu_percent)
+        self.scaling = self.service.auto_scale_task_count(
+            min_capacity=service.min_tasks, max_capacity=service.max_tasks
+        )
+        """Its scalable task count, from ``min_tasks`` to ``max_tasks``: held at ``scale_at_cpu_percent``
+        CPU and, where public, ``scale_at_requests_per_task`` requests per task; with ``min_tasks = 0``,
+        woken by a request and put back to none when idle (``cdk_helpers/wake_on_demand.py``). Add
+        further policies or scheduled actions to it (``scale_on_schedule``); they act within those bounds."""
+        self.scaling.scale_on_cpu_utilization("Cpu", target_utilization_percent=service.scale_at_cpu_percent)
         if self.route is not None:
-            scale_on_requests(scaling, self.route.target_groups, requests_per_task=service.scale_at_requests_per_task)
+            groups = self.route.target_groups
+            scale_on_requests(self.scaling, groups, requests_per_task=service.scale_at_requests_per_task)
+            if service.min_tasks == 0:
+                wake_on_demand(self.scaling, groups, service_name=service.name, idle_minutes=service.idle_minutes)
 
     def roll_back_on_alarms(
         self, *, load_balancer: elbv2.ApplicationLoadBalancer, callers: Sequence[Caller]

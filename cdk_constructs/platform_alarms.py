@@ -115,25 +115,38 @@ class PlatformAlarms(Construct):
         cluster_name: str,
     ) -> None:
         """The load balancer's 5xx rate, each public service's targets, and every service's CPU,
-        memory and running count."""
-        self.load_balancer(load_balancer)
+        memory and running count; a service with ``min_tasks = 0`` sleeps by design, unalarmed."""
+        self.load_balancer(load_balancer, sleepers=any(a.spec.min_tasks == 0 for a in services.values()))
         for name, application in services.items():
             for index, target_group in enumerate(application.target_groups):
                 # The first group keeps its alarm's name; a second (ECS's alternate) gets its own.
                 self.unhealthy_targets(name if index == 0 else f"{name}Alternate", target_group, load_balancer)
-            self.ecs_service(name, application.service, cluster_name=cluster_name)
+            self.ecs_service(
+                name, application.service, cluster_name=cluster_name, sleeps=application.spec.min_tasks == 0
+            )
 
-    def load_balancer(self, load_balancer: elbv2.IApplicationLoadBalancer, *, max_error_percent: int = 5) -> None:
+    def load_balancer(
+        self, load_balancer: elbv2.IApplicationLoadBalancer, *, max_error_percent: int = 5, sleepers: bool = False
+    ) -> None:
+        """The share of requests answered 5xx; with ``sleepers``, not counting the 503s that wake them
+        (cdk_helpers/wake_on_demand.py): a service awake with no task is its BelowDesired alarm's."""
         metrics = load_balancer.metrics
+        using: dict[str, cloudwatch.IMetric] = {
+            "elb5xx": metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, statistic="Sum", period=FIVE_MINUTES),
+            "target5xx": metrics.http_code_target(
+                elbv2.HttpCodeTarget.TARGET_5XX_COUNT, statistic="Sum", period=FIVE_MINUTES
+            ),
+            "requests": metrics.request_count(statistic="Sum", period=FIVE_MINUTES),
+        }
+        errors = "elb5xx + target5xx"
+        if sleepers:
+            using["elb503"] = metrics.http_code_elb(
+                elbv2.HttpCodeElb.ELB_503_COUNT, statistic="Sum", period=FIVE_MINUTES
+            )
+            errors = "elb5xx - FILL(elb503, 0) + target5xx"
         rate = cloudwatch.MathExpression(
-            expression="100 * (elb5xx + target5xx) / MAX([requests, 1])",
-            using_metrics={
-                "elb5xx": metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, statistic="Sum", period=FIVE_MINUTES),
-                "target5xx": metrics.http_code_target(
-                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, statistic="Sum", period=FIVE_MINUTES
-                ),
-                "requests": metrics.request_count(statistic="Sum", period=FIVE_MINUTES),
-            },
+            expression=f"100 * ({errors}) / MAX([requests, 1])",
+            using_metrics=using,
             label="5xx responses (%)",
             period=FIVE_MINUTES,
         )
@@ -166,7 +179,11 @@ class PlatformAlarms(Construct):
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-    def ecs_service(self, name: str, service: ecs.FargateService, *, cluster_name: str) -> None:
+    def ecs_service(self, name: str, service: ecs.FargateService, *, cluster_name: str, sleeps: bool = False) -> None:
+        """CPU, memory, running below desired. Asleep, a service publishes no CPU or memory (nor, maybe,
+        task counts): not breaching, so no OK notice at each wake (OKActions run on a transition to OK
+        "from any other state": AWS::CloudWatch::Alarm, CloudFormation template reference)."""
+        quiet = cloudwatch.TreatMissingData.NOT_BREACHING
         # Built here rather than by service.metric_*: those name the cluster by reference,
         # which from this stack is a read of the compute stack's output; its name is fixed.
         for metric_name, what in (("CPUUtilization", "CPU"), ("MemoryUtilization", "Memory")):
@@ -184,7 +201,7 @@ class PlatformAlarms(Construct):
                 threshold=85,
                 periods=3,
                 operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                missing=cloudwatch.TreatMissingData.MISSING,
+                missing=quiet if sleeps else cloudwatch.TreatMissingData.MISSING,
             )
         self._add(
             self._tasks_missing(name, service, cluster_name),
@@ -193,7 +210,7 @@ class PlatformAlarms(Construct):
             threshold=0,
             periods=5,
             operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            missing=cloudwatch.TreatMissingData.BREACHING,
+            missing=quiet if sleeps else cloudwatch.TreatMissingData.BREACHING,
         )
 
     def not_running(self, name: str, service: ecs.FargateService, *, cluster_name: str) -> None:

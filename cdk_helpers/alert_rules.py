@@ -161,7 +161,10 @@ def _job_alerts(service: ServiceSpec) -> list[dict[str, Any]]:
     return [
         {
             "alert": SERVICE_DOWN,
-            "expr": f'sum by (job) (up{{job="{job}"}}) == 0 or absent(up{{job="{job}"}})',
+            # A service at min_tasks 0 has no target while idle, by design: only targets that
+            # answer nothing page.
+            "expr": f'sum by (job) (up{{job="{job}"}}) == 0'
+            + ("" if service.min_tasks == 0 else f' or absent(up{{job="{job}"}})'),
             "for": DOWN_FOR,
             "labels": {"severity": PAGE, "service": job},
             "annotations": {

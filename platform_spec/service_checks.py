@@ -1,5 +1,6 @@
 """The checks that hold the application services together: names, ports and routes taken
-once, calls to services that take them, the release's services, the database users."""
+once, calls to services that take them, the release's services, where a service may scale to
+zero (``platform_spec/sizing.py``), the database users."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from platform_spec.checks import RESERVED_NAMES
 from platform_spec.errors import SpecError
 from platform_spec.secrets import SecretsManagerSecret
 from platform_spec.services import ServiceSpec
+from platform_spec.sizing import check_scale_to_zero
 from platform_spec.workloads import GrafanaSpec
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ def check_services(spec: PlatformSpec) -> None:
     _check_routes(spec, routes)
     _check_calls(spec, names)
     _check_delivery(spec, names)
+    check_scale_to_zero(spec)
     for user in spec.database_users():
         if user == spec.database.migrator_user or user in RESERVED_NAMES:
             raise SpecError("services[].name", user, "that database user name is taken (migrator or PostgreSQL's)")

@@ -29,6 +29,7 @@ from platform_spec.errors import SpecError
 from platform_spec.objectives import DEFAULT_OBJECTIVES, ObjectivesSpec
 from platform_spec.rollouts import Rollout, check_rollout
 from platform_spec.secrets import Secret, frozen_secrets, frozen_settings
+from platform_spec.sizing import DEFAULT_IDLE_MINUTES, check_sizing
 from platform_spec.workloads import NODE_USER, ContainerUser
 
 ServiceKind = Literal["public", "internal", "worker"]
@@ -58,7 +59,8 @@ class ServiceSpec:
     memory_mib: int
     """Fargate memory for the task, in MiB."""
     min_tasks: int
-    """Fewest running tasks autoscaling keeps."""
+    """Fewest running tasks autoscaling keeps. ``0``: none while idle; a request wakes it, and it
+    sleeps again after ``idle_minutes`` without one (``platform_spec/sizing.py`` says where)."""
     max_tasks: int
     """Most running tasks autoscaling allows."""
     ecs_exec: bool
@@ -111,6 +113,8 @@ class ServiceSpec:
     run_as: ContainerUser = NODE_USER
     """The user the image runs as (its ``USER``); the task runs the container as this user
     and gives it ``writable_paths``. Default: ``node`` (1000:1000) of the node images."""
+    idle_minutes: int = DEFAULT_IDLE_MINUTES
+    """With ``min_tasks = 0``: minutes without a request before it goes back to no task."""
     scale_at_cpu_percent: int = 60
     """Average CPU utilisation autoscaling holds the service at."""
     scale_at_requests_per_task: int = 1000
@@ -226,22 +230,10 @@ class ServiceSpec:
             )
 
     def _check_sizing(self) -> None:
-        where = self._where
-        check_fargate_size(where, self.cpu, self.memory_mib)
-        if isinstance(self.min_tasks, bool) or not isinstance(self.min_tasks, int) or self.min_tasks < 1:
-            raise SpecError(f"{where}.min_tasks", self.min_tasks, "must be a whole number of at least 1")
-        if isinstance(self.max_tasks, bool) or not isinstance(self.max_tasks, int):
-            raise SpecError(f"{where}.max_tasks", self.max_tasks, "must be a whole number")
-        if self.min_tasks > self.max_tasks:
-            raise SpecError(f"{where}.min_tasks", self.min_tasks, f"min_tasks is above max_tasks ({self.max_tasks})")
-        if not 10 <= self.scale_at_cpu_percent <= 90:
-            raise SpecError(f"{where}.scale_at_cpu_percent", self.scale_at_cpu_percent, "must be from 10 to 90")
-        if not 1 <= self.scale_at_requests_per_task <= 1_000_000:
-            raise SpecError(
-                f"{where}.scale_at_requests_per_task", self.scale_at_requests_per_task, "must be from 1 to 1000000"
-            )
+        check_fargate_size(self._where, self.cpu, self.memory_mib)
+        check_sizing(self)
         if self.architecture not in ("ARM64", "X86_64"):
-            raise SpecError(f"{where}.architecture", self.architecture, "must be ARM64 or X86_64")
+            raise SpecError(f"{self._where}.architecture", self.architecture, "must be ARM64 or X86_64")
 
     def _check_relations(self) -> None:
         where = self._where

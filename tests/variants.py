@@ -20,6 +20,7 @@ from platform_spec import (
 )
 from platform_spec.audit import AuditSpec, BackupCopySpec
 from platform_spec.regions import CLOUDFRONT_REGION
+from platform_spec.rollouts import Rolling
 
 # Far above the ports services are usually given, below the ephemeral range.
 VARIANT_PORTS = range(31000, 32000)
@@ -80,6 +81,13 @@ def new_service(spec: PlatformSpec, stem: str, *, kind: str = PUBLIC, **changes:
 def with_third_service(spec: PlatformSpec) -> PlatformSpec:
     """``spec`` with one more public service beside the others: nothing else changed by hand."""
     return replace(spec, services=(*spec.services, new_service(spec, "variant")))
+
+
+def with_sleeping_service(spec: PlatformSpec, *, idle_minutes: int = 20) -> PlatformSpec:
+    """``spec`` with one more public service on a route of its own that nothing calls, rolled out in
+    place and running no task while idle (``min_tasks=0``): the one kind of service that may."""
+    sleeper = new_service(spec, "variant-sleeper", min_tasks=0, idle_minutes=idle_minutes, rollout=Rolling())
+    return replace(spec, services=(*spec.services, sleeper), monthly_budget_usd=None)
 
 
 def with_every_kind(spec: PlatformSpec) -> PlatformSpec:

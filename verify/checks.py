@@ -53,6 +53,8 @@ def service_running(ecs: Any, cluster: str, service: DeployedService) -> CheckRe
         running, desired = described["runningCount"], described["desiredCount"]
         if described["status"] != "ACTIVE":
             return False, f"service is {described['status']}"
+        if desired == running == 0 and service.may_sleep:
+            return True, "asleep: no task until a request wakes it (min_tasks 0)"
         if desired == 0 or running != desired:
             return False, f"{running} running of {desired} desired"
         task_arns = ecs.list_tasks(cluster=cluster, serviceName=described["serviceName"])["taskArns"]
@@ -126,6 +128,8 @@ def targets_healthy(elbv2: Any, service: DeployedService) -> CheckResult:
             for d in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
         ]
         healthy = states.count("healthy")
+        if not states and service.may_sleep:
+            return True, "asleep: no target until a request wakes it (min_tasks 0)"
         return bool(states) and healthy == len(states), f"{healthy}/{len(states)} targets healthy"
 
     return _guarded("load balancer", service.name, run)

@@ -33,6 +33,8 @@ class DeployedService:
     (Prometheus, internal services, workers)."""
     release: Release | None = None
     """``None`` for the platform's own services, which run pinned images."""
+    may_sleep: bool = False
+    """``min_tasks = 0``: no task while no request comes is its normal state."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def load_deployment(spec: PlatformSpec, cloudformation: Any) -> Deployment:
                 image_tag=read(compute, names.output_key(service.name, names.RELEASED_IMAGE_TAG), COMPUTE),
                 task_definition_arn=read(compute, names.output_key(service.name, names.TASK_DEFINITION_ARN), COMPUTE),
             ),
+            may_sleep=service.min_tasks == 0,
         )
         for service in spec.services
     ]

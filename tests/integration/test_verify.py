@@ -352,6 +352,28 @@ def test_running_below_desired_fails(clients: dict[str, Any], monkeypatch: pytes
     assert (result.status, result.detail) == (Status.FAIL, "1 running of 2 desired")
 
 
+@pytest.mark.parametrize("may_sleep", [True, False], ids=["min_tasks 0", "min_tasks 1"])
+def test_a_service_with_no_task_passes_only_where_it_may_sleep(clients: dict[str, Any], may_sleep: bool) -> None:
+    """A service at ``min_tasks = 0`` with no request has no task and no target: that is not a failure."""
+    idle = replace(_platform(clients).services[0], may_sleep=may_sleep)
+
+    class Idle:
+        """ECS and the load balancer as they describe a service scaled to zero."""
+
+        def describe_services(self, **_: Any) -> dict[str, Any]:
+            return {"services": [{"status": "ACTIVE", "runningCount": 0, "desiredCount": 0, "serviceName": "idle"}]}
+
+        def list_tasks(self, **_: Any) -> dict[str, Any]:
+            return {"taskArns": []}
+
+        def describe_target_health(self, **_: Any) -> dict[str, Any]:
+            return {"TargetHealthDescriptions": []}
+
+    expected = Status.PASS if may_sleep else Status.FAIL
+    assert service_running(Idle(), "platform", idle).status is expected
+    assert targets_healthy(Idle(), idle).status is expected
+
+
 def test_a_task_that_is_not_healthy_fails(clients: dict[str, Any]) -> None:
     deployment = _platform(clients)
     network = {
