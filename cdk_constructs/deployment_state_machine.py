@@ -12,6 +12,7 @@ from constructs import Construct
 from cdk_helpers.log_groups import Logging
 from compliance.nag_findings import finding_arn
 from platform_spec import PlatformSpec
+from release.asleep import READ_DATABASE
 from release.definition import release_definition
 from release.targets import ReleaseTargets
 
@@ -163,6 +164,16 @@ class DeploymentStateMachine(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"sns.{Aws.REGION}.amazonaws.com"}},
             ),
         ]
+        if READ_DATABASE in self.definition["States"]:
+            # A scheduled environment's release reads its own database's state first, and
+            # refuses while it sleeps (release/asleep.py); nothing else of RDS.
+            database = stack.format_arn(
+                service="rds",
+                resource="db",
+                resource_name=spec.database_identifier,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            statements.append(iam.PolicyStatement(actions=["rds:DescribeDBInstances"], resources=[database]))
         for statement in statements:
             self.role.add_to_principal_policy(statement)
 

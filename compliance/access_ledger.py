@@ -674,7 +674,12 @@ class _Reader:
             yield from self._publish(role, purpose, str(arguments["TopicArn"]))
         elif sdk is not None:
             action = f"{sdk['service']}:{sdk['api'][0].upper()}{sdk['api'][1:]}"
-            for target in self._sdk_targets(sdk["service"], name, arguments, tasks):
+            targets = (
+                self._database_targets(arguments)
+                if sdk["service"] == "rds"
+                else self._sdk_targets(sdk["service"], name, arguments, tasks)
+            )
+            for target in targets:
                 yield Entry(purpose, role, action, target)
             if action == "cloudformation:UpdateStack":
                 yield Entry(
@@ -734,6 +739,13 @@ class _Reader:
         if service == "ecs" and "TaskDefinition" in arguments and isinstance(arguments["TaskDefinition"], str):
             return ["*"]  # describeTaskDefinition has no resource-level permissions
         return ["*"]
+
+    def _database_targets(self, arguments: Mapping[str, Any]) -> list[str]:
+        """An RDS call on one instance: the platform's own, named by its identifier (which must
+        be the deployment's), acts on that instance's ARN."""
+        identifier = str(arguments["DbInstanceIdentifier"])
+        stack, logical_id = self._find("AWS::RDS::DBInstance", "Ref", identifier)
+        return [str(self.d.get_att(stack, logical_id, "DBInstanceArn"))]
 
     def _run_task_sync(
         self, role: Caller, purpose: str, arguments: Mapping[str, Any], task_definitions: list[str]

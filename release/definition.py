@@ -4,7 +4,9 @@ with the stacks' tokens and adds the role, logs and tracing.
 
 Input: ``{"imageTag": "<tag>"}``. The flow:
 
-1. the tag is checked with the spec's rule, and the compute stack's released tags are read;
+1. the tag is checked with the spec's rule; a scheduled environment's database must not be
+   asleep (stopped, stopping or starting), else the execution fails as ``Asleep``, naming the
+   window, before any other call; the compute stack's released tags are read;
 2. each service's image with that tag is looked up in ECR (any manifest type: image, image
    index, manifest list) and marked ``release-<time>``. The repositories' lifecycle never
    expires a marked image, and the release keeps the marked images to what runs and what a
@@ -44,8 +46,9 @@ Step Functions gives ``Arguments`` only ``$states.input`` and ``$states.context`
 from a result is therefore assigned to a variable first.
 
 The inputs are in ``release.targets``. Each phase's states come from a module of its own:
-``release.start`` (step 1), ``release.images`` (steps 2 and 8), ``release.one_off`` (steps 3
-and 6), ``release.update`` (step 4, and step 7's cancel and following the stack),
+``release.start`` (step 1, with ``release.asleep``'s refusal), ``release.images`` (steps 2
+and 8), ``release.one_off`` (steps 3 and 6), ``release.update`` (step 4, and step 7's cancel
+and following the stack),
 ``release.verify`` (step 5), ``release.restore`` (step 7's putting back) and
 ``release.notice`` (the failure path's ends and the notice). What they share
 (SDK calls, failure notes, the compute stack's calls, the spec's budget) is in

@@ -1,11 +1,13 @@
 """The release's first states: every variable the failure path reads, the tag checked with
-the spec's rule, and the compute stack's released tags read (it must be stable)."""
+the spec's rule, a scheduled environment refused while it sleeps (``release.asleep``), and the
+compute stack's released tags read (it must be stable)."""
 
 from __future__ import annotations
 
 from platform_spec.checks import IMAGE_TAG_PATTERN
 from platform_spec.names import RELEASE_TAG_PREFIX
-from release.states import NO_ACTION, ReleaseContext, State, catch, jsonata, jsonata_list, note
+from release.asleep import refuse_asleep
+from release.states import NO_ACTION, ReleaseContext, State, assemble, catch, jsonata, jsonata_list, note
 
 # The spec's tag rule, as a JSONata regular expression (the same syntax between the slashes).
 TAG_RULE = f"/{IMAGE_TAG_PATTERN.pattern}/"
@@ -13,13 +15,15 @@ STABLE_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLE
 
 
 def start(release: ReleaseContext) -> dict[str, State]:
-    """``Start`` to ``MarkImages``; a bad tag fails the execution, a busy stack the release."""
+    """``Start`` to ``MarkImages``; a bad tag fails the execution, a sleeping environment and a
+    busy stack the release."""
+    asleep = refuse_asleep(release, next_state="ReadReleasedTags")
     compute_stack = release.targets.compute_stack
     released_tags = (
         f"$states.result.Stacks[0].Parameters[ParameterKey in {jsonata_list(release.tag_keys)}]"
         "{ParameterKey: ParameterValue}"
     )
-    return {
+    checked: dict[str, State] = {
         "Start": {
             "Type": "Pass",
             # Every variable the failure path reads exists from here on.
@@ -56,7 +60,7 @@ def start(release: ReleaseContext) -> dict[str, State]:
                     "Condition": jsonata(
                         f"$type($states.input.imageTag) = 'string' and $contains($states.input.imageTag, {TAG_RULE})"
                     ),
-                    "Next": "ReadReleasedTags",
+                    "Next": next(iter(asleep), "ReadReleasedTags"),
                 }
             ],
             "Default": "InvalidTag",
@@ -69,6 +73,8 @@ def start(release: ReleaseContext) -> dict[str, State]:
                 " & \"'_', '.' or '-', not starting with '.' or '-' (got \" & $string($states.input.imageTag) & ')'"
             ),
         },
+    }
+    read: dict[str, State] = {
         "ReadReleasedTags": release.describe_stack(
             Assign={
                 "stack": jsonata("$states.result.Stacks[0]"),
@@ -94,3 +100,4 @@ def start(release: ReleaseContext) -> dict[str, State]:
             "ReleaseFailed",
         ),
     }
+    return assemble(checked, asleep, read)

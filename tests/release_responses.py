@@ -27,6 +27,7 @@ GET_IMAGE = f"{SDK}ecr:batchGetImage"
 PUT_IMAGE = f"{SDK}ecr:putImage"
 LIST_IMAGES = f"{SDK}ecr:listImages"
 DELETE_IMAGES = f"{SDK}ecr:batchDeleteImage"
+DESCRIBE_DB_INSTANCES = f"{SDK}rds:describeDBInstances"
 RUN_TASK = "arn:aws:states:::ecs:runTask.sync"
 PUBLISH = "arn:aws:states:::sns:publish"
 RELEASE_TAG = f"{RELEASE_TAG_PREFIX}20261124T101500123Z"
@@ -232,4 +233,27 @@ def throttled(service: str = "CloudFormation") -> Response:
     return error(
         f"{service}.{service}Exception",
         f"Rate exceeded (Service: {service}, Status Code: 400, Request ID: 4f1c1f7e-0000-4000-8000-000000000000)",
+    )
+
+
+def db_instance(identifier: str, status: str) -> Response:
+    """describeDBInstances of one instance, in ``status`` (``available``, ``stopped``...)."""
+    instance = {
+        "DbInstanceIdentifier": identifier,
+        "DbInstanceArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{identifier}",
+        "DbInstanceClass": "db.t4g.micro",
+        "Engine": "postgres",
+        "DbInstanceStatus": status,
+        "MultiAZ": False,
+        "StorageEncrypted": True,
+    }
+    return result({"DbInstances": [instance]})
+
+
+def db_instance_not_found(identifier: str) -> Response:
+    """What Step Functions reports when the instance does not exist."""
+    return error(
+        "Rds.DbInstanceNotFoundException",
+        f"DBInstance {identifier} not found. (Service: Rds, Status Code: 404,"
+        " Request ID: 6e1a2b3c-0000-4000-8000-000000000000)",
     )

@@ -8,13 +8,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cdk_constructs.release_tasks import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
 from platform_spec import PlatformSpec
 from platform_spec.names import COMPUTE, DELIVERY, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
 from platform_spec.profiles import dev as dev_profile
 from platform_spec.profiles import prod as prod_profile
+from platform_spec.schedule import DAYS, RunSchedule
+from release.asleep import READ_DATABASE
 from release.definition import release_definition
 from release.targets import OneOffRun, ReleaseTargets
 from tests.platform_synth import Synthesized
@@ -22,6 +26,7 @@ from tests.release_responses import (
     ACCOUNT,
     CANCEL_UPDATE,
     DELETE_IMAGES,
+    DESCRIBE_DB_INSTANCES,
     DESCRIBE_STACKS,
     DESCRIBE_TASK_DEFINITION,
     GET_IMAGE,
@@ -36,6 +41,7 @@ from tests.release_responses import (
     RUN_TASK,
     STARTED,
     UPDATE_STACK,
+    db_instance,
     deployment,
     image,
     image_not_found,
@@ -68,6 +74,12 @@ class World:
     def stack_name(self) -> str:
         name: str = self.states["ReadReleasedTags"]["Arguments"]["StackName"]
         return name
+
+    @property
+    def database(self) -> str | None:
+        """The database a scheduled environment's release reads first; ``None`` without a schedule."""
+        read = self.states.get(READ_DATABASE)
+        return None if read is None else str(read["Arguments"]["DbInstanceIdentifier"])
 
     @property
     def cluster(self) -> str:
@@ -198,6 +210,10 @@ class World:
         return {CANCEL_UPDATE: [result({})]}
 
     def scenario(self, responses: Mapping[str, Sequence[Response]], tag: Any = NEW) -> Scenario:
+        """A release of ``tag`` meeting ``responses``; a scheduled environment's database is
+        ``available`` unless ``responses`` say otherwise."""
+        if self.database is not None and DESCRIBE_DB_INSTANCES not in responses:
+            responses = {DESCRIBE_DB_INSTANCES: [db_instance(self.database, "available")], **responses}
         return Scenario(
             definition=self.definition,
             input={} if tag is None else {"imageTag": tag},
@@ -314,3 +330,22 @@ def run_cases(
             batch.append(scenario)
     traces = run(batch)
     return {(platform, name): Case(world, trace) for (platform, name, world), trace in zip(keys, traces, strict=True)}
+
+
+# --- The clock a scheduled environment is judged by (tools.release start, verify) ----------------
+
+
+def scheduled(spec: PlatformSpec) -> PlatformSpec:
+    """``spec`` if it has a schedule, else ``spec`` with the default one: what the tests of a
+    sleeping environment run on, whatever the profile says."""
+    return spec if spec.schedule is not None else replace(spec, schedule=RunSchedule())
+
+
+def window_edges(schedule: RunSchedule) -> tuple[datetime, datetime, datetime]:
+    """On the window's first day (in the week of Monday 2026-12-07, on the zone's clock): the
+    minute before it opens (asleep), the minute it opens (awake), the minute it ends (asleep)."""
+    day = date(2026, 12, 7) + timedelta(days=DAYS.index(schedule.days[0]))
+    zone = ZoneInfo(schedule.time_zone)
+    opens = datetime.combine(day, time.fromisoformat(schedule.starts), zone)
+    ends = datetime.combine(day, time.fromisoformat(schedule.ends), zone)
+    return opens - timedelta(minutes=1), opens, ends

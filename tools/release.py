@@ -6,10 +6,13 @@
 
 ``start`` is the one release path, for CI and for people: it starts the deployment state
 machine with ``{"imageTag": tag}``, waits for it, prints the outcome and exits 1 with the
-state machine's error when the release failed. Rolling back by hand is releasing the
-previous tag. ``show`` reads the compute stack's outputs. ``parameters`` prints, from a
-synthesized assembly, the parameter that holds each service's tag, and fails when a service's
-image does not come from one (a deploy of such a template would change what runs).
+state machine's error when the release failed. A scheduled environment is not released while
+it sleeps: outside its window ``start`` says so in one line and exits 2 before any AWS call
+(the state machine refuses too, by its database's state: ``release/asleep.py``). Rolling back
+by hand is releasing the previous tag. ``show`` reads the compute stack's outputs.
+``parameters`` prints, from a synthesized assembly, the parameter that holds each service's
+tag, and fails when a service's image does not come from one (a deploy of such a template
+would change what runs).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ from platform_spec.names import (
     image_tag_parameter,
     output_key,
 )
+from release.asleep import refusal
 from tools.cli import aws_failure, fail
 
 POLL_SECONDS = 15
@@ -128,7 +133,12 @@ def _clients(spec: PlatformSpec) -> tuple[Any, Any]:
     return session.client("cloudformation"), session.client("stepfunctions")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def main(argv: Sequence[str] | None = None, *, now: Callable[[], datetime] = _utc_now) -> int:
+    """Run a command; ``now`` is the clock a scheduled environment's window is judged by."""
     parser = argparse.ArgumentParser(prog="python -m tools.release", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="release a tag and wait for the outcome")
@@ -150,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ReleaseError(f"no {template.name} in {args.assembly}")
             print("\n".join(tag_parameters(spec, json.loads(template.read_text()))))
             return 0
+        asleep = refusal(spec, now(), doing="release") if args.command == "start" else None
+        if asleep is not None:
+            raise ReleaseError(asleep)
         cloudformation, stepfunctions = _clients(spec)
         if args.command == "show":
             for name, tag in released_tags(spec, cloudformation=cloudformation).items():

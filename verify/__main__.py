@@ -1,15 +1,21 @@
-"""``python -m verify --env dev``: check a deployed environment, print a table, exit 0 only if all pass."""
+"""``python -m verify --env dev``: check a deployed environment, print a table, exit 0 only if all pass.
+
+A scheduled environment is not checked while it sleeps: outside its window the command says so
+in one line and exits 2 before any AWS call (see
+docs/operations.md, "Releasing and verifying while dev sleeps")."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from platform_spec import SpecError, spec_from_context
+from release.asleep import refusal
 from tools.cli import NO_CREDENTIALS, fail
 from verify.checks import CheckResult, Status, run_all
 from verify.deployment import NotDeployedError, load_deployment
@@ -28,13 +34,21 @@ def render(results: Sequence[CheckResult]) -> str:
     return "\n".join([*lines, "", verdict])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def main(argv: Sequence[str] | None = None, *, now: Callable[[], datetime] = _utc_now) -> int:
+    """Run the checks; ``now`` is the clock a scheduled environment's window is judged by."""
     parser = argparse.ArgumentParser(prog="python -m verify", description=__doc__)
     parser.add_argument("--env", default="dev", help="profile to verify (dev or prod)")
     parser.add_argument("--log-minutes", type=int, default=10, help="how far back to look for error lines")
     args = parser.parse_args(argv)
     try:
         spec = spec_from_context({"env": args.env})
+        asleep = refusal(spec, now(), doing="verify")
+        if asleep is not None:
+            return fail(asleep)
         session = boto3.Session(region_name=spec.region)
         clients = {
             name: session.client(name) for name in ("cloudformation", "ecs", "servicediscovery", "logs", "elbv2")

@@ -27,7 +27,9 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from platform_spec import PlatformSpec, names
 from platform_spec.names import TARGETS_PROBE, stack_name
 from platform_spec.profiles import dev
+from tests.release_world import scheduled, window_edges
 from tests.variants import every_kind_variant
+from verify import __main__ as verify_command
 from verify.__main__ import main, render
 from verify.checks import (
     Status,
@@ -525,8 +527,14 @@ def test_a_profile_that_is_not_deployed_is_a_clear_error(clients: dict[str, Any]
         load_deployment(dev(), clients["cloudformation"])
 
 
+def _awake() -> datetime.datetime:
+    """A moment inside dev's window, if it has one: the checks run."""
+    schedule = dev().schedule
+    return datetime.datetime.now(datetime.UTC) if schedule is None else window_edges(schedule)[1]
+
+
 def test_command_line_errors_are_one_line(clients: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--env", "dev"]) == 2
+    assert main(["--env", "dev"], now=_awake) == 2
     assert capsys.readouterr().err.strip() == (
         "error: stack dev-davidshaevel-compute does not exist: is profile dev deployed here?"
     )
@@ -542,8 +550,38 @@ def test_missing_credentials_are_a_clear_error(
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert main(["--env", "dev"]) == 2
+    assert main(["--env", "dev"], now=_awake) == 2
     assert capsys.readouterr().err.strip() == "error: no AWS credentials found (set AWS_PROFILE, or run inside a role)"
+
+
+@pytest.mark.parametrize("edge", ["before it opens", "as it ends"])
+def test_a_sleeping_environment_is_refused_in_one_line_before_any_aws_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], edge: str
+) -> None:
+    spec = scheduled(dev())
+    assert spec.schedule is not None
+    monkeypatch.setattr(verify_command, "spec_from_context", lambda context: spec)
+    before, _, ends = window_edges(spec.schedule)
+    at = {"before it opens": before, "as it ends": ends}[edge].astimezone(datetime.UTC)
+    sessions: list[Any] = []
+    monkeypatch.setattr(boto3, "Session", lambda **kwargs: sessions.append(kwargs))
+    assert main(["--env", spec.environment], now=lambda: at) == 2
+    assert capsys.readouterr().err == (
+        f"error: {spec.environment} is asleep: it runs {spec.schedule.describe()}; verify inside the window\n"
+    )
+    assert sessions == [], "no AWS session is made"
+
+
+def test_inside_the_window_the_checks_run(
+    clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The refusal is the window's: at its opening minute the command goes on to read the stacks."""
+    spec = scheduled(dev())
+    assert spec.schedule is not None
+    monkeypatch.setattr(verify_command, "spec_from_context", lambda context: spec)
+    _, opens, _ = window_edges(spec.schedule)
+    assert main(["--env", spec.environment], now=lambda: opens.astimezone(datetime.UTC)) == 2
+    assert f"stack {spec.stack_name(names.COMPUTE)} does not exist" in capsys.readouterr().err
 
 
 def test_a_service_back_on_an_older_revision_fails(clients: dict[str, Any]) -> None:

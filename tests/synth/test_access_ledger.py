@@ -117,6 +117,31 @@ def test_every_alarm_and_every_encrypted_log_group_has_its_rows(profile: Synthes
     assert encrypted == {f"log group {g}: encrypted at rest" for g in groups}
 
 
+def test_the_release_reads_its_own_databases_state_only_where_it_sleeps(profile: Synthesized) -> None:
+    """A scheduled environment's release reads its database's state first (release/asleep.py):
+    the ledger holds that call, allowed on exactly the platform's instance; no other instance, nor
+    every instance, and without a schedule not even that one."""
+    deployment = _ledger(profile)[0]
+    entries = _entries(profile)
+    data = profile.stack_name(DATA)
+    (instance,) = deployment.resources(data, "AWS::RDS::DBInstance")
+    database = str(deployment.get_att(data, instance, "DBInstanceArn"))
+    own = f":db:{profile.spec.database_identifier}"
+    assert database.endswith(own)
+    (release,) = {e.caller for e in entries if e.purpose.startswith("release:") and e.action == "sns:Publish"}
+    reads = [e for e in entries if e.action == "rds:DescribeDBInstances"]
+    read = Entry("release: ReadDatabase", release, "rds:DescribeDBInstances", database)
+    if profile.spec.schedule is None:
+        assert reads == []
+        assert not read.check(deployment).allowed, "the release may read a database it never reads"
+        return
+    assert reads == [read]
+    assert read.check(deployment).allowed
+    for other in (database.replace(own, ":db:another-postgres"), database.replace(own, ":db:*")):
+        decision = replace(read, resource=other).check(deployment)
+        assert not decision.allowed, f"the release may read {other}: {decision.reason}"
+
+
 # --- A deliberately broken policy fails the ledger, naming the row and the statement ---------
 
 

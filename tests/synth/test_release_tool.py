@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,8 +21,9 @@ from platform_spec.names import (
     image_tag_parameter,
     output_key,
 )
-from platform_spec.profiles import dev
+from platform_spec.profiles import dev, prod
 from tests.platform_synth import Synthesized
+from tests.release_world import scheduled, window_edges
 from tools import release
 
 SPEC = dev()
@@ -134,3 +137,72 @@ def test_the_offline_check_refuses_a_template_that_writes_a_tag(dev: Synthesized
 def test_command_line_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
     assert release.main(["parameters", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"error: no {SPEC.stack_name(COMPUTE)}.template.json in {tmp_path}\n"
+
+
+# --- A scheduled environment that sleeps is not released (issue 26) -----------------------------
+
+SLEEPER = scheduled(dev())
+"""dev, with a schedule whatever its profile says."""
+
+
+def _aws(monkeypatch: pytest.MonkeyPatch, statuses: list[dict[str, str]]) -> tuple[list[str], StepFunctions]:
+    """The profiles the command reads (``SLEEPER`` for dev's name) and the clients it makes, faked:
+    the environments they were made for, and Step Functions."""
+    made: list[str] = []
+    stepfunctions = StepFunctions(statuses)
+
+    def clients(spec: Any) -> tuple[Any, Any]:
+        made.append(spec.environment)
+        outputs = {spec.stack_name(DELIVERY): {STATE_MACHINE_ARN: MACHINE}}
+        return CloudFormation(outputs), stepfunctions
+
+    profiles = {SLEEPER.environment: SLEEPER, prod().environment: prod()}
+    monkeypatch.setattr(release, "spec_from_context", lambda context: profiles[context["env"]])
+    monkeypatch.setattr(release, "_clients", clients)
+    return made, stepfunctions
+
+
+def _clock(at: datetime) -> Callable[[], datetime]:
+    return lambda: at.astimezone(UTC)
+
+
+@pytest.mark.parametrize("edge", ["before it opens", "as it ends"])
+def test_start_refuses_a_sleeping_environment_in_one_line_before_any_aws_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], edge: str
+) -> None:
+    assert SLEEPER.schedule is not None
+    before, _, ends = window_edges(SLEEPER.schedule)
+    made, stepfunctions = _aws(monkeypatch, [])
+    at = {"before it opens": before, "as it ends": ends}[edge]
+    code = release.main(["start", "--env", SLEEPER.environment, "--tag", "sha-4f2a9c1"], now=_clock(at))
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"error: {SLEEPER.environment} is asleep: it runs {SLEEPER.schedule.describe()}; release inside the window\n"
+    )
+    assert made == [], "no AWS client is made"
+    assert stepfunctions.started == []
+
+
+def test_start_inside_the_window_releases(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert SLEEPER.schedule is not None
+    _, opens, _ = window_edges(SLEEPER.schedule)
+    made, stepfunctions = _aws(monkeypatch, [{"status": "SUCCEEDED"}])
+    code = release.main(["start", "--env", SLEEPER.environment, "--tag", "sha-4f2a9c1"], now=_clock(opens))
+    assert code == 0, capsys.readouterr().err
+    assert made == [SLEEPER.environment]
+    assert stepfunctions.started == [{"stateMachineArn": MACHINE, "input": json.dumps({"imageTag": "sha-4f2a9c1"})}]
+
+
+def test_show_and_a_profile_without_a_schedule_are_not_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SLEEPER.schedule is not None
+    unscheduled = prod()
+    assert unscheduled.schedule is None
+    before, _, _ = window_edges(SLEEPER.schedule)
+    made, stepfunctions = _aws(monkeypatch, [{"status": "SUCCEEDED"}])
+    argv = ["start", "--env", unscheduled.environment, "--tag", "sha-4f2a9c1", "--no-wait"]
+    assert release.main(argv, now=_clock(before)) == 0
+    assert len(stepfunctions.started) == 1
+    monkeypatch.setattr(release, "released_tags", lambda spec, cloudformation: {})
+    monkeypatch.setattr(release, "public_url", lambda spec, cloudformation: "https://example.invalid")
+    assert release.main(["show", "--env", SLEEPER.environment], now=_clock(before)) == 0
+    assert made == [unscheduled.environment, SLEEPER.environment]
