@@ -7,13 +7,17 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
-DNS_TTL = Duration.seconds(10)
+from platform_spec import CLOUD_MAP_TTL_SECONDS
+
+# The spec's, since a new task's worst wait for its first scrape counts it (platform_spec/prometheus.py).
+DNS_TTL = Duration.seconds(CLOUD_MAP_TTL_SECONDS)
 
 
 class CloudMapRegistration(Construct):
     """``<name>.<namespace>`` answering A records (each task's address) and SRV
-    records (address and container port), multivalue, with a short TTL so that
-    replaced tasks drop out of DNS quickly.
+    records (address and container port), multivalue, with the spec's short TTL
+    (``CLOUD_MAP_TTL_SECONDS``) so that replaced tasks drop out of DNS quickly and
+    new ones are scraped soon.
 
     A registration cannot be changed safely in place: ECS keeps a service's
     original registry, and Cloud Map refuses to delete a service that still has

@@ -11,6 +11,7 @@ CDK: it is plain data, cheap to build and to test.
 - ``platform_spec.objectives``: what a service promises (availability, latency), and the signals measuring it
 - ``platform_spec.secrets``: a service's settings and the secrets it reads as it starts
 - ``platform_spec.workloads``: Prometheus, Alertmanager, Grafana, helper images, container users
+- ``platform_spec.prometheus``: Prometheus, its intervals, and how soon it scrapes a new task
 - ``platform_spec.regions``: what the platform knows of each region without a lookup
 - ``platform_spec.network``: the VPC
 - ``platform_spec.database``: PostgreSQL
@@ -43,6 +44,7 @@ from platform_spec.errors import SpecError
 from platform_spec.network import SUBNET_TIERS, VPC_ORIGIN_UNSUPPORTED_ZONE_IDS, NetworkSpec
 from platform_spec.objectives import ObjectivesSpec
 from platform_spec.platform import PlatformSpec
+from platform_spec.prometheus import CLOUD_MAP_TTL_SECONDS, FIRST_SCRAPE_BOUND_SECONDS, PROMETHEUS_THROTTLE_SECONDS
 from platform_spec.secrets import ParameterStoreSecret, Secret, SecretsManagerSecret
 from platform_spec.services import (
     HEALTH_CHECK_TOOLS,
@@ -65,8 +67,10 @@ from platform_spec.workloads import (
 )
 
 __all__ = [
+    "CLOUD_MAP_TTL_SECONDS",
     "DATABASE_INSTANCE_CLASSES",
     "FARGATE_SIZES",
+    "FIRST_SCRAPE_BOUND_SECONDS",
     "HEALTH_CHECK_TOOLS",
     "HTTPS_PORT",
     "HTTP_PORT",
@@ -77,6 +81,7 @@ __all__ = [
     "ORIGIN_LABEL",
     "POSTGRES_MAJORS",
     "POSTGRES_VERSIONS",
+    "PROMETHEUS_THROTTLE_SECONDS",
     "PUBLIC",
     "ROOT",
     "SERVICE_KINDS",

@@ -1,6 +1,6 @@
-"""What runs on Fargate besides the application services (``platform_spec.services``): Prometheus,
-Alertmanager, Grafana, the helper images, the registries ECR caches them from, and the users
-containers run as.
+"""What runs on Fargate besides the application services (``platform_spec.services``): Prometheus
+(its own module, ``platform_spec.prometheus``), Alertmanager, Grafana, the helper images, the
+registries ECR caches them from, and the users containers run as.
 
 Every third-party image is pinned by digest. The digests are the multi-platform index digests
 published for each tag, as found in public repositories that pin the same tag (the upstream
@@ -54,44 +54,6 @@ class ContainerUser:
 ROOT = ContainerUser(uid=0, gid=0)
 NODE_USER = ContainerUser(uid=1000, gid=1000)
 """The ``node`` user of the official node images (``USER node``)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class PrometheusSpec:
-    """The Prometheus server that discovers every service through DNS SRV and scrapes it."""
-
-    name: str = "prometheus"
-    """Its Cloud Map name and the name of its self-scrape job."""
-    port: int = 9090
-    """Port Prometheus serves its API and UI on."""
-    user: ContainerUser = ContainerUser(uid=65534, gid=65534)
-    """The user the official image runs as (``USER nobody``); owns the TSDB on EFS."""
-    image: str = (
-        "quay.io/prometheus/prometheus:v3.5.0@sha256:63805ebb8d2b3920190daf1cb14a60871b16fd38bed42b857a3182bc621f4996"
-    )
-    """The official image on Quay, pinned by digest."""
-    cpu: int = 512
-    memory_mib: int = 1024
-    retention_days: int = 15
-    """How long the TSDB keeps samples."""
-    scrape_interval_seconds: int = 30
-    evaluation_interval_seconds: int = 30
-    discovery_refresh_seconds: int = 30
-    """How often the SRV records are asked again."""
-    ecs_exec: bool = False
-    remote_write: bool = False
-    """Also send samples to an Amazon Managed Service for Prometheus workspace the stack creates."""
-
-    def __post_init__(self) -> None:
-        check_port("prometheus.port", self.port)
-        check_pinned_image("prometheus.image", self.image, digest=True)
-        check_fargate_size("prometheus", self.cpu, self.memory_mib)
-        if not 1 <= self.retention_days <= 3650:
-            raise SpecError("prometheus.retention_days", self.retention_days, "must be from 1 to 3650")
-        for name in ("scrape_interval_seconds", "evaluation_interval_seconds", "discovery_refresh_seconds"):
-            value = getattr(self, name)
-            if not 1 <= value <= 3600:
-                raise SpecError(f"prometheus.{name}", value, "must be from 1 to 3600 seconds")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -298,3 +260,8 @@ class GrafanaSpec:
     @property
     def route_pattern(self) -> str:
         return f"{self.route}/*"
+
+
+# Prometheus has a module of its own (its discovery timing). It builds on ContainerUser above, so it
+# is imported last; named here too (the alias exports it), where the spec's modules find it.
+from platform_spec.prometheus import PrometheusSpec as PrometheusSpec  # noqa: E402, PLC0414

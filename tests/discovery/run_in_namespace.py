@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -24,39 +25,51 @@ from typing import Any
 from dnslib import QTYPE, RCODE, RR, SRV, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
+from platform_spec import CLOUD_MAP_TTL_SECONDS
 from tests.discovery.alerting import outage_and_recovery, query
+from tests.discovery.first_scrape import FirstScrape
 from tests.discovery.local_database import local_database
 from tests.discovery.sns_standin import SIGNING_ENVIRONMENT, SnsStandIn, alertmanager_command
 
-TTL = 10
+TTL = CLOUD_MAP_TTL_SECONDS
 
 
 class CloudMapResolver(BaseResolver):  # type: ignore[misc]
-    """Answers like a Cloud Map private namespace with A and SRV records."""
+    """Answers like a Cloud Map private namespace with A and SRV records, as Route 53 does: at once,
+    whatever the TTL (it is a resolver that caches: first_scrape.CachingResolver)."""
 
     def __init__(self, services: list[dict[str, Any]]) -> None:
         self.srv: dict[str, list[tuple[str, int]]] = {}
         self.a: dict[str, list[str]] = {}
+        self.lock = threading.Lock()
         for service in services:
             for instance in service["instances"]:
-                target = f"{instance['id']}.{service['dns_name']}"
-                self.srv.setdefault(service["dns_name"], []).append((target, service["port"]))
-                self.a.setdefault(service["dns_name"], []).append(instance["address"])
-                self.a[target] = [instance["address"]]
+                self.register(service["dns_name"], service["port"], instance)
+
+    def register(self, dns_name: str, port: int, instance: dict[str, str]) -> None:
+        """Add a task's records, as Cloud Map does when ECS registers it."""
+        target = f"{instance['id']}.{dns_name}"
+        with self.lock:
+            self.srv.setdefault(dns_name, []).append((target, port))
+            self.a.setdefault(dns_name, []).append(instance["address"])
+            self.a[target] = [instance["address"]]
 
     def resolve(self, request: Any, handler: Any) -> Any:
         reply = request.reply()
         name = str(request.q.qname).rstrip(".").lower()
         kind = QTYPE[request.q.qtype]
-        if name not in self.srv and name not in self.a:
+        with self.lock:
+            srv, a = list(self.srv.get(name, [])), list(self.a.get(name, []))
+            known = name in self.srv or name in self.a
+        if not known:
             reply.header.rcode = RCODE.NXDOMAIN
         elif kind == "SRV":
-            for target, port in self.srv.get(name, []):
+            for target, port in srv:
                 reply.add_answer(
                     RR(name, QTYPE.SRV, ttl=TTL, rdata=SRV(priority=1, weight=1, port=port, target=target))
                 )
         elif kind == "A":
-            for address in self.a.get(name, []):
+            for address in a:
                 reply.add_answer(RR(name, QTYPE.A, ttl=TTL, rdata=A(address)))
         return reply
 
@@ -114,8 +127,9 @@ def main(plan_path: str) -> int:
     plan = json.loads(Path(plan_path).read_text())
     # stdout carries only the result line; the DNS server's log of each query (which Prometheus
     # may still make while it stops, after that line) goes to stderr.
+    registry = CloudMapResolver([*plan["services"], plan["alertmanager"]["service"]])
     dns = DNSServer(
-        CloudMapResolver([*plan["services"], plan["alertmanager"]["service"]]),
+        registry,
         address="127.0.0.1",
         port=53,
         logger=DNSLogger(logf=lambda line: print(line, file=sys.stderr, flush=True)),
@@ -129,6 +143,10 @@ def main(plan_path: str) -> int:
         if "alerting" in plan:
             database, settings = stack.enter_context(local_database(plan["alerting"]))
         tasks = _start_tasks(plan, settings)
+        first_scrape = None
+        if "first_scrape" in plan:
+            part = plan["first_scrape"]
+            first_scrape = stack.enter_context(FirstScrape(part, plan["services"][part["service"]], registry))
         alertmanager, alertmanager_log = _start_alertmanager(plan)
         log = Path(plan["log"]).open("w")  # noqa: SIM115 (kept open for Prometheus's lifetime, closed below)
         prometheus = subprocess.Popen(
@@ -169,6 +187,8 @@ def main(plan_path: str) -> int:
                     for t in seen
                 ],
             }
+            if first_scrape is not None:
+                result["first_scrape"] = first_scrape.measure()
             if "alerting" in plan:
                 result["alerting"] = outage_and_recovery(
                     plan["alerting"], database=database, stand_in=stand_in, prometheus_port=plan["port"]

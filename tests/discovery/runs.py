@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from cdk_helpers.alertmanager_config import render_alertmanager_config
 from cdk_helpers.grafana_dashboards import dashboards, panel_queries
 from cdk_helpers.rendered_config import PROMETHEUS_CONFIG, render_prometheus_files
-from platform_spec import PlatformSpec, ServiceSpec
+from platform_spec import CLOUD_MAP_TTL_SECONDS, PlatformSpec, ServiceSpec
 from platform_spec.profiles import dev
 from tests.discovery import run_in_namespace
 from tests.discovery.alerting import WAIT_SECONDS
@@ -38,6 +39,9 @@ TIMEOUT_SECONDS = 60
 ALERTING_SECONDS = 3 * WAIT_SECONDS
 """At most: the database's start, the outage's wait for the page and the recovery's for its end."""
 FAST = 1  # seconds: scrape, evaluation and SRV refresh intervals, for the suite's speed
+FIRST_SCRAPE_SECONDS = 240
+"""At most, for the first-scrape measurement (tests/discovery/first_scrape.py): the second Prometheus
+scraping the existing tasks, the new task answering, the moment waited for, and twice the worst case."""
 SNS_PORT = 4566
 """Where the SNS stand-in listens in each namespace."""
 
@@ -151,7 +155,40 @@ def _alerting(fast: PlatformSpec, services: list[dict[str, Any]]) -> dict[str, A
     }
 
 
-def _plan(spec: PlatformSpec, directory: Path, *, alerting: bool) -> dict[str, Any]:
+def _first_scrape(spec: PlatformSpec, directory: Path, binary: str, services: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first-scrape measurement's part of the plan: a Prometheus with the spec's own intervals (not the
+    suite's), scraping only, asking a caching resolver of its own; and a new task of the first service."""
+    part = directory / "first-scrape"
+    part.mkdir()
+    config = yaml.safe_load(render_prometheus_files(spec)[PROMETHEUS_CONFIG])
+    # Scraping only: its alerts would reach the run's Alertmanager beside the run's own.
+    config.pop("alerting")
+    config.pop("rule_files")
+    (part / PROMETHEUS_CONFIG).write_text(yaml.safe_dump(config))
+    resolver = "127.0.0.2"
+    (part / "resolv.conf").write_text(f"nameserver {resolver}\noptions timeout:1 attempts:2\n")
+    service = services[0]
+    replica = INSTANCES_PER_SERVICE  # the next task of the first service: an address and an id of its own
+    return {
+        "prometheus": binary,
+        "config": str(part / PROMETHEUS_CONFIG),
+        "data": str(part / "tsdb"),
+        "log": str(part / "prometheus.log"),
+        "resolv": str(part / "resolv.conf"),
+        "address": resolver,
+        "port": spec.prometheus.port,
+        "ttl": CLOUD_MAP_TTL_SECONDS,
+        "refresh": spec.prometheus.discovery_refresh_seconds,
+        "worst_case": spec.prometheus.first_scrape_worst_case_seconds,
+        "service": 0,
+        "instance": {
+            "id": f"00{replica:02x}" + "0" * 28,
+            "address": service["instances"][0]["address"].rsplit(".", 1)[0] + f".{replica + 2}",
+        },
+    }
+
+
+def _plan(spec: PlatformSpec, directory: Path, *, alerting: bool, first_scrape: bool) -> dict[str, Any]:
     fast = _fast(spec)
     for name, content in render_prometheus_files(fast).items():
         (directory / name).write_text(content)
@@ -195,6 +232,8 @@ def _plan(spec: PlatformSpec, directory: Path, *, alerting: bool) -> dict[str, A
     }
     if alerting:
         plan["alerting"] = _alerting(fast, services)
+    if first_scrape:
+        plan["first_scrape"] = _first_scrape(spec, directory, prometheus, services)
     return plan
 
 
@@ -216,7 +255,7 @@ def _start(plan_path: Path, resolv: Path) -> subprocess.Popen[str]:
 
 def finish(process: subprocess.Popen[str]) -> dict[str, Any]:
     try:
-        out, err = process.communicate(timeout=TIMEOUT_SECONDS + ALERTING_SECONDS)
+        out, err = process.communicate(timeout=TIMEOUT_SECONDS + ALERTING_SECONDS + FIRST_SCRAPE_SECONDS)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -234,6 +273,9 @@ VARIANTS: dict[str, Callable[[], PlatformSpec]] = {
 }
 ALERTING = "dev profile"
 """The variant whose run also takes the alert path end to end (a database, an outage, a recovery)."""
+FIRST_SCRAPE = "dev profile with every kind of service"
+"""The variant whose run also measures how soon a new task is first scraped, with the spec's own
+intervals (the other run takes the alert path meanwhile)."""
 
 
 @dataclass
@@ -253,7 +295,7 @@ def start_runs() -> tuple[list[Run], list[subprocess.Popen[str]]]:
         directory = root / f"run{index}"
         directory.mkdir()
         spec = build()
-        plan = _plan(spec, directory, alerting=variant == ALERTING)
+        plan = _plan(spec, directory, alerting=variant == ALERTING, first_scrape=variant == FIRST_SCRAPE)
         (directory / "plan.json").write_text(json.dumps(plan))
         resolv = directory / "resolv.conf"
         resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:2\n")
