@@ -16,6 +16,7 @@ from platform_spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
 from platform_spec.health_checks import health_check_command
 from platform_spec.names import COMPUTE, image_tag_parameter
 from platform_spec.profiles import dev as dev_profile
+from platform_spec.prometheus import CLOUD_MAP_TTL_SECONDS
 from tests.platform_synth import Synthesized, synth_profile, synth_spec
 from tests.templates import ecs_service, rules, task_definition
 from tests.variants import new_service
@@ -127,7 +128,10 @@ def test_cloud_map_registers_a_and_srv_on_the_spec_container_and_port(profile: S
         cloud_map = _by_ref(registries, registry["RegistryArn"])
         assert cloud_map["Name"] == service.name
         assert cloud_map["DnsConfig"]["RoutingPolicy"] == "MULTIVALUE"
-        assert cloud_map["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 10}, {"Type": "SRV", "TTL": 10}]
+        assert cloud_map["DnsConfig"]["DnsRecords"] == [
+            {"Type": "A", "TTL": CLOUD_MAP_TTL_SECONDS},
+            {"Type": "SRV", "TTL": CLOUD_MAP_TTL_SECONDS},
+        ]
     (namespace,) = _resources(profile, "AWS::ServiceDiscovery::PrivateDnsNamespace").values()
     assert namespace["Properties"]["Name"] == profile.spec.namespace
 

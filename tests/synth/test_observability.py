@@ -27,6 +27,7 @@ from cdk_helpers.rendered_config import (
 from compliance.access_ledger import Entry, check_ledger
 from platform_spec import PrometheusSpec, SpecError
 from platform_spec.names import COMPUTE, DATA, OBSERVABILITY
+from platform_spec.prometheus import CLOUD_MAP_TTL_SECONDS
 from tests.platform_synth import Synthesized, synth_spec
 from tests.templates import deployment_of, image_of, ledger_of, pulled_image
 
@@ -193,7 +194,10 @@ def test_prometheus_runs_as_the_issue_describes(profile: Synthesized) -> None:
         for r in _resources(profile, OBSERVABILITY, "AWS::ServiceDiscovery::Service").values()
         if r["Properties"]["Name"] == prometheus.name
     ]
-    assert registry["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 10}, {"Type": "SRV", "TTL": 10}]
+    assert registry["DnsConfig"]["DnsRecords"] == [
+        {"Type": "A", "TTL": CLOUD_MAP_TTL_SECONDS},
+        {"Type": "SRV", "TTL": CLOUD_MAP_TTL_SECONDS},
+    ]
 
 
 def test_prometheus_reads_exactly_its_configuration_objects(profile: Synthesized) -> None:
