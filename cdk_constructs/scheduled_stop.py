@@ -48,8 +48,12 @@ class ScheduledStop(Construct):
     """Two schedules and their role: stop at the schedule's ``foundations_sleep``, start at its
     ``foundations_wake``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, schedule: RunSchedule, calls: StopStart) -> None:
-        """``schedule``: the profile's window. ``calls``: how to stop and start the resource."""
+    def __init__(
+        self, scope: Construct, construct_id: str, *, name: str, schedule: RunSchedule, calls: StopStart
+    ) -> None:
+        """``name``: the schedules' names start with it (``dev-davidshaevel-database``: another
+        environment's deploy identity may not touch them). ``schedule``: the profile's window.
+        ``calls``: how to stop and start the resource."""
         super().__init__(scope, construct_id)
         # Only this account's schedules may use it (the confused-deputy guard).
         self.role = iam.Role(
@@ -62,13 +66,14 @@ class ScheduledStop(Construct):
         )
         zone = TimeZone.of(schedule.time_zone)
         self.schedules: dict[str, scheduler.Schedule] = {}
-        for name, call, moment in (
+        for action, call, moment in (
             ("Stop", calls.stop, schedule.foundations_sleep),
             ("Start", calls.start, schedule.foundations_wake),
         ):
-            self.schedules[name] = scheduler.Schedule(
+            self.schedules[action] = scheduler.Schedule(
                 self,
-                name,
+                action,
+                schedule_name=f"{name}-{action.lower()}",
                 description=f"{call} for {schedule.describe()}",
                 schedule=scheduler.ScheduleExpression.expression(moment.cron(), zone),
                 target=targets.Universal(

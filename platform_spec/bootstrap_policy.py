@@ -62,6 +62,7 @@ SERVICE_PREFIXES: dict[str, str] = {
     "RDS": "rds",
     "Route53": "route53",
     "S3": "s3",
+    "Scheduler": "scheduler",
     "SecretsManager": "secretsmanager",
     "ServiceDiscovery": "servicediscovery",
     "SNS": "sns",

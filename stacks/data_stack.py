@@ -79,6 +79,7 @@ class DataStack(Stack):
             ScheduledStop(
                 self,
                 "DatabaseSleep",
+                name=f"{spec.stack_prefix}-database",
                 schedule=spec.schedule,
                 calls=StopStart(
                     service="rds",

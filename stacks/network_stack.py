@@ -36,6 +36,7 @@ class NetworkStack(Stack):
                 ScheduledStop(
                     self,
                     f"NatSleep{index}",
+                    name=f"{spec.stack_prefix}-nat-{index}",
                     schedule=spec.schedule,
                     calls=StopStart(
                         service="ec2",
