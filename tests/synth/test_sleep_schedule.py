@@ -221,11 +221,16 @@ def test_backups_and_maintenance_fall_inside_the_window_all_year(profile: Synthe
 def _muted_alarms(profile: Synthesized) -> tuple[list[dict[str, Any]], set[str], dict[str, dict[str, Any]]]:
     rules = [r["Properties"] for r in _resources(profile, OBSERVABILITY, "AWS::CloudWatch::AlarmMuteRule").values()]
     targeted = {t["Ref"] for rule in rules for t in rule["MuteTargets"]["AlarmNames"]}
+    # The alarms that tell people: those publishing to a topic (a scaling policy's alarm acts on
+    # the platform itself, and must not be muted).
     alarms = {
         logical_id: body["Properties"]
         for layer in profile.spec.layers
         for logical_id, body in _resources(profile, layer, "AWS::CloudWatch::Alarm").items()
-        if body["Properties"].get("AlarmActions")
+        if any(
+            a.get("Ref") in _resources(profile, layer, "AWS::SNS::Topic")
+            for a in body["Properties"].get("AlarmActions", [])
+        )
     }
     return rules, targeted, alarms
 
