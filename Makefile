@@ -114,10 +114,10 @@ check-service: install tools
 cost: synth
 	python -m tools.cost cdk.out --env $(ENV)
 
-## bench: time a dev synth, the minimal app's synth and the test suite on this machine
+## bench: where a dev synth's time goes; then a dev synth against the minimal app's (best of 5 each; fails over 1.8 times) and the test suite
 bench: install tools
-	python bench/run.py
 	python bench/profile_synth.py
+	python bench/run.py
 
 ## bench-services: the reference services under a fixed load, beside a bare Node server and with their instrumentation off, and a suggested scale_at_requests_per_task (BENCH_ARGS='--duration 10 --json figures.json'; docs/benchmarks.md)
 bench-services: install tools

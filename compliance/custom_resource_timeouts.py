@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import jsii
-from aws_cdk import CfnResource, CustomResource, IAspect
-from constructs import IConstruct
+from aws_cdk import CfnResource, CustomResource
 
 # CloudFormation waits an hour for a custom resource's answer unless ServiceTimeout
 # says otherwise ("AWS::CloudFormation::CustomResource", ServiceTimeout: "The default
@@ -28,15 +26,8 @@ def is_custom_resource(resource_type: str) -> bool:
     return resource_type.startswith("Custom::") or resource_type == "AWS::CloudFormation::CustomResource"
 
 
-@jsii.implements(IAspect)
-class BoundedCustomResources:
-    """Sets ``ServiceTimeout`` on each custom resource, CDK's own included, but those
-    marked by ``bound_service_timeout``."""
-
-    def visit(self, node: IConstruct) -> None:
-        if (
-            isinstance(node, CfnResource)
-            and is_custom_resource(node.cfn_resource_type)
-            and not node.get_metadata(OWN_TIMEOUT)
-        ):
-            node.add_property_override("ServiceTimeout", SERVICE_TIMEOUT_SECONDS)
+def bounded_custom_resources(resource: CfnResource, resource_type: str) -> None:
+    """Sets ``ServiceTimeout`` on each custom resource, CDK's own included, but those marked by
+    ``bound_service_timeout`` (a touch of ``compliance.EachResource``, which visits every resource at synth)."""
+    if is_custom_resource(resource_type) and not resource.get_metadata(OWN_TIMEOUT):
+        resource.add_property_override("ServiceTimeout", SERVICE_TIMEOUT_SECONDS)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from aws_cdk import Acknowledgment, App, Aspects, Environment, Tags, Validations
+import jsii
+from aws_cdk import Acknowledgment, App, Aspects, CfnResource, Environment, IAspect, Tags, Validations
 from aws_cdk.region_info import RegionInfo
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+from constructs import IConstruct
 
 from cdk_helpers.cross_stack_reads import CarryingSynthesizer
-from compliance.cfn_lint_findings import RedundantRoleDependencies
-from compliance.custom_resource_timeouts import BoundedCustomResources
+from compliance.cfn_lint_findings import redundant_role_dependencies
+from compliance.custom_resource_timeouts import bounded_custom_resources
 from compliance.reachability_check import ReachabilityCheck
 from platform_spec import PlatformSpec, SpecError
 from platform_spec.names import COMPUTE, DATA, DELIVERY, EDGE, NETWORK, OBSERVABILITY
@@ -22,6 +25,34 @@ from stacks.delivery_stack import DeliveryStack
 from stacks.edge_stack import EdgeStack
 from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
+
+Touch = Callable[[CfnResource, str], None]
+"""What to do to one CloudFormation resource, given its type."""
+
+
+@jsii.implements(IAspect)
+class EachResource:
+    """Hands every CloudFormation resource of the app, with its type, to each of ``touches``.
+
+    Each visit is a call from Node into Python (jsii), one per construct: one aspect for all the
+    touches costs one call per construct, where an aspect per touch cost one each (docs/benchmarks.md)."""
+
+    def __init__(self, *touches: Touch) -> None:
+        self._touches = touches
+        self._types: dict[type, str | None] = {}
+
+    def visit(self, node: IConstruct) -> None:
+        cls = type(node)
+        # The MRO, not isinstance: a negative isinstance on a jsii class walks every L1 class (abc).
+        if CfnResource not in cls.__mro__:
+            return
+        if cls not in self._types:
+            # An L1 class names its type, read once; a plain CfnResource (a custom resource's) is asked.
+            self._types[cls] = getattr(cls, "CFN_RESOURCE_TYPE_NAME", None)
+        resource = cast(CfnResource, node)
+        resource_type = self._types[cls] or resource.cfn_resource_type
+        for touch in self._touches:
+            touch(resource, resource_type)
 
 
 @dataclass(frozen=True)
@@ -120,8 +151,7 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
     )
     # The release updates the compute stack; deploy the delivery stack after it.
     delivery.add_stack_dependency(compute)
-    Aspects.of(app).add(RedundantRoleDependencies())
-    Aspects.of(app).add(BoundedCustomResources())
+    Aspects.of(app).add(EachResource(redundant_role_dependencies, bounded_custom_resources))
     Tags.of(app).add("project", spec.project)
     Tags.of(app).add("environment", spec.environment)
     return PlatformStacks(

@@ -1,6 +1,7 @@
 """``make bench-services`` (bench/services.py), run for a second per target against the session's
 PostgreSQL: every row is measured and served, the JSON it writes reads back with every figure,
-and the suggestion follows from the rows as docs/benchmarks.md says."""
+and the suggestion follows from the rows as docs/benchmarks.md says. And ``make bench``'s synth
+ratio (bench/run.py) fails it over its target."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import run
 from bench.services import HEADROOM, VARIANTS, Load, baseline, main, report, round_down
 from tests.postgres import Postgres
 from tools.local_services import WORK_PATHS
@@ -58,3 +60,15 @@ def test_a_load_out_of_bounds_is_one_line_before_anything_starts(capsys: pytest.
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert "--duration: must be a whole number from 1 to 300 (got '0')" in error
+
+
+@pytest.mark.parametrize(("full", "code"), [(7.2, 0), (7.3, 1)])
+def test_make_bench_fails_when_the_dev_synth_takes_over_the_target_times_the_minimal_app(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], full: float, code: int
+) -> None:
+    # Each synth counts its fastest run; the ratio is of the two bests (bench/run.py).
+    labels = list(run.SYNTHS)
+    monkeypatch.setattr(run, "best_synths", lambda rounds: {labels[0]: [9.0, full], labels[1]: [4.0, 5.0]})
+    assert run.TARGET_SYNTH_RATIO == 1.8
+    assert run.main(["--synth-only"]) == code
+    assert f"full synth / minimal synth = {full / 4.0:.2f} (target <= 1.8)" in capsys.readouterr().out
