@@ -5,26 +5,10 @@ This is the only place that reads context. Bad input ends the app with one
 line on stderr and exit status 2, before anything is synthesized.
 """
 
-# ruff: noqa: E402
-# (the thread below starts before the imports it runs beside)
 from __future__ import annotations
 
 import gc
 import sys
-import threading
-from contextlib import suppress
-from importlib import import_module
-
-
-def _import_schemas() -> None:
-    # A failing import fails again, with its traceback, where the stacks import it.
-    with suppress(Exception):
-        import_module("compliance.resource_schemas")
-
-
-# Importing aws_cdk starts Node and loads the CDK, half a second in which Python only waits: the
-# cross-stack reads' resource schemas (cfn-lint's package, about 0.3 s of pure Python) import meanwhile.
-threading.Thread(target=_import_schemas, name="import-schemas", daemon=True).start()
 
 from aws_cdk import App
 

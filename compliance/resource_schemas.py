@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-import cfnlint
-
-_SCHEMAS = Path(cfnlint.__file__).resolve().parent / "data" / "schemas"
+# Found, not imported: importing cfn-lint costs every synth about 0.3 s (sympy among its imports).
+_CFN_LINT = find_spec("cfnlint")
+if _CFN_LINT is None or _CFN_LINT.origin is None:
+    raise ImportError("cfn-lint is not installed: `make install` installs it (requirements-dev.txt)")
+_SCHEMAS = Path(_CFN_LINT.origin).resolve().parent / "data" / "schemas"
 
 
 @cache
