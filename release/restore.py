@@ -53,13 +53,7 @@ def restore_previous_tags(release: ReleaseContext) -> dict[str, State]:
                 # Complete with the previous tags: before the update shows, the stack still
                 # reads UPDATE_COMPLETE with the new ones.
                 {"Condition": jsonata(restored), "Next": "Restored"},
-                {
-                    "Condition": jsonata(
-                        "$stack.StackStatus = 'UPDATE_ROLLBACK_COMPLETE' or $contains($stack.StackStatus, 'FAILED')"
-                    ),
-                    "Assign": {"cause": jsonata(release.no_reason)},
-                    "Next": "WhyRestoreFailed",
-                },
+                release.update_failed("WhyRestoreFailed"),
                 {"Condition": jsonata(f"$polls >= {release.max_polls}"), "Next": "RestoreTimedOut"},
             ],
             "Default": "WaitForRestore",

@@ -135,6 +135,17 @@ class ReleaseContext:
             " & $imageTag & ' or its previous tag'"
         )
 
+    def update_failed(self, next_state: str) -> dict[str, Any]:
+        """The choice that sends a stack whose update failed, or was rolled back, to ``next_state``
+        with CloudFormation's reason as the cause (the stack events may tell it better)."""
+        return {
+            "Condition": jsonata(
+                "$stack.StackStatus = 'UPDATE_ROLLBACK_COMPLETE' or $contains($stack.StackStatus, 'FAILED')"
+            ),
+            "Assign": {"cause": jsonata(self.no_reason)},
+            "Next": next_state,
+        }
+
     def describe_stack(self, **fields: Any) -> State:
         """Read the compute stack; transient API errors are retried."""
         return aws_call(

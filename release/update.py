@@ -66,13 +66,7 @@ def update_services(release: ReleaseContext) -> dict[str, State]:
             "Type": "Choice",
             "Choices": [
                 {"Condition": jsonata("$stack.StackStatus = 'UPDATE_COMPLETE'"), "Next": "CheckServices"},
-                {
-                    "Condition": jsonata(
-                        "$stack.StackStatus = 'UPDATE_ROLLBACK_COMPLETE' or $contains($stack.StackStatus, 'FAILED')"
-                    ),
-                    "Assign": {"cause": jsonata(release.no_reason)},
-                    "Next": "WhyReleaseFailed",
-                },
+                release.update_failed("WhyReleaseFailed"),
                 {"Condition": jsonata(polls_exhausted), "Next": "ReleaseTimedOut"},
             ],
             "Default": "WaitForRelease",
@@ -150,13 +144,7 @@ def settle(release: ReleaseContext) -> dict[str, State]:
             "Choices": [
                 # The update completed before the cancel could stop it: put the previous tags back.
                 {"Condition": jsonata("$stack.StackStatus = 'UPDATE_COMPLETE'"), "Next": "RollBack"},
-                {
-                    "Condition": jsonata(
-                        "$stack.StackStatus = 'UPDATE_ROLLBACK_COMPLETE' or $contains($stack.StackStatus, 'FAILED')"
-                    ),
-                    "Assign": {"cause": jsonata(release.no_reason)},
-                    "Next": "WhyReleaseFailed",
-                },
+                release.update_failed("WhyReleaseFailed"),
                 {"Condition": jsonata(f"$polls >= {release.max_polls}"), "Next": "SettleTimedOut"},
             ],
             "Default": "WaitForSettle",
