@@ -17,7 +17,7 @@ from platform_spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
 from platform_spec.ci import ci_from_context
 from platform_spec.context import platform_keys, refuse_unknown_keys, require_hosted_zone
 from stacks.ci_stack import bound_platform, build_ci, use_bootstrap
-from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
+from stacks.platform import PlatformStacks, add_compliance_checks, build_platform, touch_every_resource
 
 
 def build(app: App) -> PlatformStacks:
@@ -34,6 +34,7 @@ def build(app: App) -> PlatformStacks:
     bound_platform(app, spec, deploys)
     if ci is not None:
         build_ci(app, ci)
+    touch_every_resource(app, spec)
     add_compliance_checks(app, spec)
     return stacks
 

@@ -151,20 +151,25 @@ def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
     )
     # The release updates the compute stack; deploy the delivery stack after it.
     delivery.add_stack_dependency(compute)
-    touches = EachResource(redundant_role_dependencies, bounded_custom_resources)
-    if edge is None:
-        # Every resource is made by now: one walk from Python, where an aspect would be a call from
-        # Node for each of some 700 constructs (docs/benchmarks.md).
-        for node in app.node.find_all():
-            touches.visit(node)
-    else:
-        # Cross-region references make their resources while the app synthesizes: an aspect sees them.
-        Aspects.of(app).add(touches)
     Tags.of(app).add("project", spec.project)
     Tags.of(app).add("environment", spec.environment)
     return PlatformStacks(
         network=network, data=data, compute=compute, observability=observability, delivery=delivery, edge=edge
     )
+
+
+def touch_every_resource(app: App, spec: PlatformSpec) -> None:
+    """cfn-lint's W3005 note and custom resources' ``ServiceTimeout`` on every resource of the app.
+    Call it once every stack is built, the CI roles' stack included: it walks what exists then,
+    from Python, where an aspect would be a call from Node for each of some 700 constructs
+    (docs/benchmarks.md). Outside us-east-1 it is an aspect: cross-region references make their
+    resources while the app synthesizes."""
+    touches = EachResource(redundant_role_dependencies, bounded_custom_resources)
+    if spec.edge_in_own_stack:
+        Aspects.of(app).add(touches)
+        return
+    for node in app.node.find_all():
+        touches.visit(node)
 
 
 def add_compliance_checks(app: App, spec: PlatformSpec) -> None:

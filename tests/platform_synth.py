@@ -22,7 +22,7 @@ from aws_cdk.assertions import Template
 import app as platform_app
 from platform_spec import PlatformSpec, spec_from_context
 from platform_spec.profiles import PROFILES
-from stacks.platform import PlatformStacks, add_compliance_checks, build_platform
+from stacks.platform import PlatformStacks, add_compliance_checks, build_platform, touch_every_resource
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE_NAMES = ("dev", "prod")
@@ -105,6 +105,7 @@ def synth_spec(outdir: Path, spec: PlatformSpec, *, checks: bool = False) -> Syn
     """A variant spec that no profile ships (a changed port, a third service)."""
     app = new_app(outdir)
     stacks = build_platform(app, spec)
+    touch_every_resource(app, spec)
     if checks:
         add_compliance_checks(app, spec)
     app.synth()
