@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+from platform_spec.schedule import DAYS, WEEK_MINUTES
+
 DAY_MINUTES = 24 * 60
-WEEK_MINUTES = 7 * DAY_MINUTES
 _CRON = re.compile(r"^cron\((?P<fields>[^()]*)\)$")
 # EventBridge Scheduler's universal targets for the SDK calls that stop and start what sleeps.
 _STOP_START = {

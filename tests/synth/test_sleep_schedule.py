@@ -23,19 +23,27 @@ from platform_spec.names import COMPUTE, DATA, NETWORK, OBSERVABILITY
 from platform_spec.schedule import DAYS, RunSchedule
 from tests.platform_synth import Synthesized
 from tests.templates import deployment_of, ledger_of
+from tools.cost_schedule import parse_cron
 
 Interval = tuple[datetime, datetime]
 YEAR = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 8, tzinfo=UTC))
 """A year and a week: both daylight-saving changes of every zone, and a year's turn."""
 
-_SIX = re.compile(r"cron\((?P<minute>\d+) (?P<hour>\d+) \? \* (?P<days>[A-Z,]+) \*\)")
 _FIVE = re.compile(r"cron\((?P<minute>\d+) (?P<hour>\d+) \* \* (?P<days>[A-Z,]+)\)")
+"""A mute rule's cron expression, of five fields (the six-field ones are ``make cost``'s to read)."""
 _DURATION = re.compile(r"P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?)?")
 
 
-def _cron(expression: str, pattern: re.Pattern[str] = _SIX) -> tuple[tuple[str, ...], time]:
-    """The days and the time of day of a cron expression of the form the platform writes."""
-    match = pattern.fullmatch(expression)
+def _cron(expression: str) -> tuple[tuple[str, ...], time]:
+    """The days and the time of day of a scheduled action's or a schedule's cron expression, as
+    ``make cost`` reads it."""
+    cron = parse_cron(expression)
+    return tuple(DAYS[day] for day in cron.days), time(cron.hour, cron.minute)
+
+
+def _mute_cron(expression: str) -> tuple[tuple[str, ...], time]:
+    """The days and the time of day of a mute rule's cron expression."""
+    match = _FIVE.fullmatch(expression)
     assert match is not None, f"not a cron expression of a day list and a time: {expression}"
     return tuple(match["days"].split(",")), time(int(match["hour"]), int(match["minute"]))
 
@@ -100,7 +108,7 @@ def _mutes(rules: list[dict[str, Any]]) -> list[Interval]:
     intervals = []
     for rule in rules:
         schedule = rule["Rule"]["Schedule"]
-        days, at = _cron(schedule["Expression"], _FIVE)
+        days, at = _mute_cron(schedule["Expression"])
         length = _duration(schedule["Duration"])
         intervals += [(t, t + length) for t in _occurrences(days, at, schedule.get("Timezone", "UTC"))]
     return _union(intervals)
