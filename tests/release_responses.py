@@ -12,7 +12,6 @@ from platform_spec.names import RELEASE_TAG_PREFIX
 from tests.stepfunctions.runner import Response, error, result
 
 ACCOUNT = "111122223333"
-REGION = "us-east-1"
 OLDER, PREVIOUS, NEW = "sha-0000000", "sha-1111111", "sha-2222222"
 STARTED = "2026-11-24T10:15:00.123Z"
 SDK = "arn:aws:states:::aws-sdk:"
@@ -101,9 +100,15 @@ def deployment(task_definition: str, status: str, rollout: str, reason: str | No
     }
 
 
-def stack_event(stack_name: str, logical_id: str, status: str, reason: str, token: str | None, time: str) -> Any:
+def stack_id(region: str, name: str) -> str:
+    return f"arn:aws:cloudformation:{region}:{ACCOUNT}:stack/{name}/8e1f6a70-c9c3-11ef-9c2f"
+
+
+def stack_event(
+    region: str, stack_name: str, logical_id: str, status: str, reason: str, token: str | None, time: str
+) -> Any:
     event: dict[str, Any] = {
-        "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack_name}/8e1f6a70-c9c3-11ef-9c2f",
+        "StackId": stack_id(region, stack_name),
         "EventId": f"{logical_id}-{status}-{time}",
         "StackName": stack_name,
         "LogicalResourceId": logical_id,
@@ -119,10 +124,12 @@ def stack_event(stack_name: str, logical_id: str, status: str, reason: str, toke
     return event
 
 
-def stack_description(name: str, status: str, parameters: Any, outputs: Any, reason: str | None) -> Response:
-    """describeStacks of one stack."""
+def stack_description(
+    region: str, name: str, status: str, parameters: Any, outputs: Any, reason: str | None
+) -> Response:
+    """describeStacks of one stack, in ``region``."""
     stack: dict[str, Any] = {
-        "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/8e1f6a70-c9c3-11ef-9c2f",
+        "StackId": stack_id(region, name),
         "StackName": name,
         "Parameters": parameters,
         "CreationTime": "2026-10-01T09:00:00.000Z",
@@ -139,18 +146,20 @@ def stack_description(name: str, status: str, parameters: Any, outputs: Any, rea
     return result({"Stacks": [stack]})
 
 
-def stack_events(name: str, token: str | None, failures: Any) -> Response:
+def stack_events(region: str, name: str, token: str | None, failures: Any) -> Response:
     """describeStackEvents (newest first): an earlier deploy's failure, then an update's events
     (with ``token``, or none), ``failures`` (logical id, reason) in order, and its roll-back."""
     oldest = [
-        stack_event(name, "EarlierDeploy", "UPDATE_FAILED", "an earlier deploy", "Console-1", "2026-11-20T09:05:00Z"),
-        stack_event(name, name, "UPDATE_IN_PROGRESS", "User Initiated", token, "2026-11-24T10:20:00.000Z"),
+        stack_event(
+            region, name, "EarlierDeploy", "UPDATE_FAILED", "an earlier deploy", "Console-1", "2026-11-20T09:05:00Z"
+        ),
+        stack_event(region, name, name, "UPDATE_IN_PROGRESS", "User Initiated", token, "2026-11-24T10:20:00.000Z"),
         *(
-            stack_event(name, logical, "UPDATE_FAILED", reason, token, f"2026-11-24T10:3{n}:00.000Z")
+            stack_event(region, name, logical, "UPDATE_FAILED", reason, token, f"2026-11-24T10:3{n}:00.000Z")
             for n, (logical, reason) in enumerate(failures)
         ),
-        stack_event(name, name, "UPDATE_ROLLBACK_IN_PROGRESS", "", token, "2026-11-24T10:40:00.000Z"),
-        stack_event(name, name, "UPDATE_ROLLBACK_COMPLETE", "", token, "2026-11-24T10:50:00.000Z"),
+        stack_event(region, name, name, "UPDATE_ROLLBACK_IN_PROGRESS", "", token, "2026-11-24T10:40:00.000Z"),
+        stack_event(region, name, name, "UPDATE_ROLLBACK_COMPLETE", "", token, "2026-11-24T10:50:00.000Z"),
     ]
     return result({"StackEvents": oldest[::-1]})
 
@@ -212,7 +221,8 @@ def task_definition(run: dict[str, str], step: str, arn: str, revision: int) -> 
 
 def task(cluster: str, container: str, exit_code: int) -> Response:
     stopped = {
-        "TaskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster.rsplit('/', 1)[-1]}/0a1b2c3d4e",
+        # In the cluster's region and account (arn:aws:ecs:<region>:<account>:cluster/<name>).
+        "TaskArn": f"{cluster.rsplit(':', 1)[0]}:task/{cluster.rsplit('/', 1)[-1]}/0a1b2c3d4e",
         "ClusterArn": cluster,
         "LastStatus": "STOPPED",
         "DesiredStatus": "STOPPED",
@@ -236,11 +246,11 @@ def throttled(service: str = "CloudFormation") -> Response:
     )
 
 
-def db_instance(identifier: str, status: str) -> Response:
-    """describeDBInstances of one instance, in ``status`` (``available``, ``stopped``...)."""
+def db_instance(region: str, identifier: str, status: str) -> Response:
+    """describeDBInstances of one instance in ``region``, in ``status`` (``available``, ``stopped``...)."""
     instance = {
         "DbInstanceIdentifier": identifier,
-        "DbInstanceArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{identifier}",
+        "DbInstanceArn": f"arn:aws:rds:{region}:{ACCOUNT}:db:{identifier}",
         "DbInstanceClass": "db.t4g.micro",
         "Engine": "postgres",
         "DbInstanceStatus": status,

@@ -35,7 +35,6 @@ from tests.release_responses import (
     PREVIOUS,
     PUBLISH,
     PUT_IMAGE,
-    REGION,
     REGISTER_TASK_DEFINITION,
     RELEASE_TAG,
     RUN_TASK,
@@ -91,10 +90,11 @@ class World:
         return [item["repository"] for item in self.states["MarkImages"]["Items"]]
 
     def service_arn(self, service: str) -> str:
-        return f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{self.cluster.rsplit('/', 1)[-1]}/{service}-Service-A1B2C3"
+        cluster = self.cluster.rsplit("/", 1)[-1]
+        return f"arn:aws:ecs:{self.spec.region}:{ACCOUNT}:service/{cluster}/{service}-Service-A1B2C3"
 
     def service_definition(self, service: str, revision: int) -> str:
-        return f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/compute{service}Task:{revision}"
+        return f"arn:aws:ecs:{self.spec.region}:{ACCOUNT}:task-definition/compute{service}Task:{revision}"
 
     def running(self, tag: str) -> str:
         """What a notice says runs when every service runs ``tag``."""
@@ -115,12 +115,14 @@ class World:
                 (TASK_DEFINITION_ARN, self.service_definition(s.name, revision)),
             )
         ]
-        return stack_description(self.stack_name, status, parameters, outputs, reason)
+        return stack_description(self.spec.region, self.stack_name, status, parameters, outputs, reason)
 
     def events(self, token_suffix: str, failures: Sequence[tuple[str, str]], *, tokens: bool = True) -> Response:
         """describeStackEvents (newest first): an earlier deploy's failure, then this update's
         events (token ``<release tag>-<suffix>``, or none), ``failures`` (logical id, reason) in order."""
-        return stack_events(self.stack_name, f"{RELEASE_TAG}-{token_suffix}" if tokens else None, failures)
+        return stack_events(
+            self.spec.region, self.stack_name, f"{RELEASE_TAG}-{token_suffix}" if tokens else None, failures
+        )
 
     def services(self, deployments: Callable[[str], list[dict[str, Any]]]) -> Response:
         return result(
@@ -213,7 +215,10 @@ class World:
         """A release of ``tag`` meeting ``responses``; a scheduled environment's database is
         ``available`` unless ``responses`` say otherwise."""
         if self.database is not None and DESCRIBE_DB_INSTANCES not in responses:
-            responses = {DESCRIBE_DB_INSTANCES: [db_instance(self.database, "available")], **responses}
+            responses = {
+                DESCRIBE_DB_INSTANCES: [db_instance(self.spec.region, self.database, "available")],
+                **responses,
+            }
         return Scenario(
             definition=self.definition,
             input={} if tag is None else {"imageTag": tag},
@@ -238,8 +243,8 @@ def plain_targets(spec: PlatformSpec) -> ReleaseTargets:
     def run(step: str, service: str) -> OneOffRun:
         return OneOffRun(
             step=step,
-            task_definition_arn=f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/delivery{step}Task:1",
-            repository_uri=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{spec.stack_prefix}/{service}",
+            task_definition_arn=f"arn:aws:ecs:{spec.region}:{ACCOUNT}:task-definition/delivery{step}Task:1",
+            repository_uri=f"{ACCOUNT}.dkr.ecr.{spec.region}.amazonaws.com/{spec.stack_prefix}/{service}",
             security_group_id=f"sg-0{service}",
         )
 
@@ -247,9 +252,9 @@ def plain_targets(spec: PlatformSpec) -> ReleaseTargets:
     return ReleaseTargets(
         compute_stack=spec.stack_name(COMPUTE),
         stack_role_arn=f"arn:aws:iam::{ACCOUNT}:role/delivery-ReleaseStackRole",
-        cluster_arn=f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{spec.cluster_name}",
+        cluster_arn=f"arn:aws:ecs:{spec.region}:{ACCOUNT}:cluster/{spec.cluster_name}",
         subnets=("subnet-0a", "subnet-0b"),
-        topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms",
+        topic_arn=f"arn:aws:sns:{spec.region}:{ACCOUNT}:alarms",
         repositories={s.name: f"{spec.stack_prefix}/{s.name}" for s in spec.services},
         migrations=run("Migrations", delivery.migrations_service),
         smoke_tests=run("SmokeTests", delivery.smoke_test_service),

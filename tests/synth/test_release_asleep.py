@@ -63,7 +63,7 @@ def _scenarios(world: World) -> dict[str, Scenario]:
     return {
         **{
             f"database {status}": world.scenario(
-                {**_good(world), DESCRIBE_DB_INSTANCES: [db_instance(database, status)]}
+                {**_good(world), DESCRIBE_DB_INSTANCES: [db_instance(world.spec.region, database, status)]}
             )
             for status in (*SLEEP_STATUSES, "available", BUSY_BUT_UP)
         },
