@@ -1,72 +1,63 @@
 #!/usr/bin/env python3
-"""The CDK app: reads the profile and overrides from context, builds the stacks.
+"""The CDK app's entry point (cdk.json's ``app``); the app itself is ``stacks/cdk_app.py``.
 
-This is the only place that reads context. Bad input ends the app with one
-line on stderr and exit status 2, before anything is synthesized.
+Node starts the CDK's CloudFormation Validate engine (about a second of WebAssembly, paid by
+every synth) while Python imports the app's modules, on the other core: about 0.4 s of a dev
+synth (docs/benchmarks.md). jsii has one pipe to Node and no lock, so the overlap holds only
+while importing the app's modules sends nothing to Node: ``tests/unit/test_app_entry.py`` holds
+that, naming any call at import time.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import sys
+import threading
 
-from aws_cdk import App
-
-from platform_spec import SpecError, spec_from_context
-from platform_spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
-from platform_spec.ci import ci_from_context
-from platform_spec.context import platform_keys, refuse_unknown_keys, require_hosted_zone
-from stacks.ci_stack import bound_platform, build_ci, use_bootstrap
-from stacks.platform import PlatformStacks, add_compliance_checks, build_platform, touch_every_resource
+# Both load their assemblies into Node now, before the overlap below.
+import cdk_nag  # noqa: F401
+from aws_cdk import CloudFormationValidatePlugin
 
 
-def build(app: App) -> PlatformStacks:
-    """Every stack of the profile the app's context names, with the nag packs on; with
-    ``-c ci=true`` also the CI roles' stack (docs/operations.md, "CI roles")."""
-    context = app.node.get_all_context()
-    spec = spec_from_context(context)
-    ci = ci_from_context(context)
-    refuse_unknown_keys(context, (*platform_keys(spec), *CI_CONTEXT_KEYS), spec=spec)
-    require_hosted_zone(spec)
-    # The environment's own bootstrap (qualifier) and, where it is scoped, its roles' boundary.
-    deploys = use_bootstrap(app, spec.environment)
-    stacks = build_platform(app, spec)
-    bound_platform(app, spec, deploys)
-    if ci is not None:
-        build_ci(app, ci)
-    touch_every_resource(app, spec)
-    add_compliance_checks(app, spec)
-    return stacks
+class EngineStart(threading.Thread):
+    """Makes the CloudFormation Validate plugin (its constructor starts the engine) in a thread."""
+
+    def __init__(self) -> None:
+        super().__init__(name="cloudformation-validate", daemon=True)
+        self.plugin: CloudFormationValidatePlugin | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.plugin = CloudFormationValidatePlugin()
+        except BaseException as error:
+            self.error = error
+
+    def result(self) -> CloudFormationValidatePlugin:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.plugin is not None
+        return self.plugin
 
 
 def main() -> int:
+    # CDK_VALIDATION=false turns the CDK's own validation off: nothing to make ahead then.
+    engine = EngineStart() if os.environ.get("CDK_VALIDATION") != "false" else None
+    if engine is not None:
+        engine.start()
+    from stacks.cdk_app import synth  # noqa: PLC0415 -- imported while the engine starts
+
+    plugin = engine.result() if engine is not None else None
     # The modules imported (the CDK's bindings: some 230,000 objects) live as long as the process.
     # Frozen, the garbage collector skips them at each collection; frozen again with what the synth
     # made, at exit too (about 0.5 s of a dev synth, docs/benchmarks.md).
     gc.freeze()
     try:
-        return _synth()
+        return synth(cloudformation_validate=plugin)
     finally:
         gc.freeze()
-
-
-def _synth() -> int:
-    app = App()
-    try:
-        build(app)
-    except SpecError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    try:
-        app.synth()
-    except RuntimeError as error:
-        # cdk-nag findings: the message lists each one and where to acknowledge
-        # it; a Python traceback below it would only bury them.
-        if not str(error).startswith("ValidationFailed"):
-            raise
-        print(str(error).removeprefix("ValidationFailed: "), file=sys.stderr)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

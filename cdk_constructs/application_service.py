@@ -18,7 +18,6 @@ from cdk_constructs.workload_containers import Container, WorkloadContainers
 from cdk_helpers.app_settings import ecs_secrets
 from cdk_helpers.database_access import database_environment, grant_database_access
 from cdk_helpers.fargate import (
-    ARCHITECTURES,
     ROLLING,
     Placement,
     container_health_check,
@@ -136,7 +135,7 @@ class ApplicationService(Construct):
             "Task",
             cpu=service.cpu,
             memory_mib=service.memory_mib,
-            architecture=ARCHITECTURES[service.architecture],
+            architecture=service.architecture,
         )
 
     def _build_container(

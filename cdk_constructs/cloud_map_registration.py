@@ -10,7 +10,6 @@ from constructs import Construct
 from platform_spec import CLOUD_MAP_TTL_SECONDS
 
 # The spec's, since a new task's worst wait for its first scrape counts it (platform_spec/prometheus.py).
-DNS_TTL = Duration.seconds(CLOUD_MAP_TTL_SECONDS)
 
 
 class CloudMapRegistration(Construct):
@@ -44,14 +43,14 @@ class CloudMapRegistration(Construct):
             namespace=namespace,
             name=name,
             dns_record_type=servicediscovery.DnsRecordType.SRV,
-            dns_ttl=DNS_TTL,
+            dns_ttl=Duration.seconds(CLOUD_MAP_TTL_SECONDS),
             routing_policy=servicediscovery.RoutingPolicy.MULTIVALUE,
             custom_health_check=servicediscovery.HealthCheckCustomConfig(failure_threshold=1),
         )
         # The L2 takes one record type; the original platform's discovery needs both.
         cfn = self.cloud_map_service.node.default_child
         assert isinstance(cfn, servicediscovery.CfnService)
-        ttl = DNS_TTL.to_seconds()
+        ttl = CLOUD_MAP_TTL_SECONDS
         cfn.add_property_override("DnsConfig.DnsRecords", [{"Type": "A", "TTL": ttl}, {"Type": "SRV", "TTL": ttl}])
         service.associate_cloud_map_service(
             service=self.cloud_map_service, container=container, container_port=container_port

@@ -32,8 +32,8 @@ SCRIPT = (
     f'printf "%s" "${CERTIFICATES_VARIABLE}" > "$PGSSLROOTCERT" && '
     'printf "%s" "$BOOTSTRAP_SQL" | psql --no-psqlrc --single-transaction -v ON_ERROR_STOP=1'
 )
-HOOK_TIMEOUT = Duration.minutes(12)
-WAIT_TIMEOUT = Duration.minutes(14)
+HOOK_TIMEOUT_MINUTES = 12
+WAIT_TIMEOUT_MINUTES = 14
 
 
 class DatabaseBootstrap(Construct):
@@ -109,7 +109,7 @@ class DatabaseBootstrap(Construct):
             handler="database_bootstrap.handler",
             description="Runs the database bootstrap task and waits for it",
             logging=logging,
-            timeout=HOOK_TIMEOUT,
+            timeout=Duration.minutes(HOOK_TIMEOUT_MINUTES),
         )
         cluster = placement.cluster
         self._grant(hook.role, task_definition, cluster, cluster_name)
@@ -118,7 +118,7 @@ class DatabaseBootstrap(Construct):
             "Run",
             service_token=hook.function.function_arn,
             resource_type="Custom::DatabaseBootstrap",
-            service_timeout=WAIT_TIMEOUT,
+            service_timeout=Duration.minutes(WAIT_TIMEOUT_MINUTES),
             properties={
                 "Cluster": cluster.cluster_arn,
                 "TaskDefinition": task_definition.task_definition_arn,

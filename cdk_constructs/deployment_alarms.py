@@ -33,7 +33,7 @@ from cdk_helpers.load_balancer_metrics import target_group_metric
 from platform_spec import ServiceSpec
 from platform_spec.objectives import BURN_WINDOWS, ObjectivesSpec
 
-PERIOD = Duration.minutes(1)
+PERIOD_MINUTES = 1
 EVALUATION_PERIODS = 3
 DATAPOINTS_TO_ALARM = 2
 MIN_REQUESTS = 10
@@ -105,7 +105,9 @@ class DeploymentAlarms(Construct):
         return list(self._names)
 
     def _metric(self, target_group: elbv2.ApplicationTargetGroup, name: str, statistic: str) -> cloudwatch.Metric:
-        return target_group_metric(target_group, self._load_balancer, name, statistic=statistic, period=PERIOD)
+        return target_group_metric(
+            target_group, self._load_balancer, name, statistic=statistic, period=Duration.minutes(PERIOD_MINUTES)
+        )
 
     def _judged(
         self, target_groups: Sequence[elbv2.ApplicationTargetGroup], name: str, statistic: str, value: str
@@ -118,7 +120,9 @@ class DeploymentAlarms(Construct):
             metrics[f"r{index}"] = self._metric(target_group, "RequestCount", "Sum")
             metrics[f"m{index}"] = self._metric(target_group, name, statistic)
             judged.append(f"IF(r{index} >= {MIN_REQUESTS}, {value.format(m=f'm{index}', r=f'r{index}')}, 0)")
-        return cloudwatch.MathExpression(expression=f"MAX([{', '.join(judged)}])", using_metrics=metrics, period=PERIOD)
+        return cloudwatch.MathExpression(
+            expression=f"MAX([{', '.join(judged)}])", using_metrics=metrics, period=Duration.minutes(PERIOD_MINUTES)
+        )
 
     def _errors(
         self,

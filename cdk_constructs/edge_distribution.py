@@ -26,7 +26,6 @@ VIEWER_TLS_POLICY = cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021
 DEFAULT_CONTENT_SECURITY_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 # The services answer GET and HEAD only (services/*/src/server.js answer 405 to the rest), so the
 # edge refuses every other method before it reaches them; Grafana, signed in, posts and deletes.
-SERVICE_METHODS = cloudfront.AllowedMethods.ALLOW_GET_HEAD
 
 
 class EdgeDistribution(Construct):
@@ -90,7 +89,9 @@ class EdgeDistribution(Construct):
             return cloudfront.BehaviorOptions(
                 origin=origin,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL if grafana else SERVICE_METHODS,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL
+                if grafana
+                else cloudfront.AllowedMethods.ALLOW_GET_HEAD,
                 cache_policy=cache_policy,
                 origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
                 # Grafana's pages run its own scripts and set their own policy (its security settings).

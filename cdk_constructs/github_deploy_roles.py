@@ -62,7 +62,7 @@ ECR_PUSH_PULL_ACTIONS = (
     "ecr:BatchGetImage",
     "ecr:GetDownloadUrlForLayer",
 )
-MAX_SESSION = Duration.hours(1)
+MAX_SESSION_HOURS = 1
 
 
 def bootstrap_role_arn(kind: str, *, qualifier: str, region: str) -> str:
@@ -119,7 +119,7 @@ class GitHubDeployRoles(Construct):
                 role_name=spec.release_role_name(environment),
                 subject=spec.environment_subject(release_environment, workflow="release"),
                 description=f"Jobs of {spec.repository} in GitHub environment {release_environment}: release",
-                session=Duration.hours(spec.release_session_hours),
+                session_hours=spec.release_session_hours,
             )
             self._grant_release(self.release_roles[environment], environment)
             if spec.application_repositories:
@@ -132,7 +132,7 @@ class GitHubDeployRoles(Construct):
                     ],
                     description=f"Jobs of {', '.join(spec.application_repositories)} in GitHub environment "
                     f"{release_environment}: push images, release",
-                    session=Duration.hours(spec.release_session_hours),
+                    session_hours=spec.release_session_hours,
                 )
                 self._grant_release(self.app_release_roles[environment], environment)
 
@@ -143,7 +143,7 @@ class GitHubDeployRoles(Construct):
         role_name: str,
         subject: str | list[str],
         description: str,
-        session: Duration = MAX_SESSION,
+        session_hours: int = MAX_SESSION_HOURS,
         pattern: bool = False,
     ) -> iam.Role:
         """``pattern``: the subject holds a wildcard (a pull request's number), compared with StringLike."""
@@ -159,7 +159,7 @@ class GitHubDeployRoles(Construct):
                 self.provider_arn,
                 conditions=conditions,
             ),
-            max_session_duration=session,
+            max_session_duration=Duration.hours(session_hours),
         )
 
     def _bootstrap_role(self, kind: str, region: str, environment: str) -> str:

@@ -24,7 +24,7 @@ WARM_ACTIONS = ("ecr:BatchGetImage", "ecr:BatchImportUpstreamImage", "ecr:Create
 RESOURCE_TYPE = "Custom::MirrorWarmer"
 # Below the custom resource's ServiceTimeout (compliance/custom_resource_timeouts.py: 300 s), so the
 # handler always answers; the handler stops retrying 20 s before this.
-HOOK_TIMEOUT = Duration.minutes(4)
+HOOK_TIMEOUT_MINUTES = 4
 
 
 def third_party_images(spec: PlatformSpec) -> tuple[str, ...]:
@@ -70,7 +70,7 @@ class MirrorWarmer(Construct):
             handler="mirror_warmer.handler",
             description="Has the pull-through cache import each pinned image by its tag, and checks the pins",
             logging=logging,
-            timeout=HOOK_TIMEOUT,
+            timeout=Duration.minutes(HOOK_TIMEOUT_MINUTES),
         )
         pins = []
         for image in cached:

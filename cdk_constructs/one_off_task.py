@@ -14,6 +14,7 @@ from cdk_constructs.workload_containers import Container, WorkloadContainers
 from cdk_helpers.fargate import linux_task_definition
 from cdk_helpers.log_groups import Logging
 from compliance.nag_findings import acknowledge_ecr_pull
+from platform_spec.checks import Architecture
 
 SCRATCH = "/tmp"
 
@@ -35,7 +36,7 @@ class OneOffTask(Construct):
         logging: Logging,
         cpu: int = 256,
         memory_mib: int = 512,
-        architecture: ecs.CpuArchitecture = ecs.CpuArchitecture.ARM64,
+        architecture: Architecture = "ARM64",
         secrets: Callable[[iam.IRole], Mapping[str, ecs.Secret]] | None = None,
     ) -> None:
         """``container``: what runs (``HOME`` and a writable ``/tmp`` are added). ``volume_owner_image``:

@@ -19,9 +19,6 @@ from cdk_constructs.application_service import ApplicationService
 from cdk_helpers.handles import Notifications
 from cdk_helpers.load_balancer_metrics import target_group_metric
 
-FIVE_MINUTES = Duration.minutes(5)
-ONE_MINUTE = Duration.minutes(1)
-
 
 class PlatformAlarms(Construct):
     """An encrypted SNS topic (optionally with an email subscription) and the
@@ -132,23 +129,25 @@ class PlatformAlarms(Construct):
         (cdk_helpers/wake_on_demand.py): a service awake with no task is its BelowDesired alarm's."""
         metrics = load_balancer.metrics
         using: dict[str, cloudwatch.IMetric] = {
-            "elb5xx": metrics.http_code_elb(elbv2.HttpCodeElb.ELB_5XX_COUNT, statistic="Sum", period=FIVE_MINUTES),
-            "target5xx": metrics.http_code_target(
-                elbv2.HttpCodeTarget.TARGET_5XX_COUNT, statistic="Sum", period=FIVE_MINUTES
+            "elb5xx": metrics.http_code_elb(
+                elbv2.HttpCodeElb.ELB_5XX_COUNT, statistic="Sum", period=Duration.minutes(5)
             ),
-            "requests": metrics.request_count(statistic="Sum", period=FIVE_MINUTES),
+            "target5xx": metrics.http_code_target(
+                elbv2.HttpCodeTarget.TARGET_5XX_COUNT, statistic="Sum", period=Duration.minutes(5)
+            ),
+            "requests": metrics.request_count(statistic="Sum", period=Duration.minutes(5)),
         }
         errors = "elb5xx + target5xx"
         if sleepers:
             using["elb503"] = metrics.http_code_elb(
-                elbv2.HttpCodeElb.ELB_503_COUNT, statistic="Sum", period=FIVE_MINUTES
+                elbv2.HttpCodeElb.ELB_503_COUNT, statistic="Sum", period=Duration.minutes(5)
             )
             errors = "elb5xx - FILL(elb503, 0) + target5xx"
         rate = cloudwatch.MathExpression(
             expression=f"100 * ({errors}) / MAX([requests, 1])",
             using_metrics=using,
             label="5xx responses (%)",
-            period=FIVE_MINUTES,
+            period=Duration.minutes(5),
         )
         self._add(
             rate,
@@ -167,7 +166,7 @@ class PlatformAlarms(Construct):
         load_balancer: elbv2.ApplicationLoadBalancer,
     ) -> None:
         unhealthy = target_group_metric(
-            target_group, load_balancer, "UnHealthyHostCount", statistic="Maximum", period=ONE_MINUTE
+            target_group, load_balancer, "UnHealthyHostCount", statistic="Maximum", period=Duration.minutes(1)
         )
         self._add(
             unhealthy,
@@ -192,7 +191,7 @@ class PlatformAlarms(Construct):
                 metric_name=metric_name,
                 dimensions_map={"ClusterName": cluster_name, "ServiceName": service.service_name},
                 statistic="Average",
-                period=FIVE_MINUTES,
+                period=Duration.minutes(5),
             )
             self._add(
                 metric,
@@ -234,7 +233,7 @@ class PlatformAlarms(Construct):
                 metric_name=name,
                 dimensions_map={"DBInstanceIdentifier": identifier},
                 statistic="Average",
-                period=FIVE_MINUTES,
+                period=Duration.minutes(5),
             )
 
         for alarm_id, database_metric, threshold, operator, description in (
@@ -277,7 +276,7 @@ class PlatformAlarms(Construct):
             metric_name="RunningTaskCount",
             dimensions_map={"ClusterName": cluster_name, "ServiceName": service.service_name},
             statistic="Minimum",
-            period=ONE_MINUTE,
+            period=Duration.minutes(1),
         )
 
     def _tasks_missing(self, name: str, service: ecs.FargateService, cluster_name: str) -> cloudwatch.MathExpression:
@@ -286,11 +285,11 @@ class PlatformAlarms(Construct):
             metric_name="DesiredTaskCount",
             dimensions_map={"ClusterName": cluster_name, "ServiceName": service.service_name},
             statistic="Maximum",
-            period=ONE_MINUTE,
+            period=Duration.minutes(1),
         )
         return cloudwatch.MathExpression(
             expression="desired - running",
             using_metrics={"desired": desired, "running": self._running(service, cluster_name)},
             label=f"{name}: tasks missing",
-            period=ONE_MINUTE,
+            period=Duration.minutes(1),
         )

@@ -21,7 +21,7 @@ from platform_spec.schedule import RunSchedule
 
 # A stop refused because the resource is busy (a backup, a modification) is tried again for an
 # hour; after that the next window's stop is the next chance.
-RETRY_FOR = Duration.hours(1)
+RETRY_FOR_HOURS = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +84,6 @@ class ScheduledStop(Construct):
                     policy_statements=[
                         iam.PolicyStatement(actions=[calls.action(call)], resources=[calls.resource_arn])
                     ],
-                    max_event_age=RETRY_FOR,
+                    max_event_age=Duration.hours(RETRY_FOR_HOURS),
                 ),
             )

@@ -14,12 +14,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
+from platform_spec.checks import Architecture
 from platform_spec.health_checks import wget_probe
 from platform_spec.rollouts import ROLLING as ROLLING_OUT
 from platform_spec.rollouts import Canary, Linear, Rolling, Rollout
-
-ARCHITECTURES = {"ARM64": ecs.CpuArchitecture.ARM64, "X86_64": ecs.CpuArchitecture.X86_64}
-"""The spec's architecture names, as ECS takes them."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ def linux_task_definition(
     *,
     cpu: int,
     memory_mib: int,
-    architecture: ecs.CpuArchitecture = ecs.CpuArchitecture.ARM64,
+    architecture: Architecture = "ARM64",
     volumes: Sequence[ecs.Volume] = (),
 ) -> ecs.FargateTaskDefinition:
     return ecs.FargateTaskDefinition(
@@ -103,7 +101,8 @@ def linux_task_definition(
         cpu=cpu,
         memory_limit_mib=memory_mib,
         runtime_platform=ecs.RuntimePlatform(
-            cpu_architecture=architecture, operating_system_family=ecs.OperatingSystemFamily.LINUX
+            cpu_architecture=getattr(ecs.CpuArchitecture, architecture),
+            operating_system_family=ecs.OperatingSystemFamily.LINUX,
         ),
         volumes=list(volumes) or None,
     )

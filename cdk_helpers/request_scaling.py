@@ -20,7 +20,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 
-COOLDOWN = Duration.seconds(60)
+COOLDOWN_SECONDS = 60
 
 
 def scale_on_requests(
@@ -47,8 +47,8 @@ def scale_on_requests(
         "Requests",
         metric=per_target[0],
         target_value=requests_per_task,
-        scale_in_cooldown=COOLDOWN,
-        scale_out_cooldown=COOLDOWN,
+        scale_in_cooldown=Duration.seconds(COOLDOWN_SECONDS),
+        scale_out_cooldown=Duration.seconds(COOLDOWN_SECONDS),
     )
     (resource,) = [
         c

@@ -41,8 +41,8 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 
-PERIOD = Duration.minutes(1)
-WAKE_COOLDOWN = Duration.minutes(5)
+PERIOD_MINUTES = 1
+WAKE_COOLDOWN_MINUTES = 5
 """Longer than a cold start (pulling the image, the health-check grace, two passing checks)."""
 NAMESPACE = "AWS/ApplicationELB"
 NO_TARGET = "HTTPCode_ELB_503_Count"
@@ -56,7 +56,7 @@ def no_target_metric(load_balancer_full_name: str) -> cloudwatch.Metric:
         metric_name=NO_TARGET,
         dimensions_map={"LoadBalancer": load_balancer_full_name},
         statistic="Sum",
-        period=PERIOD,
+        period=Duration.minutes(PERIOD_MINUTES),
     )
 
 
@@ -70,7 +70,7 @@ def activity_metric(target_groups: Sequence[elbv2.ApplicationTargetGroup]) -> cl
             metric_name="RequestCount",
             dimensions_map={"TargetGroup": group.target_group_full_name, "LoadBalancer": load_balancer},
             statistic="Sum",
-            period=PERIOD,
+            period=Duration.minutes(PERIOD_MINUTES),
         )
         for index, group in enumerate(target_groups)
     }
@@ -79,7 +79,7 @@ def activity_metric(target_groups: Sequence[elbv2.ApplicationTargetGroup]) -> cl
         expression=" + ".join(f"FILL({name}, 0)" for name in using),
         using_metrics=using,
         label="requests, answered or not",
-        period=PERIOD,
+        period=Duration.minutes(PERIOD_MINUTES),
     )
 
 
@@ -100,7 +100,7 @@ def wake_on_demand(
         "WakeAction",
         scaling_target=target,
         adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-        cooldown=WAKE_COOLDOWN,
+        cooldown=Duration.minutes(WAKE_COOLDOWN_MINUTES),
         metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
     )
     wake.add_adjustment(adjustment=1, lower_bound=0)
@@ -120,7 +120,7 @@ def wake_on_demand(
         "SleepAction",
         scaling_target=target,
         adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
-        cooldown=PERIOD,
+        cooldown=Duration.minutes(PERIOD_MINUTES),
         metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
     )
     sleep.add_adjustment(adjustment=0, upper_bound=0)

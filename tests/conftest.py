@@ -12,8 +12,10 @@ _ROOT = Path(__file__).resolve().parent.parent
 # jsii starts the Node on PATH when aws_cdk is first imported; use the pinned one.
 os.environ["PATH"] = f"{_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
 
+from platform_spec.profiles import DEFAULT_PROFILE  # noqa: E402
 from tests import background  # noqa: E402
 from tests.adoption import start as start_adoption  # noqa: E402
+from tests.app_entry import start as start_app_entry  # noqa: E402
 from tests.checkov_run import start_run as start_checkov  # noqa: E402
 from tests.discovery.runs import UNAVAILABLE as NAMESPACES_UNAVAILABLE  # noqa: E402
 from tests.discovery.runs import start_runs as start_discovery  # noqa: E402
@@ -68,6 +70,7 @@ JUDGES_BACKGROUND = (
     "::test_every_target_of_every_job_is_up",
     "::test_the_reference_services_own_tests_pass",
     "::test_every_finding_is_fixed_or_listed_with_its_reason",
+    "::test_app_py_synthesizes_the_default_profile_validating_each_template_once",
 )
 
 
@@ -85,6 +88,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         background.start("service-tests", start_service_tests)
     if any(nodeid.endswith("::test_the_guides_edits_make_a_platform_the_suite_accepts") for nodeid in _COLLECTED):
         background.start("adoption", start_adoption)
+    if any(nodeid.endswith(JUDGES_BACKGROUND[-1]) for nodeid in _COLLECTED):
+        background.start("app-entry", lambda: start_app_entry(profile_context(DEFAULT_PROFILE)))
 
 
 def pytest_sessionfinish() -> None:

@@ -19,9 +19,9 @@ from typing import Any
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
-import app as platform_app
 from platform_spec import PlatformSpec, spec_from_context
 from platform_spec.profiles import PROFILES
+from stacks import cdk_app as platform_app
 from stacks.platform import PlatformStacks, add_compliance_checks, build_platform, touch_every_resource
 
 ROOT = Path(__file__).resolve().parent.parent

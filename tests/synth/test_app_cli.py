@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from platform_spec import spec_from_context
 from platform_spec.ci import CONTEXT_KEYS as CI_CONTEXT_KEYS
 from platform_spec.context import platform_keys
 from platform_spec.profiles import DEFAULT_PROFILE, PROFILES
-from tests.platform_synth import assert_each_refused_in_one_line
+from tests import background
+from tests.app_entry import start as start_app_entry
+from tests.platform_synth import Synthesized, assert_each_refused_in_one_line, profile_context, synth_profile
 
 DEFAULT = spec_from_context({})
 KNOWN = ", ".join((*platform_keys(DEFAULT), *CI_CONTEXT_KEYS))
@@ -58,3 +61,33 @@ if WITH_DOMAIN is not None:
 
 def test_bad_context_exits_with_one_line_and_no_output(tmp_path: Path) -> None:
     assert_each_refused_in_one_line(tmp_path, CASES)
+
+
+def test_app_py_synthesizes_the_default_profile_validating_each_template_once(
+    synthesized: dict[str, Synthesized], tmp_path: Path
+) -> None:
+    """``app.py`` whole, as ``cdk synth`` runs it (tests/app_entry.py, in the background). It starts
+    CloudFormation Validate's engine in a thread while importing the app's modules: nothing else may
+    use jsii's pipe meanwhile (a module constant such as ``Duration.minutes(5)`` would), the plugin
+    it registers replaces the CDK's own (each template validated once, not twice), and the templates
+    are the ones the suite's own synth of the profile holds."""
+    run = background.take("app-entry", lambda: start_app_entry(profile_context(DEFAULT_PROFILE)))
+    result = run.result()
+    assert result["status"] == 0, result["output"][-3000:]
+    assert result["engine_started"], "app.py starts the engine ahead"
+    assert result["during_overlap"] == [], (
+        "jsii messages from the main thread while the engine starts (no call at import time)"
+    )
+    manifest = json.loads((run.outdir / "manifest.json").read_text())
+    stacks = [
+        name for name, artifact in manifest["artifacts"].items() if artifact["type"] == "aws:cloudformation:stack"
+    ]
+    assert result["counters"]["CloudFormationValidate.validate(cnt)"] == len(stacks)
+    ours = (
+        synthesized[DEFAULT_PROFILE]
+        if DEFAULT_PROFILE in synthesized
+        else synth_profile(tmp_path, profile_context(DEFAULT_PROFILE))
+    )
+    for stack in stacks:
+        written = json.loads((run.outdir / f"{stack}.template.json").read_text())
+        assert written == json.loads((ours.outdir / f"{stack}.template.json").read_text()), stack

@@ -20,7 +20,6 @@ from aws_cdk import Stack
 from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint_file
 
-import app as platform_app
 from cdk_constructs.github_deploy_roles import (
     DEPLOY_ROLE_KINDS,
     ECR_PUSH_PULL_ACTIONS,
@@ -32,6 +31,7 @@ from platform_spec.ci import CiSpec, ci, ci_from_context
 from platform_spec.errors import SpecError
 from platform_spec.names import COMPUTE, DATA, DELIVERY, release_state_machine_name, stack_name
 from platform_spec.profiles import PROFILES
+from stacks import cdk_app as platform_app
 from stacks.ci_stack import build_ci
 from tests.platform_synth import PROFILE_NAMES, assert_each_refused_in_one_line, new_app, profile_context, profile_spec
 
