@@ -639,7 +639,7 @@ class _Reader:
 
     def _mirror_warmups(self, role: Caller, function_arn: str) -> Iterator[Entry]:
         """The cache warmer fetches each pin's manifest by tag, which imports it the first time
-        (cdk_constructs/mirror_warmer.py)."""
+        (layers/data/mirror_warmer.py)."""
         for props in self._custom_resources("Custom::MirrorWarmer", function_arn):
             yield Entry("warm the image cache: sign in to the registry", role, "ecr:GetAuthorizationToken", "*")
             for image in props["Images"]:

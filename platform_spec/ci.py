@@ -4,7 +4,7 @@ GitHub Actions gets AWS credentials through OpenID Connect. The roles are define
 app (``stacks/ci_stack.py``) in a stack of their own, ``davidshaevel-ci``, deployed once by an
 administrator with ``-c ci=true``; a profile's deploy never builds it. Each role trusts
 exactly one subject of GitHub's token (the formats are cited in
-``cdk_constructs/github_deploy_roles.py``):
+``layers/ci/github_deploy_roles.py``):
 
 - ``davidshaevel-ci-diff``: the repository's pull requests (read-only, for ``cdk diff``);
 - ``davidshaevel-ci-deploy-<env>``: jobs in the GitHub environment ``<env>`` (``deploy.yml``);

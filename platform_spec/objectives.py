@@ -8,7 +8,7 @@ fast, by the multi-window, multi-burn-rate method of the Google SRE workbook's c
 on SLOs": a page when 2 % of the budget went in an hour or 5 % in six, a ticket when 10 % went
 in a day or in three; each alert also needs its short window (a twelfth of the long one) to
 burn, so it resolves soon after the burning stops. Everything here is plain data; the rules are
-rendered from it (``cdk_helpers/alert_rules.py``).
+rendered from it (``layers/observability/alert_rules.py``).
 
 The signals are the image contract's request metrics (docs/image-contract.md, "Metrics"):
 ``http_requests_total`` and the histogram ``http_request_duration_seconds``, labelled with
@@ -141,7 +141,7 @@ DEFAULT_OBJECTIVES = ObjectivesSpec()
 
 
 # --- What Prometheus records per service (label ``job``: the service's name) ----------------------
-# The rules (cdk_helpers/alert_rules.py) write these; the dashboards and the tests read them.
+# The rules (layers/observability/alert_rules.py) write these; the dashboards and the tests read them.
 
 REQUEST_RATE = "job:http_requests:rate5m"
 """Requests per second the service answered (its health and metrics paths not counted)."""

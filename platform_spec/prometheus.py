@@ -25,7 +25,7 @@ from platform_spec.errors import SpecError
 from platform_spec.workloads import ContainerUser
 
 CLOUD_MAP_TTL_SECONDS = 10
-"""The TTL of every Cloud Map record (A and SRV; cdk_constructs/cloud_map_registration.py): how
+"""The TTL of every Cloud Map record (A and SRV; layers/compute/cloud_map_registration.py): how
 long a resolver may cache one. Short, so a replaced task leaves DNS soon and a new one enters it
 soon. At most one query per name per TTL reaches Route 53 from the VPC's resolver, however often
 Prometheus asks it."""

@@ -13,7 +13,7 @@ deployments"):
 - ``BlueGreen(bake_minutes)``: the same, all traffic at once.
 
 Every strategy watches the service's deployment alarms, made from its objectives
-(``cdk_constructs/deployment_alarms.py``): an alarm before the old tasks are gone rolls the
+(``layers/compute/deployment_alarms.py``): an alarm before the old tasks are gone rolls the
 deployment back. The shifting strategies move only what the load balancer routes, so they need
 a public service; callers inside the VPC find a service through Cloud Map, which answers with
 every task, old and new (docs/operations.md, "Roll-outs: canary, linear, blue/green").

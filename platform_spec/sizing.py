@@ -2,7 +2,7 @@
 
 A service with ``min_tasks = 0`` sleeps when idle and wakes on demand: the load balancer answers
 a request that finds no task with a 503 of its own, and that 503 wakes the service
-(``cdk_helpers/wake_on_demand.py``). So only what reaches the service through the load balancer
+(``layers/compute/wake_on_demand.py``). So only what reaches the service through the load balancer
 can wake it, and every refusal below is a path that does not:
 
 - a production profile keeps every service running: a cold start answers 503 for minutes;

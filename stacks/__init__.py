@@ -1,1 +1,1 @@
-"""The platform's stacks; each composes constructs from ``cdk_constructs``."""
+"""The platform's stacks; each composes the constructs of ``layers``."""

@@ -15,7 +15,7 @@ from aws_cdk import App, BootstraplessSynthesizer, CfnOutput, Environment, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cdk_constructs.github_deploy_roles import GitHubDeployRoles
+from layers.ci.github_deploy_roles import GitHubDeployRoles
 from platform_spec.bootstrap_policy import boundary_name
 from platform_spec.ci import CDK_DEFAULT_QUALIFIER, CiSpec, ci
 from platform_spec.platform import PlatformSpec

@@ -10,23 +10,24 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
-from cdk_constructs.application_service import ApplicationService
-from cdk_constructs.database_bootstrap import DatabaseBootstrap
-from cdk_constructs.deployment_alarms import Caller
-from cdk_constructs.edge_distribution import EdgeDistribution
-from cdk_constructs.fargate_cluster import FargateCluster
-from cdk_constructs.images_present_check import ImagesPresentCheck
-from cdk_constructs.internal_load_balancer import InternalLoadBalancer
-from cdk_constructs.released_image_tags import ReleasedImageTags
-from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
-from cdk_constructs.service_route import ListenerRoute
-from cdk_constructs.site_domain import SiteDomain
-from cdk_helpers.handles import EdgeGuardsHandle
-from cdk_helpers.mirrored_images import ThirdPartyImages
-from cdk_helpers.rendered_config import render_database_bootstrap
-from cdk_helpers.sleep_scaling import sleep_outside_window
+from layers.compute.application_service import ApplicationService
+from layers.compute.database_bootstrap import DatabaseBootstrap
+from layers.compute.deployment_alarms import Caller
+from layers.compute.handles import ObservedPlatform, ReleasedCompute
+from layers.compute.images_present_check import ImagesPresentCheck
+from layers.compute.internal_load_balancer import InternalLoadBalancer
+from layers.compute.released_image_tags import ReleasedImageTags
+from layers.compute.service_route import ListenerRoute
+from layers.data.handles import ComputeState
+from layers.edge.edge_distribution import EdgeDistribution
+from layers.edge.handles import EdgeGuardsHandle
+from layers.edge.site_domain import SiteDomain
+from layers.network.security_groups import PlatformSecurityGroups, sealed
+from layers.shared.fargate_cluster import FargateCluster
+from layers.shared.mirrored_images import ThirdPartyImages
+from layers.shared.rendered_config import render_database_bootstrap
+from layers.shared.sleep_scaling import sleep_outside_window
 from platform_spec import PlatformSpec, names
-from stacks.handles import ComputeState, ObservedPlatform, ReleasedCompute
 
 
 class ComputeStack(Stack):
@@ -47,11 +48,9 @@ class ComputeStack(Stack):
         cluster = FargateCluster(
             self,
             "Cluster",
-            cluster_name=spec.cluster_name,
-            exec_log_group_name=spec.exec_log_group_name,
+            spec=spec,
             vpc=vpc,
             logs_key=logging.key,
-            spot=spec.fargate_spot,
             create=True,
         )
         self.cluster = cluster.cluster

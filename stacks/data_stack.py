@@ -14,25 +14,24 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from cdk_constructs.access_log_bucket import AccessLogBucket
-from cdk_constructs.admin_password import AdminPassword
-from cdk_constructs.audit_trail import AuditTrail, audit_namespace
-from cdk_constructs.config_bucket import ConfigBucket
-from cdk_constructs.data_backups import DataBackups
-from cdk_constructs.image_mirror import ImageMirror
-from cdk_constructs.image_repositories import ImageRepositories
-from cdk_constructs.logs_key import LogsKey
-from cdk_constructs.metrics_workspace import MetricsWorkspace
-from cdk_constructs.mirror_warmer import MirrorWarmer, third_party_images
-from cdk_constructs.postgres_database import PostgresDatabase
-from cdk_constructs.prometheus_file_system import PrometheusFileSystem
-from cdk_constructs.scheduled_stop import ScheduledStop, StopStart
-from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
-from cdk_helpers.handles import ConfigSource
-from cdk_helpers.log_groups import Logging
+from layers.data.access_log_bucket import AccessLogBucket
+from layers.data.admin_password import AdminPassword
+from layers.data.config_bucket import ConfigBucket
+from layers.data.data_backups import DataBackups
+from layers.data.handles import ComputeState, ConfigSource, DeliveryState, ObservabilityState
+from layers.data.image_mirror import ImageMirror
+from layers.data.image_repositories import ImageRepositories
+from layers.data.metrics_workspace import MetricsWorkspace
+from layers.data.mirror_warmer import MirrorWarmer, third_party_images
+from layers.data.postgres_database import PostgresDatabase
+from layers.data.prometheus_file_system import PrometheusFileSystem
+from layers.network.security_groups import PlatformSecurityGroups, sealed
+from layers.observability.audit_trail import AuditTrail, audit_namespace
+from layers.shared.log_groups import Logging
+from layers.shared.logs_key import LogsKey
+from layers.shared.scheduled_stop import ScheduledStop, StopStart
 from platform_spec import PlatformSpec
 from platform_spec.names import AUDIT_TRAIL, DELIVERY
-from stacks.handles import ComputeState, DeliveryState, ObservabilityState
 
 
 class DataStack(Stack):

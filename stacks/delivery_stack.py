@@ -8,15 +8,16 @@ from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from cdk_constructs.deployment_state_machine import DeploymentStateMachine
-from cdk_constructs.fargate_cluster import FargateCluster
-from cdk_constructs.release_stack_role import ReleaseStackRole
-from cdk_constructs.release_tasks import MigrationsTask, SmokeTestsTask, TargetsProbeTask, release_targets
-from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
-from cdk_helpers.fargate import task_subnet_ids
-from cdk_helpers.handles import Notifications
+from layers.compute.handles import ReleasedCompute
+from layers.data.handles import DeliveryState
+from layers.network.security_groups import PlatformSecurityGroups, sealed
+from layers.observability.handles import Notifications
+from layers.release.deployment_state_machine import DeploymentStateMachine
+from layers.release.release_stack_role import ReleaseStackRole
+from layers.release.release_tasks import MigrationsTask, SmokeTestsTask, TargetsProbeTask, release_targets
+from layers.shared.fargate import task_subnet_ids
+from layers.shared.fargate_cluster import FargateCluster
 from platform_spec import PlatformSpec, names
-from stacks.handles import DeliveryState, ReleasedCompute
 
 
 class DeliveryStack(Stack):
@@ -46,11 +47,9 @@ class DeliveryStack(Stack):
         cluster = FargateCluster(
             self,
             "Cluster",
-            cluster_name=spec.cluster_name,
-            exec_log_group_name=spec.exec_log_group_name,
+            spec=spec,
             vpc=vpc,
             logs_key=logging.key,
-            spot=spec.fargate_spot,
         )
         # CloudFormation's role for the release's updates of the compute stack: image tags only.
         stack_role = ReleaseStackRole(

@@ -9,9 +9,9 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from cdk_constructs.edge_guards import EdgeGuards
-from cdk_constructs.logs_key import LogsKey
-from cdk_helpers.log_groups import Logging
+from layers.edge.edge_guards import EdgeGuards
+from layers.shared.log_groups import Logging
+from layers.shared.logs_key import LogsKey
 from platform_spec import PlatformSpec
 
 

@@ -7,13 +7,13 @@ from typing import Any
 from aws_cdk import Aws, Stack
 from constructs import Construct
 
-from cdk_constructs.interface_endpoints import InterfaceEndpoints
-from cdk_constructs.logs_key import LogsKey
-from cdk_constructs.platform_vpc import PlatformVpc
-from cdk_constructs.s3_gateway_endpoint import S3GatewayEndpoint
-from cdk_constructs.scheduled_stop import ScheduledStop, StopStart
-from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
-from cdk_helpers.log_groups import Logging
+from layers.network.interface_endpoints import InterfaceEndpoints
+from layers.network.platform_vpc import PlatformVpc
+from layers.network.s3_gateway_endpoint import S3GatewayEndpoint
+from layers.network.security_groups import PlatformSecurityGroups, sealed
+from layers.shared.log_groups import Logging
+from layers.shared.logs_key import LogsKey
+from layers.shared.scheduled_stop import ScheduledStop, StopStart
 from platform_spec import PlatformSpec
 from platform_spec.connections import endpoint_services
 

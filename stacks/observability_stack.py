@@ -9,23 +9,23 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from cdk_constructs.alarm_quiet_hours import AlarmQuietHours
-from cdk_constructs.alert_heartbeat import AlertHeartbeat
-from cdk_constructs.alertmanager_server import AlertmanagerServer
-from cdk_constructs.audit_alarms import AuditAlarms
-from cdk_constructs.audit_trail import audit_namespace
-from cdk_constructs.fargate_cluster import FargateCluster
-from cdk_constructs.grafana_server import GrafanaServer
-from cdk_constructs.observability_config import ObservabilityConfig
-from cdk_constructs.platform_alarms import PlatformAlarms
-from cdk_constructs.platform_dashboard import PlatformDashboard
-from cdk_constructs.prometheus_server import PrometheusServer
-from cdk_constructs.security_groups import PlatformSecurityGroups, sealed
-from cdk_helpers.handles import PublicEntry
-from cdk_helpers.mirrored_images import ThirdPartyImages
-from cdk_helpers.sleep_scaling import sleep_outside_window
+from layers.compute.handles import ObservedPlatform, PublicEntry
+from layers.data.handles import ObservabilityState
+from layers.network.security_groups import PlatformSecurityGroups, sealed
+from layers.observability.alarm_quiet_hours import AlarmQuietHours
+from layers.observability.alert_heartbeat import AlertHeartbeat
+from layers.observability.alertmanager_server import AlertmanagerServer
+from layers.observability.audit_alarms import AuditAlarms
+from layers.observability.audit_trail import audit_namespace
+from layers.observability.grafana_server import GrafanaServer
+from layers.observability.observability_config import ObservabilityConfig
+from layers.observability.platform_alarms import PlatformAlarms
+from layers.observability.platform_dashboard import PlatformDashboard
+from layers.observability.prometheus_server import PrometheusServer
+from layers.shared.fargate_cluster import FargateCluster
+from layers.shared.mirrored_images import ThirdPartyImages
+from layers.shared.sleep_scaling import sleep_outside_window
 from platform_spec import PlatformSpec, names
-from stacks.handles import ObservabilityState, ObservedPlatform
 
 
 class ObservabilityStack(Stack):
@@ -45,11 +45,9 @@ class ObservabilityStack(Stack):
         cluster = FargateCluster(
             self,
             "Cluster",
-            cluster_name=spec.cluster_name,
-            exec_log_group_name=spec.exec_log_group_name,
+            spec=spec,
             vpc=vpc,
             logs_key=state.logging.key,
-            spot=spec.fargate_spot,
         )
         self.alarms = PlatformAlarms(self, "Alarms", email=spec.alarm_email)
         self.heartbeat = AlertHeartbeat(

@@ -12,10 +12,10 @@ from aws_cdk.region_info import RegionInfo
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import IConstruct
 
-from cdk_helpers.cross_stack_reads import CarryingSynthesizer
 from compliance.cfn_lint_findings import redundant_role_dependencies
 from compliance.custom_resource_timeouts import bounded_custom_resources
 from compliance.reachability_check import ReachabilityCheck
+from layers.shared.cross_stack_reads import CarryingSynthesizer
 from platform_spec import PlatformSpec, SpecError
 from platform_spec.names import COMPUTE, DATA, DELIVERY, EDGE, NETWORK, OBSERVABILITY
 from platform_spec.regions import CLOUDFRONT_REGION
@@ -88,7 +88,7 @@ def _edge_stack(app: App, spec: PlatformSpec, rendered: dict[str, Any]) -> EdgeS
 def build_platform(app: App, spec: PlatformSpec) -> PlatformStacks:
     env = Environment(account=spec.account, region=spec.region)
     # What each stack wrote, for the ones after it: a reader of a weak reference carries the
-    # fingerprint of what would replace it (cdk_helpers/cross_stack_reads.py).
+    # fingerprint of what would replace it (layers/shared/cross_stack_reads.py).
     rendered: dict[str, Any] = {}
     edge = _edge_stack(app, spec, rendered)
     network = NetworkStack(

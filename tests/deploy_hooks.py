@@ -6,7 +6,7 @@ import importlib
 import sys
 from types import ModuleType
 
-from cdk_constructs.deploy_hook import HOOKS_DIRECTORY
+from layers.shared.deploy_hook import HOOKS_DIRECTORY
 
 
 def load_hook(name: str) -> ModuleType:

@@ -12,15 +12,15 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cdk_constructs.release_tasks import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
+from layers.release.asleep import READ_DATABASE
+from layers.release.definition import release_definition
+from layers.release.release_tasks import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
+from layers.release.targets import OneOffRun, ReleaseTargets
 from platform_spec import PlatformSpec
 from platform_spec.names import COMPUTE, DELIVERY, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
 from platform_spec.profiles import dev as dev_profile
 from platform_spec.profiles import prod as prod_profile
 from platform_spec.schedule import DAYS, RunSchedule
-from release.asleep import READ_DATABASE
-from release.definition import release_definition
-from release.targets import OneOffRun, ReleaseTargets
 from tests.platform_synth import Synthesized
 from tests.release_responses import (
     ACCOUNT,

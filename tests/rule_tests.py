@@ -1,4 +1,4 @@
-"""``promtool test rules`` cases for every rule the spec renders (cdk_helpers/alert_rules.py), generated
+"""``promtool test rules`` cases for every rule the spec renders (layers/observability/alert_rules.py), generated
 from each service's objectives, so a service added to the spec gets its cases with no other change.
 
 For each objective of each service: a fast burn pages (and tickets); a burn just below every page
@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from cdk_helpers.alert_rules import (
+from layers.observability.alert_rules import (
     AVAILABILITY,
     BUDGET_BURN,
     HEARTBEAT_SEVERITY,

@@ -130,7 +130,7 @@ def deployment_alarm_names(templates: Templates) -> set[str]:
 def pulled_image(synth: Synthesized, image: str) -> str:
     """A third-party image of the spec as task definitions name it, resolved as deployed: from a
     registry the spec caches, through the data stack's pull-through cache by digest
-    (``cdk_helpers/mirrored_images.py``); from any other, as the spec names it."""
+    (``layers/shared/mirrored_images.py``); from any other, as the spec names it."""
     registry = synth.spec.image_mirror.registry(image)
     if registry is None:
         return image

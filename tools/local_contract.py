@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cdk_helpers.fargate import container_health_check
+from layers.shared.fargate import container_health_check
 from platform_spec import ServiceSpec
 from platform_spec.health_checks import health_check_command
 from tools.local_dockerfile import Dockerfile
@@ -41,7 +41,7 @@ POINTS = (
 ADDRESSES = ("127.0.0.1", "127.0.0.2")
 _TIMEOUT = container_health_check("true").timeout
 HEALTH_CHECK_TIMEOUT_SECONDS = _TIMEOUT.to_seconds() if _TIMEOUT is not None else 5
-"""The timeout every container health check of the platform has (``cdk_helpers.fargate``)."""
+"""The timeout every container health check of the platform has (``layers.shared.fargate``)."""
 # Media types Prometheus 3 scrapes; it fails a scrape with another or none ("Prometheus 3.0
 # migration guide", scrape protocols), and the platform's configuration names no fallback.
 SCRAPE_MEDIA_TYPES = ("text/plain", "application/openmetrics-text", "application/vnd.google.protobuf")

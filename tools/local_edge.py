@@ -1,6 +1,6 @@
 """A stand-in for the public URL (CloudFront and the load balancer) in front of locally running
 services, for the smoke tests' WEB_URL: it answers 404 to the spec's internal paths, compared
-as the edge function compares them (``cdk_helpers.edge_function.normalised_path``), and
+as the edge function compares them (``layers.edge.edge_function.normalised_path``), and
 forwards everything else to the service whose route matches, else to the default route's.
 
 The synthesized function itself runs against the reference services in
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from cdk_helpers.edge_function import normalised_path
+from layers.edge.edge_function import normalised_path
 from platform_spec import PlatformSpec
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}

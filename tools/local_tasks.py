@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
-from cdk_constructs.application_service import service_environment
-from cdk_constructs.database_bootstrap import CERTIFICATES_VARIABLE
-from cdk_constructs.database_bootstrap import SCRIPT as BOOTSTRAP_SCRIPT
-from cdk_constructs.postgres_database import PostgresDatabase
-from cdk_helpers.database_access import database_environment
-from cdk_helpers.rendered_config import render_database_bootstrap
+from layers.compute.application_service import service_environment
+from layers.compute.database_bootstrap import CERTIFICATES_VARIABLE
+from layers.compute.database_bootstrap import SCRIPT as BOOTSTRAP_SCRIPT
+from layers.data.postgres_database import PostgresDatabase
+from layers.shared.database_access import database_environment
+from layers.shared.rendered_config import render_database_bootstrap
 from platform_spec import PlatformSpec, ServiceSpec
 from tools.local_contract import Result, failed, passed
 from tools.local_dockerfile import Dockerfile, expand
@@ -49,7 +49,7 @@ class _LocalDatabase:
 
 
 def database_settings(postgres: Postgres, spec: PlatformSpec, *, user: str) -> dict[str, str]:
-    """A task's DB_* settings (``cdk_helpers.database_access``) for the local server, signing in
+    """A task's DB_* settings (``layers.shared.database_access``) for the local server, signing in
     as ``user``; the server's CA stands for the RDS bundle the images name in DB_SSL_ROOT_CERT."""
     local = _LocalDatabase(
         _Endpoint(postgres.host, str(postgres.port)), _Names(spec.database.database_name, spec.database.schema)
@@ -120,7 +120,7 @@ class LocalTasks:
     def one_off(
         self, service: ServiceSpec, dockerfile: Dockerfile, command: Sequence[str], environment: Mapping[str, str]
     ) -> subprocess.CompletedProcess[str]:
-        """A release task on ``service``'s image (cdk_constructs/release_tasks.py): ``command``
+        """A release task on ``service``'s image (layers/release/release_tasks.py): ``command``
         with the image's ENV, the service's settings and secrets, then ``environment``."""
         argv = dockerfile.command(command)
         combined = dockerfile.environment_over(base_environment(self.home))

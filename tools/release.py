@@ -8,7 +8,7 @@
 machine with ``{"imageTag": tag}``, waits for it, prints the outcome and exits 1 with the
 state machine's error when the release failed. A scheduled environment is not released while
 it sleeps: outside its window ``start`` says so in one line and exits 2 before any AWS call
-(the state machine refuses too, by its database's state: ``release/asleep.py``). Rolling back
+(the state machine refuses too, by its database's state: ``layers/release/asleep.py``). Rolling back
 by hand is releasing the previous tag. ``show`` reads the compute stack's outputs.
 ``parameters`` prints, from a synthesized assembly, the parameter that holds each service's
 tag, and fails when a service's image does not come from one (a deploy of such a template
@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from layers.release.asleep import refusal
 from platform_spec import PlatformSpec, SpecError, check_image_tag, spec_from_context
 from platform_spec.names import (
     COMPUTE,
@@ -36,7 +37,6 @@ from platform_spec.names import (
     image_tag_parameter,
     output_key,
 )
-from release.asleep import refusal
 from tools.cli import aws_failure, fail
 
 POLL_SECONDS = 15

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from layers.release.asleep import refusal
 from platform_spec import SpecError, spec_from_context
-from release.asleep import refusal
 from tools.cli import NO_CREDENTIALS, fail
 from verify.checks import CheckResult, Status, run_all
 from verify.deployment import NotDeployedError, load_deployment

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import yaml
 
-from cdk_helpers.alertmanager_config import render_alertmanager_config
-from cdk_helpers.grafana_dashboards import dashboards, panel_queries
-from cdk_helpers.rendered_config import PROMETHEUS_CONFIG, render_prometheus_files
+from layers.observability.alertmanager_config import render_alertmanager_config
+from layers.observability.grafana_dashboards import dashboards, panel_queries
+from layers.shared.rendered_config import PROMETHEUS_CONFIG, render_prometheus_files
 from platform_spec import CLOUD_MAP_TTL_SECONDS, PlatformSpec, ServiceSpec
 from platform_spec.profiles import dev
 from tests.discovery import run_in_namespace

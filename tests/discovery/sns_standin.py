@@ -31,7 +31,7 @@ SIGNING_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY":
 
 
 def alertmanager_command(binary: str, *, config: str, data: str, listen: str) -> list[str]:
-    """Alertmanager as the platform runs it (cdk_constructs/alertmanager_server.py): alone, no cluster peers."""
+    """Alertmanager as the platform runs it (layers/observability/alertmanager_server.py): alone, no cluster peers."""
     return [
         binary,
         f"--config.file={config}",

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cdk_helpers import alert_rules
-from cdk_helpers.alert_rules import BUDGET_BURN, NO_TRAFFIC, WATCHDOG, render_rules, rule_groups
+from layers.observability import alert_rules
+from layers.observability.alert_rules import BUDGET_BURN, NO_TRAFFIC, WATCHDOG, render_rules, rule_groups
 from platform_spec import ObjectivesSpec, PlatformSpec
 from platform_spec.objectives import BURN_WINDOWS, PAGE, BurnWindow, ratio_windows
 from platform_spec.profiles import PROFILES

@@ -23,8 +23,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from cdk_helpers.alert_rules import WATCHDOG, rule_groups
-from cdk_helpers.alertmanager_config import (
+from layers.observability.alert_rules import WATCHDOG, rule_groups
+from layers.observability.alertmanager_config import (
     ALARM_RECEIVER,
     HEARTBEAT_RECEIVER,
     render_alertmanager_config,

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from cdk_constructs.database_bootstrap import CERTIFICATES_VARIABLE, CONTAINER
+from layers.compute.database_bootstrap import CERTIFICATES_VARIABLE, CONTAINER
 from platform_spec.names import COMPUTE
 from tests.platform_synth import Synthesized
 from tests.postgres import Postgres

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from cdk_constructs.database_bootstrap import CONTAINER
-from cdk_helpers.rendered_config import render_database_bootstrap
 from compliance.iam_evaluator import Principal, Request, evaluate
+from layers.compute.database_bootstrap import CONTAINER
+from layers.shared.rendered_config import render_database_bootstrap
 from platform_spec.names import COMPUTE, DATA, DELIVERY
 from platform_spec.profiles import dev
 from tests.deploy_hooks import load_hook

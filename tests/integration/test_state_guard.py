@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from constructs import Construct
 
-from cdk_constructs.config_bucket import ConfigBucket
 from compliance.replacements import replacements
+from layers.data.config_bucket import ConfigBucket
 from platform_spec.names import COMPUTE, DATA, OBSERVABILITY
 from stacks import data_stack
 from tests.platform_synth import Synthesized, synth_spec

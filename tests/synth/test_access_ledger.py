@@ -118,7 +118,7 @@ def test_every_alarm_and_every_encrypted_log_group_has_its_rows(profile: Synthes
 
 
 def test_the_release_reads_its_own_databases_state_only_where_it_sleeps(profile: Synthesized) -> None:
-    """A scheduled environment's release reads its database's state first (release/asleep.py):
+    """A scheduled environment's release reads its database's state first (layers/release/asleep.py):
     the ledger holds that call, allowed on exactly the platform's instance; no other instance, nor
     every instance, and without a schedule not even that one."""
     deployment = _ledger(profile)[0]

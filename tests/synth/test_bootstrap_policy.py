@@ -18,8 +18,8 @@ import pytest
 import yaml
 from aws_cdk.assertions import Template
 
-from cdk_constructs.github_deploy_roles import DEPLOY_ROLE_KINDS
 from compliance.cloudformation_values import Deployment
+from layers.ci.github_deploy_roles import DEPLOY_ROLE_KINDS
 from platform_spec.bootstrap_policy import SERVICE_PREFIXES, bootstrap_commands, boundary_name, policy_arn
 from platform_spec.ci import CiSpec, ci
 from platform_spec.ci_setup import SEPARATE_ACCOUNTS

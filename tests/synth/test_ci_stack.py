@@ -20,13 +20,13 @@ from aws_cdk import Stack
 from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint_file
 
-from cdk_constructs.github_deploy_roles import (
-    DEPLOY_ROLE_KINDS,
-    ECR_PUSH_PULL_ACTIONS,
-)
 from compliance.access_ledger import assembly_regions
 from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import Principal, Request, evaluate
+from layers.ci.github_deploy_roles import (
+    DEPLOY_ROLE_KINDS,
+    ECR_PUSH_PULL_ACTIONS,
+)
 from platform_spec.ci import CiSpec, ci, ci_from_context
 from platform_spec.errors import SpecError
 from platform_spec.names import COMPUTE, DATA, DELIVERY, release_state_machine_name, stack_name

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cdk_constructs.service_route import DEFAULT_ROUTE, LAST_PRIORITY
+from layers.compute.service_route import DEFAULT_ROUTE, LAST_PRIORITY
 from platform_spec import PlatformSpec, ServiceSpec
 from platform_spec.connections import LOAD_BALANCER, PROMETHEUS, service_peer
 from platform_spec.health_checks import health_check_command

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from cdk_constructs.interface_endpoints import RESOURCE_LESS_ACTIONS
 from compliance.resource_schemas import name_properties
+from layers.network.interface_endpoints import RESOURCE_LESS_ACTIONS
 from platform_spec.connections import FILE_SYSTEM, PROMETHEUS
 from platform_spec.names import DATA, LAYERS, NETWORK, RELEASE_TAG_PREFIX
 from tests.platform_synth import Synthesized

@@ -18,8 +18,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 
-from cdk_constructs.postgres_database import PostgresDatabase
-from cdk_helpers.log_groups import Logging
+from layers.data.postgres_database import PostgresDatabase
+from layers.shared.log_groups import Logging
 from platform_spec import POSTGRES_VERSIONS, DatabaseSpec
 from platform_spec.names import DATA
 from tests.platform_synth import Synthesized

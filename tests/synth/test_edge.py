@@ -23,9 +23,9 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from cdk_constructs.edge_distribution import EdgeDistribution
-from cdk_helpers.edge_function import normalised_path
-from cdk_helpers.log_groups import Logging
+from layers.edge.edge_distribution import EdgeDistribution
+from layers.edge.edge_function import normalised_path
+from layers.shared.log_groups import Logging
 from platform_spec import GrafanaSpec, PlatformSpec, ServiceSpec
 from platform_spec.names import COMPUTE, EDGE, OBSERVABILITY
 from platform_spec.profiles import PROFILES

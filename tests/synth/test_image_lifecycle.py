@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
-from cdk_constructs.image_repositories import lifecycle_rules
+from layers.data.image_repositories import lifecycle_rules
 from platform_spec.names import DATA, RELEASE_TAG_PREFIX
 from tests.deploy_hooks import load_hook
 from tests.platform_synth import Synthesized
@@ -104,7 +104,7 @@ class Registry:
     def release(self, tag: str, *, ok: bool = True) -> None:
         """What the release state machine does to the repository: mark the image, and once
         it ends keep the marks to what runs and what a roll-back returns to
-        (``release.images.tidy_marks``). The lifecycle may run at any time between."""
+        (``layers.release.images.tidy_marks``). The lifecycle may run at any time between."""
         self.clock += 1
         mark = f"{RELEASE_TAG_PREFIX}{self.clock:08d}"
         self.find(tag).tags.add(mark)

@@ -24,11 +24,11 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from cdk_constructs.database_bootstrap import CERTIFICATES_VARIABLE, CONTAINER
-from cdk_helpers import rds_certificates
 from compliance.access_ledger import Entry, check_ledger
 from compliance.cloudformation_values import Deployment
 from compliance.iam_evaluator import Principal, Request, evaluate
+from layers.compute import rds_certificates
+from layers.compute.database_bootstrap import CERTIFICATES_VARIABLE, CONTAINER
 from platform_spec import PlatformSpec, SpecError
 from platform_spec.names import COMPUTE, DATA
 from platform_spec.profiles import PROFILES

@@ -19,8 +19,8 @@ from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Template
 
-from cdk_constructs.platform_vpc import NAT_IMAGE_GENERATION_TAG, NAT_SCRIPT, PlatformVpc
-from cdk_helpers.log_groups import Logging
+from layers.network.platform_vpc import NAT_IMAGE_GENERATION_TAG, NAT_SCRIPT, PlatformVpc
+from layers.shared.log_groups import Logging
 from platform_spec import NetworkSpec
 from platform_spec.names import NETWORK
 from tests.platform_synth import Synthesized

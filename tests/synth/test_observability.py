@@ -14,17 +14,17 @@ import pytest
 import yaml
 from syrupy.assertion import SnapshotAssertion
 
-from cdk_constructs.audit_trail import AUDIT_METRICS
-from cdk_helpers import rendered_config
-from cdk_helpers.grafana_dashboards import DATASOURCE_UID, dashboards
-from cdk_helpers.rendered_config import (
+from compliance.access_ledger import Entry, check_ledger
+from layers.observability.audit_trail import AUDIT_METRICS
+from layers.observability.grafana_dashboards import DATASOURCE_UID, dashboards
+from layers.shared import rendered_config
+from layers.shared.rendered_config import (
     PROMETHEUS_CONFIG,
     PROMETHEUS_RULES,
     render_grafana_provisioning,
     render_prometheus_config,
     render_prometheus_files,
 )
-from compliance.access_ledger import Entry, check_ledger
 from platform_spec import PrometheusSpec, SpecError
 from platform_spec.names import COMPUTE, DATA, OBSERVABILITY
 from platform_spec.prometheus import CLOUD_MAP_TTL_SECONDS

@@ -11,8 +11,8 @@ import pytest
 from aws_cdk import IPolicyValidationContext
 from aws_cdk import aws_ec2 as ec2
 
-from cdk_constructs import security_groups
 from compliance.reachability_check import ReachabilityCheck, reachability_problems
+from layers.network import security_groups
 from platform_spec.connections import DATABASE, PROMETHEUS, NetworkPath, service_peer
 from platform_spec.names import COMPUTE, DATA, NETWORK
 from tests.picking import first_or_skip
@@ -89,7 +89,7 @@ def test_anything_else_reaching_the_database_fails(dev: Synthesized) -> None:
 def test_removing_a_rule_from_the_code_fails_the_synth(
     dev: Synthesized, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What a developer deleting one line of cdk_constructs/security_groups.py would see."""
+    """What a developer deleting one line of layers/network/security_groups.py would see."""
     original = security_groups.PlatformSecurityGroups._open
     scraped = dev.spec.scraped_services[0]
     peer = service_peer(scraped)

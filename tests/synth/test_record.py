@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from cdk_constructs.audit_trail import AUDIT_METRICS, audit_namespace
-from cdk_constructs.data_backups import DENIED_VAULT_ACTIONS
 from compliance.access_ledger import Entry, check_ledger
 from compliance.iam_evaluator import NamedPolicy, Principal, Request, evaluate
+from layers.data.data_backups import DENIED_VAULT_ACTIONS
+from layers.observability.audit_trail import AUDIT_METRICS, audit_namespace
 from platform_spec.names import AUDIT_TRAIL, DATA, LAYERS, OBSERVABILITY
 from tests.platform_synth import ROOT, Synthesized, profile_spec, synth_spec
 from tests.templates import deployment_of, ledger_of, templates_of

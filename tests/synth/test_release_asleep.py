@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from layers.release.asleep import SLEEP_STATUSES
 from platform_spec import PlatformSpec
 from platform_spec.profiles import dev
-from release.asleep import SLEEP_STATUSES
 from tests.platform_synth import Synthesized
 from tests.release_responses import (
     DESCRIBE_DB_INSTANCES,

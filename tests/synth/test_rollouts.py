@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from cdk_constructs.deployment_alarms import error_threshold, latency_percentile
+from layers.compute.deployment_alarms import error_threshold, latency_percentile
 from platform_spec import PlatformSpec, ServiceSpec
 from platform_spec.names import COMPUTE, LAYERS
 from platform_spec.profiles import dev as dev_profile

@@ -1,6 +1,6 @@
 """A public service with ``min_tasks = 0`` (``tests/variants.py``, ``with_sleeping_service``): no
 task while idle, woken by the load balancer's 503 for want of a target, back to none after
-``idle_minutes`` without a request (``cdk_helpers/wake_on_demand.py``); its sleep alarms
+``idle_minutes`` without a request (``layers/compute/wake_on_demand.py``); its sleep alarms
 nothing, costs nothing, and the shipped profiles are as they were.
 
 The metrics are the load balancer's as Elastic Load Balancing documents them ("CloudWatch metrics

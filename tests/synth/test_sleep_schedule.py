@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cdk_constructs.audit_trail import audit_namespace
 from compliance.access_ledger import Entry, check_ledger
 from compliance.iam_evaluator import Principal
+from layers.observability.audit_trail import audit_namespace
 from platform_spec.names import COMPUTE, DATA, NETWORK, OBSERVABILITY
 from platform_spec.schedule import DAYS, RunSchedule
 from tests.platform_synth import Synthesized

@@ -1,6 +1,6 @@
 """What a producer replaces, every stack that reads it weakly follows: the reader's own template
 changes, so ``cdk deploy --all`` updates it and CloudFormation resolves its ``Fn::GetStackOutput``
-anew (docs/operations.md, "Cross-stack references"; cdk_helpers/cross_stack_reads.py).
+anew (docs/operations.md, "Cross-stack references"; layers/shared/cross_stack_reads.py).
 
 The tests synthesize dev and a variant of it, find what the variant replaces by CloudFormation's
 rules (a replacement-only property of the registry schemas changed, or names what is replaced),
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from cdk_helpers.cross_stack_reads import CARRIER_TAG, IN_NAME, UNCARRIED
 from compliance.replacements import FINGERPRINT_LENGTH, output_targets, replacements, weak_reads
+from layers.shared.cross_stack_reads import CARRIER_TAG, IN_NAME, UNCARRIED
 from tests.platform_synth import Synthesized, synth_spec
 from tests.variants import with_changed_port, with_replacing_changes
 

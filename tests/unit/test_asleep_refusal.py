@@ -1,4 +1,4 @@
-"""The refusal a scheduled environment gives while it sleeps (release/asleep.py): one line naming
+"""The refusal a scheduled environment gives while it sleeps (layers/release/asleep.py): one line naming
 the environment, its window and what to do, judged on the window's own clock; none without a
 schedule. The commands that print it are tested in tests/synth/test_release_tool.py and
 tests/integration/test_verify.py, the state machine's in tests/synth/test_release_asleep.py."""
@@ -10,8 +10,8 @@ from datetime import UTC, timedelta
 
 import pytest
 
+from layers.release.asleep import asleep_message, refusal
 from platform_spec.profiles import dev
-from release.asleep import asleep_message, refusal
 from tests.release_world import window_edges
 
 

@@ -6,7 +6,7 @@ import pytest
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 
-from cdk_helpers.log_groups import log_retention
+from layers.shared.log_groups import log_retention
 from platform_spec import LOG_RETENTION_DAYS, POSTGRES_MAJORS, POSTGRES_VERSIONS
 
 

@@ -1,37 +1,35 @@
 """Where code lives, held as tests so the layout stays as docs/architecture.md describes it:
-constructs only in cdk_constructs/, small files where the platform is composed, one module
-for the names the stacks share, and no test module importing another."""
+each capability in the folder of the layer it serves, no module over 300 lines, one module for
+the names the stacks share, and no test module importing another."""
 
 from __future__ import annotations
 
 import ast
-import importlib
-import inspect
 import re
 from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-from constructs import Construct
 
 from platform_spec import names
 from tests.platform_synth import ROOT
 
 # The application's own code: what synthesizes, verifies, releases and checks the platform.
-APPLICATION = (
-    "app.py",
-    "platform_spec",
-    "stacks",
-    "cdk_constructs",
-    "cdk_helpers",
-    "compliance",
-    "release",
-    "verify",
-    "tools",
-)
+APPLICATION = ("app.py", "platform_spec", "stacks", "layers", "compliance", "verify", "tools")
 NAMING_MODULE = ROOT / "platform_spec" / "names.py"
 MAX_LINES = 300
-SMALL_FOLDERS = ("cdk_constructs", "stacks", "platform_spec", "release")
+# Each capability's folder, and the stacks it serves: a module of the folder is reached (imported,
+# directly or through other modules of layers/) from one of them. What two or more stacks use is
+# in layers/shared/. The edge's distribution is in the compute stack; its guards in the edge stack.
+LAYER_STACKS = {
+    "network": {"network_stack"},
+    "data": {"data_stack"},
+    "compute": {"compute_stack"},
+    "edge": {"edge_stack", "compute_stack"},
+    "observability": {"observability_stack"},
+    "release": {"delivery_stack"},
+    "ci": {"ci_stack"},
+}
+SHARED = "shared"
+COMPOSITION = "platform"
 
 
 def _python_files(*places: str) -> Iterator[Path]:
@@ -50,30 +48,67 @@ def _relative(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
-@pytest.mark.parametrize("folder", SMALL_FOLDERS)
-def test_no_file_where_the_platform_is_composed_is_over_300_lines(folder: str) -> None:
+def _module(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def test_no_module_of_the_application_is_over_300_lines() -> None:
     long = {
         _relative(path): count
-        for path in _python_files(folder)
+        for path in _python_files(*APPLICATION)
         if (count := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}, f"split these by subject (at most {MAX_LINES} lines each)"
 
 
-def test_every_module_in_cdk_constructs_defines_a_construct() -> None:
-    without = []
-    for path in _python_files("cdk_constructs"):
+def _reached_from(stack: str, graph: dict[str, set[str]]) -> set[str]:
+    """The modules of layers/ that ``stacks/<stack>.py`` imports, directly or through layers/."""
+    seen: set[str] = set()
+    todo = [f"stacks.{stack}"]
+    while todo:
+        for name in graph.get(todo.pop(), set()):
+            if name.startswith("layers.") and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return seen
+
+
+def _import_graph() -> dict[str, set[str]]:
+    modules = {_module(path) for path in _python_files("stacks", "layers")}
+    return {
+        _module(path): {
+            name
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+            for name in _imported(node)
+            if name in modules
+        }
+        for path in _python_files("stacks", "layers")
+    }
+
+
+def test_each_capability_is_in_the_folder_of_the_layer_it_serves() -> None:
+    """layers/<layer>/ holds what its stacks use; a module reached only from another layer's stacks
+    belongs in that layer's folder, and one reached from two or more stacks in layers/shared/."""
+    folders = {path.name for path in (ROOT / "layers").iterdir() if (path / "__init__.py").is_file()}
+    assert folders == {*LAYER_STACKS, SHARED}, "a new layer: add it to LAYER_STACKS and docs/architecture.md"
+    graph = _import_graph()
+    stacks = {path.stem for path in _python_files("stacks") if path.stem.endswith("_stack")}
+    reached = {stack: _reached_from(stack, graph) for stack in stacks}
+    # What the app's composition uses (stacks/platform.py, across every stack) is shared by all.
+    composing = _reached_from(COMPOSITION, graph)
+    misplaced = []
+    for path in _python_files("layers"):
+        module = _module(path)
         if path.name == "__init__.py":
             continue
-        module = importlib.import_module(f"cdk_constructs.{path.stem}")
-        constructs = [
-            value
-            for value in vars(module).values()
-            if inspect.isclass(value) and issubclass(value, Construct) and value.__module__ == module.__name__
-        ]
-        if not constructs:
-            without.append(_relative(path))
-    assert without == [], "not constructs: helpers go to cdk_helpers/, checks to compliance/"
+        layer = module.split(".")[1]
+        users = sorted(stack for stack, modules in reached.items() if module in modules)
+        if layer == SHARED:
+            if len(users) < 2 and module not in composing:
+                misplaced.append(f"{module}: shared, but used by {users or 'no stack'}")
+        elif not set(users) & LAYER_STACKS[layer]:
+            misplaced.append(f"{module}: in {layer}, used by {users or 'no stack'}")
+    assert misplaced == []
 
 
 # Where one of the layer words means something else, and what.

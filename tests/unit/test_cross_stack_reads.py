@@ -1,5 +1,5 @@
 """The replacement analysis (compliance/replacements.py) and the fingerprints weak readers carry
-(cdk_helpers/cross_stack_reads.py), on small templates written here."""
+(layers/shared/cross_stack_reads.py), on small templates written here."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from cdk_helpers.cross_stack_reads import CARRIER_TAG, CrossStackReadError, carry_reads
 from compliance.replacements import Fingerprints, replacements, weak_reads
+from layers.shared.cross_stack_reads import CARRIER_TAG, CrossStackReadError, carry_reads
 
 
 def _read(stack: str, output: str) -> dict[str, Any]:

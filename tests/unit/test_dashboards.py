@@ -1,4 +1,4 @@
-"""The Grafana dashboards generated from the spec (cdk_helpers/grafana_dashboards.py), held to what
+"""The Grafana dashboards generated from the spec (layers/observability/grafana_dashboards.py), held to what
 they must show for any spec: the shipped dev profile and the variant with a service of every kind.
 Every expectation is read from the spec under test, and every query is parsed by Prometheus's own
 parser (promtool). The checks are functions, each also shown to fail on a broken dashboard."""
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from cdk_helpers.grafana_dashboards import (
+from layers.observability.grafana_dashboards import (
     CLIENT_METRIC,
     DATASOURCE_UID,
     POOL_STATES,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cdk_helpers.alert_rules import render_rules
+from layers.observability.alert_rules import render_rules
 from platform_spec import (
     CLOUD_MAP_TTL_SECONDS,
     FIRST_SCRAPE_BOUND_SECONDS,

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-import release.definition
+import layers.release.definition
+from layers.release.definition import release_definition
+from layers.release.states import State, assemble
 from platform_spec.profiles import dev
-from release.definition import release_definition
-from release.states import State, assemble
 from tests.release_world import plain_targets
 
 
@@ -31,6 +31,6 @@ def test_the_definition_refuses_a_phase_that_reuses_another_phases_state_name(mo
 
     spec = dev()
     assert "CheckTag" in release_definition(spec, plain_targets(spec))["States"]
-    monkeypatch.setattr(release.definition, "verify_services", verify_reusing_start)
+    monkeypatch.setattr(layers.release.definition, "verify_services", verify_reusing_start)
     with pytest.raises(ValueError, match="'CheckTag'"):
         release_definition(spec, plain_targets(spec))

@@ -1,0 +1,1 @@
+"""The CI roles: what GitHub's workflows may assume in each environment."""

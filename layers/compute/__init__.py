@@ -1,0 +1,1 @@
+"""The compute layer: the application services, their routes, scaling and deployment alarms."""

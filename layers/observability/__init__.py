@@ -1,0 +1,2 @@
+"""The observability layer: Prometheus, Alertmanager, Grafana, their configuration, and the
+CloudWatch alarms and dashboard."""
