@@ -193,3 +193,13 @@ def test_no_test_module_imports_another() -> None:
         if name.split(".")[:2] in [["tests", kind] for kind in TEST_KINDS]
     ]
     assert imports == []
+
+
+def test_the_architecture_documents_each_layer_folder() -> None:
+    """docs/architecture.md's "Where the code lives" names every folder of layers/ and no other."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text[text.index("## Where the code lives") :]
+    section = section[: section.index("\n## ", 1)]
+    documented = set(re.findall(r"^  - `(\w+)/`", section, flags=re.MULTILINE))
+    folders = {path.name for path in (ROOT / "layers").iterdir() if (path / "__init__.py").is_file()}
+    assert documented == folders
