@@ -81,8 +81,9 @@ class GitHubDeployRoles(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, spec: CiSpec, environments: tuple[str, ...] | None = None
     ) -> None:
-        """``spec`` names the repository, the provider and each environment's qualifier; ``environments``:
-        the environments whose roles this account holds (``None``: all of the spec's)."""
+        """``spec``: the CI spec, which names the repository, the provider and each environment's
+        qualifier. ``environments``: the environments whose roles this account holds (the CI stack
+        passes its account's); ``None`` (default): all of the spec's."""
         super().__init__(scope, construct_id)
         self._spec = spec
         self._environments = spec.environments if environments is None else environments

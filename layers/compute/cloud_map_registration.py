@@ -36,6 +36,10 @@ class CloudMapRegistration(Construct):
         container: ecs.ContainerDefinition,
         container_port: int,
     ) -> None:
+        """``namespace``: the platform's private namespace (the compute stack's). ``name``: the DNS
+        label, the spec's service name (an application service, ``prometheus`` or ``alertmanager``).
+        ``service``: the ECS service whose tasks register. ``container``: the container whose port the
+        SRV records give. ``container_port``: that port, the spec's."""
         super().__init__(scope, construct_id)
         self.cloud_map_service = servicediscovery.Service(
             self,

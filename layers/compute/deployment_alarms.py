@@ -79,9 +79,11 @@ class DeploymentAlarms(Construct):
         load_balancer: elbv2.ApplicationLoadBalancer,
         callers: Sequence[Caller] = (),
     ) -> None:
-        """``objectives``: the service's, which set the thresholds. ``target_groups``: its own
+        """``service``: the judged service, which names the alarms. ``objectives``: the service's, which
+        set the thresholds. ``target_groups``: its own
         (none for a service the load balancer does not route to). ``load_balancer``: whose
-        metrics they are. ``callers``: the public services that call it inside the VPC."""
+        metrics they are. ``callers``: the public services that call it inside the VPC, whose errors also
+        roll it back (default none)."""
         super().__init__(scope, construct_id)
         self._service = service.name
         self._names: list[str] = []

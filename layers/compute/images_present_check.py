@@ -23,6 +23,8 @@ class ImagesPresentCheck(Construct):
         images: list[tuple[ecr.IRepository, str]],
         logging: Logging,
     ) -> None:
+        """``images``: each service's repository and released tag (the compute stack's image-tag
+        parameters), which the hook may describe. ``logging``: the hook's log group."""
         super().__init__(scope, construct_id)
         hook = DeployHook(
             self,

@@ -35,7 +35,10 @@ class InternalLoadBalancer(Construct):
         access_logs: s3.IBucket,
         deletion_protection: bool,
     ) -> None:
-        """``port`` is the listener's (``EdgeSpec.origin_port``); ``certificate`` the origin name's."""
+        """``vpc``: the platform's VPC. ``security_group``: the network stack's sealed load-balancer
+        group. ``port``: the listener's (``EdgeSpec.origin_port``). ``certificate``: the origin name's
+        (``SiteDomain``), or None without a domain: plain HTTP. ``access_logs``: the data stack's
+        access log bucket. ``deletion_protection``: on in production (``spec.production``)."""
         super().__init__(scope, construct_id)
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,

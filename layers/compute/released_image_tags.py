@@ -22,6 +22,7 @@ class ReleasedImageTags(Construct):
     infrastructure deploy never changes which image runs."""
 
     def __init__(self, scope: Construct, construct_id: str, *, services: tuple[ServiceSpec, ...]) -> None:
+        """``services``: the application services, one parameter each."""
         super().__init__(scope, construct_id)
         self._parameters: dict[str, CfnParameter] = {}
         for service in services:

@@ -20,6 +20,8 @@ class AccessLogBucket(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, retention_days: int) -> None:
+        """``retention_days``: how long load balancer, CloudFront and S3 access logs are kept (the
+        spec's ``access_log_retention_days``)."""
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,

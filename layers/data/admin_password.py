@@ -14,6 +14,8 @@ class AdminPassword(Construct):
     """Generated once into Secrets Manager, encrypted with ``key``, retained."""
 
     def __init__(self, scope: Construct, construct_id: str, *, description: str, key: kms.IKey) -> None:
+        """``description``: the secret's description (``<prefix> Grafana admin``). ``key``: the data key,
+        which encrypts it."""
         super().__init__(scope, construct_id)
         secret = secretsmanager.Secret(
             self,

@@ -21,6 +21,10 @@ class ConfigBucket(Construct):
         access_logs: s3.IBucket,
         log_prefix: str,
     ) -> None:
+        """``bucket_name``: the spec's ``config_bucket_name``, fixed so the network stack's S3 endpoint
+        policy names it. ``key``: the data key, which encrypts the objects. ``access_logs``: the access
+        log bucket, which gets this bucket's server access logs. ``log_prefix``: their prefix there
+        (``s3/config/``)."""
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,

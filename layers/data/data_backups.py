@@ -48,7 +48,7 @@ class DataBackups(Construct):
         each backup is kept, and the lock's minimum. ``lock``: the lock's mode and bounds. ``copy``:
         where each backup is copied, if anywhere. ``resources``: what is backed up. ``schedule``: the
         profile's window, if it sleeps: the daily backup runs an hour into it, on its days, while the
-        database is up; without one, at 05:00 UTC every day."""
+        database is up; without one (default), at 05:00 UTC every day."""
         super().__init__(scope, construct_id)
         # The vault before the lock, as it was: a vault's key cannot change in place, and
         # replacing it would strand (or fail on) its recovery points. New backups go to the locked

@@ -70,6 +70,10 @@ class ImageRepositories(Construct):
         releases_kept: int,
         key: kms.IKey,
     ) -> None:
+        """``name_prefix``: the stack prefix, the first part of each repository's name
+        (``<prefix>/<service>``). ``services``: the application services, one repository each.
+        ``images_kept``: unreleased images each keeps. ``releases_kept``: marked (``release-``) images
+        each keeps at most (``lifecycle_rules``). ``key``: the data key, which encrypts them."""
         super().__init__(scope, construct_id)
         self._names = {service.name: f"{name_prefix}/{service.name}" for service in services}
         self._repositories = {

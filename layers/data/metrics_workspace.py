@@ -12,6 +12,7 @@ class MetricsWorkspace(Construct):
     queries then go to the workspace, which keeps 150 days. Retained on deletion."""
 
     def __init__(self, scope: Construct, construct_id: str, *, alias: str) -> None:
+        """``alias``: the workspace's name (the stack prefix)."""
         super().__init__(scope, construct_id)
         self.workspace = aps.CfnWorkspace(self, "Workspace", alias=alias)
         self.workspace.apply_removal_policy(RemovalPolicy.RETAIN)

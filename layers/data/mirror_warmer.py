@@ -59,7 +59,8 @@ class MirrorWarmer(Construct):
     ) -> None:
         """``images``: the spec's third-party references, pinned by digest; those of registries
         ``mirror`` does not cache are left out. ``stack_prefix``: the cache's repository prefix's
-        first part. ``rules``: the cache rules, created before the hook runs. ``logging``: the
+        first part. ``mirror``: the spec's pull-through cache: which registries it caches, under which
+        prefix. ``rules``: the cache rules, created before the hook runs. ``logging``: the
         hook's log group."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)

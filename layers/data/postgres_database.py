@@ -50,10 +50,16 @@ class PostgresDatabase(Construct):
         removal_policy: RemovalPolicy,
         schedule: RunSchedule | None = None,
     ) -> None:
-        """``schedule``: the profile's window, if it sleeps: RDS's backup and maintenance windows
+        """``identifier``: the instance's fixed name (``spec.database_identifier``), which also names its
+        log groups and the master secret's reader role. ``database``: the spec's engine, size, backup
+        and availability settings. ``vpc``: the platform's VPC, in whose isolated subnets it runs.
+        ``security_group``: the network stack's sealed database group. ``key``: the data key, which
+        encrypts storage and snapshots. ``logging``: the key and retention of its exported log groups.
+        ``removal_policy``: what deleting it does (kept in production, else a final snapshot).
+        ``schedule``: the profile's window, if it sleeps: RDS's backup and maintenance windows
         fall inside it, for RDS backs up only an available instance (RDS user guide, "Introduction
         to backups": https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html);
-        without one, RDS picks them."""
+        without one (default), RDS picks them."""
         super().__init__(scope, construct_id)
         self.database = database
         self.reader_role_name = master_secret_reader_name(identifier)

@@ -28,6 +28,11 @@ class PrometheusFileSystem(Construct):
         security_group: ec2.ISecurityGroup,
         key: kms.IKey,
     ) -> None:
+        """``prometheus``: the spec's Prometheus, whose image's user every client is mapped to and
+        who owns the data directory.
+        ``vpc``: the platform's VPC, with a mount target in each application subnet. ``security_group``:
+        the network stack's file-system group, read strongly (below). ``key``: the data key, which
+        encrypts it."""
         super().__init__(scope, construct_id)
         # Its mount targets read the group strongly: they have nothing to carry what replaces it
         # (layers/shared/cross_stack_reads.py), so the network stack may not replace it under them.

@@ -53,7 +53,7 @@ class EdgeDistribution(Construct):
         Grafana's allow-list. ``load_balancer``: the internal origin. ``site``: the platform's own
         domain, if it has one. ``access_logs``: the bucket for CloudFront's logs. ``logging``:
         the web ACL's log group. ``guards``: the web ACL and function made in us-east-1 for a
-        platform elsewhere; ``None`` makes them here (the platform is in us-east-1)."""
+        platform elsewhere; ``None`` (default) makes them here (the platform is in us-east-1)."""
         super().__init__(scope, construct_id)
         edge = spec.edge
         uncached_routes = [s.route for s in spec.public_services if s.route is not None]

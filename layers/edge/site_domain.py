@@ -31,9 +31,10 @@ class SiteDomain(Construct):
         domain: DomainSpec,
         viewer: acm.ICertificate | None = None,
     ) -> None:
-        """``domain`` must carry its hosted zone's id (``platform_spec.context.require_hosted_zone``).
-        ``viewer``: the viewer certificate made in us-east-1 (``EdgeGuards``); ``None`` makes it
-        here, for a platform in us-east-1."""
+        """``domain``: the spec's domain (``EdgeSpec.domain``): the names viewers use, the origin name
+        and the hosted zone, whose id it must carry (``platform_spec.context.require_hosted_zone``).
+        ``viewer``: the viewer certificate made in us-east-1 (``EdgeGuards``); ``None`` (default)
+        makes it here, for a platform in us-east-1."""
         super().__init__(scope, construct_id)
         self.domain = domain
         self.zone = hosted_zone(self, "Zone", domain=domain)

@@ -99,6 +99,10 @@ class InterfaceEndpoints(Construct):
         services: tuple[str, ...],
         security_group: ec2.ISecurityGroup,
     ) -> None:
+        """``vpc``: the platform's VPC, in whose application subnets the endpoints sit. ``services``: the
+        endpoint service names (``platform_spec.connections.endpoint_services``: what the enclosed tasks
+        call). ``security_group``: the network stack's sealed endpoints group, which the spec's paths
+        open to those tasks only."""
         super().__init__(scope, construct_id)
         self.endpoints = {name: self._build_endpoint(vpc, name, security_group) for name in services}
 

@@ -21,6 +21,9 @@ class S3GatewayEndpoint(Construct):
     cannot move data to any other bucket through it."""
 
     def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, bucket_names: list[str]) -> None:
+        """``vpc``: the platform's VPC, whose application subnets' route tables get the endpoint.
+        ``bucket_names``: the buckets tasks may read through it (the config bucket, which holds the
+        rendered Prometheus, Alertmanager and Grafana configuration)."""
         super().__init__(scope, construct_id)
         self.endpoint = vpc.add_gateway_endpoint(
             "Endpoint",

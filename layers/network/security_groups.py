@@ -46,6 +46,9 @@ class PlatformSecurityGroups(Construct):
     """One group per party of ``platform_spec.connections.peers`` and the derived rules."""
 
     def __init__(self, scope: Construct, construct_id: str, *, vpc: ec2.IVpc, spec: PlatformSpec) -> None:
+        """``vpc``: the platform's VPC, where every group lives. ``spec``: the platform, whose services,
+        observability and network settings decide the parties (``peers``), their paths and which of
+        them reach the internet or S3."""
         super().__init__(scope, construct_id)
         self._groups: dict[str, ec2.SecurityGroup] = {
             peer: ec2.SecurityGroup(

@@ -54,8 +54,9 @@ class AlertmanagerServer(Construct):
         """``alertmanager``: what to run, from the spec. ``images``: its image, the volume owner and
         the configuration loader, as its tasks pull them. ``placement``: the cluster, its security
         group and the namespace it registers in. ``config``: its rendered configuration in the configuration bucket.
-        ``topics``: what it publishes to (the alarm and heartbeat topics), encrypted with
-        ``topic_key``. ``logging``: its log group's key and retention."""
+        ``topics``: what it publishes to (the alarm and heartbeat topics). ``topic_key``: the alarm
+        topic's key, which encrypts both and its task role may use. ``logging``: its log group's key
+        and retention."""
         super().__init__(scope, construct_id)
         self.log_group = logging.log_group(self, "Logs")
         self.task_definition = linux_task_definition(

@@ -15,6 +15,8 @@ class AuditAlarms(Construct):
     """One alarm per audit metric: any change in five minutes fires it."""
 
     def __init__(self, scope: Construct, construct_id: str, *, namespace: str, alarms: PlatformAlarms) -> None:
+        """``namespace``: where the data stack's audit trail writes its metrics (``audit_namespace``).
+        ``alarms``: the platform's alarms, whose topic each alarm notifies."""
         super().__init__(scope, construct_id)
         for metric in AUDIT_METRICS:
             alarm = cloudwatch.Metric(

@@ -79,6 +79,14 @@ class AuditTrail(Construct):
         stack_changers: Sequence[str],
         detector: bool,
     ) -> None:
+        """``trail_name``: the trail's name (``<prefix>-audit``). ``lock_days``: how long each log file
+        is locked (``AuditSpec.log_lock_days``). ``logging``: the events' log group's key and retention.
+        ``access_logs``: the access log bucket, for the trail bucket's own access logs. ``namespace``:
+        where the metrics go (``audit_namespace``), which ``AuditAlarms`` watches. ``iam_changers``:
+        prefixes of the roles whose IAM changes are the deploy path's (CloudFormation's execution
+        role), not counted. ``stack_changers``: those whose stack changes are (CDK's roles, the
+        delivery stack's release role). ``detector``: make the account's GuardDuty detector
+        (``AuditSpec.detector``: one profile per shared account does)."""
         super().__init__(scope, construct_id)
         self.trail_arn = f"arn:{Aws.PARTITION}:cloudtrail:{Aws.REGION}:{Aws.ACCOUNT_ID}:trail/{trail_name}"
         self.key = self._build_key()

@@ -36,9 +36,9 @@ class ObservabilityConfig(ConfigObjects):
         logging: Logging,
     ) -> None:
         """``spec``: what the files are rendered from. ``source``: the configuration bucket and its
-        key. ``metrics_workspace``: where Prometheus remote-writes, if anywhere. ``alarm_topic`` and
-        ``heartbeat_topic``: where Alertmanager publishes. ``logging``: the writing function's log
-        group."""
+        key. ``metrics_workspace``: where Prometheus remote-writes, if anywhere. ``alarm_topic``: where
+        Alertmanager publishes alerts. ``heartbeat_topic``: where it publishes the always-firing
+        ``Watchdog`` alert (``AlertHeartbeat``). ``logging``: the writing function's log group."""
         remote_write_url = (
             f"{metrics_workspace.attr_prometheus_endpoint}api/v1/remote_write" if metrics_workspace else None
         )

@@ -27,6 +27,7 @@ class PlatformAlarms(Construct):
     storage and connections, and Prometheus not running."""
 
     def __init__(self, scope: Construct, construct_id: str, *, email: str | None) -> None:
+        """``email``: the spec's ``alarm_email``, subscribed to the topic; None subscribes nobody."""
         super().__init__(scope, construct_id)
         self.topic_key = key = kms.Key(
             self,

@@ -10,6 +10,7 @@ class PlatformDashboard(Construct):
     """Built from the alarms, so every alarm the spec yields has its graph."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, alarms: list[cloudwatch.Alarm]) -> None:
+        """``name``: the dashboard's (the stack prefix). ``alarms``: every alarm of ``PlatformAlarms``."""
         super().__init__(scope, construct_id)
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=name)
         self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24))

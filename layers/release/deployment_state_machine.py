@@ -34,6 +34,11 @@ class DeploymentStateMachine(Construct):
         topic_key: kms.IKey,
         logging: Logging,
     ) -> None:
+        """``spec``: the platform, which the definition is built from and which names the state machine
+        and the cluster. ``targets``: what the release acts on (``release_targets``), which its role's
+        grants name. ``one_off_task_definitions``: the migrations' and smoke tests' tasks, whose
+        families it may register copies of and run. ``topic_key``: the alarm topic's key, which publishing
+        its notices to that topic needs. ``logging``: its execution log group's key and retention."""
         super().__init__(scope, construct_id)
         self.definition = release_definition(spec, targets)
         stack = Stack.of(self)

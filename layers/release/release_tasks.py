@@ -48,6 +48,10 @@ class MigrationsTask(OneOffTask):
         database: PostgresDatabase,
         logging: Logging,
     ) -> None:
+        """``spec``: the platform, which names the migrating service and its command
+        (``DeliverySpec``). ``repositories``: the data stack's, which hold that service's image.
+        ``database``: the database it migrates, as the migrator user. ``logging``: its log group's key
+        and retention."""
         self.service = spec.service(spec.delivery.migrations_service)
         image = _initial_image(scope, self.service, repositories)
         migrator = spec.database.migrator_user
@@ -82,6 +86,10 @@ class SmokeTestsTask(OneOffTask):
         public_url: str,
         logging: Logging,
     ) -> None:
+        """``spec``: the platform, which names the smoke-test service, its command and the API they
+        call. ``repositories``: the data stack's, which hold that service's image. ``public_url``: the
+        distribution's URL (the compute stack's), given to the tests as ``WEB_URL``. ``logging``: its
+        log group's key and retention."""
         self.service = spec.service(spec.delivery.smoke_test_service)
         image = _initial_image(scope, self.service, repositories)
         super().__init__(
@@ -110,6 +118,8 @@ class TargetsProbeTask(OneOffTask):
     Prometheus image is busybox-based, and its wget prints the targets to the task's log."""
 
     def __init__(self, scope: Construct, construct_id: str, *, spec: PlatformSpec, logging: Logging) -> None:
+        """``spec``: the platform, whose Prometheus image and URL the probe uses. ``logging``: its log
+        group's key and retention, where the targets are printed."""
         super().__init__(
             scope,
             construct_id,

@@ -28,6 +28,10 @@ class DeployHook(Construct):
         logging: Logging,
         timeout: Duration | None = None,
     ) -> None:
+        """``handler``: the handler in ``assets/deploy_hooks`` (``<module>.handler``). ``description``:
+        the function's description, what it does at deploy. ``logging``: its log group's key and
+        retention. ``timeout``: how long one invocation may run; default None: 60 seconds (the hooks
+        that wait on ECS or ECR pass minutes)."""
         super().__init__(scope, construct_id)
         log_group = logging.log_group(self, "Logs")
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))

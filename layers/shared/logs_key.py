@@ -16,6 +16,8 @@ class LogsKey(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, description: str) -> None:
+        """``description``: the key's description, which log groups it encrypts (the data stack's, the
+        network stack's flow logs, the edge stack's web ACL logs)."""
         super().__init__(scope, construct_id)
         self.key = kms.Key(
             self,

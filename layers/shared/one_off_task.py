@@ -40,9 +40,11 @@ class OneOffTask(Construct):
         secrets: Callable[[iam.IRole], Mapping[str, ecs.Secret]] | None = None,
     ) -> None:
         """``container``: what runs (``HOME`` and a writable ``/tmp`` are added). ``volume_owner_image``:
-        what hands ``/tmp`` over. ``logging``: its log group's key and retention. ``cpu``,
-        ``memory_mib``, ``architecture``: the task's size and platform. ``secrets``: the container's
-        secrets, made for the task's execution role once it exists."""
+        what hands ``/tmp`` over. ``logging``: its log group's key and retention. ``cpu``:
+        the task's CPU units (default 256, Fargate's smallest). ``memory_mib``: its memory (default 512,
+        the least with 256 units). ``architecture``: its platform (default ``ARM64``). ``secrets``: the
+        container's secrets, made for the task's execution role once it exists; default None: the
+        container's own ``secrets``."""
         super().__init__(scope, construct_id)
         self.log_group = logging.log_group(self, "Logs")
         self.task_definition = linux_task_definition(

@@ -107,6 +107,10 @@ class WorkloadContainers(Construct):
         volume_owner_image: ecs.ContainerImage,
         log_group: logs.ILogGroup,
     ) -> None:
+        """``task_definition``: the task the containers are added to. ``ecs_exec``: whether ECS Exec is
+        on for it (the workload's spec; never for a one-off task): root filesystems then stay writable.
+        ``volume_owner_image``: what the ``volume-owner`` container runs. ``log_group``: the workload's
+        log group."""
         super().__init__(scope, construct_id)
         self.task_definition = task_definition
         self.ecs_exec = ecs_exec
