@@ -39,7 +39,7 @@ from platform_spec import PlatformSpec, ServiceSpec, SpecError, spec_from_contex
 from platform_spec.profiles import DEFAULT_PROFILE
 from tools.cli import fail
 from tools.local_dockerfile import DockerfileError, read_dockerfile
-from tools.local_postgres import Postgres, PostgresError, running_postgres
+from tools.local_postgres import Postgres, running_postgres
 from tools.local_services import (
     NODE_BIN,
     WEB_REFERENCE_CALLEE_VARIABLE,
@@ -51,6 +51,7 @@ from tools.local_services import (
     last_line,
 )
 from tools.local_tasks import LocalTasks, bootstrapped_database
+from tools.postgres_binaries import PostgresError
 
 BENCH = Path(__file__).resolve().parent
 VARIANTS = ("bare", "instrumented", "instrumentation_off")

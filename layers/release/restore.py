@@ -4,13 +4,13 @@ refused, and followed until restored, rolled back by CloudFormation, stuck or ou
 
 from __future__ import annotations
 
-from layers.release.states import ERROR_TEXT, NO_ACTION, ROLL_BACK_BY_HAND, ReleaseContext, State, jsonata
+from layers.release.states import ERROR_TEXT, NO_ACTION, ROLL_BACK_BY_HAND, ReleaseContext, State, jsonata, merge_states
 
 
 def restore_previous_tags(release: ReleaseContext) -> dict[str, State]:
     """``RollBack``: the previous tags through the same CloudFormation update; wait until restored."""
     restored = f"$stack.StackStatus = 'UPDATE_COMPLETE' and {release.stack_tags} = $previousTags"
-    return {
+    sent: dict[str, State] = {
         "RollBack": release.update_stack(
             "$lookup($previousTags, $p.ParameterKey)",
             "restore",
@@ -41,12 +41,14 @@ def restore_previous_tags(release: ReleaseContext) -> dict[str, State]:
             release.stack_tags,
             f"'An operator must act: release the previous tags again {ROLL_BACK_BY_HAND}'",
         ),
-        **release.follow(
-            "WaitForRestore",
-            "CheckRestore",
-            then="RestoreFinished",
-            on_error={"ErrorEquals": ["States.ALL"], "Next": "StackUnknown"},
-        ),
+    }
+    followed = release.follow(
+        "WaitForRestore",
+        "CheckRestore",
+        then="RestoreFinished",
+        on_error={"ErrorEquals": ["States.ALL"], "Next": "StackUnknown"},
+    )
+    finished: dict[str, State] = {
         "RestoreFinished": {
             "Type": "Choice",
             "Choices": [
@@ -87,3 +89,8 @@ def restore_previous_tags(release: ReleaseContext) -> dict[str, State]:
             f"'An operator must act: follow {release.targets.compute_stack} until it is stable {ROLL_BACK_BY_HAND}'",
         ),
     }
+    return merge_states(
+        ("restore_previous_tags", sent),
+        ("ReleaseContext.follow (restore)", followed),
+        ("restore_previous_tags", finished),
+    )

@@ -5,7 +5,7 @@ compute stack's released tags read (it must be stable)."""
 from __future__ import annotations
 
 from layers.release.asleep import refuse_asleep
-from layers.release.states import NO_ACTION, ReleaseContext, State, assemble, catch, jsonata, jsonata_list, note
+from layers.release.states import NO_ACTION, ReleaseContext, State, catch, jsonata, jsonata_list, merge_states, note
 from platform_spec.checks import IMAGE_TAG_PATTERN
 from platform_spec.names import RELEASE_TAG_PREFIX
 
@@ -100,4 +100,4 @@ def start(release: ReleaseContext) -> dict[str, State]:
             "ReleaseFailed",
         ),
     }
-    return assemble(checked, asleep, read)
+    return merge_states(("start (tag check)", checked), ("refuse_asleep", asleep), ("start (released tags)", read))

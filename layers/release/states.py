@@ -96,15 +96,19 @@ def first_failure(fallback: str) -> str:
     )
 
 
-def assemble(*phases: dict[str, State]) -> dict[str, State]:
-    """The phases' states as one ``States`` map, in order. States name each other, so two
-    states of one name would leave one phase routing into another's: refused, not merged."""
+def merge_states(*parts: tuple[str, dict[str, State]]) -> dict[str, State]:
+    """The parts' states as one ``States`` map, in order; each part is ``(source, states)``,
+    ``source`` saying where its states come from (a phase, a helper) for the error. States name
+    each other, so two states of one name would leave one part routing into another's: a
+    ``**`` merge would keep the later silently, this refuses it, naming the state and both sources."""
     states: dict[str, State] = {}
-    for phase in phases:
-        for name, state in phase.items():
+    sources: dict[str, str] = {}
+    for source, part in parts:
+        for name, state in part.items():
             if name in states:
-                raise ValueError(f"two release states are named {name!r}")
+                raise ValueError(f"two release states are named {name!r}: one from {sources[name]}, one from {source}")
             states[name] = state
+            sources[name] = source
     return states
 
 

@@ -14,6 +14,7 @@ from layers.release.states import (
     aws_call,
     catch,
     jsonata,
+    merge_states,
     note,
 )
 
@@ -23,7 +24,7 @@ def update_services(release: ReleaseContext) -> dict[str, State]:
     the update completes (the services are checked), fails or runs out of checks."""
     polls_exhausted = f"$polls >= {release.max_polls}"
     stack = release.targets.compute_stack
-    return {
+    sent: dict[str, State] = {
         "ReleaseServices": release.update_stack(
             "$imageTag", "release", Catch=[catch("ReleaseServices", "ReleaseRefused")], Next="WaitForRelease"
         ),
@@ -53,15 +54,17 @@ def update_services(release: ReleaseContext) -> dict[str, State]:
             Catch=[catch("ReleaseServices", "ReleaseFailed")],
             Next="CheckServices",
         ),
-        # Reading the stack keeps failing while the update may run: CloudFormation would
-        # refuse the restore's update, so the update is cancelled first.
-        **release.follow(
-            "WaitForRelease",
-            "CheckRelease",
-            then="ReleaseFinished",
-            on_error=catch("ReleaseServices", "CancelRelease"),
-            outputs=True,
-        ),
+    }
+    # Reading the stack keeps failing while the update may run: CloudFormation would
+    # refuse the restore's update, so the update is cancelled first.
+    followed = release.follow(
+        "WaitForRelease",
+        "CheckRelease",
+        then="ReleaseFinished",
+        on_error=catch("ReleaseServices", "CancelRelease"),
+        outputs=True,
+    )
+    finished: dict[str, State] = {
         "ReleaseFinished": {
             "Type": "Choice",
             "Choices": [
@@ -117,12 +120,15 @@ def update_services(release: ReleaseContext) -> dict[str, State]:
             "Default": "WaitForSettle",
         },
     }
+    return merge_states(
+        ("update_services", sent), ("ReleaseContext.follow (release)", followed), ("update_services", finished)
+    )
 
 
 def settle(release: ReleaseContext) -> dict[str, State]:
     """Cancel the update, then follow the stack until it is stable, within a bound of its own."""
     stack = release.targets.compute_stack
-    return {
+    cancel: dict[str, State] = {
         "CancelRelease": aws_call(
             "cloudformation:cancelUpdateStack",
             {"StackName": stack, "ClientRequestToken": jsonata("$releaseTag & '-cancel'")},
@@ -133,12 +139,14 @@ def settle(release: ReleaseContext) -> dict[str, State]:
             Catch=[{"ErrorEquals": ["States.ALL"], "Assign": {"polls": 0, "settling": True}, "Next": "WaitForSettle"}],
             Next="WaitForSettle",
         ),
-        **release.follow(
-            "WaitForSettle",
-            "CheckSettle",
-            then="Settled",
-            on_error={"ErrorEquals": ["States.ALL"], "Next": "StackUnknown"},
-        ),
+    }
+    followed = release.follow(
+        "WaitForSettle",
+        "CheckSettle",
+        then="Settled",
+        on_error={"ErrorEquals": ["States.ALL"], "Next": "StackUnknown"},
+    )
+    settled: dict[str, State] = {
         "Settled": {
             "Type": "Choice",
             "Choices": [
@@ -170,3 +178,4 @@ def settle(release: ReleaseContext) -> dict[str, State]:
             f"'An operator must act: check {stack} and the tags its services run {ROLL_BACK_BY_HAND}'",
         ),
     }
+    return merge_states(("settle", cancel), ("ReleaseContext.follow (settle)", followed), ("settle", settled))

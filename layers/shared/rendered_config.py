@@ -11,7 +11,8 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from layers.observability.alert_rules import render_rules
-from layers.observability.grafana_dashboards import DATASOURCE_UID, dashboards
+from layers.observability.dashboard_builder import DATASOURCE_UID
+from layers.observability.grafana_dashboards import dashboards
 from platform_spec import PlatformSpec
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"

@@ -129,7 +129,7 @@ def test_the_master_only_administers_the_roles_it_made(rds_engine: Postgres, dat
     master an ADMIN member of every role it creates (the migrator, each user, rds_pgaudit), and
     the master cannot undo that; it must never inherit them or SET ROLE to them, or it holds
     rds_iam through them. Its one other membership is the test's stand-in for RDS letting it
-    grant rds_iam (tools/local_postgres.py), also ADMIN alone."""
+    grant rds_iam (tools/rds_like_database.py), also ADMIN alone."""
     made = [dev.spec.database.migrator_user, *dev.spec.database_users(), "rds_pgaudit"]
     rows = rds_engine.psql(
         "SELECT r.rolname, m.admin_option, m.inherit_option, m.set_option, g.rolname FROM pg_auth_members m "

@@ -32,20 +32,17 @@ from tests.variants import every_kind_variant
 from verify import __main__ as verify_command
 from verify.__main__ import main, render
 from verify.checks import (
-    Status,
-    api_health_through_edge,
     cloud_map_matches,
-    http_redirects_to_https,
     no_error_logs,
     prometheus_targets_up,
-    public_opener,
     released_revision,
     run_all,
     service_running,
-    site_answers,
     targets_healthy,
 )
 from verify.deployment import DeployedService, Deployment, NotDeployedError, Release, TargetsProbe, load_deployment
+from verify.public_url import api_health_through_edge, http_redirects_to_https, public_opener, site_answers
+from verify.results import Status
 
 SERVICES = ("backend", "frontend", "prometheus")
 REPLICAS = 2

@@ -16,7 +16,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from compliance.access_ledger import Entry, check_ledger
 from layers.observability.audit_trail import AUDIT_METRICS
-from layers.observability.grafana_dashboards import DATASOURCE_UID, dashboards
+from layers.observability.dashboard_builder import DATASOURCE_UID
+from layers.observability.grafana_dashboards import dashboards
 from layers.shared import rendered_config
 from layers.shared.rendered_config import (
     PROMETHEUS_CONFIG,

@@ -17,14 +17,10 @@ from typing import Any
 
 import pytest
 
-from layers.observability.grafana_dashboards import (
-    CLIENT_METRIC,
-    DATASOURCE_UID,
-    POOL_STATES,
-    PanelQuery,
-    dashboards,
-    panel_queries,
-)
+from layers.observability.dashboard_builder import DATASOURCE_UID
+from layers.observability.grafana_dashboards import PanelQuery, dashboards, panel_queries
+from layers.observability.operations_dashboards import POOL_STATES
+from layers.observability.service_dashboards import CLIENT_METRIC
 from platform_spec import ObjectivesSpec, PlatformSpec, ServiceSpec
 from platform_spec.objectives import (
     AVAILABILITY_BUDGET_LEFT,
