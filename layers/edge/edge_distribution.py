@@ -24,7 +24,7 @@ VIEWER_TLS_POLICY = cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021
 # keeps (MDN, "Content-Security-Policy"; CloudFront developer guide, "Understand response headers
 # policies": override off keeps the origin's header).
 DEFAULT_CONTENT_SECURITY_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-# The services answer GET and HEAD only (services/*/src/server.js answer 405 to the rest), so the
+# The services answer GET and HEAD only (services/*/src/skeleton.js answers 405 to the rest), so the
 # edge refuses every other method before it reaches them; Grafana, signed in, posts and deletes.
 
 

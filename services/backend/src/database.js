@@ -5,6 +5,7 @@
 const fs = require('node:fs');
 const { Client, DatabaseError, Pool } = require('pg');
 const { CredentialsError, authToken, createCredentialProvider, regionFrom } = require('./rds-auth-token');
+const { ConfigError } = require('./skeleton');
 
 // The platform's rule for database names (platform_spec/database.py), so it can go unquoted into search_path.
 const SCHEMA_NAME = /^[a-z][a-z0-9_]{0,62}$/;
@@ -15,8 +16,6 @@ const STATEMENTS = Object.freeze({
   health_check: 'SELECT 1',
   list_items: 'SELECT id, name, description, price FROM items ORDER BY name',
 });
-
-class ConfigError extends Error {}
 
 // TLS fails closed: with DB_SSLMODE=require the server's certificate and name are verified
 // against DB_SSL_ROOT_CERT, and a missing or unreadable bundle stops the process (a broken image

@@ -1,38 +1,21 @@
 'use strict';
-// What Prometheus scrapes: prom-client's process metrics; requests labelled by route pattern
-// (never the raw URL, which any client could vary); the database pool's connections; and each
-// statement the server runs, by its fixed name (never its SQL), with how it failed.
+// What Prometheus scrapes: the request metrics every service has (src/skeleton.js); the database
+// pool's connections; and each statement the server runs, by its fixed name (never its SQL),
+// with how it failed.
 
 const client = require('prom-client');
 const { ERROR_KINDS, STATEMENTS, errorKind } = require('./database');
+const { requestMetrics, secondsSince } = require('./skeleton');
 
 const OUTCOMES = ['ok', 'error'];
 // The default buckets start at 5 ms; a healthy query answers in about one.
 const QUERY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-function secondsSince(started) {
-  return Number(process.hrtime.bigint() - started) / 1e9;
-}
-
 // pool: the pg Pool whose connections are counted at each scrape. instrumented: false leaves
-// the request and query metrics at zero (see instrumentationFrom in server.js).
+// the request and query metrics at zero (see instrumentationFrom in skeleton.js).
 function createMetrics({ pool, instrumented = true }) {
-  // A registry per server rather than prom-client's global one, so tests can run several.
-  const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry });
-  const labelNames = ['method', 'route', 'status_code'];
-  const requests = new client.Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests answered, by method, route pattern and status code.',
-    labelNames,
-    registers: [registry],
-  });
-  const duration = new client.Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'Time to answer HTTP requests, by method, route pattern and status code.',
-    labelNames,
-    registers: [registry],
-  });
+  const metrics = requestMetrics({ instrumented });
+  const { registry } = metrics;
   new client.Gauge({
     name: 'db_pool_connections',
     help: 'Connections of the database pool: in_use (lent to a query), idle, and waiting (requests waiting for one).',
@@ -65,14 +48,7 @@ function createMetrics({ pool, instrumented = true }) {
   }
 
   return {
-    registry,
-    instrumented,
-    observe(method, route, statusCode, seconds) {
-      if (!instrumented) return;
-      const labels = { method, route, status_code: String(statusCode) };
-      requests.inc(labels);
-      duration.observe(labels, seconds);
-    },
+    ...metrics,
     // Runs query(), a promise of the statement named `statement`, recording its time and outcome;
     // settles as the query does.
     async timeQuery(statement, query) {
@@ -92,4 +68,4 @@ function createMetrics({ pool, instrumented = true }) {
   };
 }
 
-module.exports = { createMetrics, secondsSince };
+module.exports = { createMetrics };

@@ -1,5 +1,5 @@
 'use strict';
-// Tokens against fixed vectors (botocore's output; tests/test_rds_auth_token.py compares
+// Tokens against fixed vectors (botocore's output; tests/unit/test_rds_auth_token.py compares
 // live against botocore) and the credential provider against a stub ECS endpoint.
 
 const assert = require('node:assert/strict');

@@ -1,9 +1,9 @@
 'use strict';
-// What Prometheus scrapes: prom-client's process metrics, requests labelled by route pattern
-// (never the raw URL, which any client could vary), how calls to the backend went and how long
-// they took, and how long each page took to render.
+// What Prometheus scrapes: the request metrics every service has (src/skeleton.js), how calls to
+// the backend went and how long they took, and how long each page took to render.
 
 const client = require('prom-client');
+const { requestMetrics, secondsSince } = require('./skeleton');
 
 // The service the frontend calls, as the client metrics name it.
 const BACKEND = 'backend';
@@ -11,29 +11,11 @@ const OUTCOMES = ['ok', 'error'];
 // The default buckets start at 5 ms; a page renders in well under one.
 const RENDER_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
-function secondsSince(started) {
-  return Number(process.hrtime.bigint() - started) / 1e9;
-}
-
 // pageRoutes: the route patterns that render pages. instrumented: false leaves the request,
-// client and render metrics at zero (see instrumentationFrom in server.js).
+// client and render metrics at zero (see instrumentationFrom in skeleton.js).
 function createMetrics({ pageRoutes, instrumented = true }) {
-  // A registry per server rather than prom-client's global one, so tests can run several.
-  const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry });
-  const labelNames = ['method', 'route', 'status_code'];
-  const requests = new client.Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests answered, by method, route pattern and status code.',
-    labelNames,
-    registers: [registry],
-  });
-  const duration = new client.Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'Time to answer HTTP requests, by method, route pattern and status code.',
-    labelNames,
-    registers: [registry],
-  });
+  const metrics = requestMetrics({ instrumented });
+  const { registry } = metrics;
   const backendRequests = new client.Counter({
     name: 'backend_requests_total',
     help: 'Calls to the backend API, by outcome (ok or error).',
@@ -63,14 +45,7 @@ function createMetrics({ pageRoutes, instrumented = true }) {
   for (const route of pageRoutes) renderDuration.zero({ route });
 
   return {
-    registry,
-    instrumented,
-    observe(method, route, statusCode, seconds) {
-      if (!instrumented) return;
-      const labels = { method, route, status_code: String(statusCode) };
-      requests.inc(labels);
-      duration.observe(labels, seconds);
-    },
+    ...metrics,
     // Runs call(), a promise of the backend's answer, recording its time and outcome; settles as it does.
     async backendCall(call) {
       if (!instrumented) return call();
@@ -98,4 +73,4 @@ function createMetrics({ pageRoutes, instrumented = true }) {
   };
 }
 
-module.exports = { createMetrics, secondsSince };
+module.exports = { createMetrics };
