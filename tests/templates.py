@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from compliance.access_ledger import LedgerEntry, ledger
-from compliance.cloudformation_values import Deployment
-from compliance.external_secrets import external_secrets
+from aws_model.cloudformation import Deployment
+from aws_model.ledger import LedgerEntry, ledger
+from aws_model.ledger.external_secrets import external_secrets
 from platform_spec import ServiceSpec
 from platform_spec.checks import image_parts
 from platform_spec.names import COMPUTE, EDGE, NETWORK

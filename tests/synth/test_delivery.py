@@ -8,7 +8,7 @@ from typing import Any
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from compliance.access_ledger import EXECUTION_LOG_ACTIONS, TRACE_ACTIONS
+from aws_model.ledger import EXECUTION_LOG_ACTIONS, TRACE_ACTIONS
 from platform_spec import names
 from platform_spec.names import COMPUTE, DELIVERY
 from tests.platform_synth import Synthesized

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from compliance.cloudformation_values import Deployment, TemplateError
+from aws_model.cloudformation import Deployment, TemplateError
 from platform_spec.names import PROBE_SECURITY_GROUP, PROBE_TASK_DEFINITION
 
 HTTPS = 443
