@@ -1,7 +1,7 @@
 """The platform's security groups and the rules between them, as a network template holds them.
 
-Plain data in, plain data out (no CDK): the reachability check and the
-diagram read synthesized templates through these functions.
+Plain data in, plain data out (no CDK): the one reader of the rules. The reachability check
+(every synth), the diagram and the tests read synthesized templates through these functions.
 """
 
 from __future__ import annotations
