@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aws_model.cloudformation import Deployment, TemplateError
+from layers.release.state_names import DESCRIBE, RUN, all_states, describe_state, step_of
 from platform_spec.names import PROBE_SECURITY_GROUP, PROBE_TASK_DEFINITION
 
 HTTPS = 443
@@ -243,23 +244,24 @@ class _Tasks:
 
 
 def _state_machine_runs(states: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str, ...], bool]]:
-    """runTask states run a revision registered from the task definition ``Describe<step>`` names."""
+    """runTask states run a revision registered from the task definition ``Describe<step>`` names
+    (``layers.release.state_names``)."""
+    found = [(name, state) for name, state, _ in all_states(states) if state.get("Type") == "Task"]
     described = {
-        name.removeprefix("Describe"): str(state["Arguments"]["TaskDefinition"])
-        for name, state in states.items()
-        if state.get("Type") == "Task" and str(state.get("Resource", "")).endswith(":ecs:describeTaskDefinition")
+        step: str(state["Arguments"]["TaskDefinition"])
+        for name, state in found
+        if str(state.get("Resource", "")).endswith(":ecs:describeTaskDefinition")
+        and (step := step_of(name, DESCRIBE)) is not None
     }
-    for name, state in states.items():
-        if state.get("Type") == "Task" and re.search(r":::ecs:runTask(\.sync)?$", str(state.get("Resource", ""))):
-            step = name.removeprefix("Run")
-            if step not in described:
-                raise ValueError(f"state {name}: no Describe{step} names the task definition it runs")
+    for name, state in found:
+        if re.search(r":::ecs:runTask(\.sync)?$", str(state.get("Resource", ""))):
+            step = step_of(name, RUN)
+            if step is None or step not in described:
+                raise ValueError(
+                    f"state {name}: no {describe_state(step or '<step>')} names the task definition it runs"
+                )
             groups = state["Arguments"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
             yield described[step], tuple(groups), False
-        for branch in state.get("Branches", []):
-            yield from _state_machine_runs(branch["States"])
-        if "ItemProcessor" in state:
-            yield from _state_machine_runs(state["ItemProcessor"]["States"])
 
 
 def egress_problems(deployment: Deployment, *, s3_prefix_list: str, namespace: str) -> list[Problem | str]:

@@ -13,28 +13,31 @@ from aws_model.iam import Principal
 from aws_model.ledger.entries import ECS_SYNC_RULE, EXECUTION_LOG_ACTIONS, TRACE_ACTIONS, Caller, Entry
 from aws_model.ledger.reader import Reader
 from aws_model.stack_updates import update_calls
+from layers.release.state_names import REGISTER, RUN, all_states, describe_state, step_of
 
 
 def _task_states(states: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """Every Task state, inside Map and Parallel states too; a Task inside a Map whose items
     are a literal list carries them as ``__map_items__``."""
-    for name, state in states.items():
-        if state["Type"] == "Task":
+    for name, state, in_map in all_states(states):
+        if state["Type"] != "Task":
+            continue
+        if in_map is None:
             yield name, state
-        for branch in state.get("Branches", []):
-            yield from _task_states(branch["States"])
-        if "ItemProcessor" in state:
-            items = state.get("Items") if isinstance(state.get("Items"), list) else []
-            for inner, task in _task_states(state["ItemProcessor"]["States"]):
-                yield inner, {**task, "__map_items__": items}
+        else:
+            items = in_map.get("Items") if isinstance(in_map.get("Items"), list) else []
+            yield name, {**state, "__map_items__": items}
 
 
-def _described_task_definitions(tasks: list[tuple[str, Mapping[str, Any]]], step: str) -> list[str]:
-    """The task definition ``Describe<step>`` reads to register the revision ``Run<step>`` runs."""
+def _described_task_definitions(tasks: list[tuple[str, Mapping[str, Any]]], step: str | None) -> list[str]:
+    """The task definition ``Describe<step>`` reads to register the revision ``Run<step>`` runs
+    (``layers.release.state_names``); none for a state named after no step."""
     return [
         str(state["Arguments"]["TaskDefinition"])
         for name, state in tasks
-        if name == f"Describe{step}" and state["Resource"].endswith(":ecs:describeTaskDefinition")
+        if step is not None
+        and name == describe_state(step)
+        and state["Resource"].endswith(":ecs:describeTaskDefinition")
     ]
 
 
@@ -60,7 +63,9 @@ class ReleaseCalls(Reader):
         purpose = f"release: {name}"
         sdk = re.fullmatch(r"arn:aws:states:::aws-sdk:(?P<service>[a-z0-9]+):(?P<api>[A-Za-z0-9]+)", resource)
         if resource == "arn:aws:states:::ecs:runTask.sync":
-            yield from self._run_task_sync(role, purpose, arguments, _described_task_definitions(tasks, name[3:]))
+            yield from self._run_task_sync(
+                role, purpose, arguments, _described_task_definitions(tasks, step_of(name, RUN))
+            )
         elif resource == "arn:aws:states:::sns:publish":
             yield from self._publish(role, purpose, str(arguments["TopicArn"]))
         elif sdk is not None:
@@ -106,9 +111,9 @@ class ReleaseCalls(Reader):
         self, service: str, name: str, arguments: Mapping[str, Any], tasks: list[tuple[str, Mapping[str, Any]]]
     ) -> list[str]:
         """The resources an aws-sdk call acts on, as the deployment names them."""
-        if service == "ecs" and name.startswith("Register"):
+        if service == "ecs" and (step := step_of(name, REGISTER)) is not None:
             # A new revision of the family Describe<step> read.
-            described = _described_task_definitions(tasks, name.removeprefix("Register"))
+            described = _described_task_definitions(tasks, step)
             if not described:
                 raise ValueError(f"state {name}: no Describe state names the task definition it copies")
             return [f"{arn.rsplit(':', 1)[0]}:2" for arn in described]
