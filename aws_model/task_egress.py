@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aws_model.cloudformation import Deployment, TemplateError
+from compliance.security_group_rules import EGRESS, INGRESS, group_rules
 from layers.release.state_names import DESCRIBE, RUN, all_states, describe_state, step_of
 from platform_spec.names import PROBE_SECURITY_GROUP, PROBE_TASK_DEFINITION
 
@@ -107,25 +108,20 @@ class _Network:
         for stack in deployment.stacks:
             for logical_id, body in deployment.resources(stack, "AWS::EC2::SecurityGroup").items():
                 group = deployment.get_att(stack, logical_id, "GroupId")
-                props = deployment.resolve(stack, body.get("Properties", {}))
-                self.names[group] = str(props.get("GroupDescription", logical_id))
-                self.egress[group] = [
-                    _rule(r, "DestinationSecurityGroupId")
-                    for r in props.get("SecurityGroupEgress", [])
-                    if _covers_https(r)
-                ]
-                self.ingress[group] = [
-                    _rule(r, "SourceSecurityGroupId") for r in props.get("SecurityGroupIngress", []) if _covers_https(r)
-                ]
+                description = deployment.resolve(stack, body.get("Properties", {}).get("GroupDescription"))
+                self.names[group] = str(description or logical_id)
+        # Every rule, inline on its group or a resource of its own, as the reachability check reads them.
         for stack in deployment.stacks:
-            for kind, rules, key in (
-                ("AWS::EC2::SecurityGroupEgress", self.egress, "DestinationSecurityGroupId"),
-                ("AWS::EC2::SecurityGroupIngress", self.ingress, "SourceSecurityGroupId"),
+            resources = deployment.resources(stack)
+            for direction, rules, key in (
+                (EGRESS, self.egress, "DestinationSecurityGroupId"),
+                (INGRESS, self.ingress, "SourceSecurityGroupId"),
             ):
-                for body in deployment.resources(stack, kind).values():
-                    props = deployment.resolve(stack, body["Properties"])
-                    if _covers_https(props):
-                        rules.setdefault(str(props["GroupId"]), []).append(_rule(props, key))
+                for entry in group_rules(resources, direction):
+                    rule = deployment.resolve(stack, entry.rule)
+                    if rule is not None and _covers_https(rule):
+                        group = str(deployment.resolve(stack, entry.group))
+                        rules.setdefault(group, []).append(_rule(rule, key))
         self.endpoints: dict[str, _Endpoint] = {}
         self.gateway_s3 = False
         for stack in deployment.stacks:
