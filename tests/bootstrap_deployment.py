@@ -9,7 +9,7 @@ passes it as, read from the CLI's source: ``Qualifier: params.qualifier``,
 managed policies beside it. ``allows`` evaluates a role's identity policies and, apart, its permissions
 boundary: a request is allowed only where both allow ("Permissions boundaries for IAM entities",
 https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html: the effective
-permissions are the intersection), which ``compliance.iam_evaluator`` does not model itself.
+permissions are the intersection), which ``aws_model.iam`` does not model itself.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from compliance.cloudformation_values import Deployment
-from compliance.iam_evaluator import NamedPolicy, Principal, Request, evaluate
+from aws_model.cloudformation import Deployment
+from aws_model.iam import NamedPolicy, Principal, Request, evaluate
 from platform_spec.bootstrap_policy import (
     bootstrap_commands,
     boundary_name,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aws_cdk import CfnResource, Stack
 
-from compliance.checkov_findings import start_checkov
+from aws_model.checkov_findings import start_checkov
 from platform_spec.ci import ci
 from stacks.ci_stack import build_ci
 from tests.platform_synth import Synthesized, new_app

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from layers.release.asleep import READ_DATABASE
 from layers.release.definition import release_definition
 from layers.release.release_tasks import MIGRATIONS_CONTAINER, SMOKE_TESTS_CONTAINER
+from layers.release.state_names import describe_state, register_state, run_state
 from layers.release.targets import OneOffRun, ReleaseTargets
 from platform_spec import PlatformSpec
 from platform_spec.names import COMPUTE, DELIVERY, SERVICE_ARN, TASK_DEFINITION_ARN, image_tag_parameter, output_key
@@ -152,18 +153,18 @@ class World:
         return [image_not_found() if r == missing else image(r) for r in self.repositories]
 
     def one_off(self, step: str) -> dict[str, str]:
-        register = self.states[f"Register{step}"]["Arguments"]
+        register = self.states[register_state(step)]["Arguments"]
         container = {"Migrations": MIGRATIONS_CONTAINER, "SmokeTests": SMOKE_TESTS_CONTAINER}[step]
         uri = register.split("{'Image': '")[1].split(":' & $imageTag")[0]
         return {"container": container, "repository_uri": uri}
 
     def one_off_run(self, step: str, exit_code: int = 0) -> Responses:
-        arn = self.states[f"Describe{step}"]["Arguments"]["TaskDefinition"].rsplit(":", 1)[0]
+        arn = self.states[describe_state(step)]["Arguments"]["TaskDefinition"].rsplit(":", 1)[0]
         run = self.one_off(step)
         return {
-            f"{DESCRIBE_TASK_DEFINITION}#Describe{step}": [task_definition(run, step, f"{arn}:1", 1)],
-            f"{REGISTER_TASK_DEFINITION}#Register{step}": [task_definition(run, step, f"{arn}:2", 2)],
-            f"{RUN_TASK}#Run{step}": [task(self.cluster, run["container"], exit_code)],
+            f"{DESCRIBE_TASK_DEFINITION}#{describe_state(step)}": [task_definition(run, step, f"{arn}:1", 1)],
+            f"{REGISTER_TASK_DEFINITION}#{register_state(step)}": [task_definition(run, step, f"{arn}:2", 2)],
+            f"{RUN_TASK}#{run_state(step)}": [task(self.cluster, run["container"], exit_code)],
         }
 
     def marked(self) -> Responses:

@@ -1,13 +1,15 @@
 """Reading synthesized templates the way several test files do: the rules between the
-platform's security groups, and the whole platform as the run-time rules see it."""
+platform's security groups (through the reader the reachability check uses), and the whole
+platform as the run-time rules see it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from compliance.access_ledger import LedgerEntry, ledger
-from compliance.cloudformation_values import Deployment
-from compliance.external_secrets import external_secrets
+from aws_model.cloudformation import Deployment
+from aws_model.ledger import LedgerEntry, ledger
+from aws_model.ledger.external_secrets import external_secrets
+from compliance.security_group_rules import EGRESS, INGRESS, Rule, group_peers, rules_between
 from platform_spec import ServiceSpec
 from platform_spec.checks import image_parts
 from platform_spec.names import COMPUTE, EDGE, NETWORK
@@ -39,54 +41,24 @@ def ledger_of(synth: Synthesized, deployment: Deployment) -> list[LedgerEntry]:
     return ledger(deployment, external_secrets=external_secrets(synth.spec, account=deployment.account))
 
 
-Rule = tuple[str, str, int]  # (source peer, destination peer, port)
-
-
-def group_peers(template: dict[str, Any], synth: Synthesized) -> dict[str, str]:
-    """Security group logical id -> peer key, read from each group's description."""
-    prefix = f"{synth.spec.stack_prefix} "
-    return {
-        logical_id: resource["Properties"]["GroupDescription"].removeprefix(prefix)
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::EC2::SecurityGroup"
-        and resource["Properties"]["GroupDescription"].startswith(prefix)
-    }
-
-
-def group_ref(value: Any) -> str:
-    """The logical id in a ``Fn::GetAtt [X, GroupId]``."""
-    assert isinstance(value, dict), value
-    assert "Fn::GetAtt" in value, value
-    logical_id: str = value["Fn::GetAtt"][0]
-    return logical_id
-
-
 def rules(synth: Synthesized) -> tuple[set[Rule], set[Rule]]:
-    """(ingress rules, egress rules) between the platform's groups, by peer name."""
+    """(ingress rules, egress rules) between the platform's groups, by peer name, read as the
+    reachability check reads them (``compliance.security_group_rules``). Every rule that names
+    another group is one of them: single-port, between two of the platform's parties."""
     template = synth.template_json(NETWORK)
-    groups = group_peers(template, synth)
-    ingress: set[Rule] = set()
-    egress: set[Rule] = set()
-    for resource in template["Resources"].values():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::EC2::SecurityGroupIngress" and "SourceSecurityGroupId" in props:
-            assert props["FromPort"] == props["ToPort"]
-            ingress.add(
-                (
-                    groups[group_ref(props["SourceSecurityGroupId"])],
-                    groups[group_ref(props["GroupId"])],
-                    props["FromPort"],
-                )
-            )
-        elif resource["Type"] == "AWS::EC2::SecurityGroupEgress" and "DestinationSecurityGroupId" in props:
-            assert props["FromPort"] == props["ToPort"]
-            egress.add(
-                (
-                    groups[group_ref(props["GroupId"])],
-                    groups[group_ref(props["DestinationSecurityGroupId"])],
-                    props["FromPort"],
-                )
-            )
+    groups = group_peers(synth.spec, template)
+    found: list[set[Rule]] = []
+    for direction in (INGRESS, EGRESS):
+        between = rules_between(template, groups, direction)
+        kind, other = direction
+        naming_a_group = [
+            logical_id
+            for logical_id, resource in template["Resources"].items()
+            if resource["Type"] == kind and other in resource.get("Properties", {})
+        ]
+        assert sorted(between.values()) == sorted(naming_a_group), "a rule between groups not read as one"
+        found.append(set(between))
+    ingress, egress = found
     return ingress, egress
 
 

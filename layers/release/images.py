@@ -4,6 +4,7 @@ what a roll-back returns to. The repositories' lifecycle never expires a marked 
 
 from __future__ import annotations
 
+from layers.release.state_names import describe_state
 from layers.release.states import ERROR_TEXT, TRANSIENT_RETRY, ReleaseContext, State, aws_call, jsonata
 from platform_spec.names import RELEASE_TAG_PREFIX, image_tag_parameter
 
@@ -90,7 +91,7 @@ def mark_images(release: ReleaseContext) -> dict[str, State]:
                     "Next": "ReleaseFailed",
                 }
             ],
-            "Next": f"Describe{release.targets.migrations.step}",
+            "Next": describe_state(release.targets.migrations.step),
         }
     }
 

@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from layers.release.state_names import (
+    describe_state,
+    described_variable,
+    register_state,
+    registered_variable,
+    run_state,
+)
 from layers.release.states import ReleaseContext, State, aws_call, catch, jsonata
 from layers.release.targets import OneOffRun
 
@@ -18,9 +25,10 @@ def one_off(
     assign: dict[str, Any] | None = None,
 ) -> dict[str, State]:
     """Register a revision of ``run`` with the new image in every container that ran the
-    service's image (the task and its volume owner), and run it to completion."""
-    described = f"{run.step[0].lower()}{run.step[1:]}Definition"
-    registered = f"{run.step[0].lower()}{run.step[1:]}TaskDefinition"
+    service's image (the task and its volume owner), and run it to completion: the states and
+    variables ``layers.release.state_names`` names after the run's step."""
+    described, registered = described_variable(run.step), registered_variable(run.step)
+    describe_name, register_name, run_name = describe_state(run.step), register_state(run.step), run_state(run.step)
     register = jsonata(
         f"($td := ${described}; {{"
         "'Family': $td.Family, 'TaskRoleArn': $td.TaskRoleArn, 'ExecutionRoleArn': $td.ExecutionRoleArn, "
@@ -32,21 +40,21 @@ def one_off(
         f"? $merge([$c, {{'Image': '{run.repository_uri}:' & $imageTag}}]) : $c }}))}})"
     )
     return {
-        f"Describe{run.step}": aws_call(
+        describe_name: aws_call(
             "ecs:describeTaskDefinition",
             {"TaskDefinition": run.task_definition_arn},
             Assign={described: jsonata("$states.result.TaskDefinition")},
-            Catch=[catch(f"Describe{run.step}", on_failure)],
-            Next=f"Register{run.step}",
+            Catch=[catch(describe_name, on_failure)],
+            Next=register_name,
         ),
-        f"Register{run.step}": aws_call(
+        register_name: aws_call(
             "ecs:registerTaskDefinition",
             register,
             Assign={registered: jsonata("$states.result.TaskDefinition.TaskDefinitionArn")},
-            Catch=[catch(f"Register{run.step}", on_failure)],
-            Next=f"Run{run.step}",
+            Catch=[catch(register_name, on_failure)],
+            Next=run_name,
         ),
-        f"Run{run.step}": {
+        run_name: {
             "Type": "Task",
             "Resource": "arn:aws:states:::ecs:runTask.sync",
             "Arguments": {
@@ -63,7 +71,7 @@ def one_off(
             },
             "TimeoutSeconds": release.task_timeout,
             **({"Assign": assign} if assign else {}),
-            "Catch": [catch(f"Run{run.step}", on_failure)],
+            "Catch": [catch(run_name, on_failure)],
             "Next": next_state,
         },
     }

@@ -10,7 +10,7 @@ passes the bootstrap's execution role again, so a deploy is never limited by it.
 What the update calls is what the CloudFormation registry schemas list for the handlers it runs
 (``handlers.*.permissions``): a task definition whose image changes is replaced (registered, and
 the old one deregistered at clean-up or the new one on roll-back), a service is updated in place,
-and the image check's custom resource is sent to its function. ``compliance/stack_updates.py``
+and the image check's custom resource is sent to its function. ``aws_model/stack_updates.py``
 reads the same from the synthesized templates, and the access ledger holds this role to it."""
 
 from __future__ import annotations

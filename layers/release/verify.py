@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from layers.release.state_names import describe_state
 from layers.release.states import TRANSIENT_RETRY, ReleaseContext, State, aws_call, catch, jsonata, jsonata_list, note
 from platform_spec.names import SERVICE_ARN, TASK_DEFINITION_ARN, output_key
 
@@ -50,7 +51,7 @@ def verify_services(release: ReleaseContext) -> dict[str, State]:
                 {
                     "Condition": jsonata(f"$count($rollouts[state = 'released']) = {n}"),
                     "Assign": {"runs": jsonata(release.stack_tags)},
-                    "Next": f"Describe{release.targets.smoke_tests.step}",
+                    "Next": describe_state(release.targets.smoke_tests.step),
                 },
                 {
                     "Condition": jsonata(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from compliance.iam_evaluator import Principal, Request, evaluate
+from aws_model.iam import Principal, Request, evaluate
 from layers.compute.database_bootstrap import CONTAINER
 from layers.shared.rendered_config import render_database_bootstrap
 from platform_spec.names import COMPUTE, DATA, DELIVERY

@@ -1,5 +1,5 @@
 """checkov over both profiles' templates: every finding is fixed or listed, with its reason,
-in compliance/checkov_accepted.yaml, and every listed finding still occurs."""
+in aws_model/checkov_accepted.yaml, and every listed finding still occurs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance.checkov_findings import (
+from aws_model.checkov_findings import (
     Accepted,
     AcceptedListError,
     Finding,
@@ -37,7 +37,7 @@ def test_every_finding_is_fixed_or_listed_with_its_reason(run: CheckovRun, findi
     """Over the shipped profiles, dev with every kind of service and dev outside us-east-1 (both
     held to dev's entries), and the CI stack."""
     unlisted, stale = compare(findings, load_accepted(), (*PROFILE_NAMES, CI), run.present)
-    assert [str(f) for f in unlisted] == [], "fix these, or list them with a reason in compliance/checkov_accepted.yaml"
+    assert [str(f) for f in unlisted] == [], "fix these, or list them with a reason in aws_model/checkov_accepted.yaml"
     assert stale == [], "these entries match no finding any more: delete them"
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from compliance.access_ledger import AclDelivery, EndpointPassage, Entry, LedgerEntry, check_ledger
-from compliance.cloudformation_values import Deployment
-from compliance.iam_evaluator import Decision, NamedPolicy, Principal, Request, UnsupportedPolicy, evaluate
+from aws_model.cloudformation import Deployment
+from aws_model.iam import Decision, NamedPolicy, Principal, Request, UnsupportedPolicy, evaluate
+from aws_model.ledger import AclDelivery, EndpointPassage, Entry, LedgerEntry, check_ledger
 from platform_spec.connections import enclosed_services, endpoint_services
 from platform_spec.names import DATA, OBSERVABILITY
 from tests.platform_synth import Synthesized, synth_spec

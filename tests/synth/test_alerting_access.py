@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compliance.iam_evaluator import Principal, Request, evaluate
+from aws_model.iam import Principal, Request, evaluate
 from platform_spec.names import OBSERVABILITY
 from tests.platform_synth import Synthesized
 from tests.templates import deployment_of, templates_of

@@ -3,7 +3,7 @@
 Each environment is bootstrapped as ``python -m tools.bootstrap_policy`` says: the pinned CLI's
 bootstrap template with the command's parameters, and the generated execution policy and boundary
 (``tests/bootstrap_deployment.py``). The CI stack, the dev platform and every environment's bootstrap
-are one deployment, and ``compliance.iam_evaluator`` decides each call, identity policies and
+are one deployment, and ``aws_model.iam`` decides each call, identity policies and
 boundary both. Both set-ups: one shared account (the shipped spec) and separate accounts.
 """
 
@@ -18,7 +18,7 @@ import pytest
 import yaml
 from aws_cdk.assertions import Template
 
-from compliance.cloudformation_values import Deployment
+from aws_model.cloudformation import Deployment
 from layers.ci.github_deploy_roles import DEPLOY_ROLE_KINDS
 from platform_spec.bootstrap_policy import SERVICE_PREFIXES, bootstrap_commands, boundary_name, policy_arn
 from platform_spec.ci import CiSpec, ci

@@ -3,7 +3,7 @@
 The app is synthesized as ``cdk deploy -c ci=true davidshaevel-ci`` synthesizes it (``app.build``,
 compliance checks included), with the dev profile beside it, so the release and deploy roles
 can be checked against what the platform's templates really name. Policies are evaluated with
-``compliance.iam_evaluator`` after ``compliance.cloudformation_values`` resolved them for one
+``aws_model.iam`` after ``aws_model.cloudformation`` resolved them for one
 account.
 """
 
@@ -20,9 +20,9 @@ from aws_cdk import Stack
 from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint_file
 
-from compliance.access_ledger import assembly_regions
-from compliance.cloudformation_values import Deployment
-from compliance.iam_evaluator import Principal, Request, evaluate
+from aws_model.cloudformation import Deployment
+from aws_model.iam import Principal, Request, evaluate
+from aws_model.ledger import assembly_regions
 from layers.ci.github_deploy_roles import (
     DEPLOY_ROLE_KINDS,
     ECR_PUSH_PULL_ACTIONS,

@@ -10,11 +10,12 @@ import pytest
 from aws_cdk.assertions import Match
 
 from compliance.resource_schemas import name_properties
+from compliance.security_group_rules import group_peers
 from layers.network.interface_endpoints import RESOURCE_LESS_ACTIONS
 from platform_spec.connections import FILE_SYSTEM, PROMETHEUS
 from platform_spec.names import DATA, LAYERS, NETWORK, RELEASE_TAG_PREFIX
 from tests.platform_synth import Synthesized
-from tests.templates import deployment_of, group_peers, rules
+from tests.templates import deployment_of, rules
 from tools.state_guard import STATEFUL_TYPES
 
 # RetainExceptOnCreate keeps the resource on every operation but the failed create that made it,
@@ -137,7 +138,7 @@ def test_only_the_spec_reaches_the_file_system(profile: Synthesized) -> None:
     # As deployed: the mount targets are in the network's file-system group (read strongly, an export).
     deployment = deployment_of(profile)
     network = profile.template_json(NETWORK)
-    (group,) = [g for g, peer in group_peers(network, profile).items() if peer == FILE_SYSTEM]
+    (group,) = [g for g, peer in group_peers(profile.spec, network).items() if peer == FILE_SYSTEM]
     expected = deployment.get_att(profile.stack_name(NETWORK), group, "GroupId")
     mount_targets = deployment.resources(profile.stack_name(DATA), "AWS::EFS::MountTarget")
     assert mount_targets

@@ -8,7 +8,8 @@ from typing import Any
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from compliance.access_ledger import EXECUTION_LOG_ACTIONS, TRACE_ACTIONS
+from aws_model.ledger import EXECUTION_LOG_ACTIONS, TRACE_ACTIONS
+from layers.release.state_names import all_states
 from platform_spec import names
 from platform_spec.names import COMPUTE, DELIVERY
 from tests.platform_synth import Synthesized
@@ -27,16 +28,6 @@ def definition(synth: Synthesized) -> dict[str, Any]:
     text = "".join(part if isinstance(part, str) else "<ref>" for part in parts)
     parsed: dict[str, Any] = json.loads(text)
     return parsed
-
-
-def _all_states(states: dict[str, Any]) -> dict[str, Any]:
-    found = dict(states)
-    for state in states.values():
-        for branch in state.get("Branches", []):
-            found.update(_all_states(branch["States"]))
-        if "ItemProcessor" in state:
-            found.update(_all_states(state["ItemProcessor"]["States"]))
-    return found
 
 
 def test_definition_matches_snapshot(shipped: Synthesized, snapshot: SnapshotAssertion) -> None:
@@ -129,7 +120,7 @@ def test_one_off_tasks_run_only_their_families_in_the_platforms_cluster(profile:
 def test_the_execution_and_every_waiting_state_have_a_timeout(profile: Synthesized) -> None:
     document = definition(profile)
     assert document["TimeoutSeconds"] == profile.spec.release_timeout_minutes * 60
-    for name, state in _all_states(document["States"]).items():
+    for name, state, _ in all_states(document["States"]):
         if state["Type"] == "Task":
             assert "TimeoutSeconds" in state, name
 

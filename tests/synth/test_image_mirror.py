@@ -24,9 +24,9 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from compliance.access_ledger import Entry, check_ledger
-from compliance.cloudformation_values import Deployment
-from compliance.iam_evaluator import Principal, Request, evaluate
+from aws_model.cloudformation import Deployment
+from aws_model.iam import Principal, Request, evaluate
+from aws_model.ledger import Entry, check_ledger
 from layers.compute import rds_certificates
 from layers.compute.database_bootstrap import CERTIFICATES_VARIABLE, CONTAINER
 from platform_spec import PlatformSpec, SpecError

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from compliance.access_ledger import Entry, check_ledger
-from compliance.cloudformation_values import Deployment
-from compliance.iam_evaluator import Principal, Request, evaluate
+from aws_model.cloudformation import Deployment
+from aws_model.iam import Principal, Request, evaluate
+from aws_model.ledger import Entry, check_ledger
 from platform_spec.checks import image_parts
 from platform_spec.names import DATA
 from platform_spec.workloads import cache_prefix

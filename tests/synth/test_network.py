@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
+from compliance.security_group_rules import Rule, group_description, group_peers, outside_sources
 from platform_spec import SUBNET_TIERS
 from platform_spec.connections import (
     DATABASE,
@@ -22,7 +23,7 @@ from platform_spec.connections import (
 )
 from platform_spec.names import COMPUTE, LAYERS, NETWORK
 from tests.platform_synth import Synthesized, synth_spec
-from tests.templates import Rule, group_peers, group_ref, rules
+from tests.templates import rules
 
 
 def _nat_instance_groups(template: dict[str, Any]) -> set[str]:
@@ -35,30 +36,16 @@ def _nat_instance_groups(template: dict[str, Any]) -> set[str]:
     }
 
 
-def outside_ingress(synth: Synthesized) -> set[tuple[str, str, int]]:
-    """(source, destination peer, port) for ingress from outside the platform's groups."""
+def outside_ingress(synth: Synthesized) -> set[tuple[str, str, int | None]]:
+    """(source, destination peer, port) for ingress from outside the platform's groups, read as
+    the reachability check reads it (``compliance.security_group_rules``)."""
     template = synth.template_json(NETWORK)
-    groups = group_peers(template, synth)
-    admitted: set[tuple[str, str, int]] = set()
-
-    def admit(rule: dict[str, Any], group_logical_id: str) -> None:
-        source = str(rule.get("SourcePrefixListId") or rule.get("CidrIp") or rule.get("CidrIpv6"))
-        admitted.add((source, groups[group_logical_id], rule["FromPort"]))
-
-    nat_groups = _nat_instance_groups(template)
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::EC2::SecurityGroup" and logical_id in nat_groups:
-            for rule in resource["Properties"].get("SecurityGroupIngress", []):
-                admitted.add((str(rule["CidrIp"]), "nat-instance", rule["FromPort"]))
-        elif resource["Type"] == "AWS::EC2::SecurityGroup":
-            for rule in resource["Properties"].get("SecurityGroupIngress", []):
-                admit(rule, logical_id)
-        elif (
-            resource["Type"] == "AWS::EC2::SecurityGroupIngress"
-            and "SourceSecurityGroupId" not in resource["Properties"]
-        ):
-            admit(resource["Properties"], group_ref(resource["Properties"]["GroupId"]))
-    return admitted
+    parties = {**dict.fromkeys(_nat_instance_groups(template), "nat-instance"), **group_peers(synth.spec, template)}
+    return {
+        (source, party, port)
+        for logical_id, party in parties.items()
+        for source, port, _ in outside_sources(template, logical_id)
+    }
 
 
 def expected_rules(synth: Synthesized) -> set[Rule]:
@@ -131,8 +118,17 @@ def test_groups_have_no_open_egress_but_https(profile: Synthesized) -> None:
 
 
 def test_one_group_per_party(profile: Synthesized) -> None:
-    groups = group_peers(profile.template_json(NETWORK), profile)
+    template = profile.template_json(NETWORK)
+    groups = group_peers(profile.spec, template)
     assert sorted(groups.values()) == sorted(peers(profile.spec))
+    prefix = group_description(profile.spec, "")
+    platform_groups = {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::EC2::SecurityGroup"
+        and resource["Properties"]["GroupDescription"].startswith(prefix)
+    }
+    assert platform_groups == set(groups), "a group of the platform that is none of the spec's parties"
     assert LOAD_BALANCER in groups.values()
 
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from syrupy.assertion import SnapshotAssertion
 
-from compliance.access_ledger import Entry, check_ledger
+from aws_model.ledger import Entry, check_ledger
 from layers.observability.audit_trail import AUDIT_METRICS
 from layers.observability.dashboard_builder import DATASOURCE_UID
 from layers.observability.grafana_dashboards import dashboards

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from compliance.access_ledger import Entry, check_ledger
-from compliance.iam_evaluator import NamedPolicy, Principal, Request, evaluate
+from aws_model.iam import NamedPolicy, Principal, Request, evaluate
+from aws_model.ledger import Entry, check_ledger
 from layers.data.data_backups import DENIED_VAULT_ACTIONS
 from layers.observability.audit_trail import AUDIT_METRICS, audit_namespace
 from platform_spec.names import AUDIT_TRAIL, DATA, LAYERS, OBSERVABILITY
@@ -164,7 +164,7 @@ def test_the_platforms_trail_records_every_region_into_a_locked_bucket(profile: 
 
 
 def test_the_trail_delivers_into_its_locked_bucket_with_its_own_key(profile: Synthesized) -> None:
-    """The access ledger's rows for the trail (compliance/access_ledger.py) are each allowed."""
+    """The access ledger's rows for the trail (aws_model/ledger/deliveries.py) are each allowed."""
     deployment = deployment_of(profile)
     trail = f"trail {profile.spec.stack_prefix}-audit"
     rows = [e for e in ledger_of(profile, deployment) if isinstance(e, Entry) and e.purpose.startswith(trail)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from compliance.access_ledger import Entry, assembly_regions, check_ledger
+from aws_model.ledger import Entry, assembly_regions, check_ledger
 from platform_spec.names import COMPUTE, EDGE, LAYERS, NETWORK
 from platform_spec.regions import CLOUDFRONT_REGION, ORIGIN_FACING_PREFIX_LISTS
 from tests.platform_synth import Synthesized

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from compliance.access_ledger import Caller, Entry, check_ledger
-from compliance.cloudformation_values import Deployment
-from compliance.iam_evaluator import NamedPolicy, Principal, Request, evaluate
-from compliance.stack_updates import changed_resources
+from aws_model.cloudformation import Deployment
+from aws_model.iam import NamedPolicy, Principal, Request, evaluate
+from aws_model.ledger import Caller, Entry, check_ledger
+from aws_model.stack_updates import changed_resources
 from platform_spec.names import COMPUTE, DELIVERY, image_tag_parameter
 from tests.platform_synth import Synthesized
 from tests.release_world import synthesized_definition

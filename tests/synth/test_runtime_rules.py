@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from compliance.cloudformation_values import Deployment
+from aws_model.cloudformation import Deployment
 from compliance.custom_resource_timeouts import is_custom_resource
 from compliance.resource_schemas import create_only_properties
 from platform_spec.names import LAYERS

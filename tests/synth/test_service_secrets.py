@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from compliance.access_ledger import check_ledger
-from compliance.cloudformation_values import Deployment
-from compliance.external_secrets import SUFFIX, secret_arns
-from compliance.iam_evaluator import Principal, Request, evaluate
+from aws_model.cloudformation import Deployment
+from aws_model.iam import Principal, Request, evaluate
+from aws_model.ledger import check_ledger
+from aws_model.ledger.external_secrets import SUFFIX, secret_arns
 from platform_spec import ParameterStoreSecret, PlatformSpec, Secret, SecretsManagerSecret, ServiceSpec
 from platform_spec.names import COMPUTE, DELIVERY
 from tests.platform_synth import Synthesized

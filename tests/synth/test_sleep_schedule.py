@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from compliance.access_ledger import Entry, check_ledger
-from compliance.iam_evaluator import Principal
+from aws_model.iam import Principal
+from aws_model.ledger import Entry, check_ledger
 from layers.observability.audit_trail import audit_namespace
 from platform_spec.names import COMPUTE, DATA, NETWORK, OBSERVABILITY
 from platform_spec.schedule import DAYS, RunSchedule

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from compliance.cloudformation_values import Deployment
-from compliance.task_egress import egress_problems
+from aws_model.cloudformation import Deployment
+from aws_model.task_egress import egress_problems
 from platform_spec import ParameterStoreSecret, PlatformSpec, SecretsManagerSecret
 from platform_spec.connections import (
     DATABASE,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from compliance.cloudformation_values import Deployment, TemplateError
-from compliance.iam_evaluator import NamedPolicy, Principal, Request, UnsupportedPolicy, evaluate
+from aws_model.cloudformation import Deployment, TemplateError
+from aws_model.iam import NamedPolicy, Principal, Request, UnsupportedPolicy, evaluate
 
 ACCOUNT = "111122223333"
 

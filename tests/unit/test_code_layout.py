@@ -13,7 +13,7 @@ from platform_spec import names
 from tests.platform_synth import ROOT
 
 # The application's own code: what synthesizes, verifies, releases and checks the platform.
-APPLICATION = ("app.py", "platform_spec", "stacks", "layers", "compliance", "verify", "tools")
+APPLICATION = ("app.py", "platform_spec", "stacks", "layers", "compliance", "aws_model", "verify", "tools")
 NAMING_MODULE = ROOT / "platform_spec" / "names.py"
 MAX_LINES = 300
 # Each capability's folder, and the stacks it serves: a module of the folder is reached (imported,
@@ -113,9 +113,9 @@ def test_each_capability_is_in_the_folder_of_the_layer_it_serves() -> None:
 
 # Where one of the layer words means something else, and what.
 NOT_A_LAYER = {
-    ("compliance/cloudformation_values.py", "network"): "a load balancer's Type (network load balancer)",
+    ("aws_model/cloudformation/attributes/networking.py", "network"): "a load balancer's Type (network load balancer)",
     ("compliance/resource_schemas.py", "data"): "a key of the CloudFormation schema files",
-    ("compliance/access_ledger.py", ":role/log-delivery"): "the CloudWatch Logs delivery role's name",
+    ("aws_model/ledger/deliveries.py", ":role/log-delivery"): "the CloudWatch Logs delivery role's name",
     ("verify/checks.py", "data"): "a key of Prometheus's HTTP API answer",
 }
 # Outputs whose key is the service's name and one of these (names.output_key).

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from compliance.iam_evaluator import Decision, NamedPolicy, Principal, Request, UnsupportedPolicy, evaluate
+from aws_model.iam import Decision, NamedPolicy, Principal, Request, UnsupportedPolicy, evaluate
 
 ACCOUNT = "111122223333"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"

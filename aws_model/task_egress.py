@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from compliance.cloudformation_values import Deployment, TemplateError
+from aws_model.cloudformation import Deployment, TemplateError
+from compliance.security_group_rules import EGRESS, INGRESS, group_rules
+from layers.release.state_names import DESCRIBE, RUN, all_states, describe_state, step_of
 from platform_spec.names import PROBE_SECURITY_GROUP, PROBE_TASK_DEFINITION
 
 HTTPS = 443
@@ -106,25 +108,20 @@ class _Network:
         for stack in deployment.stacks:
             for logical_id, body in deployment.resources(stack, "AWS::EC2::SecurityGroup").items():
                 group = deployment.get_att(stack, logical_id, "GroupId")
-                props = deployment.resolve(stack, body.get("Properties", {}))
-                self.names[group] = str(props.get("GroupDescription", logical_id))
-                self.egress[group] = [
-                    _rule(r, "DestinationSecurityGroupId")
-                    for r in props.get("SecurityGroupEgress", [])
-                    if _covers_https(r)
-                ]
-                self.ingress[group] = [
-                    _rule(r, "SourceSecurityGroupId") for r in props.get("SecurityGroupIngress", []) if _covers_https(r)
-                ]
+                description = deployment.resolve(stack, body.get("Properties", {}).get("GroupDescription"))
+                self.names[group] = str(description or logical_id)
+        # Every rule, inline on its group or a resource of its own, as the reachability check reads them.
         for stack in deployment.stacks:
-            for kind, rules, key in (
-                ("AWS::EC2::SecurityGroupEgress", self.egress, "DestinationSecurityGroupId"),
-                ("AWS::EC2::SecurityGroupIngress", self.ingress, "SourceSecurityGroupId"),
+            resources = deployment.resources(stack)
+            for direction, rules, key in (
+                (EGRESS, self.egress, "DestinationSecurityGroupId"),
+                (INGRESS, self.ingress, "SourceSecurityGroupId"),
             ):
-                for body in deployment.resources(stack, kind).values():
-                    props = deployment.resolve(stack, body["Properties"])
-                    if _covers_https(props):
-                        rules.setdefault(str(props["GroupId"]), []).append(_rule(props, key))
+                for entry in group_rules(resources, direction):
+                    rule = deployment.resolve(stack, entry.rule)
+                    if rule is not None and _covers_https(rule):
+                        group = str(deployment.resolve(stack, entry.group))
+                        rules.setdefault(group, []).append(_rule(rule, key))
         self.endpoints: dict[str, _Endpoint] = {}
         self.gateway_s3 = False
         for stack in deployment.stacks:
@@ -243,23 +240,24 @@ class _Tasks:
 
 
 def _state_machine_runs(states: Mapping[str, Any]) -> Iterator[tuple[str, tuple[str, ...], bool]]:
-    """runTask states run a revision registered from the task definition ``Describe<step>`` names."""
+    """runTask states run a revision registered from the task definition ``Describe<step>`` names
+    (``layers.release.state_names``)."""
+    found = [(name, state) for name, state, _ in all_states(states) if state.get("Type") == "Task"]
     described = {
-        name.removeprefix("Describe"): str(state["Arguments"]["TaskDefinition"])
-        for name, state in states.items()
-        if state.get("Type") == "Task" and str(state.get("Resource", "")).endswith(":ecs:describeTaskDefinition")
+        step: str(state["Arguments"]["TaskDefinition"])
+        for name, state in found
+        if str(state.get("Resource", "")).endswith(":ecs:describeTaskDefinition")
+        and (step := step_of(name, DESCRIBE)) is not None
     }
-    for name, state in states.items():
-        if state.get("Type") == "Task" and re.search(r":::ecs:runTask(\.sync)?$", str(state.get("Resource", ""))):
-            step = name.removeprefix("Run")
-            if step not in described:
-                raise ValueError(f"state {name}: no Describe{step} names the task definition it runs")
+    for name, state in found:
+        if re.search(r":::ecs:runTask(\.sync)?$", str(state.get("Resource", ""))):
+            step = step_of(name, RUN)
+            if step is None or step not in described:
+                raise ValueError(
+                    f"state {name}: no {describe_state(step or '<step>')} names the task definition it runs"
+                )
             groups = state["Arguments"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
             yield described[step], tuple(groups), False
-        for branch in state.get("Branches", []):
-            yield from _state_machine_runs(branch["States"])
-        if "ItemProcessor" in state:
-            yield from _state_machine_runs(state["ItemProcessor"]["States"])
 
 
 def egress_problems(deployment: Deployment, *, s3_prefix_list: str, namespace: str) -> list[Problem | str]:

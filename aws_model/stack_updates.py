@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compliance.cloudformation_values import Deployment
+from aws_model.cloudformation import Deployment
 from compliance.resource_schemas import create_only_properties, schema
 
 KEPT_ATTRIBUTES = re.compile(r".*(Name|Arn)$")

@@ -5,7 +5,7 @@ from fetching guidelines, and the update check is off. Its findings name resourc
 logical id, which a refactor may rehash; the accepted list names them by construct path
 inside their stack (``AccessLogs/Bucket/Resource``), which the caller supplies.
 
-``compliance/checkov_accepted.yaml`` is that list: each entry a check, a resource type, a
+``aws_model/checkov_accepted.yaml`` is that list: each entry a check, a resource type, a
 construct-path pattern, the profiles it applies to and the reason it stays. ``compare``
 returns the findings no entry covers and the entries (per profile) no finding matches, so
 a new finding fails and so does a reason that has outlived its finding.

@@ -3,7 +3,7 @@ task definition names, with the ARN IAM authorizes the read against and the key 
 
 from __future__ import annotations
 
-from compliance.access_ledger import ExternalSecret
+from aws_model.ledger.entries import ExternalSecret
 from platform_spec import ParameterStoreSecret, PlatformSpec, Secret, SecretsManagerSecret
 
 # Stands for the six characters Secrets Manager appends to a secret's name in its ARN.
