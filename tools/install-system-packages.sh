@@ -8,6 +8,14 @@
 # policy-rc.d keeps the packages from starting their own daemons.
 set -euo pipefail
 
+# Two runs on one machine (two clones, CI beside a developer) check and install one after the
+# other: dpkg takes one process at a time, and the policy-rc.d below is the machine's. The
+# second finds what the first installed.
+if [ "$(id -u)" = 0 ] && [ -d /run/lock ] && command -v flock >/dev/null; then
+  exec 9>/run/lock/davidshaevel-platform-packages.lock
+  flock 9
+fi
+
 wanted=()
 command -v promtool >/dev/null || wanted+=(prometheus)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || wanted+=(postgresql)

@@ -3,6 +3,9 @@ PostgreSQL with the database users of the bootstrap: the migrations task's comma
 service's image command, each container's health check exactly as synthesized, and the smoke
 tests' command through a local edge that runs the synthesized CloudFront Function.
 
+They run in a network namespace of the module's own (tests/private_network.py), on the ports
+the spec gives them, as in their tasks: another run of the suite on this machine has its own.
+
 ECS runs a container health check's command inside the container and counts exit 0 as
 healthy, anything else or no answer within ``timeout`` as unhealthy (Amazon ECS API
 reference, "HealthCheck": https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_HealthCheck.html)."""
@@ -29,6 +32,7 @@ from platform_spec.names import COMPUTE, DELIVERY
 from tests import background
 from tests.platform_synth import ROOT, Synthesized
 from tests.postgres import Postgres, rds_like_database
+from tests.private_network import PrivateNetwork, private_network
 from tests.reference_services import (
     NODE_BIN,
     Processes,
@@ -57,6 +61,8 @@ class LocalPlatform:
     processes: Processes
     home: Path
     edge_url: str
+    network: PrivateNetwork
+    """Where the services, the edge and the checks run (each test is inside it)."""
 
     def database_settings(self) -> dict[str, str]:
         """What stands for RDS here: its address, and its CA in place of RDS's bundle."""
@@ -117,7 +123,56 @@ def _migrate(platform: LocalPlatform) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def platform(postgres: Postgres, dev: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+def network(postgres: Postgres) -> Iterator[PrivateNetwork]:
+    """The module's own network, where the session's PostgreSQL answers at its own address."""
+    with private_network() as network:
+        network.forward(postgres.host, postgres.port)
+        yield network
+
+
+def _start(local: LocalPlatform, directory: Path, edge_port: int) -> None:
+    """The migrations, every service and the edge, as the platform's tasks and CloudFront run them."""
+    spec, dev, processes, home = local.spec, local.synth, local.processes, local.home
+    migrated = _migrate(local)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    for service in spec.services:
+        local.start(service)
+    (function,) = [
+        r["Properties"]["FunctionCode"]
+        for r in dev.template_json(COMPUTE)["Resources"].values()
+        if r["Type"] == "AWS::CloudFront::Function"
+    ]
+    # The load balancer's listener rules: each service's route, and the default one.
+    routes = [
+        {"pattern": s.route, "target": f"http://127.0.0.1:{s.container_port}"}
+        for s in spec.services
+        if s.route is not None
+    ]
+    (default,) = [s for s in spec.services if s.route is None]
+    config = directory / "edge.json"
+    config.write_text(
+        json.dumps(
+            {
+                "port": edge_port,
+                "functionCode": function,
+                "routes": routes,
+                "defaultTarget": f"http://127.0.0.1:{default.container_port}",
+            }
+        )
+    )
+    processes.start(
+        "edge",
+        [str(NODE_BIN / "node"), str(EDGE), str(config)],
+        cwd=directory,
+        environment=base_environment(home),
+        port=edge_port,
+    )
+
+
+@pytest.fixture(scope="module")
+def platform(
+    postgres: Postgres, dev: Synthesized, network: PrivateNetwork, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalPlatform]:
     spec = dev.spec
     bootstrap = container_definition(dev.template_json(COMPUTE), "database-bootstrap")
     directory = tmp_path_factory.mktemp("local-platform")
@@ -133,45 +188,24 @@ def platform(postgres: Postgres, dev: Synthesized, tmp_path_factory: pytest.Temp
     ) as database:
         processes = Processes(directory)
         edge_port = free_port()
-        local = LocalPlatform(spec, dev, postgres, database, processes, home, f"http://127.0.0.1:{edge_port}")
+        local = LocalPlatform(spec, dev, postgres, database, processes, home, f"http://127.0.0.1:{edge_port}", network)
         try:
-            migrated = _migrate(local)
-            assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-            for service in spec.services:
-                local.start(service)
-            (function,) = [
-                r["Properties"]["FunctionCode"]
-                for r in dev.template_json(COMPUTE)["Resources"].values()
-                if r["Type"] == "AWS::CloudFront::Function"
-            ]
-            # The load balancer's listener rules: each service's route, and the default one.
-            routes = [
-                {"pattern": s.route, "target": f"http://127.0.0.1:{s.container_port}"}
-                for s in spec.services
-                if s.route is not None
-            ]
-            (default,) = [s for s in spec.services if s.route is None]
-            config = directory / "edge.json"
-            config.write_text(
-                json.dumps(
-                    {
-                        "port": edge_port,
-                        "functionCode": function,
-                        "routes": routes,
-                        "defaultTarget": f"http://127.0.0.1:{default.container_port}",
-                    }
-                )
-            )
-            processes.start(
-                "edge",
-                [str(NODE_BIN / "node"), str(EDGE), str(config)],
-                cwd=directory,
-                environment=base_environment(home),
-                port=edge_port,
-            )
+            with network.inside():
+                _start(local, directory, edge_port)
             yield local
         finally:
             processes.stop_all()
+
+
+@pytest.fixture(autouse=True)
+def _inside_the_platforms_network(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test of the running platform reaches it, and starts what it starts, in its network."""
+    if "platform" not in request.fixturenames:
+        yield
+        return
+    local: LocalPlatform = request.getfixturevalue("platform")
+    with local.network.inside():
+        yield
 
 
 def _get(url: str) -> tuple[int, str]:

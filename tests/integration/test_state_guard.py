@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import secrets
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -89,12 +91,15 @@ def test_the_command_refuses_missing_input(tmp_path: Path, capsys: pytest.Captur
 def test_make_diff_refuses_a_base_that_does_not_exist_and_keeps_cdk_out() -> None:
     """The README once named a tag that did not exist, and `make diff` deleted cdk.out first."""
     root = Path(__file__).resolve().parents[2]
-    marker = root / "cdk.out" / "kept-by-make-diff.txt"
+    # A name of this run's own: another run in the same checkout has its marker beside it.
+    marker = root / "cdk.out" / f"kept-by-make-diff-{os.getpid()}-{secrets.token_hex(4)}.txt"
     marker.parent.mkdir(exist_ok=True)
     marker.write_text("a synth the user made")
     try:
+        # -o install: the recipe is under test, not the install it depends on, which would
+        # reinstall the dependencies another run may be using where they look out of date.
         result = subprocess.run(
-            ["make", "--no-print-directory", "diff", "BASE=no-such-tag-v0"],
+            ["make", "--no-print-directory", "-o", "install", "diff", "BASE=no-such-tag-v0"],
             cwd=root,
             capture_output=True,
             text=True,
