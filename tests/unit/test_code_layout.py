@@ -73,8 +73,9 @@ def _reached_from(stack: str, graph: dict[str, set[str]]) -> set[str]:
     return seen
 
 
-def _import_graph() -> dict[str, set[str]]:
-    modules = {_module(path) for path in _python_files("stacks", "layers")}
+def _import_graph(*places: str) -> dict[str, set[str]]:
+    """Which of the modules under ``places`` each of them imports."""
+    modules = {_module(path) for path in _python_files(*places)}
     return {
         _module(path): {
             name
@@ -82,8 +83,23 @@ def _import_graph() -> dict[str, set[str]]:
             for name in _imported(node)
             if name in modules
         }
-        for path in _python_files("stacks", "layers")
+        for path in _python_files(*places)
     }
+
+
+def test_compliance_holds_only_what_every_synth_runs() -> None:
+    """compliance/ is what the app imports (stacks/cdk_app.py, through stacks and layers); the offline
+    model of AWS that tests, tools and the ledger use is aws_model/, which the app never imports."""
+    graph = _import_graph("stacks", "layers", "compliance", "aws_model")
+    seen: set[str] = set()
+    todo = ["stacks.cdk_app"]
+    while todo:
+        for name in graph.get(todo.pop(), set()) - seen:
+            seen.add(name)
+            todo.append(name)
+    compliance = {_module(path) for path in _python_files("compliance") if path.name != "__init__.py"}
+    assert sorted(compliance - seen) == [], "not run by synth: move it to aws_model/"
+    assert sorted(name for name in seen if name.startswith("aws_model")) == [], "synth imports the offline model"
 
 
 def test_each_capability_is_in_the_folder_of_the_layer_it_serves() -> None:
@@ -91,7 +107,7 @@ def test_each_capability_is_in_the_folder_of_the_layer_it_serves() -> None:
     belongs in that layer's folder, and one reached from two or more stacks in layers/shared/."""
     folders = {path.name for path in (ROOT / "layers").iterdir() if (path / "__init__.py").is_file()}
     assert folders == {*LAYER_STACKS, SHARED}, "a new layer: add it to LAYER_STACKS and docs/architecture.md"
-    graph = _import_graph()
+    graph = _import_graph("stacks", "layers")
     stacks = {path.stem for path in _python_files("stacks") if path.stem.endswith("_stack")}
     reached = {stack: _reached_from(stack, graph) for stack in stacks}
     # What the app's composition uses (stacks/platform.py, across every stack) is shared by all.
