@@ -26,9 +26,16 @@ def _copies(relative: str) -> list[Path]:
     return sorted(path for path in SERVICES.glob(f"*/{relative}") if path.is_file())
 
 
-def test_both_reference_services_hold_the_shared_files() -> None:
-    missing = [f"services/{service}/{relative}" for service in ("backend", "frontend") for relative in SHARED]
-    missing = [name for name in missing if not (SERVICES.parent / name).is_file()]
+def test_every_node_service_holds_the_shared_files() -> None:
+    """Each Node service under services/ (a package.json: the reference services, or one built from
+    them) holds every shared file, so none runs an older copy of the skeleton unseen."""
+    services = sorted(path.parent for path in SERVICES.glob("*/package.json"))
+    missing = [
+        f"{service.relative_to(SERVICES.parent)}/{relative}"
+        for service in services
+        for relative in SHARED
+        if not (service / relative).is_file()
+    ]
     assert missing == []
 
 
