@@ -12,12 +12,12 @@ bootstrap's execution role, which the release passed before, is AdministratorAcc
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from aws_model.cloudformation import Deployment
 from aws_model.iam import NamedPolicy, Principal, Request, evaluate
 from aws_model.ledger import Caller, Entry, check_ledger
 from aws_model.stack_updates import changed_resources
+from layers.release.state_names import all_states
 from platform_spec.names import COMPUTE, DELIVERY, image_tag_parameter
 from tests.platform_synth import Synthesized
 from tests.release_world import synthesized_definition
@@ -26,20 +26,11 @@ from tests.templates import deployment_of, ecs_service, ledger_of, task_definiti
 CLOUDFORMATION = "cloudformation.amazonaws.com"
 
 
-def _states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, state in states.items():
-        yield name, state
-        for branch in state.get("Branches", []):
-            yield from _states(branch["States"])
-        if "ItemProcessor" in state:
-            yield from _states(state["ItemProcessor"]["States"])
-
-
 def _passed_roles(synth: Synthesized) -> dict[str, str]:
     """Each UpdateStack state of the deployed definition -> the role it hands CloudFormation."""
     return {
         name: state["Arguments"]["RoleARN"]
-        for name, state in _states(synthesized_definition(synth)["States"])
+        for name, state, _ in all_states(synthesized_definition(synth)["States"])
         if str(state.get("Resource", "")).endswith(":cloudformation:updateStack")
     }
 
