@@ -61,13 +61,13 @@ def test_no_module_of_the_application_is_over_300_lines() -> None:
     assert long == {}, f"split these by subject (at most {MAX_LINES} lines each)"
 
 
-def _reached_from(stack: str, graph: dict[str, set[str]]) -> set[str]:
-    """The modules of layers/ that ``stacks/<stack>.py`` imports, directly or through layers/."""
+def _reached_from(module: str, graph: dict[str, set[str]], *, within: str = "") -> set[str]:
+    """The modules named ``within...`` that ``module`` imports, directly or through such modules."""
     seen: set[str] = set()
-    todo = [f"stacks.{stack}"]
+    todo = [module]
     while todo:
         for name in graph.get(todo.pop(), set()):
-            if name.startswith("layers.") and name not in seen:
+            if name.startswith(within) and name not in seen:
                 seen.add(name)
                 todo.append(name)
     return seen
@@ -90,13 +90,7 @@ def _import_graph(*places: str) -> dict[str, set[str]]:
 def test_compliance_holds_only_what_every_synth_runs() -> None:
     """compliance/ is what the app imports (stacks/cdk_app.py, through stacks and layers); the offline
     model of AWS that tests, tools and the ledger use is aws_model/, which the app never imports."""
-    graph = _import_graph("stacks", "layers", "compliance", "aws_model")
-    seen: set[str] = set()
-    todo = ["stacks.cdk_app"]
-    while todo:
-        for name in graph.get(todo.pop(), set()) - seen:
-            seen.add(name)
-            todo.append(name)
+    seen = _reached_from("stacks.cdk_app", _import_graph("stacks", "layers", "compliance", "aws_model"))
     compliance = {_module(path) for path in _python_files("compliance") if path.name != "__init__.py"}
     assert sorted(compliance - seen) == [], "not run by synth: move it to aws_model/"
     assert sorted(name for name in seen if name.startswith("aws_model")) == [], "synth imports the offline model"
@@ -109,9 +103,9 @@ def test_each_capability_is_in_the_folder_of_the_layer_it_serves() -> None:
     assert folders == {*LAYER_STACKS, SHARED}, "a new layer: add it to LAYER_STACKS and docs/architecture.md"
     graph = _import_graph("stacks", "layers")
     stacks = {path.stem for path in _python_files("stacks") if path.stem.endswith("_stack")}
-    reached = {stack: _reached_from(stack, graph) for stack in stacks}
+    reached = {stack: _reached_from(f"stacks.{stack}", graph, within="layers.") for stack in stacks}
     # What the app's composition uses (stacks/platform.py, across every stack) is shared by all.
-    composing = _reached_from(COMPOSITION, graph)
+    composing = _reached_from(f"stacks.{COMPOSITION}", graph, within="layers.")
     misplaced = []
     for path in _python_files("layers"):
         module = _module(path)
