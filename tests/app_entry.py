@@ -20,9 +20,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+# What makes the CDK write its performance counters for every synth, as make bench reads them.
+from bench.profile_synth import COUNTERS_CONTEXT
+
 ROOT = Path(__file__).resolve().parent.parent
-# The CDK writes its performance counters only for a synth slower than this per stack (ms); 0: always.
-_COUNTERS = {"@aws-cdk/core.slowSynthThreshold": 0}
 
 
 class AppRun:
@@ -41,7 +42,7 @@ class AppRun:
                 **os.environ,
                 "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}",
                 "CDK_OUTDIR": str(self.outdir),
-                "CDK_CONTEXT_JSON": json.dumps({**cdk_context, **_COUNTERS, **context}),
+                "CDK_CONTEXT_JSON": json.dumps({**cdk_context, **COUNTERS_CONTEXT, **context}),
                 "CDK_PERF_COUNTERS_FILE": str(self.counters),
             },
             stdout=subprocess.PIPE,
